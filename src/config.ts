@@ -1,0 +1,284 @@
+import type { PoolConfig } from 'pg';
+import { ConfigError } from './errors.js';
+
+/**
+ * How to reach one node: a connection URL (`postgres://user:pass@host:5432/db`) or a `pg.PoolConfig`.
+ * Pool-sizing fields inside a `PoolConfig` (`max`, `min`, `idleTimeoutMillis`, …) override {@link PoolOptions}
+ * for that node only.
+ */
+export type NodeConfig = string | PoolConfig;
+
+/** Sizing and timing of each node's connection pool. */
+export interface PoolOptions {
+  /** Connections kept open even when idle. Default `0`. */
+  min?: number;
+  /** Most connections open to one node at once. Default `10`. */
+  max?: number;
+  /** An idle connection above `min` is closed after this long, in milliseconds; `0` keeps it. Default `30_000`. */
+  idleTimeoutMs?: number;
+  /** A connection is closed after this long in use, in milliseconds, so server memory is returned; `0` = never. Default `0`. */
+  maxLifetimeMs?: number;
+  /**
+   * How long a query waits for a connection (a free one, or a new one being opened) before it fails with
+   * `AcquireTimeoutError`, in milliseconds; `0` waits forever. Default `10_000`.
+   */
+  acquireTimeoutMs?: number;
+}
+
+/** The per-connection cache of named prepared statements. */
+export interface StatementCacheOptions {
+  /**
+   * Most prepared statements kept per connection; the least recently used one is closed on the server when a
+   * new one needs room, so server memory stays bounded. `0` disables prepared statements. Default `500`.
+   */
+  max?: number;
+}
+
+/** The cache of classification results, keyed by SQL text. */
+export interface ClassifierCacheOptions {
+  /** Most distinct SQL texts remembered. Default `10_000`. Each entry costs roughly its SQL text plus ~300 bytes. */
+  max?: number;
+}
+
+/**
+ * How a replica is chosen for a read:
+ * - `round-robin`: in turn;
+ * - `least-busy`: the one with the fewest queries in flight (ties: in turn);
+ * - `latency`: the one with the lowest recent mean latency (an exponentially weighted average).
+ */
+export type LoadBalancing = 'round-robin' | 'least-busy' | 'latency';
+
+/** Options of {@link QueryRouter}. Only `primary` is required. */
+export interface QueryRouterOptions {
+  /** The primary: every write, and every statement that is not provably a read, runs here. */
+  primary: NodeConfig;
+  /** Streaming replicas of the primary, for reads. Default `[]` (everything runs on the primary). */
+  replicas?: readonly NodeConfig[];
+  /** Pool sizing and timing, for every node. */
+  pool?: PoolOptions;
+  /** Prepared-statement cache, per connection. */
+  statementCache?: StatementCacheOptions;
+  /** Classification cache. */
+  classifierCache?: ClassifierCacheOptions;
+  /** Replica selection. Default `'round-robin'`. */
+  loadBalancing?: LoadBalancing;
+  /** `application_name` of every connection, seen in `pg_stat_activity`. Default `'pg-query-router'`. */
+  applicationName?: string;
+}
+
+/** One node after validation. `config.password` is not enumerable, so logging the object never shows it. */
+export interface ResolvedNode {
+  /** `'primary'`, `'replica-0'`, `'replica-1'`, … */
+  readonly name: string;
+  readonly role: 'primary' | 'replica';
+  /** `host:port/database`, never with credentials. */
+  readonly label: string;
+  readonly config: PoolConfig;
+}
+
+/** Options after defaults and validation; frozen. */
+export interface ResolvedOptions {
+  readonly primary: ResolvedNode;
+  readonly replicas: readonly ResolvedNode[];
+  readonly pool: Readonly<Required<PoolOptions>>;
+  readonly statementCache: Readonly<Required<StatementCacheOptions>>;
+  readonly classifierCache: Readonly<Required<ClassifierCacheOptions>>;
+  readonly loadBalancing: LoadBalancing;
+  readonly applicationName: string;
+}
+
+/** Defaults of every option, in one place. */
+export const DEFAULTS = Object.freeze({
+  pool: Object.freeze({ min: 0, max: 10, idleTimeoutMs: 30_000, maxLifetimeMs: 0, acquireTimeoutMs: 10_000 }),
+  statementCache: Object.freeze({ max: 500 }),
+  classifierCache: Object.freeze({ max: 10_000 }),
+  loadBalancing: 'round-robin' as LoadBalancing,
+  applicationName: 'pg-query-router',
+});
+
+const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName'] as const;
+const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
+
+type Plain = Record<string, unknown>;
+
+const isPlainObject = (value: unknown): value is Plain =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+function checkKeys(value: Plain, allowed: readonly string[], path: string): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      const where = path === '' ? key : `${path}.${key}`;
+      throw new ConfigError(where, `unknown option; expected one of ${allowed.join(', ')}`);
+    }
+  }
+}
+
+function integer(value: unknown, key: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(key, `must be an integer ≥ ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function section(options: Plain, key: string, allowed: readonly string[]): Plain {
+  const value = options[key];
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new ConfigError(key, `must be an object, got ${describe(value)}`);
+  checkKeys(value, allowed, key);
+  return value;
+}
+
+/** `host:port/database` of a node, for messages, metrics and `stats()`: never credentials. */
+export function nodeLabel(config: PoolConfig): string {
+  if (typeof config.connectionString === 'string') {
+    try {
+      const url = new URL(config.connectionString);
+      const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || (config.database ?? '');
+      return `${url.hostname || config.host || 'localhost'}:${url.port || config.port || 5432}/${database}`;
+    } catch {
+      return 'unparsable-connection-string';
+    }
+  }
+  return `${config.host ?? process.env['PGHOST'] ?? 'localhost'}:${config.port ?? process.env['PGPORT'] ?? 5432}/${config.database ?? process.env['PGDATABASE'] ?? ''}`;
+}
+
+function resolveNode(value: unknown, key: string, name: string, role: 'primary' | 'replica'): ResolvedNode {
+  let config: PoolConfig;
+  if (typeof value === 'string') {
+    if (value.trim() === '') throw new ConfigError(key, 'must be a connection URL or a pg.PoolConfig, got an empty string');
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(key, 'is not a valid connection URL (expected postgres://user:password@host:port/database)');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError(key, `must use the postgres:// or postgresql:// scheme, got ${url.protocol}//`);
+    }
+    config = { connectionString: value };
+  } else if (isPlainObject(value)) {
+    config = { ...(value as PoolConfig) };
+  } else {
+    throw new ConfigError(key, `must be a connection URL or a pg.PoolConfig, got ${describe(value)}`);
+  }
+  // Keep the secret out of console.log / JSON.stringify of the resolved options, as pg-pool does.
+  if ('password' in config) {
+    const password = config.password;
+    delete config.password;
+    Object.defineProperty(config, 'password', { value: password, enumerable: false, writable: true, configurable: true });
+  }
+  if ('connectionString' in config) {
+    const connectionString = config.connectionString;
+    delete config.connectionString;
+    Object.defineProperty(config, 'connectionString', { value: connectionString, enumerable: false, writable: true, configurable: true });
+  }
+  return Object.freeze({ name, role, label: nodeLabel(config), config });
+}
+
+/**
+ * Applies defaults and validates every option. Throws {@link ConfigError} naming the first bad key and what
+ * it expected; the returned object is frozen.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (!isPlainObject(input)) throw new ConfigError('options', `must be an object, got ${describe(input)}`);
+  checkKeys(input, TOP_LEVEL_KEYS, '');
+  if (input['primary'] === undefined) throw new ConfigError('primary', 'is required (a connection URL or a pg.PoolConfig)');
+  const primary = resolveNode(input['primary'], 'primary', 'primary', 'primary');
+  const replicasInput = input['replicas'] ?? [];
+  if (!Array.isArray(replicasInput)) throw new ConfigError('replicas', `must be an array of connection URLs or pg.PoolConfig objects, got ${describe(replicasInput)}`);
+  const replicas = replicasInput.map((value: unknown, i) => resolveNode(value, `replicas[${i}]`, `replica-${i}`, 'replica'));
+
+  const poolInput = section(input, 'pool', Object.keys(DEFAULTS.pool));
+  const pool = Object.freeze({
+    min: integer(poolInput['min'], 'pool.min', DEFAULTS.pool.min, 0),
+    max: integer(poolInput['max'], 'pool.max', DEFAULTS.pool.max, 1),
+    idleTimeoutMs: integer(poolInput['idleTimeoutMs'], 'pool.idleTimeoutMs', DEFAULTS.pool.idleTimeoutMs, 0),
+    maxLifetimeMs: integer(poolInput['maxLifetimeMs'], 'pool.maxLifetimeMs', DEFAULTS.pool.maxLifetimeMs, 0),
+    acquireTimeoutMs: integer(poolInput['acquireTimeoutMs'], 'pool.acquireTimeoutMs', DEFAULTS.pool.acquireTimeoutMs, 0),
+  });
+  if (pool.min > pool.max) throw new ConfigError('pool.min', `must not exceed pool.max (${pool.max}), got ${pool.min}`);
+
+  const statementInput = section(input, 'statementCache', ['max']);
+  const statementCache = Object.freeze({ max: integer(statementInput['max'], 'statementCache.max', DEFAULTS.statementCache.max, 0) });
+  const classifierInput = section(input, 'classifierCache', ['max']);
+  const classifierCache = Object.freeze({ max: integer(classifierInput['max'], 'classifierCache.max', DEFAULTS.classifierCache.max, 1) });
+
+  const loadBalancing = input['loadBalancing'] ?? DEFAULTS.loadBalancing;
+  if (!LOAD_BALANCING.includes(loadBalancing as LoadBalancing)) {
+    throw new ConfigError('loadBalancing', `must be one of ${LOAD_BALANCING.join(', ')}, got ${describe(loadBalancing)}`);
+  }
+  const applicationName = input['applicationName'] ?? DEFAULTS.applicationName;
+  if (typeof applicationName !== 'string' || applicationName.length > 63) {
+    throw new ConfigError('applicationName', `must be a string of at most 63 characters, got ${describe(applicationName)}`);
+  }
+  return Object.freeze({
+    primary,
+    replicas: Object.freeze(replicas),
+    pool,
+    statementCache,
+    classifierCache,
+    loadBalancing: loadBalancing as LoadBalancing,
+    applicationName,
+  });
+}
+
+type EnvSetter = (options: QueryRouterOptions, raw: string, key: string) => void;
+
+function envInteger(raw: string, key: string): number {
+  const trimmed = raw.trim();
+  if (!/^\d+$/.test(trimmed)) throw new ConfigError(key, `must be a whole number, got ${describe(raw)}`);
+  return Number(trimmed);
+}
+
+/**
+ * The environment variables {@link QueryRouter.fromEnv} reads, besides `DATABASE_URL` (the primary, required)
+ * and `DATABASE_REPLICA_URLS` (comma-separated replica URLs, optional).
+ */
+export const ENV_OPTIONS: Readonly<Record<string, { readonly option: string; readonly set: EnvSetter }>> = Object.freeze({
+  PGROUTER_POOL_MIN: { option: 'pool.min', set: (o, raw, key) => ((o.pool ??= {}).min = envInteger(raw, key)) },
+  PGROUTER_POOL_MAX: { option: 'pool.max', set: (o, raw, key) => ((o.pool ??= {}).max = envInteger(raw, key)) },
+  PGROUTER_POOL_IDLE_TIMEOUT_MS: { option: 'pool.idleTimeoutMs', set: (o, raw, key) => ((o.pool ??= {}).idleTimeoutMs = envInteger(raw, key)) },
+  PGROUTER_POOL_MAX_LIFETIME_MS: { option: 'pool.maxLifetimeMs', set: (o, raw, key) => ((o.pool ??= {}).maxLifetimeMs = envInteger(raw, key)) },
+  PGROUTER_POOL_ACQUIRE_TIMEOUT_MS: { option: 'pool.acquireTimeoutMs', set: (o, raw, key) => ((o.pool ??= {}).acquireTimeoutMs = envInteger(raw, key)) },
+  PGROUTER_STATEMENT_CACHE_MAX: { option: 'statementCache.max', set: (o, raw, key) => ((o.statementCache ??= {}).max = envInteger(raw, key)) },
+  PGROUTER_CLASSIFIER_CACHE_MAX: { option: 'classifierCache.max', set: (o, raw, key) => ((o.classifierCache ??= {}).max = envInteger(raw, key)) },
+  PGROUTER_LOAD_BALANCING: { option: 'loadBalancing', set: (o, raw) => (o.loadBalancing = raw.trim() as LoadBalancing) },
+  PGROUTER_APPLICATION_NAME: { option: 'applicationName', set: (o, raw) => (o.applicationName = raw) },
+});
+
+/**
+ * Builds router options from environment variables (see {@link ENV_OPTIONS}); `overrides` win over the
+ * environment. An unknown `PGROUTER_*` variable is an error, so a typo is not silently ignored.
+ */
+export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>, overrides: Partial<QueryRouterOptions> = {}): QueryRouterOptions {
+  const primary = env['DATABASE_URL'];
+  if ((primary === undefined || primary.trim() === '') && overrides.primary === undefined) {
+    throw new ConfigError('DATABASE_URL', 'is not set (the primary\'s connection URL)');
+  }
+  const options: QueryRouterOptions = { primary: primary ?? '' };
+  const replicas = env['DATABASE_REPLICA_URLS'];
+  if (replicas !== undefined && replicas.trim() !== '') {
+    options.replicas = replicas.split(',').map((url) => url.trim()).filter((url) => url !== '');
+  }
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith('PGROUTER_') || raw === undefined) continue;
+    const entry = ENV_OPTIONS[key];
+    if (entry === undefined) throw new ConfigError(key, `unknown variable; expected one of ${Object.keys(ENV_OPTIONS).join(', ')}`);
+    entry.set(options, raw, key);
+  }
+  return {
+    ...options,
+    ...overrides,
+    pool: { ...options.pool, ...overrides.pool },
+    statementCache: { ...options.statementCache, ...overrides.statementCache },
+    classifierCache: { ...options.classifierCache, ...overrides.classifierCache },
+  };
+}

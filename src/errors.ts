@@ -1,0 +1,220 @@
+/**
+ * Typed errors of pg-query-router.
+ *
+ * Every error has a stable `code`. Errors raised by PostgreSQL keep their SQLSTATE in `code` (for example
+ * `'23505'` for a unique violation), exactly as `pg` reports it; errors raised by the router itself use codes
+ * that start with `PGR_`. Messages never contain connection strings or passwords.
+ *
+ * `instanceof` fails when two copies of the package are installed, so each class has a guard
+ * (`isRouterError(e)`, `isQueryError(e)`, …) that checks a brand instead.
+ */
+
+const BRAND = Symbol.for('pg-query-router.error');
+
+/** Stable codes of errors raised by the router itself (PostgreSQL errors use their SQLSTATE instead). */
+export type RouterErrorCode =
+  | 'PGR_CONFIG'
+  | 'PGR_ROUTER_CLOSED'
+  | 'PGR_INVALID_QUERY'
+  | 'PGR_PARAMETER_COUNT'
+  | 'PGR_TRANSACTION_FINISHED'
+  | 'PGR_ACQUIRE_TIMEOUT'
+  | 'PGR_CIRCUIT_OPEN'
+  | 'PGR_PIPELINE_FULL'
+  | 'PGR_PIPELINE_CLOSED'
+  | 'PGR_BATCH_ABORTED'
+  | 'PGR_QUERY_FAILED';
+
+/** Base class of every error the router raises. */
+export class RouterError extends Error {
+  /** A `PGR_…` code for the router's own errors, or PostgreSQL's SQLSTATE / Node's errno code for query failures. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(redactSecrets(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: new.target.name, enumerable: false });
+  }
+}
+
+/**
+ * An option was missing, unknown or had a value of the wrong type or range.
+ *
+ * @example
+ * new QueryRouter({ primary: url, pool: { max: 0 } }); // ConfigError: pool.max must be an integer ≥ 1, got 0
+ */
+export class ConfigError extends RouterError {
+  /** The option at fault, as a dotted path (`'pool.max'`) or an environment variable name. */
+  readonly key: string;
+
+  constructor(key: string, message: string) {
+    super('PGR_CONFIG', `${key}: ${message}`);
+    this.key = key;
+  }
+}
+
+/** The router (or the transaction) was used after `close()`. */
+export class RouterClosedError extends RouterError {
+  constructor(what = 'the router') {
+    super('PGR_ROUTER_CLOSED', `${what} is closed`);
+  }
+}
+
+/** Where a failed statement ran. */
+export interface QueryErrorContext {
+  /** The node's name (`'primary'`, `'replica-0'`, …), when the statement reached a node. */
+  readonly node?: string;
+  /** The statement's fingerprint hash, when it was classified. */
+  readonly fingerprintHash?: string;
+}
+
+/**
+ * A statement was rejected: either before it was sent (empty or non-string SQL, wrong parameter count;
+ * `code` starts with `PGR_`) or by PostgreSQL or the connection (`code` is the SQLSTATE, e.g. `'42601'`, or a
+ * Node errno such as `'ECONNREFUSED'`). PostgreSQL's diagnostic fields are copied; the original error is `cause`.
+ */
+export class QueryError extends RouterError {
+  /** PostgreSQL's severity (`ERROR`, `FATAL`, …), when the server reported the error. */
+  readonly severity: string | undefined;
+  /** PostgreSQL's DETAIL line. */
+  readonly detail: string | undefined;
+  /** PostgreSQL's HINT line. */
+  readonly hint: string | undefined;
+  /** 1-based character position of the error in the statement, as PostgreSQL reports it. */
+  readonly position: string | undefined;
+  /** Schema, table, column, data type and constraint names that PostgreSQL attached, if any. */
+  readonly schema: string | undefined;
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+  readonly dataType: string | undefined;
+  readonly constraint: string | undefined;
+  /** The node the statement ran on, when it reached one. */
+  readonly node: string | undefined;
+  /** The statement's fingerprint hash (never the SQL text, which may carry secrets). */
+  readonly fingerprintHash: string | undefined;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; context?: QueryErrorContext }) {
+    super(code, message, options);
+    const source = (options?.cause ?? {}) as Partial<Record<string, unknown>>;
+    const text = (key: string): string | undefined => (typeof source[key] === 'string' ? (source[key] as string) : undefined);
+    this.severity = text('severity');
+    this.detail = text('detail');
+    this.hint = text('hint');
+    this.position = text('position');
+    this.schema = text('schema');
+    this.table = text('table');
+    this.column = text('column');
+    this.dataType = text('dataType');
+    this.constraint = text('constraint');
+    this.node = options?.context?.node;
+    this.fingerprintHash = options?.context?.fingerprintHash;
+  }
+
+  /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
+  static from(error: unknown, context?: QueryErrorContext): QueryError {
+    if (isQueryError(error)) return error;
+    const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'PGR_QUERY_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    return new QueryError(code, message, { cause: error, context });
+  }
+}
+
+/**
+ * No connection could be taken from a node's pool within `pool.acquireTimeoutMs`: every connection was busy and
+ * `pool.max` reached, or the node did not accept a new connection in time.
+ */
+export class AcquireTimeoutError extends RouterError {
+  /** The node whose pool was exhausted. */
+  readonly node: string;
+  /** How long the caller waited, in milliseconds. */
+  readonly waitedMs: number;
+
+  constructor(node: string, waitedMs: number, options?: { cause?: unknown }) {
+    super('PGR_ACQUIRE_TIMEOUT', `no connection to ${node} within ${waitedMs} ms (pool exhausted or node not answering)`, options);
+    this.node = node;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/** A node's circuit breaker is open: calls fail at once until `retryAt`. */
+export class CircuitOpenError extends RouterError {
+  /** The node whose breaker is open. */
+  readonly node: string;
+  /** When the breaker lets a trial call through again (epoch milliseconds). */
+  readonly retryAt: number;
+
+  constructor(node: string, retryAt: number, options?: { cause?: unknown }) {
+    super('PGR_CIRCUIT_OPEN', `circuit open for ${node}; next attempt after ${new Date(retryAt).toISOString()}`, options);
+    this.node = node;
+    this.retryAt = retryAt;
+  }
+}
+
+/** A pipeline's queue held `maxQueueSize` statements and `onFull` is `'reject'`. */
+export class PipelineFullError extends RouterError {
+  /** The queue's capacity. */
+  readonly maxQueueSize: number;
+
+  constructor(maxQueueSize: number) {
+    super('PGR_PIPELINE_FULL', `pipeline queue is full (${maxQueueSize} statements waiting)`);
+    this.maxQueueSize = maxQueueSize;
+  }
+}
+
+/** `addQuery` was called on a pipeline after `close()`. */
+export class PipelineClosedError extends RouterError {
+  constructor() {
+    super('PGR_PIPELINE_CLOSED', 'pipeline is closed');
+  }
+}
+
+/** In an atomic batch another statement failed, so this one was rolled back with the rest of the batch. */
+export class BatchAbortedError extends RouterError {
+  /** Index, within the batch, of the statement whose failure aborted it. */
+  readonly failedIndex: number;
+
+  constructor(failedIndex: number, options?: { cause?: unknown }) {
+    super('PGR_BATCH_ABORTED', `batch rolled back: statement ${failedIndex} of the batch failed`, options);
+    this.failedIndex = failedIndex;
+  }
+}
+
+function hasBrand(error: unknown, name?: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const brand = (error as Record<symbol, unknown>)[BRAND];
+  return typeof brand === 'string' && (name === undefined || brand === name);
+}
+
+/** True for any error raised by pg-query-router (works across duplicate installs, unlike `instanceof`). */
+export const isRouterError = (error: unknown): error is RouterError => hasBrand(error);
+/** True for a {@link ConfigError}. */
+export const isConfigError = (error: unknown): error is ConfigError => hasBrand(error, 'ConfigError');
+/** True for a {@link QueryError}. */
+export const isQueryError = (error: unknown): error is QueryError => hasBrand(error, 'QueryError');
+/** True for a {@link RouterClosedError}. */
+export const isRouterClosedError = (error: unknown): error is RouterClosedError => hasBrand(error, 'RouterClosedError');
+/** True for an {@link AcquireTimeoutError}. */
+export const isAcquireTimeoutError = (error: unknown): error is AcquireTimeoutError => hasBrand(error, 'AcquireTimeoutError');
+/** True for a {@link CircuitOpenError}. */
+export const isCircuitOpenError = (error: unknown): error is CircuitOpenError => hasBrand(error, 'CircuitOpenError');
+/** True for a {@link PipelineFullError}. */
+export const isPipelineFullError = (error: unknown): error is PipelineFullError => hasBrand(error, 'PipelineFullError');
+/** True for a {@link PipelineClosedError}. */
+export const isPipelineClosedError = (error: unknown): error is PipelineClosedError => hasBrand(error, 'PipelineClosedError');
+/** True for a {@link BatchAbortedError}. */
+export const isBatchAbortedError = (error: unknown): error is BatchAbortedError => hasBrand(error, 'BatchAbortedError');
+
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
+const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
+
+/**
+ * Removes credentials from a text: `postgres://user:secret@host` becomes `postgres://user:***@host`, and
+ * `password=secret` in a keyword/value connection string becomes `password=***`.
+ */
+export function redactSecrets(text: string): string {
+  if (!text.includes('@') && !/password/i.test(text)) return text;
+  return text
+    .replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass: string | undefined) => `${scheme}${user}${pass === undefined ? '' : ':***'}@`)
+    .replace(KEYWORD_PASSWORD, '$1***');
+}

@@ -1,0 +1,46 @@
+/**
+ * pg-query-router: one PostgreSQL primary and its streaming replicas behind a single `query()`.
+ *
+ * @packageDocumentation
+ */
+export { QueryRouter, classifyQuery, RoundRobinBalancer, LeastBusyBalancer, LatencyBalancer } from './router/index.js';
+export type {
+  QueryOptions,
+  RouterEvents,
+  Classification,
+  Route,
+  StatementKind,
+  TransactionClient,
+  TransactionOptions,
+  IsolationLevel,
+  RouterStats,
+  NodeStats,
+  ReplicaBalancer,
+  BalancedNode,
+} from './router/index.js';
+export { DEFAULTS, ENV_OPTIONS } from './config.js';
+export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, ResolvedOptions, ResolvedNode } from './config.js';
+export {
+  RouterError,
+  ConfigError,
+  QueryError,
+  RouterClosedError,
+  AcquireTimeoutError,
+  CircuitOpenError,
+  PipelineFullError,
+  PipelineClosedError,
+  BatchAbortedError,
+  isRouterError,
+  isConfigError,
+  isQueryError,
+  isRouterClosedError,
+  isAcquireTimeoutError,
+  isCircuitOpenError,
+  isPipelineFullError,
+  isPipelineClosedError,
+  isBatchAbortedError,
+  redactSecrets,
+} from './errors.js';
+export type { RouterErrorCode, QueryErrorContext } from './errors.js';
+export { startLocalCluster, findPostgresBinaries } from './cluster/index.js';
+export type { LocalCluster, LocalClusterOptions, LocalNode, NodeSelector } from './cluster/index.js';

@@ -1,0 +1,229 @@
+import pg from 'pg';
+import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import { AcquireTimeoutError, QueryError } from '../errors.js';
+import { supportsStatementCache } from './pg-internals.js';
+import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
+
+/** Sizing, timing and caching of one node's pool. */
+export interface NodePoolOptions {
+  /** The node's name in errors and statistics (`'primary'`, `'replica-0'`). */
+  readonly name: string;
+  /** Connection settings for pg; pool sizing fields here win over the ones below. */
+  readonly connection: PoolConfig;
+  readonly min: number;
+  readonly max: number;
+  readonly idleTimeoutMs: number;
+  readonly maxLifetimeMs: number;
+  readonly acquireTimeoutMs: number;
+  /** Prepared statements kept per connection; `0` runs every statement unnamed. */
+  readonly statementCacheMax: number;
+  readonly applicationName: string;
+  /** Called for errors on idle connections (a node restart, a network cut), which would otherwise crash Node. */
+  readonly onIdleError?: (error: Error) => void;
+}
+
+/** Counters of one node, read by `stats()`. */
+export interface NodePoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly active: number;
+  readonly waiting: number;
+  readonly max: number;
+  readonly queries: number;
+  readonly errors: number;
+  readonly inFlight: number;
+  /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
+  readonly latencyMs: number;
+  readonly statementCache: Readonly<StatementCacheCounters>;
+}
+
+/** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
+export interface NodeConnection {
+  /** Runs one statement on this connection (prepared under `statementName` when given and cached). */
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string): Promise<QueryResult<R>>;
+  /** Returns the connection; with `destroy`, closes it instead (after a connection-level failure). */
+  release(destroy?: boolean): void;
+}
+
+const LATENCY_WEIGHT = 0.2;
+
+/** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
+export function isConnectionLevelError(error: unknown): boolean {
+  const candidate = error as { severity?: unknown; code?: unknown };
+  if (typeof candidate?.severity !== 'string') return true;
+  const code = typeof candidate.code === 'string' ? candidate.code : '';
+  return code.startsWith('08') || code.startsWith('57P') || candidate.severity === 'FATAL' || candidate.severity === 'PANIC';
+}
+
+function isStalePlan(error: unknown): boolean {
+  const candidate = error as { code?: unknown; message?: unknown };
+  return candidate?.code === '0A000' && typeof candidate.message === 'string' && candidate.message.includes('cached plan must not change result type');
+}
+
+function isAcquireTimeout(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return message === 'timeout exceeded when trying to connect' || message.includes('due to connection timeout');
+}
+
+/**
+ * One node's connection pool: a `pg.Pool` plus a bounded prepared-statement cache per connection, typed
+ * acquisition timeouts and the counters the balancer and `stats()` read. Knows nothing of routing.
+ */
+export class NodePool {
+  readonly name: string;
+  private readonly pool: pg.Pool;
+  private readonly caches = new WeakMap<PoolClient, ConnectionStatementCache>();
+  private readonly counters: StatementCacheCounters = { hits: 0, misses: 0, evictions: 0 };
+  private readonly statementCacheMax: number;
+  private readonly max: number;
+  private readonly min: number;
+  private queries = 0;
+  private errors = 0;
+  /** Statements running or waiting for a connection right now. */
+  inFlight = 0;
+  /** Exponentially weighted mean latency, in milliseconds (see {@link NodePoolStats.latencyMs}). */
+  latencyMs = 0;
+
+  constructor(options: NodePoolOptions) {
+    this.name = options.name;
+    this.statementCacheMax = options.statementCacheMax;
+    const connection = options.connection;
+    this.max = connection.max ?? options.max;
+    this.min = connection.min ?? options.min;
+    // Object spread drops the non-enumerable secrets, so copy them explicitly.
+    this.pool = new pg.Pool({
+      application_name: options.applicationName,
+      ...connection,
+      password: connection.password,
+      connectionString: connection.connectionString,
+      max: this.max,
+      min: this.min,
+      idleTimeoutMillis: connection.idleTimeoutMillis ?? options.idleTimeoutMs,
+      maxLifetimeSeconds: connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000),
+      connectionTimeoutMillis: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
+    });
+    this.pool.on('connect', (client) => {
+      if (this.statementCacheMax > 0 && supportsStatementCache(client)) {
+        this.caches.set(client, new ConnectionStatementCache(client, this.statementCacheMax, this.counters));
+      }
+    });
+    this.pool.on('error', (error) => options.onIdleError?.(error));
+  }
+
+  /** Opens connections until `min` are open, so the first queries do not pay for connecting. */
+  async warm(): Promise<void> {
+    const missing = this.min - this.pool.totalCount;
+    if (missing <= 0) return;
+    const clients = await Promise.allSettled(Array.from({ length: missing }, () => this.pool.connect()));
+    for (const outcome of clients) if (outcome.status === 'fulfilled') outcome.value.release();
+    const failure = clients.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Runs one statement on a pooled connection and returns pg's result. Parameterised statements with a
+   * `statementName` run as named prepared statements from the connection's cache.
+   */
+  async execute<R extends QueryResultRow = QueryResultRow>(text: string, values: readonly unknown[] | undefined, statementName: string | undefined): Promise<QueryResult<R>> {
+    this.inFlight++;
+    const started = performance.now();
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      this.inFlight--;
+      this.errors++;
+      throw this.acquireError(error, started);
+    }
+    try {
+      const result = await this.run<R>(client, text, values, statementName, true);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(isConnectionLevelError(error) ? (error as Error) : undefined);
+      this.errors++;
+      throw QueryError.from(error, { node: this.name });
+    } finally {
+      this.inFlight--;
+      this.queries++;
+      this.latencyMs += (performance.now() - started - this.latencyMs) * LATENCY_WEIGHT;
+    }
+  }
+
+  /** Takes a connection for several statements (a transaction). */
+  async acquire(): Promise<NodeConnection> {
+    const started = performance.now();
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      this.errors++;
+      throw this.acquireError(error, started);
+    }
+    let released = false;
+    return {
+      query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string) => {
+        this.inFlight++;
+        try {
+          return await this.run<R>(client, text, values, statementName, false);
+        } catch (error) {
+          this.errors++;
+          throw QueryError.from(error, { node: this.name });
+        } finally {
+          this.inFlight--;
+          this.queries++;
+        }
+      },
+      release: (destroy = false) => {
+        if (released) return;
+        released = true;
+        client.release(destroy ? new Error('released after a connection-level error') : undefined);
+      },
+    };
+  }
+
+  private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
+    const params = values as unknown[] | undefined;
+    if (statementName === undefined || params === undefined || params.length === 0) return client.query<R>(text, params);
+    const cache = this.caches.get(client);
+    if (cache === undefined || cache.use(statementName, text) === 'unnamed') return client.query<R>(text, params);
+    try {
+      return await client.query<R>({ name: statementName, text, values: params });
+    } catch (error) {
+      // After DDL changes a table's shape, PostgreSQL refuses to reuse the old plan. Outside a transaction
+      // nothing ran, so prepare it again and retry once, as postgres.js does.
+      if (!retryable || !isStalePlan(error)) throw error;
+      cache.forget(statementName);
+      cache.use(statementName, text);
+      return client.query<R>({ name: statementName, text, values: params });
+    }
+  }
+
+  private acquireError(error: unknown, started: number): Error {
+    if (isAcquireTimeout(error)) return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error });
+    return QueryError.from(error, { node: this.name });
+  }
+
+  /** A snapshot of this node's counters. */
+  stats(): NodePoolStats {
+    const total = this.pool.totalCount;
+    const idle = this.pool.idleCount;
+    return {
+      total,
+      idle,
+      active: total - idle,
+      waiting: this.pool.waitingCount,
+      max: this.max,
+      queries: this.queries,
+      errors: this.errors,
+      inFlight: this.inFlight,
+      latencyMs: this.latencyMs,
+      statementCache: { ...this.counters },
+    };
+  }
+
+  /** Closes every connection once the ones in use are returned. */
+  async end(): Promise<void> {
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
+  }
+}

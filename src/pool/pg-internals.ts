@@ -1,0 +1,46 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * The parts of `pg`'s client internals the statement cache relies on (pg 8.x, `lib/connection.js` and
+ * `lib/query.js`). They are not public API, so every access goes through this one file.
+ *
+ * - `parsedStatements` / `submittedNamedStatements`: the names pg believes the server has prepared; pg skips
+ *   the Parse message for a name found here and never forgets one by itself.
+ * - `close({ type: 'S', name })`: writes a Close message. PostgreSQL answers CloseComplete, which pg ignores,
+ *   and closing a name that does not exist is not an error, so the message can ride in front of the next query
+ *   without a round trip of its own.
+ */
+interface WireConnection {
+  parsedStatements: Record<string, string | undefined>;
+  submittedNamedStatements?: Record<string, string | undefined>;
+  close(message: { type: 'S' | 'P'; name: string }): void;
+}
+
+function wire(client: PoolClient): WireConnection | undefined {
+  const connection = (client as unknown as { connection?: Partial<WireConnection> }).connection;
+  if (connection === undefined || typeof connection.close !== 'function' || typeof connection.parsedStatements !== 'object') return undefined;
+  return connection as WireConnection;
+}
+
+/** True when `client` exposes the internals above (every pg 8 release does); otherwise statements run unnamed. */
+export function supportsStatementCache(client: PoolClient): boolean {
+  return wire(client) !== undefined;
+}
+
+/** Whether pg will skip the Parse message for `name` on this connection. */
+export function isPrepared(client: PoolClient, name: string): boolean {
+  const connection = wire(client);
+  return connection !== undefined && (connection.parsedStatements[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined);
+}
+
+/**
+ * Closes a prepared statement on the server and makes pg forget it. The Close message is queued on the socket
+ * and reaches the server before the next query's messages.
+ */
+export function closePreparedStatement(client: PoolClient, name: string): void {
+  const connection = wire(client);
+  if (connection === undefined) return;
+  delete connection.parsedStatements[name];
+  if (connection.submittedNamedStatements !== undefined) delete connection.submittedNamedStatements[name];
+  connection.close({ type: 'S', name });
+}

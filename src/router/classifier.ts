@@ -1,0 +1,60 @@
+import { LRUCache } from 'lru-cache';
+import type { Classification } from './classification.js';
+import { classifyQuery } from './classify.js';
+import { createHash } from 'node:crypto';
+
+/** A cached verdict plus what the router derives from the SQL text once. */
+export interface ClassifierEntry {
+  readonly classification: Classification;
+  /** The prepared-statement name for this exact text, computed on first parameterised use. */
+  statementName: string | undefined;
+}
+
+// Longer texts are nearly always generated (inlined bulk VALUES) and never repeat; caching them would only
+// evict useful entries and hold megabytes of SQL.
+const MAX_CACHED_SQL_LENGTH = 16_384;
+
+/**
+ * Classification with an LRU cache keyed by the SQL text, so a repeated statement costs one map lookup.
+ */
+export class Classifier {
+  private readonly cache: LRUCache<string, ClassifierEntry>;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly max: number) {
+    this.cache = new LRUCache<string, ClassifierEntry>({ max });
+  }
+
+  /** The entry for `sql`, from the cache or freshly classified (and then cached). */
+  classify(sql: string): ClassifierEntry {
+    const cached = this.cache.get(sql);
+    if (cached !== undefined) {
+      this.hits++;
+      return cached;
+    }
+    this.misses++;
+    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined };
+    if (sql.length <= MAX_CACHED_SQL_LENGTH) this.cache.set(sql, entry);
+    return entry;
+  }
+
+  /** The cached entry for `sql`, without counting a hit or changing recency. */
+  peek(sql: string): ClassifierEntry | undefined {
+    return this.cache.peek(sql);
+  }
+
+  /** Number of cached SQL texts. */
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+/**
+ * The prepared-statement name of a SQL text: derived from the text alone, so every connection and process
+ * uses the same name for the same statement, and (96 bits of SHA-256) different texts practically never share
+ * one; the per-connection cache still refuses a name already bound to other SQL.
+ */
+export function statementNameFor(sql: string): string {
+  return `pgr_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+}

@@ -1,0 +1,442 @@
+import { hasSideEffects, isKnownReadOnlyBuiltin, NON_CALL_KEYWORDS } from './builtin-functions.js';
+import type { Classification, Route, StatementKind } from './classification.js';
+import { fingerprintOf, stableHash } from './fingerprint.js';
+import { inspectWithParser } from './sql-ast.js';
+import { lexSql, type Token } from './sql-lexer.js';
+
+/** The verdict on one statement. */
+interface StatementVerdict {
+  kind: StatementKind;
+  reason: string;
+}
+
+/** What the scan of a statement collects besides its verdict. */
+interface Collected {
+  tables: Set<string>;
+  functions: Set<string>;
+  cteNames: Set<string>;
+}
+
+const FIRST_WORD_KIND: Readonly<Record<string, StatementKind>> = {
+  insert: 'write',
+  update: 'write',
+  delete: 'write',
+  merge: 'write',
+  truncate: 'write',
+  create: 'ddl',
+  alter: 'ddl',
+  drop: 'ddl',
+  comment: 'ddl',
+  grant: 'ddl',
+  revoke: 'ddl',
+  security: 'ddl',
+  refresh: 'ddl',
+  reindex: 'ddl',
+  cluster: 'ddl',
+  import: 'ddl',
+  reassign: 'ddl',
+  begin: 'transaction',
+  start: 'transaction',
+  commit: 'transaction',
+  end: 'transaction',
+  rollback: 'transaction',
+  abort: 'transaction',
+  savepoint: 'transaction',
+  release: 'transaction',
+  set: 'session',
+  reset: 'session',
+  show: 'session',
+  discard: 'session',
+  listen: 'session',
+  unlisten: 'session',
+  notify: 'session',
+  prepare: 'session',
+  execute: 'session',
+  deallocate: 'session',
+  declare: 'session',
+  fetch: 'session',
+  move: 'session',
+  close: 'session',
+  load: 'session',
+  vacuum: 'utility',
+  analyze: 'utility',
+  analyse: 'utility',
+  checkpoint: 'utility',
+  lock: 'utility',
+  do: 'utility',
+  call: 'utility',
+};
+
+const READ_STARTS = new Set(['select', 'values', 'table', 'with']);
+const DML_WORDS = new Set(['insert', 'update', 'delete', 'merge']);
+const LOCK_STRENGTH_WORDS = new Set(['update', 'share', 'no', 'key']);
+const EXPLAIN_OPTION_WORDS = new Set(['analyze', 'analyse', 'verbose']);
+// Words after which the next name in a FROM list is not a table.
+const FROM_LIST_END = new Set([
+  'where', 'group', 'having', 'order', 'limit', 'offset', 'fetch', 'window', 'union', 'intersect', 'except',
+  'on', 'using', 'returning', 'set', 'values', 'for', 'into', 'select',
+]);
+const TABLE_INTRODUCERS = new Set(['from', 'join', 'into', 'update', 'table', 'truncate', 'copy']);
+
+/**
+ * Classifies one SQL string by DESIGN.md's routing rules: it goes to a replica only when it is provably a read.
+ *
+ * A lexical pass decides nearly every statement in microseconds; the few it cannot decide (a DML keyword in a
+ * place only a grammar can interpret) go to node-sql-parser, and what neither can read goes to the primary.
+ * Never throws for a string.
+ *
+ * @example
+ * classifyQuery('SELECT * FROM users WHERE id = $1').route;       // 'replica'
+ * classifyQuery('SELECT * FROM jobs FOR UPDATE SKIP LOCKED').route; // 'primary' (locking clause)
+ */
+export function classifyQuery(sql: string): Classification {
+  if (typeof sql !== 'string') {
+    return freeze('primary', 'unknown', 'not a string', '', [], [], 0, 0);
+  }
+  const lexed = lexSql(sql);
+  if (!lexed.ok) {
+    return freeze('primary', 'unknown', `cannot be read: ${lexed.error}`, '', [], [], 0, 0, sql);
+  }
+  const tokens = lexed.tokens;
+  const ranges = splitStatements(tokens);
+  const fingerprint = fingerprintOf(tokens, ranges);
+  let paramCount = 0;
+  for (const token of tokens) {
+    if (token.type === 'param') {
+      const index = Number(token.text.slice(1));
+      if (index > paramCount) paramCount = index;
+    }
+  }
+  if (ranges.length === 0) {
+    return freeze('primary', 'empty', 'empty statement', fingerprint, [], [], 0, paramCount);
+  }
+  const collected: Collected = { tables: new Set(), functions: new Set(), cteNames: new Set() };
+  let verdict: StatementVerdict | undefined;
+  for (const [from, to] of ranges) {
+    const one = classifyStatement(sql, tokens, from, to, collected);
+    if (verdict === undefined || (verdict.kind === 'read' && one.kind !== 'read')) verdict = one;
+  }
+  const final = verdict!;
+  for (const name of collected.cteNames) collected.tables.delete(name);
+  const route: Route = final.kind === 'read' ? 'replica' : 'primary';
+  const reason = ranges.length > 1 && final.kind === 'read' ? `${ranges.length} statements, all reads` : ranges.length > 1 ? `multi-statement string: ${final.reason}` : final.reason;
+  return freeze(route, final.kind, reason, fingerprint, [...collected.tables], final.kind === 'read' ? [...collected.functions] : [], ranges.length, paramCount);
+}
+
+function freeze(
+  route: Route,
+  kind: StatementKind,
+  reason: string,
+  fingerprint: string,
+  tables: string[],
+  functions: string[],
+  statementCount: number,
+  paramCount: number,
+  unreadable?: string,
+): Classification {
+  // Unreadable text has no token shape; its hash still tells distinct texts apart without revealing them.
+  const hashed = unreadable === undefined ? fingerprint : `unreadable:${unreadable}`;
+  return Object.freeze({
+    route,
+    kind,
+    reason,
+    fingerprint,
+    fingerprintHash: stableHash(hashed),
+    tables: Object.freeze(tables),
+    functions: Object.freeze(functions),
+    statementCount,
+    paramCount,
+    cached: false,
+  });
+}
+
+/** Top-level statements as `[from, to)` token ranges; empty statements are dropped. */
+function splitStatements(tokens: readonly Token[]): [number, number][] {
+  const ranges: [number, number][] = [];
+  let from = 0;
+  for (let i = 0; i <= tokens.length; i++) {
+    if (i === tokens.length || tokens[i]!.type === 'semicolon') {
+      if (i > from) ranges.push([from, i]);
+      from = i + 1;
+    }
+  }
+  return ranges;
+}
+
+function classifyStatement(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+  let first = from;
+  while (first < to && tokens[first]!.type === 'lparen') first++;
+  const head = tokens[first];
+  if (head === undefined || head.type !== 'word') {
+    return { kind: 'unknown', reason: `unrecognised statement starting with ${head === undefined ? 'parentheses' : JSON.stringify(head.text.slice(0, 20))}` };
+  }
+  const word = head.text;
+  if (READ_STARTS.has(word)) return scanRead(sql, tokens, from, to, collected);
+  if (word === 'explain') return classifyExplain(sql, tokens, first + 1, to, collected);
+  if (word === 'copy') return classifyCopy(sql, tokens, first + 1, to, collected);
+  const kind = FIRST_WORD_KIND[word];
+  collectTables(tokens, from, to, collected);
+  if (kind === undefined) return { kind: 'unknown', reason: `unrecognised statement ${word.toUpperCase()}` };
+  if (word === 'prepare' && tokens[first + 1]?.text === 'transaction') return { kind: 'transaction', reason: 'PREPARE TRANSACTION' };
+  return { kind, reason: `${word.toUpperCase()} is ${kind === 'write' ? 'a write' : kind === 'ddl' ? 'DDL' : kind === 'transaction' ? 'transaction control' : kind === 'session' ? 'session state' : 'a utility command'}` };
+}
+
+function classifyExplain(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+  let i = from;
+  let analyze = false;
+  if (tokens[i]?.type === 'lparen') {
+    let depth = 0;
+    for (; i < to; i++) {
+      const token = tokens[i]!;
+      if (token.type === 'lparen') depth++;
+      else if (token.type === 'rparen' && --depth === 0) {
+        i++;
+        break;
+      } else if (token.type === 'word' && (token.text === 'analyze' || token.text === 'analyse')) {
+        const value = tokens[i + 1];
+        analyze = !(value?.type === 'word' && (value.text === 'false' || value.text === 'off')) && value?.text !== '0';
+      }
+    }
+  } else {
+    while (i < to && tokens[i]!.type === 'word' && EXPLAIN_OPTION_WORDS.has(tokens[i]!.text)) {
+      if (tokens[i]!.text !== 'verbose') analyze = true;
+      i++;
+    }
+  }
+  if (i >= to) return { kind: 'unknown', reason: 'EXPLAIN without a statement' };
+  const inner = classifyStatement(sql, tokens, i, to, collected);
+  if (inner.kind === 'read') return { kind: 'read', reason: `read-only EXPLAIN${analyze ? ' ANALYZE' : ''} of ${inner.reason}` };
+  if (analyze) return { kind: inner.kind === 'unknown' ? 'unknown' : 'write', reason: `EXPLAIN ANALYZE executes: ${inner.reason}` };
+  return { kind: inner.kind === 'unknown' ? 'unknown' : 'utility', reason: `EXPLAIN of a statement that is not a read (${inner.reason})` };
+}
+
+function classifyCopy(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+  let direction: 'from' | 'to' | undefined;
+  let program = false;
+  let i = from;
+  if (tokens[i]?.type === 'lparen') {
+    const close = matchingParen(tokens, i, to);
+    if (close < 0) return { kind: 'unknown', reason: 'COPY with unbalanced parentheses' };
+    const inner = classifyStatement(sql, tokens, i + 1, close, collected);
+    if (inner.kind !== 'read') return { kind: inner.kind === 'unknown' ? 'unknown' : 'write', reason: `COPY of a query that is not a read (${inner.reason})` };
+    i = close + 1;
+  } else {
+    // Only the name right after COPY is a table; `FROM STDIN` / `TO 'file'` are not.
+    collectTables(tokens, from - 1, Math.min(to, tokens[from + 1]?.type === 'dot' ? from + 3 : from + 1), collected);
+  }
+  let depth = 0;
+  for (; i < to; i++) {
+    const token = tokens[i]!;
+    if (token.type === 'lparen') depth++;
+    else if (token.type === 'rparen') depth--;
+    else if (depth === 0 && token.type === 'word') {
+      if (direction === undefined && (token.text === 'from' || token.text === 'to')) direction = token.text;
+      else if (token.text === 'program') program = true;
+    }
+  }
+  if (direction === 'to' && !program) return { kind: 'read', reason: 'COPY … TO reads' };
+  if (direction === 'to') return { kind: 'utility', reason: 'COPY … TO PROGRAM runs a program on the server' };
+  return { kind: direction === 'from' ? 'write' : 'unknown', reason: direction === 'from' ? 'COPY … FROM writes' : 'COPY without FROM or TO' };
+}
+
+function matchingParen(tokens: readonly Token[], open: number, to: number): number {
+  let depth = 0;
+  for (let i = open; i < to; i++) {
+    const type = tokens[i]!.type;
+    if (type === 'lparen') depth++;
+    else if (type === 'rparen' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The lexical pass over a SELECT / VALUES / TABLE / WITH statement. Definite writes (writable CTEs, locking
+ * clauses, SELECT INTO, side-effect calls) are decided here; a DML keyword in a place the lexer cannot
+ * interpret is handed to the parser.
+ */
+function scanRead(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+  const startsWithWith = tokens[from]?.text === 'with' && tokens[from]!.type === 'word';
+  if (startsWithWith) collectCteNames(tokens, from, to, collected);
+  collectTables(tokens, from, to, collected);
+  let depth = 0;
+  let unsure: string | undefined;
+  let sideEffect: string | undefined;
+  for (let i = from; i < to; i++) {
+    const token = tokens[i]!;
+    if (token.type === 'lparen') {
+      depth++;
+      continue;
+    }
+    if (token.type === 'rparen') {
+      depth--;
+      continue;
+    }
+    if (token.type !== 'word' && token.type !== 'qident') continue;
+    const previous = tokens[i - 1];
+    const next = tokens[i + 1];
+    const qualified = previous?.type === 'dot' || next?.type === 'dot';
+    if (token.type === 'word' && !qualified && previous?.type !== 'cast') {
+      const word = token.text;
+      if (DML_WORDS.has(word)) {
+        // `( INSERT …` can only be a data-modifying CTE body; a DML keyword at depth 0 of WITH is its main statement.
+        if (previous?.type === 'lparen' || previous?.text === 'materialized') {
+          return { kind: 'write', reason: `writable CTE (${word.toUpperCase()} inside WITH)` };
+        }
+        if (startsWithWith && depth === 0) return { kind: 'write', reason: `WITH … ${word.toUpperCase()} is a write` };
+        unsure ??= `${word.toUpperCase()} keyword inside a read`;
+        continue;
+      }
+      if (word === 'for' && next?.type === 'word' && LOCK_STRENGTH_WORDS.has(next.text)) {
+        const strength = next.text === 'no' ? 'NO KEY UPDATE' : next.text === 'key' ? 'KEY SHARE' : next.text.toUpperCase();
+        return { kind: 'write', reason: `locking clause FOR ${strength}` };
+      }
+      if (word === 'into') return { kind: 'write', reason: 'SELECT … INTO creates a table' };
+    }
+    if (next?.type === 'lparen' && isCall(tokens, i, from, to)) {
+      const name = qualifiedName(tokens, i);
+      if (hasSideEffects(name)) {
+        sideEffect ??= `calls ${name}(), which has side effects`;
+      } else if (!isKnownReadOnlyBuiltin(name)) {
+        collected.functions.add(name);
+      }
+    }
+  }
+  if (sideEffect !== undefined) return { kind: 'write', reason: sideEffect };
+  if (unsure !== undefined) {
+    const ast = inspectWithParser(sql.slice(tokens[from]!.start, tokens[to - 1]!.end));
+    if (ast.kind === 'unreadable') return { kind: 'unknown', reason: `${unsure}, and the parser cannot read it` };
+    if (ast.kind === 'write') return { kind: 'write', reason: ast.reason };
+    for (const name of ast.functions) {
+      if (hasSideEffects(name)) return { kind: 'write', reason: `calls ${name}(), which has side effects` };
+    }
+    return { kind: 'read', reason: 'read-only query (confirmed by the parser)' };
+  }
+  return { kind: 'read', reason: readReason(tokens[from]!.text) };
+}
+
+function readReason(first: string): string {
+  if (first === 'with') return 'read-only query with CTEs';
+  if (first === 'values') return 'VALUES list';
+  if (first === 'table') return 'TABLE read';
+  return 'read-only SELECT';
+}
+
+/**
+ * Whether the name at token `i`, followed by `(`, is a function call. Not a call: keywords (`IN (`, `OVER (`),
+ * type modifiers (`::numeric(10,2)`, `AS varchar(20)`), column lists of aliases (`) v(a, b)`, `AS g(n)`) and of
+ * CTEs (`WITH t(a, b) AS (`).
+ */
+function isCall(tokens: readonly Token[], i: number, from: number, to: number): boolean {
+  const token = tokens[i]!;
+  const previous = tokens[i - 1];
+  if (previous?.type === 'cast' || previous?.type === 'rparen') return false;
+  if (previous?.type === 'dot') return true;
+  if (previous?.type === 'word' && previous.text === 'as') return false;
+  if (token.type === 'word' && NON_CALL_KEYWORDS.has(token.text)) return false;
+  const close = matchingParen(tokens, i + 1, to);
+  const after = close < 0 ? undefined : tokens[close + 1];
+  if (after?.type === 'word' && after.text === 'as' && tokens[from]?.text === 'with') return false;
+  return true;
+}
+
+/** The name of the function called at token `i`, with its schema when written (`pg_catalog.nextval`). */
+function qualifiedName(tokens: readonly Token[], i: number): string {
+  const nameOf = (token: Token): string => (token.type === 'qident' ? `"${token.text}"` : token.text);
+  let name = nameOf(tokens[i]!);
+  let j = i;
+  while (tokens[j - 1]?.type === 'dot' && (tokens[j - 2]?.type === 'word' || tokens[j - 2]?.type === 'qident')) {
+    name = `${nameOf(tokens[j - 2]!)}.${name}`;
+    j -= 2;
+  }
+  return name;
+}
+
+/** CTE names: `WITH [RECURSIVE] name [(cols)] AS [NOT] [MATERIALIZED] (…), name2 AS (…)` at the statement's depth 0. */
+function collectCteNames(tokens: readonly Token[], from: number, to: number, collected: Collected): void {
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const token = tokens[i]!;
+    if (token.type === 'lparen') depth++;
+    else if (token.type === 'rparen') depth--;
+    else if (depth === 0 && (token.type === 'word' || token.type === 'qident') && tokens[i + 1]?.type === 'word' && tokens[i + 1]!.text === 'as') {
+      const previous = tokens[i - 1];
+      if (previous === undefined || previous.type === 'comma' || previous.text === 'with' || previous.text === 'recursive') {
+        collected.cteNames.add(token.type === 'qident' ? `"${token.text}"` : token.text);
+      }
+    }
+    // `name (a, b) AS (` — the name precedes a parenthesised column list.
+    if (depth === 0 && token.type === 'rparen' && tokens[i + 1]?.text === 'as') {
+      const open = findOpen(tokens, i, from);
+      const name = tokens[open - 1];
+      if (name !== undefined && (name.type === 'word' || name.type === 'qident')) collected.cteNames.add(name.type === 'qident' ? `"${name.text}"` : name.text);
+    }
+  }
+}
+
+function findOpen(tokens: readonly Token[], close: number, from: number): number {
+  let depth = 0;
+  for (let i = close; i >= from; i--) {
+    const type = tokens[i]!.type;
+    if (type === 'rparen') depth++;
+    else if (type === 'lparen' && --depth === 0) return i;
+  }
+  return from;
+}
+
+/** Table names after FROM / JOIN / INTO / UPDATE / TABLE / TRUNCATE / COPY, and the rest of a comma-separated FROM list. */
+function collectTables(tokens: readonly Token[], from: number, to: number, collected: Collected): void {
+  let expect = false;
+  let listDepth = -1;
+  let depth = 0;
+  // For each open parenthesis, whether it opened a call: `FROM` inside `extract(epoch FROM x)` names no table.
+  const callParens: boolean[] = [];
+  for (let i = Math.max(from, 0); i < to; i++) {
+    const token = tokens[i]!;
+    if (token.type === 'lparen') {
+      const before = tokens[i - 1];
+      callParens.push(before !== undefined && (before.type === 'word' || before.type === 'qident') && !NON_CALL_KEYWORDS.has(before.text));
+      depth++;
+      expect = false;
+      continue;
+    }
+    if (token.type === 'rparen') {
+      callParens.pop();
+      depth--;
+      if (depth < listDepth) listDepth = -1;
+      continue;
+    }
+    if (token.type === 'comma') {
+      if (depth === listDepth) expect = true;
+      continue;
+    }
+    if (token.type === 'word' && tokens[i - 1]?.type !== 'dot') {
+      const word = token.text;
+      if (TABLE_INTRODUCERS.has(word) && !(word === 'update' && tokens[i - 1]?.text === 'for') && !(word === 'from' && callParens[callParens.length - 1] === true)) {
+        expect = true;
+        listDepth = word === 'from' ? depth : -1;
+        continue;
+      }
+      if (expect && (word === 'only' || word === 'lateral' || word === 'table')) continue;
+      if (FROM_LIST_END.has(word) || word === 'join') {
+        if (depth === listDepth) listDepth = -1;
+        expect = false;
+        continue;
+      }
+    }
+    if (expect && (token.type === 'word' || token.type === 'qident')) {
+      expect = false;
+      let name = token.type === 'qident' ? `"${token.text}"` : token.text;
+      let j = i;
+      while (tokens[j + 1]?.type === 'dot' && (tokens[j + 2]?.type === 'word' || tokens[j + 2]?.type === 'qident')) {
+        const part = tokens[j + 2]!;
+        name += `.${part.type === 'qident' ? `"${part.text}"` : part.text}`;
+        j += 2;
+      }
+      // A name followed by `(` after FROM is a set-returning function, not a table.
+      if (tokens[j + 1]?.type !== 'lparen' || tokens[i - 1]?.text === 'into') collected.tables.add(name);
+      i = j;
+      continue;
+    }
+    expect = false;
+  }
+}

@@ -1,0 +1,274 @@
+import { EventEmitter } from 'node:events';
+import type { QueryResult, QueryResultRow } from 'pg';
+import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
+import { ConfigError, RouterClosedError } from '../errors.js';
+import { NodePool, isConnectionLevelError } from '../pool/index.js';
+import type { Classification, Route } from './classification.js';
+import { Classifier, statementNameFor } from './classifier.js';
+import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } from './function-volatility.js';
+import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
+import { checkStatement } from './statement-input.js';
+import { Transaction, parseTransactionOptions, type TransactionClient, type TransactionOptions } from './transaction.js';
+import type { RouterStats } from './router-stats.js';
+
+/** Per-call options of {@link QueryRouter.query}. */
+export interface QueryOptions {
+  /**
+   * `'auto'` (default) routes by classification; `'primary'` forces the primary (e.g. to read your own write);
+   * `'replica'` forces a replica even for a statement not proven to be a read (the replica will reject a write
+   * with SQLSTATE 25006). With no replicas configured every statement runs on the primary.
+   */
+  route?: 'auto' | Route;
+}
+
+/** Events of a {@link QueryRouter}, for `router.on(name, listener)`. */
+export interface RouterEvents {
+  /**
+   * An idle pooled connection failed (the node restarted, the network dropped it). The connection is discarded
+   * and replaced on demand; nothing the application sent was lost. Unlike `pg.Pool`'s `error` event, an
+   * unhandled one does not crash the process.
+   */
+  connectionError: [event: { node: string; error: Error }];
+}
+
+/** One node as the router sees it. */
+interface RoutedNode {
+  readonly node: ResolvedNode;
+  readonly pool: NodePool;
+  /** Read by the balancer without a function call: statements in flight on this node. */
+  readonly inFlight: number;
+  readonly latencyMs: number;
+}
+
+function routedNode(node: ResolvedNode, pool: NodePool): RoutedNode {
+  return {
+    node,
+    pool,
+    get inFlight() {
+      return pool.inFlight;
+    },
+    get latencyMs() {
+      return pool.latencyMs;
+    },
+  };
+}
+
+const QUERY_OPTION_KEYS = new Set(['route']);
+
+/**
+ * One PostgreSQL primary and its streaming replicas behind a single `query()`.
+ *
+ * Each statement is classified (lexically, cached by SQL text) and sent to a replica only when it is provably a
+ * read; everything else goes to the primary. Parameterised statements run as named prepared statements from a
+ * bounded per-connection cache.
+ *
+ * @example
+ * const router = new QueryRouter({ primary: process.env.DATABASE_URL!, replicas: [process.env.REPLICA_URL!] });
+ * const { rows } = await router.query('SELECT * FROM users WHERE id = $1', [42]); // a replica
+ * await router.query('UPDATE users SET seen_at = now() WHERE id = $1', [42]);     // the primary
+ * await router.close();
+ */
+export class QueryRouter extends EventEmitter<RouterEvents> {
+  /** The validated, frozen options in force. */
+  readonly options: ResolvedOptions;
+  private readonly primary: RoutedNode;
+  private readonly replicas: readonly RoutedNode[];
+  private readonly classifier: Classifier;
+  private readonly balancer: ReplicaBalancer;
+  private readonly volatility: FunctionVolatility;
+  private readonly statementCacheEnabled: boolean;
+  private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0 };
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
+   * Connections open lazily, except `pool.min` per node, which are opened in the background at once.
+   */
+  constructor(options: QueryRouterOptions) {
+    super();
+    this.options = resolveOptions(options);
+    const { pool, statementCache, applicationName } = this.options;
+    const makePool = (node: ResolvedNode): NodePool =>
+      new NodePool({
+        name: node.name,
+        connection: node.config,
+        ...pool,
+        statementCacheMax: statementCache.max,
+        applicationName,
+        onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
+      });
+    this.primary = routedNode(this.options.primary, makePool(this.options.primary));
+    this.replicas = this.options.replicas.map((node) => routedNode(node, makePool(node)));
+    this.classifier = new Classifier(this.options.classifierCache.max);
+    this.balancer = createBalancer(this.options.loadBalancing);
+    this.statementCacheEnabled = statementCache.max > 0;
+    this.volatility = new FunctionVolatility(async (names) => {
+      const result = await this.primary.pool.execute<FunctionCatalogRow>(FUNCTION_CATALOG_SQL, [names], undefined);
+      return result.rows;
+    });
+    for (const node of [this.primary, ...this.replicas]) {
+      node.pool.warm().catch((error: Error) => this.emit('connectionError', { node: node.node.name, error }));
+    }
+  }
+
+  /**
+   * A router configured from the environment: `DATABASE_URL` (the primary, required), `DATABASE_REPLICA_URLS`
+   * (comma-separated, optional) and the `PGROUTER_*` variables listed in the README; `overrides` win.
+   */
+  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, overrides: Partial<QueryRouterOptions> = {}): QueryRouter {
+    return new QueryRouter(optionsFromEnv(env, overrides));
+  }
+
+  /**
+   * Runs one statement (or a parameterless multi-statement string) where the routing rules say, and resolves
+   * with pg's `QueryResult`. Rejects with {@link QueryError} (SQLSTATE in `code`), `AcquireTimeoutError`, or
+   * `RouterClosedError` after {@link close}.
+   */
+  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    const entry = checkStatement(this.classifier, sql, params);
+    const classification = entry.classification;
+    let target = this.primary;
+    const route = options === undefined ? 'auto' : this.routeOption(options);
+    if (this.replicas.length > 0) {
+      if (route === 'replica' || (route === 'auto' && classification.route === 'replica' && (classification.functions.length === 0 || (await this.functionsAllowReplica(classification))))) {
+        target = this.balancer.pick(this.replicas) ?? this.primary;
+      }
+    }
+    if (route !== 'auto') this.routed.forced++;
+    if (target === this.primary) this.routed.primary++;
+    else this.routed.replica++;
+    let name: string | undefined;
+    if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    return target.pool.execute<R>(sql, params, name);
+  }
+
+  private routeOption(options: QueryOptions): 'auto' | Route {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('query options', 'must be an object');
+    for (const key in options) {
+      if (!QUERY_OPTION_KEYS.has(key)) throw new ConfigError(`query.${key}`, `unknown option; expected one of ${[...QUERY_OPTION_KEYS].join(', ')}`);
+    }
+    const route = options.route ?? 'auto';
+    if (route !== 'auto' && route !== 'primary' && route !== 'replica') {
+      throw new ConfigError('query.route', `must be 'auto', 'primary' or 'replica', got ${JSON.stringify(route)}`);
+    }
+    return route;
+  }
+
+  private async functionsAllowReplica(classification: Classification): Promise<boolean> {
+    let verdict = this.volatility.known(classification.functions);
+    if (verdict === undefined) {
+      try {
+        verdict = await this.volatility.check(classification.functions);
+      } catch {
+        // The catalog cannot be read (the primary is unreachable): the safe answer is the primary.
+        this.routed.volatileFunction++;
+        return false;
+      }
+    }
+    if (!verdict.safe) this.routed.volatileFunction++;
+    return verdict.safe;
+  }
+
+  /**
+   * Runs `fn` inside one transaction on one connection: `BEGIN` (with the isolation level and access mode
+   * asked for), the callback's statements, then `COMMIT`; `ROLLBACK` if the callback throws or a statement
+   * fails, and the error is rethrown. Runs on the primary, except `readOnly` transactions, which may run on a
+   * replica.
+   *
+   * @example
+   * await router.transaction(async (tx) => {
+   *   await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [100, from]);
+   *   await tx.query('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [100, to]);
+   * }, { isolationLevel: 'serializable' });
+   */
+  async transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
+    const { begin, readOnly, serializable } = parseTransactionOptions(options);
+    const target = readOnly && !serializable ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary;
+    if (target === this.primary) this.routed.primary++;
+    else this.routed.replica++;
+    const connection = await target.pool.acquire();
+    const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
+    let begun = false;
+    try {
+      await connection.query(begin);
+      begun = true;
+      const result = await fn(tx);
+      tx.finish();
+      await connection.query('COMMIT');
+      connection.release();
+      return result;
+    } catch (error) {
+      tx.finish();
+      if (!begun) {
+        connection.release(isConnectionLevelError(error));
+        throw error;
+      }
+      try {
+        await connection.query('ROLLBACK');
+        connection.release();
+      } catch {
+        connection.release(true);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * How `sql` would be routed, without running it: `{ route, kind, reason, fingerprint, tables, … , cached }`.
+   * Never throws for a string. Calls of user-defined functions are judged from the catalog cache when their
+   * volatility is already known.
+   */
+  explain(sql: string): Classification {
+    const cached = typeof sql === 'string' ? this.classifier.peek(sql) : undefined;
+    const classification = cached?.classification ?? this.classifier.classify(sql).classification;
+    let result: Classification = { ...classification, cached: cached !== undefined };
+    if (result.route === 'replica' && result.functions.length > 0) {
+      const verdict = this.volatility.known(result.functions);
+      if (verdict === undefined) result = { ...result, reason: `${result.reason}; volatility of ${result.functions.join(', ')} not looked up yet` };
+      else if (!verdict.safe) result = { ...result, route: 'primary', kind: 'write', reason: verdict.reason };
+    }
+    return Object.freeze(result);
+  }
+
+  /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
+  stats(): RouterStats {
+    const nodes = [this.primary, ...this.replicas].map(({ node, pool }) => {
+      const pool_ = pool.stats();
+      return {
+        name: node.name,
+        role: node.role,
+        url: node.label,
+        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, max: pool_.max },
+        queries: pool_.queries,
+        errors: pool_.errors,
+        inFlight: pool_.inFlight,
+        latencyMs: pool_.latencyMs,
+        statementCache: pool_.statementCache,
+      };
+    });
+    const rate = (hits: number, misses: number): number => (hits + misses === 0 ? 0 : hits / (hits + misses));
+    const statement = nodes.reduce(
+      (sum, node) => ({ hits: sum.hits + node.statementCache.hits, misses: sum.misses + node.statementCache.misses, evictions: sum.evictions + node.statementCache.evictions }),
+      { hits: 0, misses: 0, evictions: 0 },
+    );
+    return {
+      closed: this.closing !== undefined,
+      nodes,
+      routing: { ...this.routed, catalogLookups: this.volatility.lookups },
+      classifierCache: { size: this.classifier.size, max: this.classifier.max, hits: this.classifier.hits, misses: this.classifier.misses, hitRate: rate(this.classifier.hits, this.classifier.misses) },
+      statementCache: { ...statement, maxPerConnection: this.options.statementCache.max, hitRate: rate(statement.hits, statement.misses) },
+    };
+  }
+
+  /**
+   * Stops taking statements, waits for the ones running, and closes every connection. Idempotent; later calls
+   * of `query()` and `transaction()` reject with `RouterClosedError`.
+   */
+  close(): Promise<void> {
+    this.closing ??= Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end())).then(() => undefined);
+    return this.closing;
+  }
+}

@@ -1,0 +1,38 @@
+import type { StatementCacheCounters } from '../pool/index.js';
+
+/** One node in {@link RouterStats}. */
+export interface NodeStats {
+  /** `'primary'`, `'replica-0'`, … */
+  readonly name: string;
+  readonly role: 'primary' | 'replica';
+  /** `host:port/database`; never credentials. */
+  readonly url: string;
+  /** Connections: open in all, idle, checked out, callers waiting for one, and the pool's ceiling. */
+  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly max: number };
+  /** Statements run on this node, and how many failed (any cause). */
+  readonly queries: number;
+  readonly errors: number;
+  /** Statements running or waiting for a connection now. */
+  readonly inFlight: number;
+  /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
+  readonly latencyMs: number;
+  /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
+  readonly statementCache: Readonly<StatementCacheCounters>;
+}
+
+/** The JSON snapshot returned by `router.stats()`. */
+export interface RouterStats {
+  /** Whether `close()` has been called. */
+  readonly closed: boolean;
+  readonly nodes: readonly NodeStats[];
+  /**
+   * Routing decisions: statements (and transactions) sent to the primary and to replicas, how many had their
+   * route forced by the caller, how many reads went to the primary because of a VOLATILE (or unknown) function,
+   * and how many catalog look-ups that took.
+   */
+  readonly routing: { readonly primary: number; readonly replica: number; readonly forced: number; readonly volatileFunction: number; readonly catalogLookups: number };
+  /** The classification cache (keyed by SQL text). */
+  readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
+  /** Prepared statements over all nodes and connections. */
+  readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number; readonly maxPerConnection: number; readonly hitRate: number };
+}

@@ -1,0 +1,34 @@
+import { QueryError } from '../errors.js';
+import type { Classifier, ClassifierEntry } from './classifier.js';
+
+/**
+ * Validates a statement and its parameters before anything is sent, and returns its classification.
+ * Throws {@link QueryError} (`PGR_INVALID_QUERY`, `PGR_PARAMETER_COUNT`) for input PostgreSQL would reject
+ * anyway, so a bad call costs no connection and no round trip.
+ */
+export function checkStatement(classifier: Classifier, sql: unknown, params: unknown): ClassifierEntry {
+  if (typeof sql !== 'string') {
+    throw new QueryError('PGR_INVALID_QUERY', `SQL must be a string, got ${sql === null ? 'null' : typeof sql}`);
+  }
+  const entry = classifier.classify(sql);
+  const classification = entry.classification;
+  if (classification.kind === 'empty') {
+    throw new QueryError('PGR_INVALID_QUERY', 'SQL is empty (nothing but whitespace, comments or semicolons)', {
+      context: { fingerprintHash: classification.fingerprintHash },
+    });
+  }
+  if (params !== undefined && params !== null && !Array.isArray(params)) {
+    throw new QueryError('PGR_INVALID_QUERY', `parameters must be an array, got ${typeof params}`);
+  }
+  const given = (params as readonly unknown[] | undefined | null)?.length ?? 0;
+  // Text the lexer could not read has no known parameter count; PostgreSQL will report what is wrong with it.
+  const readable = classification.statementCount > 0;
+  if (readable && given !== classification.paramCount) {
+    throw new QueryError(
+      'PGR_PARAMETER_COUNT',
+      `statement expects ${classification.paramCount} parameter${classification.paramCount === 1 ? '' : 's'} ($1…$${classification.paramCount}), got ${given}`,
+      { context: { fingerprintHash: classification.fingerprintHash } },
+    );
+  }
+  return entry;
+}

@@ -1,0 +1,74 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import { ConfigError, RouterError } from '../errors.js';
+import type { NodeConnection } from '../pool/index.js';
+import { statementNameFor, type Classifier } from './classifier.js';
+import { checkStatement } from './statement-input.js';
+
+/** SQL isolation levels accepted by {@link TransactionOptions.isolationLevel}. */
+export type IsolationLevel = 'read uncommitted' | 'read committed' | 'repeatable read' | 'serializable';
+
+/** Options of `router.transaction()`. */
+export interface TransactionOptions {
+  /** Isolation level of the transaction. Default: the server's (`read committed` unless configured otherwise). */
+  isolationLevel?: IsolationLevel;
+  /**
+   * A read-only transaction, which may run on a replica (one chosen like a read); `serializable` read-only
+   * transactions stay on the primary, because a standby cannot run SERIALIZABLE. Default `false`.
+   */
+  readOnly?: boolean;
+}
+
+/** The handle a transaction callback receives: every statement runs on the transaction's one connection. */
+export interface TransactionClient {
+  /** The node the transaction runs on (`'primary'` or a replica's name). */
+  readonly node: string;
+  /** Runs a statement inside the transaction. */
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+const ISOLATION_LEVELS: readonly IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'];
+
+/** Validated transaction options and the BEGIN statement they make. */
+export function parseTransactionOptions(options: unknown): { begin: string; readOnly: boolean; serializable: boolean } {
+  if (options === undefined) return { begin: 'BEGIN', readOnly: false, serializable: false };
+  if (typeof options !== 'object' || options === null) throw new ConfigError('transaction options', 'must be an object');
+  const record = options as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (key !== 'isolationLevel' && key !== 'readOnly') throw new ConfigError(`transaction.${key}`, 'unknown option; expected isolationLevel, readOnly');
+  }
+  const level = record['isolationLevel'];
+  if (level !== undefined && !ISOLATION_LEVELS.includes(level as IsolationLevel)) {
+    throw new ConfigError('transaction.isolationLevel', `must be one of ${ISOLATION_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  }
+  const readOnly = record['readOnly'] ?? false;
+  if (typeof readOnly !== 'boolean') throw new ConfigError('transaction.readOnly', `must be a boolean, got ${JSON.stringify(readOnly)}`);
+  let begin = 'BEGIN';
+  if (level !== undefined) begin += ` ISOLATION LEVEL ${(level as string).toUpperCase()}`;
+  if (readOnly) begin += ' READ ONLY';
+  return { begin, readOnly, serializable: level === 'serializable' };
+}
+
+/** The {@link TransactionClient} given to a callback; refuses statements once the transaction has ended. */
+export class Transaction implements TransactionClient {
+  private finished = false;
+
+  constructor(
+    readonly node: string,
+    private readonly connection: NodeConnection,
+    private readonly classifier: Classifier,
+    private readonly statementCacheEnabled: boolean,
+  ) {}
+
+  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    if (this.finished) throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
+    const entry = checkStatement(this.classifier, sql, params);
+    let name: string | undefined;
+    if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    return this.connection.query<R>(sql, params, name);
+  }
+
+  /** Marks the transaction ended; later statements are refused. */
+  finish(): void {
+    this.finished = true;
+  }
+}

@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  AcquireTimeoutError,
+  ConfigError,
+  QueryError,
+  QueryRouter,
+  RouterClosedError,
+  isAcquireTimeoutError,
+  isConfigError,
+  isQueryError,
+  isRouterClosedError,
+  isRouterError,
+} from '../src/index.js';
+
+const primaryUrl = inject('primaryUrl');
+const replicaUrls = inject('replicaUrls');
+
+function secretOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('bad input gets a clear typed error and loses nothing', () => {
+  let router: QueryRouter;
+
+  beforeAll(async () => {
+    router = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls });
+    await router.query('CREATE TABLE IF NOT EXISTS bad_input_items (id int PRIMARY KEY, name text NOT NULL)');
+  });
+  afterAll(async () => {
+    await router.close();
+  });
+
+  const totalQueries = (): number => router.stats().nodes.reduce((sum, node) => sum + node.queries, 0);
+
+  it.each([
+    ['an empty string', '', 'PGR_INVALID_QUERY'],
+    ['only whitespace and comments', '  -- nothing\n /* here */ ;', 'PGR_INVALID_QUERY'],
+    ['a number', 42, 'PGR_INVALID_QUERY'],
+    ['undefined', undefined, 'PGR_INVALID_QUERY'],
+    ['null', null, 'PGR_INVALID_QUERY'],
+  ])('rejects %s as SQL before sending anything', async (_label, sql, code) => {
+    const before = totalQueries();
+    const error = await failure(router.query(sql as string));
+    expect(error).toBeInstanceOf(QueryError);
+    expect(isQueryError(error)).toBe(true);
+    expect((error as QueryError).code).toBe(code);
+    expect(totalQueries()).toBe(before);
+  });
+
+  it('rejects a wrong parameter count before sending anything', async () => {
+    const before = totalQueries();
+    const tooFew = await failure(router.query('SELECT $1::int + $2::int', [1]));
+    expect(tooFew).toMatchObject({ code: 'PGR_PARAMETER_COUNT' });
+    expect((tooFew as Error).message).toContain('expects 2 parameters');
+    const tooMany = await failure(router.query('SELECT 1', [1]));
+    expect(tooMany).toMatchObject({ code: 'PGR_PARAMETER_COUNT' });
+    const notArray = await failure(router.query('SELECT $1::int', 'x' as unknown as unknown[]));
+    expect(notArray).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+    expect(totalQueries()).toBe(before);
+  });
+
+  it('keeps SQLSTATE 42601 for a syntax error and keeps working', async () => {
+    const error = await failure(router.query('SELEC 1'));
+    expect(error).toBeInstanceOf(QueryError);
+    expect((error as QueryError).code).toBe('42601');
+    expect((error as QueryError).node).toBe('primary');
+    const { rows } = await router.query<{ v: number }>('SELECT 1 AS v');
+    expect(rows[0]!.v).toBe(1);
+  });
+
+  it('keeps the SQLSTATE and diagnostic fields of a constraint violation', async () => {
+    await router.query('INSERT INTO bad_input_items VALUES (1, $1) ON CONFLICT DO NOTHING', ['one']);
+    const error = await failure(router.query('INSERT INTO bad_input_items VALUES ($1, $2)', [1, 'again']));
+    expect(error).toMatchObject({ code: '23505', constraint: 'bad_input_items_pkey', table: 'bad_input_items', severity: 'ERROR' });
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    // The statement cache is left consistent: the same statement works with good values.
+    await router.query('INSERT INTO bad_input_items VALUES ($1, $2) ON CONFLICT DO NOTHING', [2, 'two']);
+  });
+
+  it('rejects unknown and invalid options with a ConfigError naming the key', () => {
+    const cases: [unknown, string][] = [
+      [{ primary: primaryUrl, pool: { max: 0 } }, 'pool.max'],
+      [{ primary: primaryUrl, pool: { maxx: 3 } }, 'pool.maxx'],
+      [{ primary: primaryUrl, pool: { min: 5, max: 2 } }, 'pool.min'],
+      [{ primary: primaryUrl, statementCache: { max: -1 } }, 'statementCache.max'],
+      [{ primary: primaryUrl, classifierCache: { max: 1.5 } }, 'classifierCache.max'],
+      [{ primary: primaryUrl, loadBalancing: 'random' }, 'loadBalancing'],
+      [{ primary: primaryUrl, replica: [primaryUrl] }, 'replica'],
+      [{ primary: primaryUrl, replicas: primaryUrl }, 'replicas'],
+      [{ primary: primaryUrl, replicas: [42] }, 'replicas[0]'],
+      [{ primary: 'mysql://x@y/z' }, 'primary'],
+      [{ primary: 'not a url' }, 'primary'],
+      [{}, 'primary'],
+      [null, 'options'],
+    ];
+    for (const [options, key] of cases) {
+      let error: unknown;
+      try {
+        new QueryRouter(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(options)).toBeInstanceOf(ConfigError);
+      expect(isConfigError(error)).toBe(true);
+      expect((error as ConfigError).key).toBe(key);
+      expect((error as ConfigError).message).toContain(key);
+    }
+  });
+
+  it('rejects bad per-call options', async () => {
+    await expect(router.query('SELECT 1', [], { route: 'sideways' as never })).rejects.toMatchObject({ key: 'query.route' });
+    await expect(router.query('SELECT 1', [], { rout: 'primary' } as never)).rejects.toMatchObject({ key: 'query.rout' });
+    await expect(router.transaction(async () => 1, { isolationLevel: 'chaos' as never })).rejects.toMatchObject({ key: 'transaction.isolationLevel' });
+  });
+
+  it('rejects a missing DATABASE_URL and unknown PGROUTER_ variables', () => {
+    expect(() => QueryRouter.fromEnv({})).toThrow(ConfigError);
+    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAXX: '3' })).toThrow(/PGROUTER_POOL_MAXX/);
+    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAX: 'lots' })).toThrow(/PGROUTER_POOL_MAX/);
+  });
+
+  it('refuses statements in a transaction that has ended', async () => {
+    let escaped: { query: (sql: string) => Promise<unknown> } | undefined;
+    await router.transaction(async (tx) => {
+      escaped = tx;
+    });
+    await expect(escaped!.query('SELECT 1')).rejects.toMatchObject({ code: 'PGR_TRANSACTION_FINISHED' });
+  });
+
+  it('fails with AcquireTimeoutError when the pool stays exhausted past acquireTimeoutMs', async () => {
+    const small = new QueryRouter({ primary: primaryUrl, pool: { max: 1, acquireTimeoutMs: 200 } });
+    try {
+      const slow = small.query('SELECT pg_sleep(1.5)');
+      const error = await failure(small.query('SELECT 1'));
+      expect(error).toBeInstanceOf(AcquireTimeoutError);
+      expect(isAcquireTimeoutError(error)).toBe(true);
+      expect(error).toMatchObject({ code: 'PGR_ACQUIRE_TIMEOUT', node: 'primary' });
+      await slow;
+      // Nothing was lost: the pool serves again once the connection is back.
+      expect((await small.query<{ v: number }>('SELECT 2 AS v')).rows[0]!.v).toBe(2);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('never shows credentials in errors, stats or options', async () => {
+    const secret = secretOf(primaryUrl);
+    expect(secret.length).toBeGreaterThan(3);
+    const url = new URL(primaryUrl);
+    url.port = '1'; // nothing listens there
+    const broken = new QueryRouter({ primary: url.toString(), pool: { acquireTimeoutMs: 2000 } });
+    try {
+      const error = await failure(broken.query('SELECT 1'));
+      expect(isRouterError(error)).toBe(true);
+      expect(String((error as Error).message)).not.toContain(secret);
+      expect(JSON.stringify(broken.stats())).not.toContain(secret);
+      expect(JSON.stringify(broken.options)).not.toContain(secret);
+      const badPassword = new URL(primaryUrl);
+      badPassword.password = 'wrong-password-123';
+      const denied = new QueryRouter({ primary: badPassword.toString() });
+      const authError = await failure(denied.query('SELECT 1'));
+      expect((authError as QueryError).code).toBe('28P01');
+      expect((authError as Error).message).not.toContain('wrong-password-123');
+      await denied.close();
+    } finally {
+      await broken.close();
+    }
+    expect(JSON.stringify(router.stats())).not.toContain(secret);
+  });
+
+  it('rejects queries and transactions after close(), and close() is idempotent', async () => {
+    const closing = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls });
+    await closing.query('SELECT 1');
+    await closing.close();
+    await closing.close();
+    const error = await failure(closing.query('SELECT 1'));
+    expect(error).toBeInstanceOf(RouterClosedError);
+    expect(isRouterClosedError(error)).toBe(true);
+    await expect(closing.transaction(async () => 1)).rejects.toBeInstanceOf(RouterClosedError);
+    expect(closing.stats().closed).toBe(true);
+  });
+
+  it('lets running statements finish when closed', async () => {
+    const closing = new QueryRouter({ primary: primaryUrl });
+    const running = closing.query<{ v: number }>('SELECT pg_sleep(0.3), 7 AS v');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await closing.close();
+    expect((await running).rows[0]!.v).toBe(7);
+  });
+});

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { QueryRouter } from '../src/index.js';
+import { sharedCluster } from './helpers/cluster.js';
+
+const primaryUrl = inject('primaryUrl');
+const replicaUrls = inject('replicaUrls');
+const cluster = sharedCluster();
+
+async function portOf(url: string): Promise<number> {
+  return Number(new URL(url).port);
+}
+
+describe('routing over a real primary and two streaming replicas', () => {
+  let router: QueryRouter;
+  let primaryPort: number;
+  let replicaPorts: number[];
+
+  beforeAll(async () => {
+    router = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls, pool: { max: 4 } });
+    primaryPort = await portOf(primaryUrl);
+    replicaPorts = await Promise.all(replicaUrls.map(portOf));
+    await router.query('CREATE TABLE IF NOT EXISTS routing_items (id serial PRIMARY KEY, name text NOT NULL)');
+  });
+
+  afterAll(async () => {
+    await router.close();
+  });
+
+  it('sends a plain read to a replica', async () => {
+    const { rows } = await router.query<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+    expect(rows[0]!.in_recovery).toBe(true);
+  });
+
+  it('spreads reads over both replicas', async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const { rows } = await router.query<{ port: number }>('SELECT inet_server_port() AS port');
+      seen.add(rows[0]!.port);
+    }
+    expect([...seen].sort()).toEqual([...replicaPorts].sort());
+  });
+
+  it.each(['least-busy', 'latency'] as const)('balances reads over replicas with %s', async (loadBalancing) => {
+    const other = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls, loadBalancing });
+    try {
+      const ports = await Promise.all(Array.from({ length: 12 }, () => other.query<{ port: number }>('SELECT inet_server_port() AS port, pg_sleep(0.01)')));
+      const seen = new Set(ports.map((r) => r.rows[0]!.port));
+      for (const port of seen) expect(replicaPorts).toContain(port);
+      expect(seen.size).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sends a write to the primary, and the replicas see it shortly after', async () => {
+    const name = `item-${Date.now()}`;
+    const inserted = await router.query<{ id: number; port: number }>('INSERT INTO routing_items (name) VALUES ($1) RETURNING id, inet_server_port() AS port', [name]);
+    expect(inserted.rowCount).toBe(1);
+    expect(inserted.command).toBe('INSERT');
+    expect(inserted.rows[0]!.port).toBe(primaryPort);
+    const deadline = Date.now() + 10_000;
+    const seenOn = new Set<number>();
+    while (seenOn.size < 2 && Date.now() < deadline) {
+      const { rows } = await router.query<{ port: number; n: string }>('SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1', [name]);
+      if (rows[0]!.n === '1') seenOn.add(rows[0]!.port);
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect([...seenOn].sort()).toEqual([...replicaPorts].sort());
+  });
+
+  it('returns pg\'s QueryResult shape', async () => {
+    const result = await router.query('SELECT 1::int AS one, $1::text AS two', ['x']);
+    expect(result.rows).toEqual([{ one: 1, two: 'x' }]);
+    expect(result.rowCount).toBe(1);
+    expect(result.command).toBe('SELECT');
+    expect(result.fields.map((field) => field.name)).toEqual(['one', 'two']);
+  });
+
+  it('runs locking reads, sequence calls and writable CTEs on the primary', async () => {
+    for (const sql of [
+      'SELECT pg_is_in_recovery() AS r, id FROM routing_items LIMIT 1 FOR UPDATE',
+      "SELECT pg_is_in_recovery() AS r, nextval('routing_items_id_seq')",
+      "WITH ins AS (INSERT INTO routing_items (name) VALUES ('cte') RETURNING id) SELECT pg_is_in_recovery() AS r FROM ins",
+    ]) {
+      const { rows } = await router.query<{ r: boolean }>(sql);
+      expect(rows[0]!.r, sql).toBe(false);
+    }
+  });
+
+  it('runs a transaction on the primary, even its reads, and commits', async () => {
+    const name = `tx-${Date.now()}`;
+    const port = await router.transaction(async (tx) => {
+      expect(tx.node).toBe('primary');
+      await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]);
+      const { rows } = await tx.query<{ port: number; n: string }>('SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1', [name]);
+      expect(rows[0]!.n).toBe('1');
+      return rows[0]!.port;
+    });
+    expect(port).toBe(primaryPort);
+    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    expect(rows[0]!.n).toBe('1');
+  });
+
+  it('rolls a transaction back when the callback throws, and rethrows', async () => {
+    const name = `rolled-back-${Date.now()}`;
+    await expect(
+      router.transaction(async (tx) => {
+        await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    expect(rows[0]!.n).toBe('0');
+  });
+
+  it('rolls back when a statement fails inside the transaction', async () => {
+    const name = `failed-${Date.now()}`;
+    const error = await router
+      .transaction(async (tx) => {
+        await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]);
+        await tx.query('INSERT INTO routing_items (name) VALUES (NULL)');
+      })
+      .catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('23502');
+    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    expect(rows[0]!.n).toBe('0');
+  });
+
+  it('applies isolation level and read-only mode; a read-only transaction may run on a replica', async () => {
+    const level = await router.transaction(async (tx) => (await tx.query<{ l: string }>("SELECT current_setting('transaction_isolation') AS l")).rows[0]!.l, { isolationLevel: 'repeatable read' });
+    expect(level).toBe('repeatable read');
+    const onReplica = await router.transaction(async (tx) => {
+      expect(tx.node).toMatch(/^replica-/);
+      return (await tx.query<{ r: boolean; ro: string }>("SELECT pg_is_in_recovery() AS r, current_setting('transaction_read_only') AS ro")).rows[0]!;
+    }, { readOnly: true });
+    expect(onReplica).toEqual({ r: true, ro: 'on' });
+    // A standby cannot run SERIALIZABLE, so a serializable read-only transaction stays on the primary.
+    const serializable = await router.transaction(async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, { readOnly: true, isolationLevel: 'serializable' });
+    expect(serializable).toBe(false);
+  });
+
+  it('sends calls of a VOLATILE user function to the primary, where its write succeeds', async () => {
+    await router.query('CREATE TABLE IF NOT EXISTS routing_audit (id serial PRIMARY KEY, note text)');
+    await router.query(`CREATE OR REPLACE FUNCTION routing_record(note text) RETURNS int LANGUAGE sql VOLATILE AS $$
+      INSERT INTO routing_audit (note) VALUES (note) RETURNING id $$`);
+    await router.query(`CREATE OR REPLACE FUNCTION routing_double(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$`);
+    await cluster.waitForReplication();
+    const before = router.stats().routing.volatileFunction;
+    const { rows } = await router.query<{ id: number; r: boolean }>("SELECT routing_record('hello') AS id, pg_is_in_recovery() AS r");
+    expect(rows[0]!.r).toBe(false);
+    expect(rows[0]!.id).toBeGreaterThan(0);
+    expect(router.stats().routing.volatileFunction).toBe(before + 1);
+    expect(router.explain("SELECT routing_record('x')").route).toBe('primary');
+    // An IMMUTABLE user function is a read and may use a replica.
+    const immutable = await router.query<{ d: number; r: boolean }>('SELECT routing_double($1::int) AS d, pg_is_in_recovery() AS r', [21]);
+    expect(immutable.rows[0]).toEqual({ d: 42, r: true });
+  });
+
+  it('honours route overrides', async () => {
+    const forcedPrimary = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r', [], { route: 'primary' });
+    expect(forcedPrimary.rows[0]!.r).toBe(false);
+    const forcedReplica = router.query("INSERT INTO routing_items (name) VALUES ('nope')", [], { route: 'replica' });
+    await expect(forcedReplica).rejects.toMatchObject({ code: '25006' });
+    expect(router.stats().routing.forced).toBeGreaterThanOrEqual(2);
+  });
+
+  it('explains routing decisions and reports cache hits', async () => {
+    const sql = 'SELECT name FROM routing_items WHERE id = $1';
+    expect(router.explain(sql).cached).toBe(false);
+    await router.query(sql, [1]);
+    const explained = router.explain(sql);
+    expect(explained).toMatchObject({ route: 'replica', kind: 'read', cached: true, tables: ['routing_items'] });
+    expect(router.explain('DELETE FROM routing_items').route).toBe('primary');
+  });
+
+  it('runs everything on the primary when no replicas are configured', async () => {
+    const solo = new QueryRouter({ primary: primaryUrl });
+    try {
+      const { rows } = await solo.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      expect(rows[0]!.r).toBe(false);
+      const readOnly = await solo.transaction(async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, { readOnly: true });
+      expect(readOnly).toBe(false);
+    } finally {
+      await solo.close();
+    }
+  });
+
+  it('is configured from the environment by fromEnv()', async () => {
+    const fromEnv = QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, DATABASE_REPLICA_URLS: replicaUrls.join(' , '), PGROUTER_POOL_MAX: '3', PGROUTER_LOAD_BALANCING: 'least-busy' });
+    try {
+      expect(fromEnv.options.pool.max).toBe(3);
+      expect(fromEnv.options.loadBalancing).toBe('least-busy');
+      expect(fromEnv.options.replicas).toHaveLength(2);
+      const { rows } = await fromEnv.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      expect(rows[0]!.r).toBe(true);
+    } finally {
+      await fromEnv.close();
+    }
+  });
+
+  it('sets application_name on its connections', async () => {
+    const direct = new pg.Client({ connectionString: primaryUrl });
+    await direct.connect();
+    try {
+      await router.query('SELECT 1', [], { route: 'primary' });
+      const { rows } = await direct.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pg-query-router'");
+      expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+    } finally {
+      await direct.end();
+    }
+  });
+});
