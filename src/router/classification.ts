@@ -20,7 +20,8 @@ export type Route = 'primary' | 'replica';
  * - `empty`: nothing but whitespace, comments and semicolons;
  * - `unknown`: neither the lexical pass nor the parser could read it.
  *
- * A multi-statement string takes the kind of its first statement that is not a read (or `read` when all are).
+ * A multi-statement string takes the kind of its first statement that is not a read (or `read` when all are);
+ * it always goes to the primary, since only a single statement that is provably a read may use a replica.
  */
 export type StatementKind = 'read' | 'write' | 'ddl' | 'transaction' | 'session' | 'utility' | 'empty' | 'unknown';
 

@@ -74,9 +74,17 @@ const EXPLAIN_OPTION_WORDS = new Set(['analyze', 'analyse', 'verbose']);
 // Words after which the next name in a FROM list is not a table.
 const FROM_LIST_END = new Set([
   'where', 'group', 'having', 'order', 'limit', 'offset', 'fetch', 'window', 'union', 'intersect', 'except',
-  'on', 'using', 'returning', 'set', 'values', 'for', 'into', 'select',
+  'on', 'returning', 'set', 'values', 'for', 'into', 'select',
 ]);
-const TABLE_INTRODUCERS = new Set(['from', 'join', 'into', 'update', 'table', 'truncate', 'copy']);
+// `USING` introduces tables in DELETE … USING and MERGE … USING; after JOIN it is followed by `(`, which ends it.
+const TABLE_INTRODUCERS = new Set(['from', 'join', 'into', 'update', 'table', 'truncate', 'copy', 'using']);
+const LIST_INTRODUCERS = new Set(['from', 'using']);
+// A query cannot end with one of these reserved words: the text was cut short.
+const INCOMPLETE_ENDINGS = new Set([
+  'from', 'where', 'join', 'and', 'or', 'not', 'by', 'as', 'in', 'into', 'with', 'union', 'intersect', 'except',
+  'having', 'limit', 'offset', 'using', 'when', 'then', 'else', 'case', 'between', 'like', 'ilike', 'is', 'distinct',
+  'returning', 'table', 'select', 'order', 'group',
+]);
 
 /**
  * Classifies one SQL string by DESIGN.md's routing rules: it goes to a replica only when it is provably a read.
@@ -118,9 +126,11 @@ export function classifyQuery(sql: string): Classification {
   }
   const final = verdict!;
   for (const name of collected.cteNames) collected.tables.delete(name);
-  const route: Route = final.kind === 'read' ? 'replica' : 'primary';
-  const reason = ranges.length > 1 && final.kind === 'read' ? `${ranges.length} statements, all reads` : ranges.length > 1 ? `multi-statement string: ${final.reason}` : final.reason;
-  return freeze(route, final.kind, reason, fingerprint, [...collected.tables], final.kind === 'read' ? [...collected.functions] : [], ranges.length, paramCount);
+  // DESIGN.md: a replica gets ONE statement that is provably a read; a multi-statement string never does.
+  const route: Route = final.kind === 'read' && ranges.length === 1 ? 'replica' : 'primary';
+  const reason =
+    ranges.length === 1 ? final.reason : final.kind === 'read' ? `${ranges.length} statements (only a single read may go to a replica)` : `multi-statement string: ${final.reason}`;
+  return freeze(route, final.kind, reason, fingerprint, [...collected.tables], [...collected.functions], ranges.length, paramCount);
 }
 
 function freeze(
@@ -171,7 +181,14 @@ function classifyStatement(sql: string, tokens: readonly Token[], from: number, 
     return { kind: 'unknown', reason: `unrecognised statement starting with ${head === undefined ? 'parentheses' : JSON.stringify(head.text.slice(0, 20))}` };
   }
   const word = head.text;
-  if (READ_STARTS.has(word)) return scanRead(sql, tokens, from, to, collected);
+  if (READ_STARTS.has(word)) {
+    const incomplete = incompleteReason(tokens, from, to);
+    if (incomplete !== undefined) {
+      collectTables(tokens, from, to, collected);
+      return { kind: 'unknown', reason: incomplete };
+    }
+    return scanRead(sql, tokens, from, to, collected);
+  }
   if (word === 'explain') return classifyExplain(sql, tokens, first + 1, to, collected);
   if (word === 'copy') return classifyCopy(sql, tokens, first + 1, to, collected);
   const kind = FIRST_WORD_KIND[word];
@@ -179,6 +196,28 @@ function classifyStatement(sql: string, tokens: readonly Token[], from: number, 
   if (kind === undefined) return { kind: 'unknown', reason: `unrecognised statement ${word.toUpperCase()}` };
   if (word === 'prepare' && tokens[first + 1]?.text === 'transaction') return { kind: 'transaction', reason: 'PREPARE TRANSACTION' };
   return { kind, reason: `${word.toUpperCase()} is ${kind === 'write' ? 'a write' : kind === 'ddl' ? 'DDL' : kind === 'transaction' ? 'transaction control' : kind === 'session' ? 'session state' : 'a utility command'}` };
+}
+
+/**
+ * Why a statement's text is certainly incomplete (unbalanced parentheses or brackets, or an ending such as
+ * `FROM`, `AND` or a comma), or `undefined`. Such text is not provably a read, whatever it starts with.
+ */
+function incompleteReason(tokens: readonly Token[], from: number, to: number): string | undefined {
+  let parens = 0;
+  let brackets = 0;
+  for (let i = from; i < to; i++) {
+    const type = tokens[i]!.type;
+    if (type === 'lparen') parens++;
+    else if (type === 'rparen' && --parens < 0) return 'unbalanced parentheses';
+    else if (type === 'lbracket') brackets++;
+    else if (type === 'rbracket' && --brackets < 0) return 'unbalanced brackets';
+  }
+  if (parens !== 0) return 'unbalanced parentheses';
+  if (brackets !== 0) return 'unbalanced brackets';
+  const last = tokens[to - 1]!;
+  if (last.type === 'comma' || last.type === 'dot' || last.type === 'cast' || (last.type === 'op' && last.text !== '*')) return 'statement ends mid-expression';
+  if (last.type === 'word' && INCOMPLETE_ENDINGS.has(last.text) && to - from > 1) return `statement ends with ${last.text.toUpperCase()}`;
+  return undefined;
 }
 
 function classifyExplain(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
@@ -255,8 +294,11 @@ function matchingParen(tokens: readonly Token[], open: number, to: number): numb
  * interpret is handed to the parser.
  */
 function scanRead(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
-  const startsWithWith = tokens[from]?.text === 'with' && tokens[from]!.type === 'word';
-  if (startsWithWith) collectCteNames(tokens, from, to, collected);
+  // `(WITH …)`: the CTE list sits inside the leading parentheses.
+  let base = 0;
+  while (tokens[from + base]?.type === 'lparen') base++;
+  const startsWithWith = tokens[from + base]?.type === 'word' && tokens[from + base]!.text === 'with';
+  if (startsWithWith) collectCteNames(tokens, from + base, to, collected);
   collectTables(tokens, from, to, collected);
   let depth = 0;
   let unsure: string | undefined;
@@ -282,7 +324,7 @@ function scanRead(sql: string, tokens: readonly Token[], from: number, to: numbe
         if (previous?.type === 'lparen' || previous?.text === 'materialized') {
           return { kind: 'write', reason: `writable CTE (${word.toUpperCase()} inside WITH)` };
         }
-        if (startsWithWith && depth === 0) return { kind: 'write', reason: `WITH … ${word.toUpperCase()} is a write` };
+        if (startsWithWith && depth === base) return { kind: 'write', reason: `WITH … ${word.toUpperCase()} is a write` };
         unsure ??= `${word.toUpperCase()} keyword inside a read`;
         continue;
       }
@@ -413,10 +455,15 @@ function collectTables(tokens: readonly Token[], from: number, to: number, colle
       const word = token.text;
       if (TABLE_INTRODUCERS.has(word) && !(word === 'update' && tokens[i - 1]?.text === 'for') && !(word === 'from' && callParens[callParens.length - 1] === true)) {
         expect = true;
-        listDepth = word === 'from' ? depth : -1;
+        listDepth = LIST_INTRODUCERS.has(word) ? depth : -1;
         continue;
       }
       if (expect && (word === 'only' || word === 'lateral' || word === 'table')) continue;
+      // `FROM ROWS FROM (f(), g())` calls functions; `rows` is no table there.
+      if (expect && word === 'rows' && tokens[i + 1]?.type === 'word' && tokens[i + 1]!.text === 'from') {
+        expect = false;
+        continue;
+      }
       if (FROM_LIST_END.has(word) || word === 'join') {
         if (depth === listDepth) listDepth = -1;
         expect = false;

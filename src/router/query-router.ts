@@ -5,6 +5,7 @@ import { ConfigError, RouterClosedError } from '../errors.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
 import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor } from './classifier.js';
+import { classifyQuery } from './classify.js';
 import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } from './function-volatility.js';
 import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
 import { checkStatement } from './statement-input.js';
@@ -222,7 +223,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> {
    * volatility is already known.
    */
   explain(sql: string): Classification {
-    const cached = typeof sql === 'string' ? this.classifier.peek(sql) : undefined;
+    if (typeof sql !== 'string') return classifyQuery(sql);
+    const cached = this.classifier.peek(sql);
     const classification = cached?.classification ?? this.classifier.classify(sql).classification;
     let result: Classification = { ...classification, cached: cached !== undefined };
     if (result.route === 'replica' && result.functions.length > 0) {

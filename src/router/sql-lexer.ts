@@ -90,8 +90,10 @@ export function lexSql(sql: string): LexResult {
     const start = i;
     // Comments.
     if (c === CH_MINUS && sql.charCodeAt(i + 1) === CH_MINUS) {
-      const eol = sql.indexOf('\n', i + 2);
-      i = eol === -1 ? n : eol + 1;
+      // PostgreSQL ends a line comment at either newline character.
+      let j = i + 2;
+      while (j < n && sql.charCodeAt(j) !== CH_LF && sql.charCodeAt(j) !== CH_CR) j++;
+      i = j;
       continue;
     }
     if (c === CH_SLASH && sql.charCodeAt(i + 1) === CH_STAR) {
@@ -125,9 +127,18 @@ export function lexSql(sql: string): LexResult {
         if (quote === CH_SQUOTE || quote === CH_DQUOTE) {
           const end = skipQuoted(sql, i + 3, quote, false);
           if (end < 0) return { ok: false, error: quote === CH_SQUOTE ? 'unterminated string literal' : 'unterminated quoted identifier' };
-          if (quote === CH_SQUOTE) tokens.push({ type: 'string', text: sql.slice(start, end), start, end });
-          else tokens.push({ type: 'qident', text: sql.slice(i + 3, end - 1).replaceAll('""', '"'), start, end });
-          i = end;
+          if (quote === CH_SQUOTE) {
+            tokens.push({ type: 'string', text: sql.slice(start, end), start, end });
+            i = end;
+            continue;
+          }
+          // A Unicode identifier names what its escapes spell: U&"\006Eextval" IS nextval.
+          const clause = uescapeClause(sql, end);
+          const name = decodeUnicodeEscapes(sql.slice(i + 3, end - 1).replaceAll('""', '"'), clause?.escape ?? '\\');
+          if (name === undefined) return { ok: false, error: 'invalid Unicode escape in a U&"…" identifier' };
+          const tokenEnd = clause?.end ?? end;
+          tokens.push({ type: 'qident', text: name, start, end: tokenEnd });
+          i = tokenEnd;
           continue;
         }
       }
@@ -252,6 +263,62 @@ export function lexSql(sql: string): LexResult {
     i++;
   }
   return { ok: true, tokens };
+}
+
+/** Skips whitespace and comments from `from`; returns the offset of the next token (or the end). */
+function skipTrivia(sql: string, from: number): number {
+  let i = from;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (isSpace(c)) i++;
+    else if (c === CH_MINUS && sql.charCodeAt(i + 1) === CH_MINUS) {
+      while (i < n && sql.charCodeAt(i) !== CH_LF && sql.charCodeAt(i) !== CH_CR) i++;
+    } else if (c === CH_SLASH && sql.charCodeAt(i + 1) === CH_STAR) {
+      const end = skipBlockComment(sql, i);
+      if (end < 0) return n;
+      i = end;
+    } else break;
+  }
+  return i;
+}
+
+/** A `UESCAPE 'c'` clause starting at or after `from`: the escape character and the offset past the clause. */
+function uescapeClause(sql: string, from: number): { escape: string; end: number } | undefined {
+  const at = skipTrivia(sql, from);
+  if (sql.slice(at, at + 7).toLowerCase() !== 'uescape' || isIdentPart(sql.charCodeAt(at + 7))) return undefined;
+  const quote = skipTrivia(sql, at + 7);
+  if (sql.charCodeAt(quote) !== CH_SQUOTE || sql.charCodeAt(quote + 2) !== CH_SQUOTE) return undefined;
+  return { escape: sql.charAt(quote + 1), end: quote + 3 };
+}
+
+/**
+ * Decodes the escapes of a U&"…" body: `<e>XXXX` and `<e>+XXXXXX` are code points, `<e><e>` is the escape
+ * character itself. `undefined` for a malformed escape, which PostgreSQL rejects too.
+ */
+function decodeUnicodeEscapes(body: string, escape: string): string | undefined {
+  if (!body.includes(escape)) return body;
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const ch = body.charAt(i);
+    if (ch !== escape) {
+      out += ch;
+      continue;
+    }
+    if (body.charAt(i + 1) === escape) {
+      out += escape;
+      i++;
+      continue;
+    }
+    const long = body.charAt(i + 1) === '+';
+    const digits = long ? body.slice(i + 2, i + 8) : body.slice(i + 1, i + 5);
+    if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== (long ? 6 : 4)) return undefined;
+    const code = Number.parseInt(digits, 16);
+    if (code > 0x10ffff) return undefined;
+    out += String.fromCodePoint(code);
+    i += long ? 7 : 4;
+  }
+  return out;
 }
 
 /** Returns the offset just past the comment that starts at `from`, or -1. PostgreSQL's block comments nest. */
