@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandLine, isAlive, killTree } from './process-tree.js';
+import { commandLine, isAlive, killTree, removeTreeSync, waitUntilGoneSync } from './process-tree.js';
 
 /** Prefix of every cluster's temporary directory; the reaper only ever looks at these. */
 export const CLUSTER_DIR_PREFIX = 'pgrouter-cluster-';
@@ -8,8 +8,11 @@ export const CLUSTER_DIR_PREFIX = 'pgrouter-cluster-';
 /** Name of the state file inside a cluster's directory. */
 const STATE_FILE = 'cluster.json';
 
-/** A directory without a state file is either being created right now or a leftover; age tells which. */
-const ORPHAN_DIR_AGE_MS = 60 * 60 * 1000;
+/**
+ * cluster.json is written right after mkdtemp, so a directory a minute old without one is a leftover
+ * (a removal cut short), not a cluster being created.
+ */
+const ORPHAN_DIR_AGE_MS = 60_000;
 
 /** Contents of `cluster.json`: enough for a later process to clean up after a dead owner. */
 export interface ClusterState {
@@ -35,6 +38,7 @@ function killAll(): void {
  * Our listener only acts when it is the only one, i.e. when the signal would otherwise kill the
  * process without running 'exit' handlers; then it cleans up and re-raises the signal, so the
  * process still dies by it. When the application listens too, it decides, and 'exit' cleans up.
+ * It is prepended so that it runs before `once` listeners remove themselves from the count.
  */
 function onSignal(signal: NodeJS.Signals): void {
   if (process.listenerCount(signal) > 1) return;
@@ -45,7 +49,7 @@ function onSignal(signal: NodeJS.Signals): void {
 
 function install(): void {
   process.on('exit', killAll);
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  for (const signal of SIGNALS) process.prependListener(signal, onSignal);
 }
 
 function uninstall(): void {
@@ -108,13 +112,15 @@ export function reapStaleClusters(baseDir: string, log?: (line: string) => void)
       if (age < ORPHAN_DIR_AGE_MS) continue;
     } else {
       if (state.ownerPid === process.pid || isAlive(state.ownerPid)) continue;
+      const killed: number[] = [];
       for (const node of state.nodes) {
         if (node.pid === undefined || !isAlive(node.pid)) continue;
-        if (commandLine(node.pid)?.includes(node.dataDir) === true) killTree(node.pid);
+        if (commandLine(node.pid)?.includes(node.dataDir) === true) killed.push(...killTree(node.pid));
       }
+      waitUntilGoneSync(killed, 3_000);
     }
     try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      removeTreeSync(dir);
       removed.push(dir);
       log?.(`removed stale cluster ${dir}`);
     } catch {

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CLUSTER_DIR_PREFIX, reapStaleClusters, registerCluster, unregisterCluster, writeClusterState, type RegisteredCluster } from './cluster-registry.js';
 import { ClusterNode, type NodeContext } from './local-node.js';
-import { hbaConf, sharedConf } from './node-config.js';
+import { hbaConf, sharedConf, validateSettings } from './node-config.js';
 import { findPostgresBinaries, readServerVersion } from './pg-binaries.js';
 import { waitForReplay } from './pg-queries.js';
+import { removeTreeSync, waitUntilGone, waitUntilGoneSync } from './process-tree.js';
 import { runToCompletion } from './server-process.js';
 import { chownTree, serverUser, type ServerUser } from './server-user.js';
 import type { LocalCluster, LocalClusterOptions, LocalNode, NodeSelector } from './types.js';
@@ -42,6 +43,7 @@ function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
   if (options.settings !== undefined && (typeof options.settings !== 'object' || options.settings === null)) {
     throw new TypeError('settings: expected an object of postgresql.conf parameters');
   }
+  if (options.settings !== undefined) validateSettings(options.settings);
   if (options.log !== undefined && typeof options.log !== 'function') throw new TypeError('log: expected a function');
   return {
     replicas,
@@ -120,6 +122,11 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
           '-E', 'UTF8', '--locale=C', '--no-sync'],
         { label: 'initdb', cwd: this.dir, user: this.#user, log },
       );
+    } catch (err) {
+      if (this.#user !== undefined && err instanceof Error && err.message.includes('Permission denied')) {
+        err.message += `\n(Running as root, so the servers run as the OS user "postgres", which cannot reach ${this.dir}: choose a baseDir it can enter, such as ${tmpdir()}.)`;
+      }
+      throw err;
     } finally {
       rmSync(pwfile, { force: true });
     }
@@ -175,17 +182,19 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     // Replicas first: a primary's fast shutdown waits for its walsenders to hand over the last WAL.
     await Promise.allSettled(this.nodes.filter((n) => n.role === 'replica').map((n) => n.stop(STOP_GRACE_MS)));
     await Promise.allSettled(this.nodes.filter((n) => n.role === 'primary').map((n) => n.stop(STOP_GRACE_MS)));
-    for (const node of this.nodes) node.killNowSync();
-    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    const pids = this.nodes.flatMap((n) => n.killNowSync());
+    await waitUntilGone(pids, 3_000);
+    removeTreeSync(this.dir);
     unregisterCluster(this);
   }
 
   killNowSync(): void {
-    for (const node of this.nodes) node.killNowSync();
+    const pids = this.nodes.flatMap((n) => n.killNowSync());
+    waitUntilGoneSync(pids, 3_000);
     try {
-      rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      removeTreeSync(this.dir);
     } catch {
-      // nothing more can be done while exiting
+      // nothing more can be done while exiting; the next cluster start reaps it
     }
   }
 

@@ -175,19 +175,22 @@ export class ClusterNode implements LocalNode {
   }
 
   /**
-   * For a replica: resolves once its WAL receiver streams and its upstream (when running and not
-   * paused) lists it in pg_stat_replication as streaming.
+   * For a replica: resolves once its WAL receiver streams and its upstream lists it in
+   * pg_stat_replication as streaming. Returns at once when the upstream is stopped or paused, as
+   * nothing could stream then.
    */
   async waitUntilStreaming(deadline: number): Promise<void> {
     const upstream = this.#upstream;
     if (this.#role !== 'replica' || upstream === undefined) return;
+    if (!upstream.running || upstream.paused) {
+      this.#ctx.log?.(`[${this.name}] not waiting for streaming: ${upstream.name} is ${upstream.running ? 'paused' : 'stopped'}`);
+      return;
+    }
     for (;;) {
       const receiving = await queryOnce<{ status: string }>(this.connection(), 'SELECT status FROM pg_stat_wal_receiver')
         .then((rows) => rows.some((r) => r.status === 'streaming'))
         .catch(() => false);
       const listed =
-        !upstream.running ||
-        upstream.paused ||
         (await queryOnce<{ state: string }>(
           upstream.connection(),
           'SELECT state FROM pg_stat_replication WHERE application_name = $1',
@@ -274,10 +277,10 @@ export class ClusterNode implements LocalNode {
     this.#ctx.onChange();
   }
 
-  /** SIGKILL everything now, without waiting: for the exit handler. */
-  killNowSync(): void {
+  /** SIGKILL everything now, without waiting: for the exit handler. Returns the pids killed. */
+  killNowSync(): number[] {
     const pid = this.pid;
-    if (pid !== undefined) killTree(pid);
+    return pid === undefined ? [] : killTree(pid);
   }
 }
 

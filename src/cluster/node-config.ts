@@ -23,6 +23,8 @@ const BASE_SETTINGS: Readonly<Record<string, string | number | boolean>> = {
   shared_buffers: '32MB',
   hot_standby_feedback: true,
   wal_receiver_status_interval: '1s',
+  // A replica whose primary restarted reconnects after this, not after the default 5 s.
+  wal_retrieve_retry_interval: '500ms',
   // Log lines go to stderr, which we pipe; a collector would hide them and add a process.
   logging_collector: false,
   huge_pages: 'off',
@@ -49,6 +51,11 @@ function lines(settings: Readonly<Record<string, string | number | boolean>>): s
       return `${key} = ${confValue(key, value)}`;
     })
     .join('\n');
+}
+
+/** Throws the TypeError {@link sharedConf} would, before anything is created. */
+export function validateSettings(settings: Readonly<Record<string, string | number | boolean>>): void {
+  lines(settings);
 }
 
 /** The block appended to the primary's postgresql.conf (and so inherited by every replica). */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 
 /*
  * A PostgreSQL server is a postmaster plus the processes it forks (backends, walsenders, the
@@ -114,6 +114,34 @@ export async function waitUntilGone(pids: readonly number[], timeoutMs: number):
     if (!pids.some(isAlive)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Blocks until none of `pids` is alive or `timeoutMs` passes. Only for exit handlers, where nothing
+ * asynchronous runs any more: files must not be deleted while a dying server still writes them.
+ */
+export function waitUntilGoneSync(pids: readonly number[], timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (!pids.some(isAlive)) return true;
+    if (Date.now() >= deadline) return false;
+    Atomics.wait(cell, 0, 0, 10);
+  }
+}
+
+/** Deletes a directory tree, retrying while processes that just died may still add files to it. */
+export function removeTreeSync(dir: string): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 2, retryDelay: 50 });
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      Atomics.wait(cell, 0, 0, 100 * attempt);
+    }
   }
 }
 

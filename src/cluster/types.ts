@@ -71,8 +71,8 @@ export interface LocalCluster {
   /** Fast shutdown (SIGINT) of one node; resolves once its processes are gone. No-op when stopped. */
   stopNode(node: NodeSelector): Promise<void>;
   /**
-   * Starts a stopped or killed node on its old port; resolves once it accepts connections and, for a
-   * replica, streams from its primary again. No-op when running.
+   * Starts a stopped or killed node on its old port (crash recovery after a kill); resolves once it
+   * accepts connections and, for a replica whose primary runs, streams again. No-op when running.
    */
   startNode(node: NodeSelector): Promise<void>;
   /** SIGKILLs the node's postmaster and every backend; resolves once they are all gone. */
