@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
-import { supportsStatementCache } from './pg-internals.js';
+import { corkSocket, setPipelineMode, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 
 /** Sizing, timing and caching of one node's pool. */
@@ -44,6 +44,17 @@ export interface NodeConnection {
   /** Returns the connection; with `destroy`, closes it instead (after a connection-level failure). */
   release(destroy?: boolean): void;
 }
+
+/** One statement of a pipelined batch. */
+export interface BatchStatement {
+  readonly text: string;
+  readonly values: readonly unknown[] | undefined;
+  /** Prepared-statement name from the statement cache, or `undefined` to run unnamed. */
+  readonly statementName: string | undefined;
+}
+
+/** How one statement of a batch ended. */
+export type BatchOutcome = { readonly ok: true; readonly result: QueryResult } | { readonly ok: false; readonly error: Error };
 
 const LATENCY_WEIGHT = 0.2;
 
@@ -103,6 +114,9 @@ export class NodePool {
       connectionTimeoutMillis: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
     });
     this.pool.on('connect', (client) => {
+      // A checked-out client whose connection dies emits 'error' besides failing its query; pg-pool listens
+      // only while the client is idle, and an unheard 'error' would crash the process.
+      client.on('error', () => undefined);
       if (this.statementCacheMax > 0 && supportsStatementCache(client)) {
         this.caches.set(client, new ConnectionStatementCache(client, this.statementCacheMax, this.counters));
       }
@@ -182,20 +196,77 @@ export class NodePool {
     };
   }
 
-  private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
+  /**
+   * Runs statements on ONE connection in one round trip: every statement is written before any reply is read
+   * (pg's pipeline mode, with the socket corked so the batch leaves in one write). Each statement has its own
+   * Sync, so each succeeds or fails on its own unless the caller wrapped them in BEGIN/COMMIT. Never rejects:
+   * each statement's outcome is returned in order; a connection lost mid-batch fails every statement not yet
+   * answered, and the connection is discarded.
+   */
+  async runPipelined(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+    this.inFlight += statements.length;
+    const started = performance.now();
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      this.inFlight -= statements.length;
+      this.errors += statements.length;
+      const failure = this.acquireError(error, started);
+      return statements.map(() => ({ ok: false, error: failure }));
+    }
+    const pipelined = supportsPipelining(client);
+    let settled: PromiseSettledResult<QueryResult>[];
+    if (pipelined) {
+      setPipelineMode(client, true);
+      corkSocket(client);
+      const sent: Promise<QueryResult>[] = [];
+      try {
+        for (const statement of statements) sent.push(this.send(client, statement.text, statement.values, statement.statementName));
+      } finally {
+        uncorkSocket(client);
+      }
+      settled = await Promise.allSettled(sent);
+      setPipelineMode(client, false);
+    } else {
+      settled = [];
+      for (const statement of statements) {
+        settled.push(await this.send(client, statement.text, statement.values, statement.statementName).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
+      }
+    }
+    let broken = false;
+    const outcomes = settled.map((outcome): BatchOutcome => {
+      if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
+      this.errors++;
+      if (isConnectionLevelError(outcome.reason)) broken = true;
+      return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
+    });
+    client.release(broken ? new Error('connection failed during a pipelined batch') : undefined);
+    this.inFlight -= statements.length;
+    this.queries += statements.length;
+    this.latencyMs += ((performance.now() - started) / Math.max(1, statements.length) - this.latencyMs) * LATENCY_WEIGHT;
+    return outcomes;
+  }
+
+  /** Sends one statement, as a named prepared statement from this connection's cache when it has parameters. */
+  private send<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined): Promise<QueryResult<R>> {
     const params = values as unknown[] | undefined;
     if (statementName === undefined || params === undefined || params.length === 0) return client.query<R>(text, params);
     const cache = this.caches.get(client);
     if (cache === undefined || cache.use(statementName, text) === 'unnamed') return client.query<R>(text, params);
+    return client.query<R>({ name: statementName, text, values: params });
+  }
+
+  private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
     try {
-      return await client.query<R>({ name: statementName, text, values: params });
+      return await this.send<R>(client, text, values, statementName);
     } catch (error) {
       // After DDL changes a table's shape, PostgreSQL refuses to reuse the old plan. Outside a transaction
       // nothing ran, so prepare it again and retry once, as postgres.js does.
-      if (!retryable || !isStalePlan(error)) throw error;
+      const cache = this.caches.get(client);
+      if (!retryable || statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
       cache.forget(statementName);
-      cache.use(statementName, text);
-      return client.query<R>({ name: statementName, text, values: params });
+      return this.send<R>(client, text, values, statementName);
     }
   }
 

@@ -44,3 +44,32 @@ export function closePreparedStatement(client: PoolClient, name: string): void {
   if (connection.submittedNamedStatements !== undefined) delete connection.submittedNamedStatements[name];
   connection.close({ type: 'S', name });
 }
+
+interface PipelineCapable {
+  pipeline?: boolean;
+  connection?: { stream?: { cork?: () => void; uncork?: () => void } };
+}
+
+/** True when this pg client can pipeline (pg ≥ 8.23 has a `pipeline` client mode). */
+export function supportsPipelining(client: PoolClient): boolean {
+  return typeof (client as unknown as PipelineCapable).pipeline === 'boolean';
+}
+
+/**
+ * Switches a checked-out, idle client in or out of pg's pipeline mode. In pipeline mode pg writes each query as
+ * soon as it is queued instead of waiting for the previous one's ReadyForQuery; every query still ends with its
+ * own Sync, so one statement's error does not disturb the next. Only switch back once every query has settled.
+ */
+export function setPipelineMode(client: PoolClient, on: boolean): void {
+  (client as unknown as PipelineCapable).pipeline = on;
+}
+
+/** Holds the socket's writes until {@link uncorkSocket}, so a whole batch leaves in one write. */
+export function corkSocket(client: PoolClient): void {
+  (client as unknown as PipelineCapable).connection?.stream?.cork?.();
+}
+
+/** Releases what {@link corkSocket} held. */
+export function uncorkSocket(client: PoolClient): void {
+  (client as unknown as PipelineCapable).connection?.stream?.uncork?.();
+}

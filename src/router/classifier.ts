@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { RowTemplate } from '../pipeline/index.js';
 import type { Classification } from './classification.js';
 import { classifyQuery } from './classify.js';
 import { createHash } from 'node:crypto';
@@ -8,6 +9,8 @@ export interface ClassifierEntry {
   readonly classification: Classification;
   /** The prepared-statement name for this exact text, computed on first parameterised use. */
   statementName: string | undefined;
+  /** Coalescing template of a single-row INSERT (`null`: not one), computed on first use by a pipeline. */
+  rowTemplate: RowTemplate | null | undefined;
 }
 
 // Longer texts are nearly always generated (inlined bulk VALUES) and never repeat; caching them would only
@@ -34,7 +37,7 @@ export class Classifier {
       return cached;
     }
     this.misses++;
-    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined };
+    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined, rowTemplate: undefined };
     if (sql.length <= MAX_CACHED_SQL_LENGTH) this.cache.set(sql, entry);
     return entry;
   }

@@ -3,6 +3,8 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
 import { ConfigError, RouterClosedError } from '../errors.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
+import { PIPELINE_BACKEND, QueryPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
+import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor } from './classifier.js';
 import { classifyQuery } from './classify.js';
@@ -69,7 +71,7 @@ const QUERY_OPTION_KEYS = new Set(['route']);
  * await router.query('UPDATE users SET seen_at = now() WHERE id = $1', [42]);     // the primary
  * await router.close();
  */
-export class QueryRouter extends EventEmitter<RouterEvents> {
+export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineHost {
   /** The validated, frozen options in force. */
   readonly options: ResolvedOptions;
   private readonly primary: RoutedNode;
@@ -80,6 +82,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> {
   private readonly statementCacheEnabled: boolean;
   private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0 };
   private closing: Promise<void> | undefined;
+  private readonly pipelines = new Set<{ close(): Promise<unknown> }>();
 
   /**
    * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
@@ -235,6 +238,44 @@ export class QueryRouter extends EventEmitter<RouterEvents> {
     return Object.freeze(result);
   }
 
+  /**
+   * A {@link QueryPipeline} writing to the primary: statements queued with `addQuery` go out in batches, one
+   * round trip per batch. `close()` of the router flushes every pipeline it made.
+   *
+   * @example
+   * const pipeline = router.pipeline({ batchSize: 200, mode: 'independent' });
+   * const done = events.map((e) => pipeline.addQuery('INSERT INTO events (kind, body) VALUES ($1, $2)', [e.kind, e.body]));
+   * await pipeline.flush();
+   */
+  pipeline(options?: PipelineOptions): QueryPipeline {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    return new QueryPipeline(this, options);
+  }
+
+  /** The narrow interface a {@link QueryPipeline} uses; not part of the router's API. */
+  [PIPELINE_BACKEND](): PipelineBackend {
+    return {
+      prepare: (sql, params) => {
+        if (this.closing !== undefined) throw new RouterClosedError();
+        const entry = checkStatement(this.classifier, sql, params);
+        const text = sql as string;
+        const values = (params ?? undefined) as readonly unknown[] | undefined;
+        if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
+        let statementName: string | undefined;
+        if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
+        return { text, values, statementName, fingerprintHash: entry.classification.fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined };
+      },
+      run: (statements) => {
+        this.routed.primary += statements.length;
+        return this.primary.pool.runPipelined(statements);
+      },
+      attach: (pipeline) => {
+        this.pipelines.add(pipeline);
+        return () => this.pipelines.delete(pipeline);
+      },
+    };
+  }
+
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
   stats(): RouterStats {
     const nodes = [this.primary, ...this.replicas].map(({ node, pool }) => {
@@ -270,7 +311,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> {
    * of `query()` and `transaction()` reject with `RouterClosedError`.
    */
   close(): Promise<void> {
-    this.closing ??= Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end())).then(() => undefined);
+    this.closing ??= (async () => {
+      // Pipelines first: what they accepted is written before the pools close.
+      await Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
+      await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end()));
+    })();
     return this.closing;
   }
 }

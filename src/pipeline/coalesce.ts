@@ -1,0 +1,93 @@
+import type { QueryResult } from 'pg';
+import type { BatchOutcome, BatchStatement } from '../pool/index.js';
+import type { PipelineStatement, RowTemplate } from './pipeline-backend.js';
+
+/** PostgreSQL's protocol carries at most 65 535 parameters per statement (a 16-bit count). */
+export const MAX_PARAMETERS = 65_535;
+
+/** A batch with runs of identical single-row INSERTs merged, and how to map the outcomes back. */
+export interface CoalescedBatch {
+  /** What is sent: merged INSERTs and the untouched statements, in the original order. */
+  readonly statements: readonly BatchStatement[];
+  /** How many original statements went into merged INSERTs. */
+  readonly merged: number;
+  /** Each original statement's outcome, from the outcomes of {@link statements}. */
+  expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
+  /** Original indices of the members of every merged INSERT that failed. */
+  failedGroups(outcomes: readonly BatchOutcome[]): number[][];
+}
+
+function mergedText(template: RowTemplate, rows: number): string {
+  const parts: string[] = [template.head];
+  for (let row = 0; row < rows; row++) {
+    if (row > 0) parts.push(', ');
+    const offset = row * template.paramCount;
+    for (const piece of template.tuple) parts.push(typeof piece === 'number' ? `$${piece + offset}` : piece);
+  }
+  return parts.join('');
+}
+
+/**
+ * Merges each run of consecutive statements with the same SQL text that are single-row INSERTs (see
+ * `RowTemplate`) into one multi-row INSERT, up to PostgreSQL's parameter limit. Statements are merged only when
+ * their text is identical, so every row is exactly what its own statement would have inserted; order is kept.
+ * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
+ * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
+ */
+export function coalesceBatch(statements: readonly PipelineStatement[]): CoalescedBatch {
+  const sent: BatchStatement[] = [];
+  /** For each sent statement, the original indices it stands for. */
+  const members: number[][] = [];
+  let merged = 0;
+  let i = 0;
+  while (i < statements.length) {
+    const first = statements[i]!;
+    const template = first.rowTemplate;
+    let end = i + 1;
+    if (template !== undefined) {
+      const maxRows = Math.max(1, Math.floor(MAX_PARAMETERS / template.paramCount));
+      while (end < statements.length && end - i < maxRows && statements[end]!.text === first.text) end++;
+    }
+    if (end - i < 2) {
+      sent.push(first);
+      members.push([i]);
+      i++;
+      continue;
+    }
+    const values: unknown[] = [];
+    const group: number[] = [];
+    for (let k = i; k < end; k++) {
+      const params = statements[k]!.values ?? [];
+      for (let p = 0; p < template!.paramCount; p++) values.push(params[p]);
+      group.push(k);
+    }
+    // Merged texts differ with each group size, so they run unnamed rather than filling the statement cache.
+    sent.push({ text: mergedText(template!, end - i), values, statementName: undefined });
+    members.push(group);
+    merged += end - i;
+    i = end;
+  }
+  return {
+    statements: sent,
+    merged,
+    expand(outcomes) {
+      const perStatement: BatchOutcome[] = new Array<BatchOutcome>(statements.length);
+      members.forEach((group, s) => {
+        const outcome = outcomes[s]!;
+        if (group.length === 1 || !outcome.ok) {
+          for (const index of group) perStatement[index] = outcome;
+          return;
+        }
+        const rowCount = outcome.result.rowCount === group.length ? 1 : null;
+        for (const index of group) {
+          const result: QueryResult = { command: outcome.result.command, rowCount, oid: outcome.result.oid, rows: [], fields: [] };
+          perStatement[index] = { ok: true, result };
+        }
+      });
+      return perStatement;
+    },
+    failedGroups(outcomes) {
+      return members.filter((group, s) => group.length > 1 && !outcomes[s]!.ok);
+    },
+  };
+}

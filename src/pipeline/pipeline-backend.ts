@@ -1,0 +1,40 @@
+import type { BatchOutcome, BatchStatement } from '../pool/index.js';
+
+/** The key under which a router offers its {@link PipelineBackend}; a symbol, so it is no part of the router's API. */
+export const PIPELINE_BACKEND: unique symbol = Symbol.for('pg-query-router.pipeline-backend');
+
+/** A statement accepted into a pipeline: validated, with its prepared-statement name and shape. */
+export interface PipelineStatement extends BatchStatement {
+  /** Hash of the statement's shape; consecutive statements with equal hashes may be coalesced. */
+  readonly fingerprintHash: string;
+  /** Present when the statement is a single-row INSERT that coalescing may merge with its twins. */
+  readonly rowTemplate: RowTemplate | undefined;
+}
+
+/**
+ * What a pipeline needs from the router, and nothing more: the pipeline knows nothing of routing.
+ */
+export interface PipelineBackend {
+  /** Validates one statement (throwing the router's typed errors) and describes it for batching. */
+  prepare(sql: unknown, params: unknown): PipelineStatement;
+  /** Runs statements pipelined on one primary connection; never rejects. */
+  run(statements: readonly BatchStatement[]): Promise<BatchOutcome[]>;
+  /** Registers a pipeline so closing the router flushes it; returns the function that unregisters it. */
+  attach(pipeline: { close(): Promise<unknown> }): () => void;
+}
+
+/** Anything that offers a {@link PipelineBackend}: a `QueryRouter`. */
+export interface PipelineHost {
+  [PIPELINE_BACKEND](): PipelineBackend;
+}
+
+/**
+ * How a single-row `INSERT … VALUES (…)` can be repeated for more rows: the text up to and including `VALUES`,
+ * and the row tuple as text pieces and parameter numbers (1-based), which are renumbered for each extra row.
+ */
+export interface RowTemplate {
+  readonly head: string;
+  readonly tuple: readonly (string | number)[];
+  /** Parameters per row. */
+  readonly paramCount: number;
+}

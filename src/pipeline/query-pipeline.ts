@@ -1,0 +1,269 @@
+import PQueue from 'p-queue';
+import type { QueryResult, QueryResultRow } from 'pg';
+import { BatchAbortedError, PipelineClosedError, PipelineFullError } from '../errors.js';
+import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
+import { coalesceBatch } from './coalesce.js';
+import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement } from './pipeline-backend.js';
+import { resolvePipelineOptions, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
+
+/** What {@link QueryPipeline.flush} and {@link QueryPipeline.close} resolve with. */
+export interface FlushResult {
+  /** Statements that settled during the flush, successfully or not. */
+  readonly queriesExecuted: number;
+  /** Round trips (batches) they took. */
+  readonly batches: number;
+  /** Statements among them that failed. */
+  readonly failed: number;
+  readonly durationMs: number;
+  readonly queriesPerSecond: number;
+}
+
+/** Counters of a pipeline. */
+export interface PipelineStats {
+  /** Statements waiting to be put in a batch. */
+  readonly queued: number;
+  /** Statements accepted and not yet settled (queued, in a batch waiting for a slot, or in flight). */
+  readonly held: number;
+  /** Callers of `addQuery` waiting for room (`onFull: 'wait'`). */
+  readonly waiting: number;
+  readonly batchesInFlight: number;
+  readonly batches: number;
+  readonly statements: number;
+  readonly failed: number;
+  /** Statements that were merged into multi-row INSERTs. */
+  readonly coalesced: number;
+}
+
+interface Entry {
+  readonly statement: PipelineStatement;
+  readonly resolve: (result: QueryResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface BatchSummary {
+  readonly statements: number;
+  readonly failed: number;
+}
+
+const BEGIN: BatchStatement = Object.freeze({ text: 'BEGIN', values: undefined, statementName: undefined });
+const COMMIT: BatchStatement = Object.freeze({ text: 'COMMIT', values: undefined, statementName: undefined });
+
+/**
+ * Batched writes in one round trip per batch. `addQuery` queues a statement and returns a promise of its own
+ * result; full batches (and, after `flushIntervalMs`, partial ones) go to the primary pipelined on one
+ * connection. Every promise settles: with its result, its own error, or — in an atomic batch that another
+ * statement aborted — a `BatchAbortedError`.
+ *
+ * @example
+ * const pipeline = router.pipeline({ batchSize: 200 });
+ * for (const event of events) void pipeline.addQuery('INSERT INTO events (kind, payload) VALUES ($1, $2)', [event.kind, event.payload]);
+ * const { queriesExecuted, batches } = await pipeline.flush();
+ */
+export class QueryPipeline {
+  /** The options in force, after defaults. */
+  readonly options: ResolvedPipelineOptions;
+  private readonly backend: PipelineBackend;
+  private readonly batchQueue: PQueue;
+  private readonly detach: () => void;
+  private queue: Entry[] = [];
+  private held = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<BatchSummary>>();
+  private readonly waiters: (() => void)[] = [];
+  private closed = false;
+  private closing: Promise<FlushResult> | undefined;
+  private batches = 0;
+  private statements = 0;
+  private failed = 0;
+  private coalesced = 0;
+
+  /** Prefer `router.pipeline(options)`. Throws `ConfigError` for a bad option. */
+  constructor(router: PipelineHost, options?: PipelineOptions) {
+    this.options = resolvePipelineOptions(options);
+    this.backend = router[PIPELINE_BACKEND]();
+    this.batchQueue = new PQueue({ concurrency: this.options.concurrency });
+    this.detach = this.backend.attach(this);
+  }
+
+  /**
+   * Queues one statement; resolves with its own `QueryResult` once its batch ran. Rejects with the statement's
+   * own error (a bad input is rejected at once, and only this statement), `PipelineFullError` (queue full and
+   * `onFull: 'reject'`) or `PipelineClosedError`.
+   */
+  async addQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    if (this.closed) throw new PipelineClosedError();
+    const statement = this.backend.prepare(sql, params);
+    while (this.held >= this.options.maxQueueSize) {
+      if (this.options.onFull === 'reject') throw new PipelineFullError(this.options.maxQueueSize);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    this.held++;
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      this.queue.push({ statement, resolve: resolve as (result: QueryResult) => void, reject });
+      if (this.queue.length >= this.options.batchSize) this.dispatch();
+      else this.timer ??= setTimeout(() => this.dispatch(), this.options.flushIntervalMs);
+    });
+  }
+
+  /**
+   * Sends everything queued now and resolves once all of it (and every batch already in flight) has settled.
+   * Never rejects: failures are counted in `failed` and reported through each statement's promise.
+   */
+  async flush(): Promise<FlushResult> {
+    const started = performance.now();
+    while (this.queue.length > 0) this.dispatch();
+    const outcomes = await Promise.all([...this.inFlight]);
+    const durationMs = performance.now() - started;
+    const queriesExecuted = outcomes.reduce((sum, outcome) => sum + outcome.statements, 0);
+    return {
+      queriesExecuted,
+      batches: outcomes.length,
+      failed: outcomes.reduce((sum, outcome) => sum + outcome.failed, 0),
+      durationMs,
+      queriesPerSecond: durationMs > 0 ? (queriesExecuted / durationMs) * 1000 : 0,
+    };
+  }
+
+  /**
+   * Flushes everything accepted so far (including callers waiting for room), then refuses new statements with
+   * `PipelineClosedError`. Idempotent.
+   */
+  close(): Promise<FlushResult> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      const started = performance.now();
+      let queriesExecuted = 0;
+      let batches = 0;
+      let failed = 0;
+      // Callers waiting for room were accepted before close(): keep flushing until nothing is held.
+      do {
+        const result = await this.flush();
+        queriesExecuted += result.queriesExecuted;
+        batches += result.batches;
+        failed += result.failed;
+        if (this.held > 0 && this.queue.length === 0 && this.inFlight.size === 0) await new Promise((resolve) => setImmediate(resolve));
+      } while (this.held > 0 || this.waiters.length > 0);
+      this.detach();
+      const durationMs = performance.now() - started;
+      return { queriesExecuted, batches, failed, durationMs, queriesPerSecond: durationMs > 0 ? (queriesExecuted / durationMs) * 1000 : 0 };
+    })();
+    return this.closing;
+  }
+
+  /** A snapshot of the pipeline's counters. */
+  stats(): PipelineStats {
+    return {
+      queued: this.queue.length,
+      held: this.held,
+      waiting: this.waiters.length,
+      batchesInFlight: this.inFlight.size,
+      batches: this.batches,
+      statements: this.statements,
+      failed: this.failed,
+      coalesced: this.coalesced,
+    };
+  }
+
+  /** Takes up to `batchSize` queued statements and schedules them as one batch. */
+  private dispatch(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.queue.length === 0) return;
+    const entries = this.queue.length <= this.options.batchSize ? this.queue : this.queue.slice(0, this.options.batchSize);
+    this.queue = entries === this.queue ? [] : this.queue.slice(this.options.batchSize);
+    if (this.queue.length > 0) this.timer = setTimeout(() => this.dispatch(), this.options.flushIntervalMs);
+    const batch = this.batchQueue.add(() => this.runBatch(entries)).then(
+      (summary) => summary,
+      // runBatch settles every entry itself and never throws; this only guards against a bug there.
+      (error: unknown) => {
+        for (const entry of entries) entry.reject(error instanceof Error ? error : new Error(String(error)));
+        return { statements: entries.length, failed: entries.length };
+      },
+    );
+    this.inFlight.add(batch);
+    void batch.then(() => {
+      this.inFlight.delete(batch);
+      this.held -= entries.length;
+      this.wakeWaiters();
+    });
+  }
+
+  private wakeWaiters(): void {
+    let room = this.options.maxQueueSize - this.held;
+    while (room-- > 0 && this.waiters.length > 0) this.waiters.shift()!();
+  }
+
+  private async runBatch(entries: readonly Entry[]): Promise<BatchSummary> {
+    this.batches++;
+    const atomic = this.options.mode === 'atomic';
+    const statements = entries.map((entry) => entry.statement);
+    const plan = this.options.coalesce ? coalesceBatch(statements) : undefined;
+    const sent: readonly BatchStatement[] = plan?.statements ?? statements;
+    let outcomes = await this.send(sent, atomic);
+    let perEntry: BatchOutcome[];
+    if (plan === undefined) {
+      perEntry = outcomes;
+    } else {
+      this.coalesced += plan.merged;
+      perEntry = plan.expand(outcomes);
+      const failedGroups = plan.failedGroups(outcomes);
+      if (failedGroups.length > 0) {
+        // A merged INSERT failed as a whole. Find out which rows were at fault by running them one by one:
+        // in atomic mode the whole batch again (it was rolled back), in independent mode just those rows.
+        this.batches++;
+        if (atomic) {
+          outcomes = await this.send(statements, true);
+          perEntry = outcomes;
+        } else {
+          const retry = failedGroups.flat();
+          const retried = await this.send(retry.map((index) => statements[index]!), false);
+          retry.forEach((index, k) => (perEntry[index] = retried[k]!));
+        }
+      }
+    }
+    let failed = 0;
+    entries.forEach((entry, i) => {
+      const outcome = perEntry[i]!;
+      if (outcome.ok) entry.resolve(outcome.result);
+      else {
+        failed++;
+        entry.reject(outcome.error);
+      }
+    });
+    this.statements += entries.length;
+    this.failed += failed;
+    return { statements: entries.length, failed };
+  }
+
+  /**
+   * Sends statements in one round trip. In atomic mode they are wrapped in BEGIN … COMMIT: once a statement fails,
+   * PostgreSQL aborts the transaction, COMMIT turns into ROLLBACK, and every other statement of the batch is
+   * reported as a {@link BatchAbortedError} naming the failing index.
+   */
+  private async send(statements: readonly BatchStatement[], atomic: boolean): Promise<BatchOutcome[]> {
+    if (!atomic) return this.backend.run(statements);
+    const outcomes = await this.backend.run([BEGIN, ...statements, COMMIT]);
+    const begin = outcomes[0]!;
+    const commit = outcomes[outcomes.length - 1]!;
+    const body = outcomes.slice(1, -1);
+    if (!begin.ok) return body.map(() => begin);
+    const failedIndex = body.findIndex((outcome) => !outcome.ok);
+    if (failedIndex >= 0) {
+      const cause = (body[failedIndex] as { error: Error }).error;
+      return body.map((outcome, i) => (i === failedIndex ? outcome : { ok: false, error: new BatchAbortedError(failedIndex, { cause }) }));
+    }
+    if (!commit.ok) {
+      // A lost connection leaves the outcome unknown (the COMMIT may have been applied): report the connection
+      // error itself, and never retry. A deferred constraint failing at COMMIT rolled everything back.
+      if (isConnectionLevelError(commit.error)) return body.map(() => commit);
+      return body.map(() => ({ ok: false, error: new BatchAbortedError(statements.length, { cause: commit.error }) }));
+    }
+    if (commit.result.command !== 'COMMIT') {
+      return body.map(() => ({ ok: false, error: new BatchAbortedError(statements.length) }));
+    }
+    return body;
+  }
+}
+

@@ -1,0 +1,71 @@
+import type { RowTemplate } from '../pipeline/index.js';
+import { lexSql, type Token } from './sql-lexer.js';
+
+const isName = (token: Token | undefined): boolean => token !== undefined && (token.type === 'word' || token.type === 'qident');
+
+/**
+ * The {@link RowTemplate} of `INSERT INTO t (c1, …) VALUES (…)` — one row, no RETURNING, no ON CONFLICT, no
+ * subquery in the row — or `undefined` for any other statement. Only such statements may be merged into one
+ * multi-row INSERT: each caller's row is then inserted exactly as its own statement would have, and its result
+ * (`rowCount: 1`) is known without RETURNING.
+ */
+export function insertRowTemplate(sql: string): RowTemplate | undefined {
+  const lexed = lexSql(sql);
+  if (!lexed.ok) return undefined;
+  const tokens = lexed.tokens;
+  while (tokens.length > 0 && tokens[tokens.length - 1]!.type === 'semicolon') tokens.pop();
+  let i = 0;
+  const word = (text: string): boolean => tokens[i]?.type === 'word' && tokens[i]!.text === text;
+  if (!word('insert')) return undefined;
+  i++;
+  if (!word('into')) return undefined;
+  i++;
+  if (!isName(tokens[i])) return undefined;
+  i++;
+  if (tokens[i]?.type === 'dot') {
+    if (!isName(tokens[i + 1])) return undefined;
+    i += 2;
+  }
+  if (tokens[i]?.type !== 'lparen') return undefined;
+  i++;
+  for (;;) {
+    if (!isName(tokens[i])) return undefined;
+    i++;
+    if (tokens[i]?.type === 'comma') i++;
+    else if (tokens[i]?.type === 'rparen') break;
+    else return undefined;
+  }
+  i++;
+  if (!word('values')) return undefined;
+  const valuesEnd = tokens[i]!.end;
+  i++;
+  if (tokens[i]?.type !== 'lparen') return undefined;
+  const open = i;
+  let depth = 0;
+  let close = -1;
+  for (let j = open; j < tokens.length; j++) {
+    const token = tokens[j]!;
+    if (token.type === 'lparen') depth++;
+    else if (token.type === 'rparen' && --depth === 0) {
+      close = j;
+      break;
+    } else if (token.type === 'word' && (token.text === 'select' || token.text === 'values')) return undefined;
+    else if (token.type === 'semicolon') return undefined;
+  }
+  if (close !== tokens.length - 1) return undefined; // RETURNING, ON CONFLICT, a second row, …
+  const tuple: (string | number)[] = [];
+  let cursor = tokens[open]!.start;
+  let paramCount = 0;
+  for (let j = open; j <= close; j++) {
+    const token = tokens[j]!;
+    if (token.type !== 'param') continue;
+    tuple.push(sql.slice(cursor, token.start));
+    const index = Number(token.text.slice(1));
+    tuple.push(index);
+    if (index > paramCount) paramCount = index;
+    cursor = token.end;
+  }
+  tuple.push(sql.slice(cursor, tokens[close]!.end));
+  if (paramCount === 0) return undefined;
+  return { head: `${sql.slice(0, valuesEnd)} `, tuple, paramCount };
+}

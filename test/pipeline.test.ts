@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BatchAbortedError, PipelineClosedError, PipelineFullError, QueryError, QueryPipeline, QueryRouter } from '../src/index.js';
+
+const primaryUrl = inject('primaryUrl');
+const replicaUrls = inject('replicaUrls');
+
+let router: QueryRouter;
+let tableSeq = 0;
+
+async function freshTable(): Promise<string> {
+  const name = `pipe_${process.pid}_${Date.now()}_${tableSeq++}`;
+  await router.query(`CREATE TABLE ${name} (id int PRIMARY KEY, v int NOT NULL, note text)`);
+  return name;
+}
+
+async function rows(table: string): Promise<{ n: number; sum: number }> {
+  const { rows: result } = await router.query<{ n: string; sum: string | null }>(`SELECT count(*) AS n, sum(v) AS sum FROM ${table}`, [], { route: 'primary' });
+  return { n: Number(result[0]!.n), sum: Number(result[0]!.sum ?? 0) };
+}
+
+beforeAll(() => {
+  router = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls, pool: { max: 8 } });
+});
+afterAll(async () => {
+  await router.close();
+});
+
+describe('QueryPipeline', () => {
+  it('lands 10 000 single-row INSERTs exactly once, each promise with its own result', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 250, maxQueueSize: 10_000 });
+    const promises = Array.from({ length: 10_000 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i * 3]));
+    const summary = await pipeline.flush();
+    const results = await Promise.all(promises);
+    expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
+    expect(summary).toMatchObject({ queriesExecuted: 10_000, failed: 0 });
+    expect(summary.batches).toBe(40);
+    expect(await rows(table)).toEqual({ n: 10_000, sum: (3 * 9_999 * 10_000) / 2 });
+    await pipeline.close();
+  });
+
+  it('keeps the order of statements within a batch', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 50 });
+    await router.query(`INSERT INTO ${table} (id, v, note) VALUES (1, 0, '')`);
+    const digits = Array.from({ length: 50 }, (_, i) => String((i * 7) % 10));
+    const updates = digits.map((digit) => pipeline.addQuery(`UPDATE ${table} SET note = note || $1 WHERE id = 1`, [digit]));
+    const summary = await pipeline.flush();
+    await Promise.all(updates);
+    expect(summary.batches).toBe(1);
+    const { rows: result } = await router.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = 1`, [], { route: 'primary' });
+    expect(result[0]!.note).toBe(digits.join(''));
+    await pipeline.close();
+  });
+
+  it('with concurrency 4 and many concurrent callers, every row lands exactly once', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 20, concurrency: 4 });
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, caller) => {
+        for (let k = 0; k < 250; k++) {
+          const id = caller * 250 + k;
+          await pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [id, 1]);
+        }
+      }),
+    );
+    await pipeline.close();
+    expect(await rows(table)).toEqual({ n: 5_000, sum: 5_000 });
+  });
+
+  it('atomic: one constraint violation leaves no row of the batch; promises say which statement failed', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 10, mode: 'atomic' });
+    const promises = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]));
+    const summary = await pipeline.flush();
+    const settled = await Promise.allSettled(promises);
+    expect(summary.failed).toBe(10);
+    const failing = settled[6] as PromiseRejectedResult;
+    expect(failing.reason).toBeInstanceOf(QueryError);
+    expect(failing.reason.code).toBe('23505');
+    settled.forEach((outcome, i) => {
+      expect(outcome.status).toBe('rejected');
+      if (i !== 6) {
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(BatchAbortedError);
+        expect((outcome as PromiseRejectedResult).reason.failedIndex).toBe(6);
+      }
+    });
+    expect(await rows(table)).toEqual({ n: 0, sum: 0 });
+    // The next batch is unaffected.
+    await pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [100, 5]);
+    await pipeline.close();
+    expect(await rows(table)).toEqual({ n: 1, sum: 5 });
+  });
+
+  it('independent: the same batch keeps every other row', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 10, mode: 'independent' });
+    const promises = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]));
+    const summary = await pipeline.flush();
+    const settled = await Promise.allSettled(promises);
+    expect(summary).toMatchObject({ queriesExecuted: 10, failed: 1, batches: 1 });
+    expect(settled.filter((outcome) => outcome.status === 'rejected')).toHaveLength(1);
+    expect((settled[6] as PromiseRejectedResult).reason.code).toBe('23505');
+    expect(await rows(table)).toEqual({ n: 9, sum: 9 });
+    await pipeline.close();
+  });
+
+  it('coalesces consecutive identical INSERTs into multi-row INSERTs, keeping order among mixed shapes', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 500, coalesce: true });
+    const promises: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      promises.push(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, 1]));
+      // Every 50th row is changed by an UPDATE queued right after it: order between shapes must hold.
+      if (i % 50 === 49) promises.push(pipeline.addQuery(`UPDATE ${table} SET v = 100 WHERE id = $1`, [i]));
+    }
+    await pipeline.flush();
+    const results = await Promise.all(promises);
+    expect(results).toHaveLength(306);
+    expect(pipeline.stats().coalesced).toBe(300);
+    expect(await rows(table)).toEqual({ n: 300, sum: 294 + 6 * 100 });
+    await pipeline.close();
+  });
+
+  it('coalescing: a merged group with one bad row loses none of the others in independent mode', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
+    const promises = Array.from({ length: 20 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]));
+    await pipeline.flush();
+    const settled = await Promise.allSettled(promises);
+    expect(settled.filter((outcome) => outcome.status === 'rejected').map((_, i) => i)).toHaveLength(1);
+    expect((settled[13] as PromiseRejectedResult).reason.code).toBe('23502');
+    expect(await rows(table)).toEqual({ n: 19, sum: 19 });
+    await pipeline.close();
+  });
+
+  it('coalescing in atomic mode names the exact failing statement and keeps nothing', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 100, coalesce: true, mode: 'atomic' });
+    const promises = Array.from({ length: 20 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]));
+    await pipeline.flush();
+    const settled = await Promise.allSettled(promises);
+    expect((settled[13] as PromiseRejectedResult).reason.code).toBe('23502');
+    expect((settled[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'PGR_BATCH_ABORTED', failedIndex: 13 });
+    expect(await rows(table)).toEqual({ n: 0, sum: 0 });
+    await pipeline.close();
+  });
+
+  it('respects the parameter limit for wide rows', async () => {
+    const columns = Array.from({ length: 100 }, (_, i) => `c${i}`);
+    const table = `pipe_wide_${process.pid}_${Date.now()}`;
+    await router.query(`CREATE TABLE ${table} (${columns.map((c) => `${c} int`).join(', ')})`);
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+    const pipeline = router.pipeline({ batchSize: 2000, maxQueueSize: 2000, coalesce: true });
+    const promises = Array.from({ length: 1500 }, (_, r) => pipeline.addQuery(sql, columns.map((_, i) => r + i)));
+    const summary = await pipeline.flush();
+    await Promise.all(promises);
+    expect(summary.failed).toBe(0);
+    const { rows: result } = await router.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], { route: 'primary' });
+    expect(Number(result[0]!.n)).toBe(1500);
+    await pipeline.close();
+  });
+
+  it('onFull: reject refuses statements past maxQueueSize and loses none it accepted', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 10, maxQueueSize: 20, onFull: 'reject', flushIntervalMs: 1000 });
+    const accepted: Promise<unknown>[] = [];
+    const rejected: unknown[] = [];
+    for (let i = 0; i < 30; i++) {
+      const p = pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]);
+      accepted.push(p.catch((error: unknown) => rejected.push(error)));
+    }
+    await pipeline.flush();
+    await Promise.all(accepted);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected.every((error) => error instanceof PipelineFullError)).toBe(true);
+    expect((await rows(table)).n).toBe(30 - rejected.length);
+    await pipeline.close();
+  });
+
+  it('onFull: wait never holds more than maxQueueSize and writes everything', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 10, maxQueueSize: 25, onFull: 'wait' });
+    let maxHeld = 0;
+    const promises = Array.from({ length: 500 }, (_, i) => {
+      const p = pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]);
+      maxHeld = Math.max(maxHeld, pipeline.stats().held);
+      return p;
+    });
+    const sampler = setInterval(() => (maxHeld = Math.max(maxHeld, pipeline.stats().held)), 1);
+    await Promise.all(promises);
+    clearInterval(sampler);
+    expect(maxHeld).toBeLessThanOrEqual(25);
+    expect((await rows(table)).n).toBe(500);
+    await pipeline.close();
+  });
+
+  it('sends a partial batch after flushIntervalMs without flush()', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 1000, flushIntervalMs: 30 });
+    const result = await pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [1]);
+    expect(result.rowCount).toBe(1);
+    expect(pipeline.stats().batches).toBe(1);
+    await pipeline.close();
+  });
+
+  it('close() with 10 000 queued statements writes all of them, then refuses new ones', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 200, maxQueueSize: 10_000, flushIntervalMs: 60_000 });
+    const promises = Array.from({ length: 10_000 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+    const summary = await pipeline.close();
+    expect(summary.queriesExecuted).toBe(10_000);
+    await Promise.all(promises);
+    expect((await rows(table)).n).toBe(10_000);
+    await expect(pipeline.addQuery('SELECT 1')).rejects.toBeInstanceOf(PipelineClosedError);
+  });
+
+  it('rejects bad input for that statement only', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 5 });
+    const good = [0, 1, 2].map((i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+    await expect(pipeline.addQuery(42 as unknown as string)).rejects.toMatchObject({ code: 'PGR_INVALID_QUERY' });
+    await expect(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [])).rejects.toMatchObject({ code: 'PGR_PARAMETER_COUNT' });
+    const badType = pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, ['not a number']);
+    await pipeline.flush();
+    await expect(badType).rejects.toMatchObject({ code: '22P02' });
+    await Promise.all(good);
+    expect((await rows(table)).n).toBe(3);
+    await pipeline.close();
+  });
+
+  it('rejects bad options with a ConfigError naming the key', () => {
+    expect(() => router.pipeline({ batchSize: 0 })).toThrow(/pipeline.batchSize/);
+    expect(() => router.pipeline({ mode: 'eventually' as never })).toThrow(/pipeline.mode/);
+    expect(() => router.pipeline({ flushEvery: 3 } as never)).toThrow(/pipeline.flushEvery/);
+    expect(() => new QueryPipeline(router, { maxQueueSize: 5, batchSize: 10 })).toThrow(/pipeline.maxQueueSize/);
+  });
+
+  it('router.close() flushes every pipeline it made', async () => {
+    const own = new QueryRouter({ primary: primaryUrl });
+    const table = await freshTable();
+    const pipeline = own.pipeline({ flushIntervalMs: 60_000 });
+    const promises = Array.from({ length: 50 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+    await own.close();
+    await Promise.all(promises);
+    expect((await rows(table)).n).toBe(50);
+    await expect(pipeline.addQuery('SELECT 1')).rejects.toBeInstanceOf(PipelineClosedError);
+  });
+});
