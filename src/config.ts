@@ -1,5 +1,6 @@
-import type { PoolConfig } from 'pg';
+import type { PoolConfig, QueryResult } from 'pg';
 import { ConfigError } from './errors.js';
+import { BREAKER_DEFAULTS, type BreakerOptions } from './resilience/index.js';
 
 /**
  * How to reach one node: a connection URL (`postgres://user:pass@host:5432/db`) or a `pg.PoolConfig`.
@@ -64,7 +65,23 @@ export interface QueryRouterOptions {
   loadBalancing?: LoadBalancing;
   /** `application_name` of every connection, seen in `pg_stat_activity`. Default `'pg-query-router'`. */
   applicationName?: string;
+  /** One circuit breaker per node; these settings apply to each. */
+  breaker?: BreakerOptions;
+  /**
+   * Where a read goes when its replica fails at connection level or its breaker is open, after one other
+   * healthy replica was tried: `'primary'` (default) or `'replicas-only'` (the read fails instead).
+   */
+  readFallback?: 'primary' | 'replicas-only';
+  /**
+   * Called when a statement finally fails because of a node (connection refused or lost, breaker open) —
+   * never for the caller's own errors such as a syntax error. Its return value becomes the statement's result
+   * (a cached value, a default); to fail after all, throw. A per-call `fallback` wins over this one.
+   */
+  fallback?: FallbackFunction;
 }
+
+/** A caller's fallback: turns the node failure of a statement into a result of its own, or throws. */
+export type FallbackFunction = (error: Error, sql: string) => QueryResult | Promise<QueryResult>;
 
 /** One node after validation. `config.password` is not enumerable, so logging the object never shows it. */
 export interface ResolvedNode {
@@ -85,6 +102,9 @@ export interface ResolvedOptions {
   readonly classifierCache: Readonly<Required<ClassifierCacheOptions>>;
   readonly loadBalancing: LoadBalancing;
   readonly applicationName: string;
+  readonly breaker: Readonly<Required<BreakerOptions>>;
+  readonly readFallback: 'primary' | 'replicas-only';
+  readonly fallback: FallbackFunction | undefined;
 }
 
 /** Defaults of every option, in one place. */
@@ -94,9 +114,11 @@ export const DEFAULTS = Object.freeze({
   classifierCache: Object.freeze({ max: 10_000 }),
   loadBalancing: 'round-robin' as LoadBalancing,
   applicationName: 'pg-query-router',
+  breaker: BREAKER_DEFAULTS,
+  readFallback: 'primary' as 'primary' | 'replicas-only',
 });
 
-const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName'] as const;
+const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback'] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
 type Plain = Record<string, unknown>;
@@ -219,9 +241,26 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof applicationName !== 'string' || applicationName.length > 63) {
     throw new ConfigError('applicationName', `must be a string of at most 63 characters, got ${describe(applicationName)}`);
   }
+  const breakerInput = section(input, 'breaker', Object.keys(BREAKER_DEFAULTS));
+  const breaker = Object.freeze({
+    errorThresholdPercentage: integer(breakerInput['errorThresholdPercentage'], 'breaker.errorThresholdPercentage', BREAKER_DEFAULTS.errorThresholdPercentage, 1),
+    resetTimeoutMs: integer(breakerInput['resetTimeoutMs'], 'breaker.resetTimeoutMs', BREAKER_DEFAULTS.resetTimeoutMs, 1),
+    volumeThreshold: integer(breakerInput['volumeThreshold'], 'breaker.volumeThreshold', BREAKER_DEFAULTS.volumeThreshold, 0),
+    rollingWindowMs: integer(breakerInput['rollingWindowMs'], 'breaker.rollingWindowMs', BREAKER_DEFAULTS.rollingWindowMs, 100),
+  });
+  if (breaker.errorThresholdPercentage > 100) throw new ConfigError('breaker.errorThresholdPercentage', `must be at most 100, got ${breaker.errorThresholdPercentage}`);
+  const readFallback = input['readFallback'] ?? DEFAULTS.readFallback;
+  if (readFallback !== 'primary' && readFallback !== 'replicas-only') {
+    throw new ConfigError('readFallback', `must be 'primary' or 'replicas-only', got ${describe(readFallback)}`);
+  }
+  const fallback = input['fallback'];
+  if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('fallback', `must be a function (error, sql) => result, got ${describe(fallback)}`);
   return Object.freeze({
     primary,
     replicas: Object.freeze(replicas),
+    breaker,
+    readFallback,
+    fallback: fallback as FallbackFunction | undefined,
     pool,
     statementCache,
     classifierCache,

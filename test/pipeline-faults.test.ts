@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { CircuitOpenError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
 
 /** Resolves with the settled outcomes, or rejects if any promise is still pending after `ms`. */
 async function settleWithin<T>(promises: readonly Promise<T>[], ms: number): Promise<PromiseSettledResult<T>[]> {
@@ -21,7 +21,7 @@ describe('QueryPipeline when the primary dies', () => {
   beforeAll(async () => {
     // Acknowledged commits must survive the crash for the last check, so commits wait for the WAL here.
     cluster = await startLocalCluster({ replicas: 0, settings: { synchronous_commit: 'on' } });
-    router = new QueryRouter({ primary: cluster.primaryUrl, pool: { max: 4, acquireTimeoutMs: 3000 } });
+    router = new QueryRouter({ primary: cluster.primaryUrl, pool: { max: 4, acquireTimeoutMs: 3000 }, breaker: { resetTimeoutMs: 500 } });
     await router.query('CREATE TABLE fault_rows (id int PRIMARY KEY, v int NOT NULL)');
   });
   afterAll(async () => {
@@ -47,9 +47,24 @@ describe('QueryPipeline when the primary dies', () => {
     for (const outcome of rejected) expect(outcome.reason.code).not.toBe('23505');
     expect(summary.failed).toBeGreaterThan(0);
 
+    // The failed batches opened the primary's breaker: new statements are refused at once, not queued.
+    expect(router.stats().nodes[0]!.breaker).toBe('open');
+    await expect(pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [999_999, 1])).rejects.toBeInstanceOf(CircuitOpenError);
+
     await cluster.startNode(0);
-    const result = await pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [1_000_000, 1]);
-    expect(result.rowCount).toBe(1);
+    // Once the breaker lets a trial through, the same pipeline object writes again.
+    let result: { rowCount: number | null } | undefined;
+    const deadline = Date.now() + 15_000;
+    while (result === undefined && Date.now() < deadline) {
+      try {
+        result = await pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [1_000_000, 1]);
+      } catch (error) {
+        if (!(error instanceof CircuitOpenError)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    expect(result?.rowCount).toBe(1);
+    expect(router.stats().nodes[0]!.breaker).toBe('closed');
     // Every row reported as written is there: its commit reached the WAL before it was acknowledged, and crash
     // recovery replayed it. (A row whose batch lost its connection may or may not be there.)
     const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM fault_rows WHERE id < 1000000');

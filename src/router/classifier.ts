@@ -9,6 +9,8 @@ export interface ClassifierEntry {
   readonly classification: Classification;
   /** The prepared-statement name for this exact text, computed on first parameterised use. */
   statementName: string | undefined;
+  /** Set when a replica refused this statement as a write (SQLSTATE 25006): it goes to the primary from now on. */
+  misrouted: boolean;
   /** Coalescing template of a single-row INSERT (`null`: not one), computed on first use by a pipeline. */
   rowTemplate: RowTemplate | null | undefined;
 }
@@ -37,7 +39,7 @@ export class Classifier {
       return cached;
     }
     this.misses++;
-    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined, rowTemplate: undefined };
+    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined, rowTemplate: undefined, misrouted: false };
     if (sql.length <= MAX_CACHED_SQL_LENGTH) this.cache.set(sql, entry);
     return entry;
   }

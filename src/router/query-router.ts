@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
-import { ConfigError, RouterClosedError } from '../errors.js';
+import { ConfigError, RouterClosedError, isCircuitOpenError } from '../errors.js';
+import type { FallbackFunction } from '../config.js';
+import { NodeBreaker, isNodeFailure } from '../resilience/index.js';
+import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
 import { PIPELINE_BACKEND, QueryPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
 import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
-import { Classifier, statementNameFor } from './classifier.js';
+import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
 import { classifyQuery } from './classify.js';
 import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } from './function-volatility.js';
 import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
@@ -22,6 +25,11 @@ export interface QueryOptions {
    * with SQLSTATE 25006). With no replicas configured every statement runs on the primary.
    */
   route?: 'auto' | Route;
+  /**
+   * Turns a node failure of this statement (after the read fallbacks) into a result of your own; wins over the
+   * router's `fallback` option. Never called for the caller's own errors (syntax, constraints, permissions).
+   */
+  fallback?: FallbackFunction;
 }
 
 /** Events of a {@link QueryRouter}, for `router.on(name, listener)`. */
@@ -32,21 +40,29 @@ export interface RouterEvents {
    * unhandled one does not crash the process.
    */
   connectionError: [event: { node: string; error: Error }];
+  /** A node's breaker opened: calls to it fail at once until `retryAt` (epoch ms). */
+  breakerOpen: [event: { node: string; retryAt: number }];
+  /** A node's breaker lets one trial call through. */
+  breakerHalfOpen: [event: { node: string }];
+  /** A node's breaker closed again: the node is back. */
+  breakerClose: [event: { node: string }];
 }
 
 /** One node as the router sees it. */
 interface RoutedNode {
   readonly node: ResolvedNode;
   readonly pool: NodePool;
+  readonly breaker: NodeBreaker;
   /** Read by the balancer without a function call: statements in flight on this node. */
   readonly inFlight: number;
   readonly latencyMs: number;
 }
 
-function routedNode(node: ResolvedNode, pool: NodePool): RoutedNode {
+function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): RoutedNode {
   return {
     node,
     pool,
+    breaker,
     get inFlight() {
       return pool.inFlight;
     },
@@ -56,7 +72,25 @@ function routedNode(node: ResolvedNode, pool: NodePool): RoutedNode {
   };
 }
 
-const QUERY_OPTION_KEYS = new Set(['route']);
+const QUERY_OPTION_KEYS = new Set(['route', 'fallback']);
+
+// Module-level actions for the breakers: passed with their arguments, so a call allocates no closure.
+const executeOn = <R extends QueryResultRow>(pool: NodePool, sql: string, params: readonly unknown[] | undefined, name: string | undefined): Promise<QueryResult<R>> =>
+  pool.execute<R>(sql, params, name);
+const acquireOn = (pool: NodePool) => pool.acquire();
+
+/** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
+class BatchNodeFailure extends Error {
+  constructor(readonly outcomes: BatchOutcome[]) {
+    super('a pipelined batch failed at connection level');
+  }
+}
+
+async function runBatchOn(pool: NodePool, statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+  const outcomes = await pool.runPipelined(statements);
+  for (const outcome of outcomes) if (!outcome.ok && isNodeFailure(outcome.error)) throw new BatchNodeFailure(outcomes);
+  return outcomes;
+}
 
 /**
  * One PostgreSQL primary and its streaming replicas behind a single `query()`.
@@ -80,7 +114,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly balancer: ReplicaBalancer;
   private readonly volatility: FunctionVolatility;
   private readonly statementCacheEnabled: boolean;
-  private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0 };
+  private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0, readFallbacks: 0, callerFallbacks: 0, selfHealed: 0 };
+  /** Replicas whose breaker is not open: the only ones the balancer sees. Rebuilt on breaker events. */
+  private healthyReplicas: readonly RoutedNode[] = [];
   private closing: Promise<void> | undefined;
   private readonly pipelines = new Set<{ close(): Promise<unknown> }>();
 
@@ -101,8 +137,24 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
       });
-    this.primary = routedNode(this.options.primary, makePool(this.options.primary));
-    this.replicas = this.options.replicas.map((node) => routedNode(node, makePool(node)));
+    const makeBreaker = (node: ResolvedNode): NodeBreaker =>
+      new NodeBreaker(node.name, this.options.breaker, {
+        onOpen: (retryAt) => {
+          this.refreshHealthyReplicas();
+          this.emit('breakerOpen', { node: node.name, retryAt });
+        },
+        onHalfOpen: () => {
+          this.refreshHealthyReplicas();
+          this.emit('breakerHalfOpen', { node: node.name });
+        },
+        onClose: () => {
+          this.refreshHealthyReplicas();
+          this.emit('breakerClose', { node: node.name });
+        },
+      });
+    this.primary = routedNode(this.options.primary, makePool(this.options.primary), makeBreaker(this.options.primary));
+    this.replicas = this.options.replicas.map((node) => routedNode(node, makePool(node), makeBreaker(node)));
+    this.healthyReplicas = this.replicas;
     this.classifier = new Classifier(this.options.classifierCache.max);
     this.balancer = createBalancer(this.options.loadBalancing);
     this.statementCacheEnabled = statementCache.max > 0;
@@ -134,9 +186,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const classification = entry.classification;
     let target = this.primary;
     const route = options === undefined ? 'auto' : this.routeOption(options);
+    let read = false;
     if (this.replicas.length > 0) {
-      if (route === 'replica' || (route === 'auto' && classification.route === 'replica' && (classification.functions.length === 0 || (await this.functionsAllowReplica(classification))))) {
-        target = this.balancer.pick(this.replicas) ?? this.primary;
+      if (
+        route === 'replica' ||
+        (route === 'auto' && classification.route === 'replica' && !entry.misrouted && (classification.functions.length === 0 || (await this.functionsAllowReplica(classification))))
+      ) {
+        read = true;
+        target = this.balancer.pick(this.healthyReplicas) ?? (route === 'replica' || this.options.readFallback === 'replicas-only' ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary);
       }
     }
     if (route !== 'auto') this.routed.forced++;
@@ -144,7 +201,66 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     else this.routed.replica++;
     let name: string | undefined;
     if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
-    return target.pool.execute<R>(sql, params, name);
+    try {
+      return await target.breaker.fire(executeOn<R>, target.pool, sql, params, name);
+    } catch (error) {
+      return this.recover<R>(error, target, read && route === 'auto', entry, sql, params, name, options?.fallback);
+    }
+  }
+
+  /**
+   * After a statement failed on `failed`: a read that a replica could not serve (connection failure, open
+   * breaker) is tried once on another healthy replica, then on the primary (unless `readFallback` is
+   * `'replicas-only'`); a write that a replica refused as read-only (SQLSTATE 25006, a misroute) runs on the
+   * primary and its cached verdict is corrected. Writes are never retried otherwise: they may have committed.
+   * What still fails because of a node goes to the caller's fallback, if any.
+   */
+  private async recover<R extends QueryResultRow>(
+    error: unknown,
+    failed: RoutedNode,
+    autoRead: boolean,
+    entry: ClassifierEntry,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    name: string | undefined,
+    fallback: FallbackFunction | undefined,
+  ): Promise<QueryResult<R>> {
+    let lastError = error;
+    if (failed !== this.primary && (error as { code?: unknown })?.code === '25006' && autoRead) {
+      entry.misrouted = true;
+      this.routed.selfHealed++;
+      return this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name);
+    }
+    const nodeFailure = isNodeFailure(error) || isCircuitOpenError(error);
+    if (nodeFailure && autoRead && failed !== this.primary) {
+      const candidates = this.healthyReplicas.filter((node) => node !== failed);
+      const next = this.balancer.pick(candidates) ?? (this.options.readFallback === 'primary' ? this.primary : undefined);
+      if (next !== undefined) {
+        this.routed.readFallbacks++;
+        try {
+          return await next.breaker.fire(executeOn<R>, next.pool, sql, params, name);
+        } catch (retryError) {
+          lastError = retryError;
+          if (next !== this.primary && this.options.readFallback === 'primary' && (isNodeFailure(retryError) || isCircuitOpenError(retryError))) {
+            try {
+              return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name);
+            } catch (primaryError) {
+              lastError = primaryError;
+            }
+          }
+        }
+      }
+    }
+    const handler = fallback ?? this.options.fallback;
+    if (handler !== undefined && (isNodeFailure(lastError) || isCircuitOpenError(lastError))) {
+      this.routed.callerFallbacks++;
+      return (await handler(lastError as Error, sql)) as QueryResult<R>;
+    }
+    throw lastError;
+  }
+
+  private refreshHealthyReplicas(): void {
+    this.healthyReplicas = this.replicas.filter((node) => !node.breaker.isOpen);
   }
 
   private routeOption(options: QueryOptions): 'auto' | Route {
@@ -156,6 +272,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (route !== 'auto' && route !== 'primary' && route !== 'replica') {
       throw new ConfigError('query.route', `must be 'auto', 'primary' or 'replica', got ${JSON.stringify(route)}`);
     }
+    if (options.fallback !== undefined && typeof options.fallback !== 'function') throw new ConfigError('query.fallback', 'must be a function (error, sql) => result');
     return route;
   }
 
@@ -190,10 +307,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.closing !== undefined) throw new RouterClosedError();
     if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
     const { begin, readOnly, serializable } = parseTransactionOptions(options);
-    const target = readOnly && !serializable ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary;
+    const target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
-    const connection = await target.pool.acquire();
+    const connection = await target.breaker.fire(acquireOn, target.pool);
     const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
     let begun = false;
     try {
@@ -230,6 +347,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const cached = this.classifier.peek(sql);
     const classification = cached?.classification ?? this.classifier.classify(sql).classification;
     let result: Classification = { ...classification, cached: cached !== undefined };
+    if (cached?.misrouted === true) result = { ...result, route: 'primary', kind: 'write', reason: 'a replica refused it as a write (SQLSTATE 25006); now sent to the primary' };
     if (result.route === 'replica' && result.functions.length > 0) {
       const verdict = this.volatility.known(result.functions);
       if (verdict === undefined) result = { ...result, reason: `${result.reason}; volatility of ${result.functions.join(', ')} not looked up yet` };
@@ -257,6 +375,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     return {
       prepare: (sql, params) => {
         if (this.closing !== undefined) throw new RouterClosedError();
+        if (this.primary.breaker.isOpen) throw this.primary.breaker.openError();
         const entry = checkStatement(this.classifier, sql, params);
         const text = sql as string;
         const values = (params ?? undefined) as readonly unknown[] | undefined;
@@ -265,9 +384,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
         return { text, values, statementName, fingerprintHash: entry.classification.fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined };
       },
-      run: (statements) => {
+      run: async (statements) => {
         this.routed.primary += statements.length;
-        return this.primary.pool.runPipelined(statements);
+        try {
+          return await this.primary.breaker.fire(runBatchOn, this.primary.pool, statements);
+        } catch (error) {
+          if (error instanceof BatchNodeFailure) return error.outcomes;
+          return statements.map(() => ({ ok: false, error: error as Error }));
+        }
       },
       attach: (pipeline) => {
         this.pipelines.add(pipeline);
@@ -278,12 +402,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
   stats(): RouterStats {
-    const nodes = [this.primary, ...this.replicas].map(({ node, pool }) => {
+    const nodes = [this.primary, ...this.replicas].map(({ node, pool, breaker }) => {
       const pool_ = pool.stats();
       return {
         name: node.name,
         role: node.role,
         url: node.label,
+        breaker: breaker.state.state,
+        breakerOpens: breaker.opens,
         pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, max: pool_.max },
         queries: pool_.queries,
         errors: pool_.errors,
@@ -315,6 +441,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       // Pipelines first: what they accepted is written before the pools close.
       await Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
       await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end()));
+      for (const node of [this.primary, ...this.replicas]) node.breaker.shutdown();
     })();
     return this.closing;
   }

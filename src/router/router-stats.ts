@@ -7,6 +7,10 @@ export interface NodeStats {
   readonly role: 'primary' | 'replica';
   /** `host:port/database`; never credentials. */
   readonly url: string;
+  /** The node's circuit breaker: `closed` (healthy), `open` (failing fast) or `halfOpen` (trying one call). */
+  readonly breaker: 'closed' | 'open' | 'halfOpen';
+  /** How many times the breaker has opened. */
+  readonly breakerOpens: number;
   /** Connections: open in all, idle, checked out, callers waiting for one, and the pool's ceiling. */
   readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly max: number };
   /** Statements run on this node, and how many failed (any cause). */
@@ -30,7 +34,19 @@ export interface RouterStats {
    * route forced by the caller, how many reads went to the primary because of a VOLATILE (or unknown) function,
    * and how many catalog look-ups that took.
    */
-  readonly routing: { readonly primary: number; readonly replica: number; readonly forced: number; readonly volatileFunction: number; readonly catalogLookups: number };
+  readonly routing: {
+    readonly primary: number;
+    readonly replica: number;
+    readonly forced: number;
+    readonly volatileFunction: number;
+    readonly catalogLookups: number;
+    /** Reads retried on another replica or the primary after their replica failed. */
+    readonly readFallbacks: number;
+    /** Statements answered by a caller's `fallback`. */
+    readonly callerFallbacks: number;
+    /** Writes a replica refused (SQLSTATE 25006) that were re-run on the primary, their verdict corrected. */
+    readonly selfHealed: number;
+  };
   /** The classification cache (keyed by SQL text). */
   readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
   /** Prepared statements over all nodes and connections. */

@@ -1,0 +1,114 @@
+import CircuitBreaker from 'opossum';
+import { CircuitOpenError } from '../errors.js';
+import { isNodeFailure } from './error-classification.js';
+
+/** Circuit breaker settings, the same for every node. */
+export interface BreakerOptions {
+  /** Percentage of failed calls in the rolling window that opens the breaker. Default `50`. */
+  errorThresholdPercentage?: number;
+  /** How long an open breaker rejects calls before letting one trial call through, in milliseconds. Default `5_000`. */
+  resetTimeoutMs?: number;
+  /** Calls in the rolling window before the breaker may open at all. Default `5`. */
+  volumeThreshold?: number;
+  /** Length of the rolling window the percentages are computed over, in milliseconds. Default `10_000`. */
+  rollingWindowMs?: number;
+}
+
+/** Breaker states, as a tagged union so no impossible combination can be written. */
+export type BreakerState = { readonly state: 'closed' } | { readonly state: 'open'; readonly openedAt: number; readonly retryAt: number } | { readonly state: 'halfOpen' };
+
+/** What a breaker reports to its owner. */
+export interface BreakerListener {
+  onOpen?(retryAt: number): void;
+  onHalfOpen?(): void;
+  onClose?(): void;
+}
+
+/** Defaults of {@link BreakerOptions}. */
+export const BREAKER_DEFAULTS: Readonly<Required<BreakerOptions>> = Object.freeze({
+  errorThresholdPercentage: 50,
+  resetTimeoutMs: 5_000,
+  volumeThreshold: 5,
+  rollingWindowMs: 10_000,
+});
+
+type Action<A extends unknown[], T> = (...args: A) => Promise<T>;
+
+/**
+ * One node's circuit breaker (opossum), created once and shared by every call to that node. Only node failures
+ * (see `blame`) count: a syntax error or a unique violation, however many, never opens it. While open, calls
+ * fail at once with {@link CircuitOpenError}; after `resetTimeoutMs` one trial call decides whether it closes.
+ *
+ * Calls go through `fire(action, …args)` with the action and its arguments passed separately, so the hot path
+ * allocates no closure per call.
+ */
+export class NodeBreaker {
+  private readonly breaker: CircuitBreaker<[Action<unknown[], unknown>, ...unknown[]], unknown>;
+  private current: BreakerState = { state: 'closed' };
+  opens = 0;
+
+  constructor(
+    readonly node: string,
+    options: Readonly<Required<BreakerOptions>>,
+    listener: BreakerListener = {},
+  ) {
+    this.breaker = new CircuitBreaker((action: Action<unknown[], unknown>, ...args: unknown[]) => action(...args), {
+      // Statement timeouts are enforced by the pool (which also cancels on the server); opossum's own timer
+      // would abandon a query that keeps running.
+      timeout: false,
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      resetTimeout: options.resetTimeoutMs,
+      volumeThreshold: options.volumeThreshold,
+      rollingCountTimeout: options.rollingWindowMs,
+      // opossum counts an error as a failure unless the filter says otherwise.
+      errorFilter: (error: unknown) => !isNodeFailure(error),
+      name: node,
+    });
+    this.breaker.on('open', () => {
+      const openedAt = Date.now();
+      this.opens++;
+      this.current = { state: 'open', openedAt, retryAt: openedAt + options.resetTimeoutMs };
+      listener.onOpen?.(this.current.retryAt);
+    });
+    this.breaker.on('halfOpen', () => {
+      this.current = { state: 'halfOpen' };
+      listener.onHalfOpen?.();
+    });
+    this.breaker.on('close', () => {
+      this.current = { state: 'closed' };
+      listener.onClose?.();
+    });
+  }
+
+  /** The breaker's state now. */
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /** True while calls are rejected without being tried. */
+  get isOpen(): boolean {
+    return this.current.state === 'open';
+  }
+
+  /** The error a call gets while the breaker is open. */
+  openError(): CircuitOpenError {
+    const state = this.current;
+    return new CircuitOpenError(this.node, state.state === 'open' ? state.retryAt : Date.now());
+  }
+
+  /** Runs `action(...args)` through the breaker; rejects with {@link CircuitOpenError} while it is open. */
+  fire<A extends unknown[], T>(action: Action<A, T>, ...args: A): Promise<T> {
+    return this.breaker.fire(action as Action<unknown[], unknown>, ...args).catch(this.translate) as Promise<T>;
+  }
+
+  // Bound once, so a call allocates no closure for its error path.
+  private readonly translate = (error: unknown): never => {
+    if ((error as { code?: unknown })?.code === 'EOPENBREAKER') throw this.openError();
+    throw error;
+  };
+
+  /** Stops the breaker's timers. */
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+}
