@@ -247,6 +247,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     resetTimeoutMs: integer(breakerInput['resetTimeoutMs'], 'breaker.resetTimeoutMs', BREAKER_DEFAULTS.resetTimeoutMs, 1),
     volumeThreshold: integer(breakerInput['volumeThreshold'], 'breaker.volumeThreshold', BREAKER_DEFAULTS.volumeThreshold, 0),
     rollingWindowMs: integer(breakerInput['rollingWindowMs'], 'breaker.rollingWindowMs', BREAKER_DEFAULTS.rollingWindowMs, 100),
+    consecutiveFailures: integer(breakerInput['consecutiveFailures'], 'breaker.consecutiveFailures', BREAKER_DEFAULTS.consecutiveFailures, 1),
   });
   if (breaker.errorThresholdPercentage > 100) throw new ConfigError('breaker.errorThresholdPercentage', `must be at most 100, got ${breaker.errorThresholdPercentage}`);
   const readFallback = input['readFallback'] ?? DEFAULTS.readFallback;

@@ -12,6 +12,11 @@ export interface BreakerOptions {
   volumeThreshold?: number;
   /** Length of the rolling window the percentages are computed over, in milliseconds. Default `10_000`. */
   rollingWindowMs?: number;
+  /**
+   * Node failures in a row that open the breaker whatever the window's percentage, so a node that dies after
+   * thousands of good calls is cut off at once instead of when the good calls have aged out. Default `5`.
+   */
+  consecutiveFailures?: number;
 }
 
 /** Breaker states, as a tagged union so no impossible combination can be written. */
@@ -30,6 +35,7 @@ export const BREAKER_DEFAULTS: Readonly<Required<BreakerOptions>> = Object.freez
   resetTimeoutMs: 5_000,
   volumeThreshold: 5,
   rollingWindowMs: 10_000,
+  consecutiveFailures: 5,
 });
 
 type Action<A extends unknown[], T> = (...args: A) => Promise<T>;
@@ -45,6 +51,7 @@ type Action<A extends unknown[], T> = (...args: A) => Promise<T>;
 export class NodeBreaker {
   private readonly breaker: CircuitBreaker<[Action<unknown[], unknown>, ...unknown[]], unknown>;
   private current: BreakerState = { state: 'closed' };
+  private failuresInARow = 0;
   opens = 0;
 
   constructor(
@@ -64,7 +71,14 @@ export class NodeBreaker {
       errorFilter: (error: unknown) => !isNodeFailure(error),
       name: node,
     });
+    this.breaker.on('failure', () => {
+      if (++this.failuresInARow >= options.consecutiveFailures && this.current.state === 'closed') this.breaker.open();
+    });
+    this.breaker.on('success', () => {
+      this.failuresInARow = 0;
+    });
     this.breaker.on('open', () => {
+      this.failuresInARow = 0;
       const openedAt = Date.now();
       this.opens++;
       this.current = { state: 'open', openedAt, retryAt: openedAt + options.resetTimeoutMs };
