@@ -243,6 +243,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const breakerInput = section(input, 'breaker', Object.keys(BREAKER_DEFAULTS));
   const breaker = Object.freeze({
+    timeoutMs: integer(breakerInput['timeoutMs'], 'breaker.timeoutMs', BREAKER_DEFAULTS.timeoutMs, 0),
     errorThresholdPercentage: integer(breakerInput['errorThresholdPercentage'], 'breaker.errorThresholdPercentage', BREAKER_DEFAULTS.errorThresholdPercentage, 1),
     resetTimeoutMs: integer(breakerInput['resetTimeoutMs'], 'breaker.resetTimeoutMs', BREAKER_DEFAULTS.resetTimeoutMs, 1),
     volumeThreshold: integer(breakerInput['volumeThreshold'], 'breaker.volumeThreshold', BREAKER_DEFAULTS.volumeThreshold, 0),

@@ -9,6 +9,40 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
+interface ReadLoad {
+  served: number;
+  failed: number;
+  stop(): Promise<void>;
+}
+
+/** Concurrent callers reading in a loop until stopped. A loop never outlives its test, even when it fails. */
+function readLoad(router: QueryRouter, callers: number): ReadLoad {
+  let stopped = false;
+  const load: ReadLoad = {
+    served: 0,
+    failed: 0,
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+  };
+  const running = Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (!stopped) {
+        try {
+          await router.query('SELECT count(*) FROM breaker_items WHERE v = $1', [1]);
+          load.served++;
+        } catch {
+          load.failed++;
+          // Yield to timers: a failure that is immediate must not turn the loop into a busy spin.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    }),
+  );
+  return load;
+}
+
 describe('circuit breakers, fallbacks and self-healing on a real cluster', () => {
   let cluster: LocalCluster;
   let router: QueryRouter;
@@ -20,7 +54,7 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
       primary: cluster.primaryUrl,
       replicas: cluster.replicaUrls,
       pool: { max: 4, acquireTimeoutMs: 2000 },
-      breaker: { resetTimeoutMs: 1000, volumeThreshold: 3 },
+      breaker: { resetTimeoutMs: 1000, volumeThreshold: 3, timeoutMs: 500 },
     });
     router.on('breakerOpen', ({ node }) => events.push(`open:${node}`));
     router.on('breakerHalfOpen', ({ node }) => events.push(`halfOpen:${node}`));
@@ -43,37 +77,55 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
   });
 
   it('serves every read while a replica is SIGKILLed, then uses it again after a restart', async () => {
-    let failed = 0;
-    let served = 0;
-    let stop = false;
-    const load = Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (!stop) {
-          try {
-            await router.query('SELECT count(*) FROM breaker_items WHERE v = $1', [1]);
-            served++;
-          } catch {
-            failed++;
-          }
-        }
-      }),
-    );
-    await until(() => served > 50, 5000);
-    await cluster.killNode(1);
-    await until(() => router.stats().nodes[1]!.breaker === 'open', 10_000);
-    const servedWhileDown = served;
-    await until(() => served > servedWhileDown + 200, 10_000);
-    await cluster.startNode(1);
-    await until(() => router.stats().nodes[1]!.breaker === 'closed', 15_000);
-    const before = router.stats().nodes[1]!.queries;
-    await until(() => router.stats().nodes[1]!.queries > before + 20, 10_000);
-    stop = true;
-    await load;
-    expect(failed).toBe(0);
+    const load = readLoad(router, 8);
+    try {
+      await until(() => load.served > 50, 5000);
+      await cluster.killNode(1);
+      await until(() => router.stats().nodes[1]!.breaker === 'open', 10_000);
+      const servedWhileDown = load.served;
+      await until(() => load.served > servedWhileDown + 200, 10_000);
+      await cluster.startNode(1);
+      await until(() => router.stats().nodes[1]!.breaker === 'closed', 15_000);
+      const before = router.stats().nodes[1]!.queries;
+      await until(() => router.stats().nodes[1]!.queries > before + 20, 10_000);
+    } finally {
+      await load.stop();
+    }
+    expect(load.failed).toBe(0);
     expect(router.stats().routing.readFallbacks).toBeGreaterThan(0);
     expect(events).toContain('open:replica-0');
     expect(events).toContain('close:replica-0');
   }, 60_000);
+
+  it('serves every read while a replica is frozen (SIGSTOP): reads time out there, are retried elsewhere, and it rejoins after SIGCONT', async () => {
+    const load = readLoad(router, 6);
+    try {
+      await until(() => load.served > 50, 5000);
+      cluster.pauseNode(2);
+      try {
+        await until(() => router.stats().nodes[2]!.breaker === 'open', 15_000);
+        const servedWhileFrozen = load.served;
+        await until(() => load.served > servedWhileFrozen + 100, 10_000);
+      } finally {
+        cluster.resumeNode(2);
+      }
+      await until(() => router.stats().nodes[2]!.breaker === 'closed', 15_000);
+      const before = router.stats().nodes[2]!.queries;
+      await until(() => router.stats().nodes[2]!.queries > before + 20, 10_000);
+    } finally {
+      await load.stop();
+    }
+    expect(load.failed).toBe(0);
+    expect(events).toContain('open:replica-1');
+  }, 60_000);
+
+  it('cancels a slow statement on a live node as the caller\'s error (57014), without opening its breaker', async () => {
+    const opens = router.stats().nodes[0]!.breakerOpens;
+    const error = await router.query('SELECT pg_sleep(5)', [], { route: 'primary', timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: '57014' });
+    expect(router.stats().nodes[0]!.breakerOpens).toBe(opens);
+    expect((await router.query<{ v: number }>('SELECT 1 AS v', [], { route: 'primary' })).rows[0]!.v).toBe(1);
+  });
 
   it('fails writes fast with CircuitOpenError while the primary is down, keeps reads on replicas, and recovers', async () => {
     await cluster.stopNode(0);

@@ -56,8 +56,8 @@ describe('error blame by SQLSTATE', () => {
     expect(blame(new QueryError('PGR_INVALID_QUERY', 'x'))).toBe('caller');
   });
 
-  it('tells an exhausted pool (load) from a node that does not accept connections', () => {
-    expect(blame(new AcquireTimeoutError('primary', 100, { cause: new Error('timeout exceeded when trying to connect') }))).toBe('caller');
+  it('blames the node when no connection could be had in time (stuck, frozen or overloaded)', () => {
+    expect(blame(new AcquireTimeoutError('primary', 100, { cause: new Error('timeout exceeded when trying to connect') }))).toBe('node');
     expect(blame(new AcquireTimeoutError('primary', 100, { cause: new Error('Connection terminated due to connection timeout') }))).toBe('node');
   });
 });

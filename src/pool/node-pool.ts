@@ -3,6 +3,7 @@ import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
 import { corkSocket, setPipelineMode, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
+import { sendCancelRequest } from './cancel-request.js';
 
 /** Sizing, timing and caching of one node's pool. */
 export interface NodePoolOptions {
@@ -18,6 +19,8 @@ export interface NodePoolOptions {
   /** Prepared statements kept per connection; `0` runs every statement unnamed. */
   readonly statementCacheMax: number;
   readonly applicationName: string;
+  /** Default statement timeout in milliseconds (`0`: none); see {@link NodePool.execute}. */
+  readonly statementTimeoutMs: number;
   /** Called for errors on idle connections (a node restart, a network cut), which would otherwise crash Node. */
   readonly onIdleError?: (error: Error) => void;
 }
@@ -88,6 +91,7 @@ export class NodePool {
   private readonly statementCacheMax: number;
   private readonly max: number;
   private readonly min: number;
+  private readonly statementTimeoutMs: number;
   private queries = 0;
   private errors = 0;
   /** Statements running or waiting for a connection right now. */
@@ -98,6 +102,7 @@ export class NodePool {
   constructor(options: NodePoolOptions) {
     this.name = options.name;
     this.statementCacheMax = options.statementCacheMax;
+    this.statementTimeoutMs = options.statementTimeoutMs;
     const connection = options.connection;
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
@@ -138,7 +143,12 @@ export class NodePool {
    * Runs one statement on a pooled connection and returns pg's result. Parameterised statements with a
    * `statementName` run as named prepared statements from the connection's cache.
    */
-  async execute<R extends QueryResultRow = QueryResultRow>(text: string, values: readonly unknown[] | undefined, statementName: string | undefined): Promise<QueryResult<R>> {
+  async execute<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values: readonly unknown[] | undefined,
+    statementName: string | undefined,
+    timeoutMs: number = this.statementTimeoutMs,
+  ): Promise<QueryResult<R>> {
     this.inFlight++;
     const started = performance.now();
     let client: PoolClient;
@@ -150,7 +160,8 @@ export class NodePool {
       throw this.acquireError(error, started);
     }
     try {
-      const result = await this.run<R>(client, text, values, statementName, true);
+      const running = this.run<R>(client, text, values, statementName, true);
+      const result = await (timeoutMs > 0 ? this.bounded(client, running, timeoutMs) : running);
       client.release();
       return result;
     } catch (error) {
@@ -268,6 +279,39 @@ export class NodePool {
       cache.forget(statementName);
       return this.send<R>(client, text, values, statementName);
     }
+  }
+
+  /**
+   * Waits for `running` at most `timeoutMs`. Then it sends a cancel request and allows a grace period: a node
+   * that is alive cancels the statement, which fails with SQLSTATE 57014 (a slow statement: the caller's
+   * problem); a node that answers neither is unresponsive, and the statement fails with `PGR_NODE_TIMEOUT`
+   * (the node's problem — the caller's connection is discarded, and its breaker counts it).
+   */
+  private bounded<R extends QueryResultRow>(client: PoolClient, running: Promise<QueryResult<R>>, timeoutMs: number): Promise<QueryResult<R>> {
+    return new Promise<QueryResult<R>>((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        return true;
+      };
+      running.then(
+        (result) => settle() && resolve(result),
+        (error: unknown) => settle() && reject(error),
+      );
+      const timer = setTimeout(() => {
+        const graceMs = Math.min(1_000, Math.max(100, timeoutMs));
+        void sendCancelRequest(client, graceMs);
+        setTimeout(() => {
+          if (!settle()) return;
+          // The statement may still be running on a frozen node; the caller sees a node failure and must not
+          // reuse this connection, so `release` destroys it (a PGR_NODE_TIMEOUT is connection-level).
+          running.catch(() => undefined);
+          reject(new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timeoutMs} ms, nor to a cancel request`, { context: { node: this.name } }));
+        }, graceMs).unref();
+      }, timeoutMs);
+    });
   }
 
   private acquireError(error: unknown, started: number): Error {

@@ -59,14 +59,16 @@ const NODE_ERRNOS: ReadonlySet<string> = new Set([
 /**
  * Whose fault `error` is. Errors without a SQLSTATE or errno (pg's "Connection terminated unexpectedly", a
  * connect timeout) are the node's; the router's own input errors (`PGR_…`) are the caller's, except a node
- * timeout. `57014` (query_canceled) is the caller's: a `statement_timeout` the caller set, or a cancel it asked for.
+ * timeout and an acquisition timeout. `57014` (query_canceled) is the caller's: a `statement_timeout` the caller set, or a cancel it asked for.
  */
 export function blame(error: unknown): ErrorBlame {
   if (typeof error !== 'object' || error === null) return 'node';
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (NODE_ERRNOS.has(code)) return 'node';
-    if (code === 'PGR_ACQUIRE_TIMEOUT') return (error as { cause?: { message?: unknown } }).cause?.message === 'timeout exceeded when trying to connect' ? 'caller' : 'node';
+    // No connection in time: the node does not accept new ones, or every one it has is stuck. A merely busy
+    // node lands here too; shedding its load (reads go elsewhere, its breaker may open) is the right answer.
+    if (code === 'PGR_ACQUIRE_TIMEOUT') return 'node';
     if (code === 'PGR_QUERY_FAILED') return typeof (error as { severity?: unknown }).severity === 'string' ? 'caller' : 'node';
     if (code.startsWith('PGR_')) return 'caller';
     if (code.length === 5) {

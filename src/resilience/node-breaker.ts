@@ -4,6 +4,13 @@ import { isNodeFailure } from './error-classification.js';
 
 /** Circuit breaker settings, the same for every node. */
 export interface BreakerOptions {
+  /**
+   * A statement running longer than this, in milliseconds, is cancelled on the server; if the node does not
+   * even answer the cancel, the statement fails as a node failure (`PGR_NODE_TIMEOUT`) and counts against the
+   * breaker — that is how a frozen node is told from a slow statement. `0` disables it. Per call: `timeoutMs`.
+   * Default `30_000`.
+   */
+  timeoutMs?: number;
   /** Percentage of failed calls in the rolling window that opens the breaker. Default `50`. */
   errorThresholdPercentage?: number;
   /** How long an open breaker rejects calls before letting one trial call through, in milliseconds. Default `5_000`. */
@@ -31,6 +38,7 @@ export interface BreakerListener {
 
 /** Defaults of {@link BreakerOptions}. */
 export const BREAKER_DEFAULTS: Readonly<Required<BreakerOptions>> = Object.freeze({
+  timeoutMs: 30_000,
   errorThresholdPercentage: 50,
   resetTimeoutMs: 5_000,
   volumeThreshold: 5,

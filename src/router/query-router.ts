@@ -30,6 +30,8 @@ export interface QueryOptions {
    * router's `fallback` option. Never called for the caller's own errors (syntax, constraints, permissions).
    */
   fallback?: FallbackFunction;
+  /** Statement timeout for this call, in milliseconds (`0`: none); default `breaker.timeoutMs`. */
+  timeoutMs?: number;
 }
 
 /** Events of a {@link QueryRouter}, for `router.on(name, listener)`. */
@@ -72,11 +74,16 @@ function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): R
   };
 }
 
-const QUERY_OPTION_KEYS = new Set(['route', 'fallback']);
+const QUERY_OPTION_KEYS = new Set(['route', 'fallback', 'timeoutMs']);
 
 // Module-level actions for the breakers: passed with their arguments, so a call allocates no closure.
-const executeOn = <R extends QueryResultRow>(pool: NodePool, sql: string, params: readonly unknown[] | undefined, name: string | undefined): Promise<QueryResult<R>> =>
-  pool.execute<R>(sql, params, name);
+const executeOn = <R extends QueryResultRow>(
+  pool: NodePool,
+  sql: string,
+  params: readonly unknown[] | undefined,
+  name: string | undefined,
+  timeoutMs: number | undefined,
+): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, timeoutMs);
 const acquireOn = (pool: NodePool) => pool.acquire();
 
 /** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
@@ -134,6 +141,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         connection: node.config,
         ...pool,
         statementCacheMax: statementCache.max,
+        statementTimeoutMs: this.options.breaker.timeoutMs,
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
       });
@@ -202,9 +210,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     let name: string | undefined;
     if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
     try {
-      return await target.breaker.fire(executeOn<R>, target.pool, sql, params, name);
+      return await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
     } catch (error) {
-      return this.recover<R>(error, target, read && route === 'auto', entry, sql, params, name, options?.fallback);
+      return this.recover<R>(error, target, read && route === 'auto', entry, sql, params, name, options);
     }
   }
 
@@ -223,13 +231,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     sql: string,
     params: readonly unknown[] | undefined,
     name: string | undefined,
-    fallback: FallbackFunction | undefined,
+    options: QueryOptions | undefined,
   ): Promise<QueryResult<R>> {
+    const timeoutMs = options?.timeoutMs;
     let lastError = error;
     if (failed !== this.primary && (error as { code?: unknown })?.code === '25006' && autoRead) {
       entry.misrouted = true;
       this.routed.selfHealed++;
-      return this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name);
+      return this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
     }
     const nodeFailure = isNodeFailure(error) || isCircuitOpenError(error);
     if (nodeFailure && autoRead && failed !== this.primary) {
@@ -238,12 +247,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       if (next !== undefined) {
         this.routed.readFallbacks++;
         try {
-          return await next.breaker.fire(executeOn<R>, next.pool, sql, params, name);
+          return await next.breaker.fire(executeOn<R>, next.pool, sql, params, name, timeoutMs);
         } catch (retryError) {
           lastError = retryError;
           if (next !== this.primary && this.options.readFallback === 'primary' && (isNodeFailure(retryError) || isCircuitOpenError(retryError))) {
             try {
-              return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name);
+              return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
             } catch (primaryError) {
               lastError = primaryError;
             }
@@ -251,7 +260,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         }
       }
     }
-    const handler = fallback ?? this.options.fallback;
+    const handler = options?.fallback ?? this.options.fallback;
     if (handler !== undefined && (isNodeFailure(lastError) || isCircuitOpenError(lastError))) {
       this.routed.callerFallbacks++;
       return (await handler(lastError as Error, sql)) as QueryResult<R>;
@@ -273,6 +282,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       throw new ConfigError('query.route', `must be 'auto', 'primary' or 'replica', got ${JSON.stringify(route)}`);
     }
     if (options.fallback !== undefined && typeof options.fallback !== 'function') throw new ConfigError('query.fallback', 'must be a function (error, sql) => result');
+    if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== 'number' || !Number.isInteger(options.timeoutMs) || options.timeoutMs < 0)) {
+      throw new ConfigError('query.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(options.timeoutMs)}`);
+    }
     return route;
   }
 

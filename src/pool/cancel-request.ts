@@ -1,0 +1,42 @@
+import { connect } from 'node:net';
+import type { PoolClient } from 'pg';
+
+interface CancelTarget {
+  processID?: number | null;
+  secretKey?: number | null;
+  connectionParameters?: { host?: string; port?: number };
+}
+
+const CANCEL_REQUEST_CODE = 80877102;
+
+/**
+ * Asks the server to cancel whatever `client`'s backend is running: PostgreSQL's CancelRequest, sent on a new
+ * connection with the backend's process id and secret key (as libpq's PQcancel does). Resolves once the request
+ * was written, or `false` if it could not be (no key, unreachable node, `timeoutMs` passed). The outcome shows up
+ * on the query itself: it fails with SQLSTATE 57014 if the cancel arrived in time.
+ */
+export function sendCancelRequest(client: PoolClient, timeoutMs: number): Promise<boolean> {
+  const target = client as unknown as CancelTarget;
+  const host = target.connectionParameters?.host;
+  const port = target.connectionParameters?.port;
+  if (typeof target.processID !== 'number' || typeof target.secretKey !== 'number' || host === undefined || port === undefined) {
+    return Promise.resolve(false);
+  }
+  const message = Buffer.alloc(16);
+  message.writeInt32BE(16, 0);
+  message.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+  message.writeInt32BE(target.processID, 8);
+  message.writeInt32BE(target.secretKey, 12);
+  return new Promise((resolve) => {
+    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    timer.unref();
+    function finish(sent: boolean): void {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(sent);
+    }
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.end(message, () => finish(true)));
+  });
+}
