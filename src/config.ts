@@ -24,6 +24,21 @@ export interface PoolOptions {
    * `AcquireTimeoutError`, in milliseconds; `0` waits forever. Default `10_000`.
    */
   acquireTimeoutMs?: number;
+  /**
+   * Every node is checked (`SELECT 1` on a connection of its own) this often, in milliseconds; a replica that
+   * fails a check leaves the balancer until it passes one (events `replicaDown` / `replicaUp`). `0` disables the
+   * checks. Default `5_000`. A check fails after `min(2_000, healthCheckIntervalMs)` ms without an answer.
+   */
+  healthCheckIntervalMs?: number;
+  /** Ping a connection (an empty statement) before using it, replacing it if dead. Costs a round trip. Default `false`. */
+  prePing?: boolean;
+  /**
+   * A connection held by a `transaction()` callback longer than this, in milliseconds, emits `leak`. `0`
+   * disables it. Default `0`.
+   */
+  leakTimeoutMs?: number;
+  /** Capture the stack of each checkout so `leak` can say who holds it (costs ~2 µs per transaction). Default `false`. */
+  leakStackTraces?: boolean;
 }
 
 /** The per-connection cache of named prepared statements. */
@@ -109,7 +124,17 @@ export interface ResolvedOptions {
 
 /** Defaults of every option, in one place. */
 export const DEFAULTS = Object.freeze({
-  pool: Object.freeze({ min: 0, max: 10, idleTimeoutMs: 30_000, maxLifetimeMs: 0, acquireTimeoutMs: 10_000 }),
+  pool: Object.freeze({
+    min: 0,
+    max: 10,
+    idleTimeoutMs: 30_000,
+    maxLifetimeMs: 0,
+    acquireTimeoutMs: 10_000,
+    healthCheckIntervalMs: 5_000,
+    prePing: false,
+    leakTimeoutMs: 0,
+    leakStackTraces: false,
+  }),
   statementCache: Object.freeze({ max: 500 }),
   classifierCache: Object.freeze({ max: 10_000 }),
   loadBalancing: 'round-robin' as LoadBalancing,
@@ -147,6 +172,12 @@ function integer(value: unknown, key: string, fallback: number, min: number): nu
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new ConfigError(key, `must be an integer ≥ ${min}, got ${describe(value)}`);
   }
+  return value;
+}
+
+function boolean(value: unknown, key: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
   return value;
 }
 
@@ -225,6 +256,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     idleTimeoutMs: integer(poolInput['idleTimeoutMs'], 'pool.idleTimeoutMs', DEFAULTS.pool.idleTimeoutMs, 0),
     maxLifetimeMs: integer(poolInput['maxLifetimeMs'], 'pool.maxLifetimeMs', DEFAULTS.pool.maxLifetimeMs, 0),
     acquireTimeoutMs: integer(poolInput['acquireTimeoutMs'], 'pool.acquireTimeoutMs', DEFAULTS.pool.acquireTimeoutMs, 0),
+    healthCheckIntervalMs: integer(poolInput['healthCheckIntervalMs'], 'pool.healthCheckIntervalMs', DEFAULTS.pool.healthCheckIntervalMs, 0),
+    prePing: boolean(poolInput['prePing'], 'pool.prePing', DEFAULTS.pool.prePing),
+    leakTimeoutMs: integer(poolInput['leakTimeoutMs'], 'pool.leakTimeoutMs', DEFAULTS.pool.leakTimeoutMs, 0),
+    leakStackTraces: boolean(poolInput['leakStackTraces'], 'pool.leakStackTraces', DEFAULTS.pool.leakStackTraces),
   });
   if (pool.min > pool.max) throw new ConfigError('pool.min', `must not exceed pool.max (${pool.max}), got ${pool.min}`);
 

@@ -130,8 +130,10 @@ export class AcquireTimeoutError extends RouterError {
   /** How long the caller waited, in milliseconds. */
   readonly waitedMs: number;
 
-  constructor(node: string, waitedMs: number, options?: { cause?: unknown }) {
-    super('PGR_ACQUIRE_TIMEOUT', `no connection to ${node} within ${waitedMs} ms (pool exhausted or node not answering)`, options);
+  constructor(node: string, waitedMs: number, options?: { cause?: unknown; pool?: { total: number; max: number; idle: number; waiting: number } }) {
+    const pool = options?.pool;
+    const state = pool === undefined ? 'pool exhausted or node not answering' : `pool ${pool.total - pool.idle}/${pool.max} in use, ${pool.idle} idle, ${pool.waiting} waiting`;
+    super('PGR_ACQUIRE_TIMEOUT', `no connection to ${node} within ${waitedMs} ms (${state})`, options);
     this.node = node;
     this.waitedMs = waitedMs;
   }

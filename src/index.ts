@@ -7,6 +7,7 @@ export { QueryRouter, classifyQuery, RoundRobinBalancer, LeastBusyBalancer, Late
 export type {
   QueryOptions,
   RouterEvents,
+  CloseOptions,
   Classification,
   Route,
   StatementKind,

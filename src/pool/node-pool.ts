@@ -23,6 +23,21 @@ export interface NodePoolOptions {
   readonly statementTimeoutMs: number;
   /** Called for errors on idle connections (a node restart, a network cut), which would otherwise crash Node. */
   readonly onIdleError?: (error: Error) => void;
+  /** Ping each connection before use (see `PoolOptions.prePing`). */
+  readonly prePing: boolean;
+  /** A connection from {@link NodePool.acquire} held longer than this, in milliseconds, is reported; `0`: never. */
+  readonly leakTimeoutMs: number;
+  readonly leakStackTraces: boolean;
+  /** Called when a connection is held past `leakTimeoutMs`. */
+  readonly onLeak?: (leak: ConnectionLeak) => void;
+}
+
+/** A connection held past `leakTimeoutMs`. */
+export interface ConnectionLeak {
+  readonly node: string;
+  readonly heldMs: number;
+  /** Where it was taken, when `leakStackTraces` is on. */
+  readonly stack: string | undefined;
 }
 
 /** Counters of one node, read by `stats()`. */
@@ -92,6 +107,9 @@ export class NodePool {
   private readonly max: number;
   private readonly min: number;
   private readonly statementTimeoutMs: number;
+  private readonly options: NodePoolOptions;
+  /** Connections checked out now, so a shutdown past its deadline can cut them. */
+  private readonly active = new Set<PoolClient>();
   private queries = 0;
   private errors = 0;
   /** Statements running or waiting for a connection right now. */
@@ -103,6 +121,7 @@ export class NodePool {
     this.name = options.name;
     this.statementCacheMax = options.statementCacheMax;
     this.statementTimeoutMs = options.statementTimeoutMs;
+    this.options = options;
     const connection = options.connection;
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
@@ -153,7 +172,7 @@ export class NodePool {
     const started = performance.now();
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.checkout();
     } catch (error) {
       this.inFlight--;
       this.errors++;
@@ -162,10 +181,10 @@ export class NodePool {
     try {
       const running = this.run<R>(client, text, values, statementName, true);
       const result = await (timeoutMs > 0 ? this.bounded(client, running, timeoutMs) : running);
-      client.release();
+      this.checkin(client);
       return result;
     } catch (error) {
-      client.release(isConnectionLevelError(error) ? (error as Error) : undefined);
+      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : undefined);
       this.errors++;
       throw QueryError.from(error, { node: this.name });
     } finally {
@@ -175,17 +194,49 @@ export class NodePool {
     }
   }
 
-  /** Takes a connection for several statements (a transaction). */
-  async acquire(): Promise<NodeConnection> {
+  /** Takes a client from the pool, pinging it first with `prePing` (a dead one is discarded and replaced once). */
+  private async checkout(): Promise<PoolClient> {
+    const client = await this.pool.connect();
+    if (this.options.prePing) {
+      try {
+        await client.query(';');
+      } catch (error) {
+        client.release(error as Error);
+        const replacement = await this.pool.connect();
+        this.active.add(replacement);
+        return replacement;
+      }
+    }
+    this.active.add(client);
+    return client;
+  }
+
+  private checkin(client: PoolClient, error?: Error): void {
+    this.active.delete(client);
+    client.release(error);
+  }
+
+  /**
+   * Takes a connection for several statements (a transaction). `holder` is the stack to report if the
+   * connection leaks; capture it before the caller's first `await`, or it will not name the caller.
+   */
+  async acquire(holder?: string): Promise<NodeConnection> {
     const started = performance.now();
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.checkout();
     } catch (error) {
       this.errors++;
       throw this.acquireError(error, started);
     }
     let released = false;
+    let leakTimer: NodeJS.Timeout | undefined;
+    if (this.options.leakTimeoutMs > 0 && this.options.onLeak !== undefined) {
+      const stack = holder ?? (this.options.leakStackTraces ? new Error('connection checked out here').stack : undefined);
+      const onLeak = this.options.onLeak;
+      leakTimer = setTimeout(() => onLeak({ node: this.name, heldMs: Math.round(performance.now() - started), stack }), this.options.leakTimeoutMs);
+      leakTimer.unref();
+    }
     return {
       query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string) => {
         this.inFlight++;
@@ -202,7 +253,8 @@ export class NodePool {
       release: (destroy = false) => {
         if (released) return;
         released = true;
-        client.release(destroy ? new Error('released after a connection-level error') : undefined);
+        clearTimeout(leakTimer);
+        this.checkin(client, destroy ? new Error('released after a connection-level error') : undefined);
       },
     };
   }
@@ -219,7 +271,7 @@ export class NodePool {
     const started = performance.now();
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.checkout();
     } catch (error) {
       this.inFlight -= statements.length;
       this.errors += statements.length;
@@ -252,7 +304,7 @@ export class NodePool {
       if (isConnectionLevelError(outcome.reason)) broken = true;
       return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
     });
-    client.release(broken ? new Error('connection failed during a pipelined batch') : undefined);
+    this.checkin(client, broken ? new Error('connection failed during a pipelined batch') : undefined);
     this.inFlight -= statements.length;
     this.queries += statements.length;
     this.latencyMs += ((performance.now() - started) / Math.max(1, statements.length) - this.latencyMs) * LATENCY_WEIGHT;
@@ -315,7 +367,10 @@ export class NodePool {
   }
 
   private acquireError(error: unknown, started: number): Error {
-    if (isAcquireTimeout(error)) return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error });
+    if (isAcquireTimeout(error)) {
+      const pool = { total: this.pool.totalCount, max: this.max, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+      return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error, pool });
+    }
     return QueryError.from(error, { node: this.name });
   }
 
@@ -337,8 +392,23 @@ export class NodePool {
     };
   }
 
-  /** Closes every connection once the ones in use are returned. */
-  async end(): Promise<void> {
-    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
+  /**
+   * Closes every connection once the ones in use are returned. With `deadline` (epoch ms), connections still in
+   * use then are cut, so shutdown never waits on a statement that does not end.
+   */
+  async end(deadline?: number): Promise<void> {
+    if (this.pool.ended || this.pool.ending) return;
+    const ending = this.pool.end();
+    if (deadline === undefined) return ending;
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const client of this.active) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        resolve();
+      }, Math.max(0, deadline - Date.now()));
+    });
+    await Promise.race([ending, cut]);
+    clearTimeout(timer);
+    await ending;
   }
 }

@@ -3,7 +3,7 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
 import { ConfigError, RouterClosedError, isCircuitOpenError } from '../errors.js';
 import type { FallbackFunction } from '../config.js';
-import { NodeBreaker, isNodeFailure } from '../resilience/index.js';
+import { HealthMonitor, NodeBreaker, isNodeFailure } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
 import { PIPELINE_BACKEND, QueryPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
@@ -48,6 +48,21 @@ export interface RouterEvents {
   breakerHalfOpen: [event: { node: string }];
   /** A node's breaker closed again: the node is back. */
   breakerClose: [event: { node: string }];
+  /** A replica failed its health check and left the balancer. */
+  replicaDown: [event: { node: string; reason: string | undefined }];
+  /** A replica passed its health check again and rejoined the balancer. */
+  replicaUp: [event: { node: string }];
+  /** A `transaction()` held its connection past `pool.leakTimeoutMs`; `stack` says where it was taken (with `pool.leakStackTraces`). */
+  leak: [event: { node: string; heldMs: number; stack: string | undefined }];
+}
+
+/** Options of {@link QueryRouter.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for running statements, transactions and pipelines, in milliseconds; connections still
+   * busy then are cut. Default: wait for them however long they take.
+   */
+  timeoutMs?: number;
 }
 
 /** One node as the router sees it. */
@@ -84,7 +99,7 @@ const executeOn = <R extends QueryResultRow>(
   name: string | undefined,
   timeoutMs: number | undefined,
 ): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, timeoutMs);
-const acquireOn = (pool: NodePool) => pool.acquire();
+const acquireOn = (pool: NodePool, holder: string | undefined) => pool.acquire(holder);
 
 /** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
 class BatchNodeFailure extends Error {
@@ -126,6 +141,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private healthyReplicas: readonly RoutedNode[] = [];
   private closing: Promise<void> | undefined;
   private readonly pipelines = new Set<{ close(): Promise<unknown> }>();
+  private readonly health: HealthMonitor;
 
   /**
    * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
@@ -144,6 +160,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         statementTimeoutMs: this.options.breaker.timeoutMs,
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
+        onLeak: (leak) => this.emit('leak', leak),
       });
     const makeBreaker = (node: ResolvedNode): NodeBreaker =>
       new NodeBreaker(node.name, this.options.breaker, {
@@ -163,6 +180,17 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     this.primary = routedNode(this.options.primary, makePool(this.options.primary), makeBreaker(this.options.primary));
     this.replicas = this.options.replicas.map((node) => routedNode(node, makePool(node), makeBreaker(node)));
     this.healthyReplicas = this.replicas;
+    this.health = new HealthMonitor(
+      [this.options.primary, ...this.options.replicas],
+      { intervalMs: pool.healthCheckIntervalMs, timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs), applicationName },
+      (node, healthy, reason) => {
+        this.refreshHealthyReplicas();
+        if (node === 'primary') return;
+        if (healthy) this.emit('replicaUp', { node });
+        else this.emit('replicaDown', { node, reason });
+      },
+    );
+    this.health.start();
     this.classifier = new Classifier(this.options.classifierCache.max);
     this.balancer = createBalancer(this.options.loadBalancing);
     this.statementCacheEnabled = statementCache.max > 0;
@@ -269,7 +297,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   }
 
   private refreshHealthyReplicas(): void {
-    this.healthyReplicas = this.replicas.filter((node) => !node.breaker.isOpen);
+    this.healthyReplicas = this.replicas.filter((node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name));
   }
 
   private routeOption(options: QueryOptions): 'auto' | Route {
@@ -316,13 +344,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * }, { isolationLevel: 'serializable' });
    */
   async transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    // Taken before the first await, so a leak report names the caller's own code.
+    const holder = this.options.pool.leakStackTraces ? new Error('connection checked out here').stack : undefined;
     if (this.closing !== undefined) throw new RouterClosedError();
     if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
     const { begin, readOnly, serializable } = parseTransactionOptions(options);
     const target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
-    const connection = await target.breaker.fire(acquireOn, target.pool);
+    const connection = await target.breaker.fire(acquireOn, target.pool, holder);
     const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
     let begun = false;
     try {
@@ -420,6 +450,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         name: node.name,
         role: node.role,
         url: node.label,
+        healthy: this.health.isHealthy(node.name),
+        lastHealthError: this.health.lastError(node.name),
         breaker: breaker.state.state,
         breakerOpens: breaker.opens,
         pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, max: pool_.max },
@@ -438,7 +470,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     return {
       closed: this.closing !== undefined,
       nodes,
-      routing: { ...this.routed, catalogLookups: this.volatility.lookups },
+      routing: {
+        ...this.routed,
+        catalogLookups: this.volatility.lookups,
+        replicasAvailable: this.healthyReplicas.length,
+        readsOnPrimary: this.replicas.length === 0 || this.healthyReplicas.length === 0,
+      },
       classifierCache: { size: this.classifier.size, max: this.classifier.max, hits: this.classifier.hits, misses: this.classifier.misses, hitRate: rate(this.classifier.hits, this.classifier.misses) },
       statementCache: { ...statement, maxPerConnection: this.options.statementCache.max, hitRate: rate(statement.hits, statement.misses) },
     };
@@ -448,11 +485,18 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * Stops taking statements, waits for the ones running, and closes every connection. Idempotent; later calls
    * of `query()` and `transaction()` reject with `RouterClosedError`.
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
+      return Promise.reject(new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`));
+    }
     this.closing ??= (async () => {
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      this.health.stop();
       // Pipelines first: what they accepted is written before the pools close.
-      await Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
-      await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end()));
+      const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
+      await (deadline === undefined ? pipelines : Promise.race([pipelines, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]));
+      await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end(deadline)));
       for (const node of [this.primary, ...this.replicas]) node.breaker.shutdown();
     })();
     return this.closing;

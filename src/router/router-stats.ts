@@ -7,6 +7,10 @@ export interface NodeStats {
   readonly role: 'primary' | 'replica';
   /** `host:port/database`; never credentials. */
   readonly url: string;
+  /** Whether the node passed its last health check. */
+  readonly healthy: boolean;
+  /** Why its last health check failed, if it did. */
+  readonly lastHealthError: string | undefined;
   /** The node's circuit breaker: `closed` (healthy), `open` (failing fast) or `halfOpen` (trying one call). */
   readonly breaker: 'closed' | 'open' | 'halfOpen';
   /** How many times the breaker has opened. */
@@ -46,6 +50,10 @@ export interface RouterStats {
     readonly callerFallbacks: number;
     /** Writes a replica refused (SQLSTATE 25006) that were re-run on the primary, their verdict corrected. */
     readonly selfHealed: number;
+    /** Replicas in the balancer now: healthy, breaker not open. */
+    readonly replicasAvailable: number;
+    /** True when no replica can take reads, so reads run on the primary (unless `readFallback: 'replicas-only'`). */
+    readonly readsOnPrimary: boolean;
   };
   /** The classification cache (keyed by SQL text). */
   readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
