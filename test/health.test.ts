@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcquireTimeoutError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { until } from './helpers/wait.js';
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('health checks, leaks, pool exhaustion and shutdown', () => {
   let cluster: LocalCluster;

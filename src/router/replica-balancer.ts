@@ -28,20 +28,36 @@ export class RoundRobinBalancer implements ReplicaBalancer {
   }
 }
 
-/** The replica with the fewest statements in flight; ties are broken in turn so equal replicas share the load. */
-export class LeastBusyBalancer implements ReplicaBalancer {
+/**
+ * The replica with the lowest score; ties are broken in turn, so equally good replicas share the load.
+ */
+abstract class LowestScoreBalancer implements ReplicaBalancer {
   private turn = 0;
+
+  protected abstract score(node: BalancedNode): number;
 
   pick<T extends BalancedNode>(candidates: readonly T[]): T | undefined {
     const n = candidates.length;
     if (n === 0) return undefined;
     this.turn = (this.turn + 1) % n;
     let best = candidates[this.turn]!;
+    let bestScore = this.score(best);
     for (let k = 1; k < n; k++) {
       const candidate = candidates[(this.turn + k) % n]!;
-      if (candidate.inFlight < best.inFlight) best = candidate;
+      const score = this.score(candidate);
+      if (score < bestScore) {
+        best = candidate;
+        bestScore = score;
+      }
     }
     return best;
+  }
+}
+
+/** The replica with the fewest statements in flight. */
+export class LeastBusyBalancer extends LowestScoreBalancer {
+  protected score(node: BalancedNode): number {
+    return node.inFlight;
   }
 }
 
@@ -50,24 +66,9 @@ export class LeastBusyBalancer implements ReplicaBalancer {
  * one is tried before the averages take over; in-flight statements add to the score so one fast replica is
  * not buried under every read.
  */
-export class LatencyBalancer implements ReplicaBalancer {
-  private turn = 0;
-
-  pick<T extends BalancedNode>(candidates: readonly T[]): T | undefined {
-    const n = candidates.length;
-    if (n === 0) return undefined;
-    this.turn = (this.turn + 1) % n;
-    let best = candidates[this.turn]!;
-    let bestScore = best.latencyMs * (1 + best.inFlight);
-    for (let k = 1; k < n; k++) {
-      const candidate = candidates[(this.turn + k) % n]!;
-      const score = candidate.latencyMs * (1 + candidate.inFlight);
-      if (score < bestScore) {
-        best = candidate;
-        bestScore = score;
-      }
-    }
-    return best;
+export class LatencyBalancer extends LowestScoreBalancer {
+  protected score(node: BalancedNode): number {
+    return node.latencyMs * (1 + node.inFlight);
   }
 }
 
