@@ -36,7 +36,14 @@ describe('QueryPipeline', () => {
     expect(summary).toMatchObject({ queriesExecuted: 10_000, failed: 0 });
     expect(summary.batches).toBe(40);
     expect(await rows(table)).toEqual({ n: 10_000, sum: (3 * 9_999 * 10_000) / 2 });
+    const stats = pipeline.stats();
+    expect(stats).toMatchObject({ queued: 0, held: 0, batches: 40, statements: 10_000, failed: 0 });
+    expect(stats.batchSizes.find((bucket) => bucket.le === 100)!.count).toBe(0);
+    expect(stats.batchSizes.find((bucket) => bucket.le === 250)!.count).toBe(40);
+    expect(stats.batchDurationsMs.at(-1)!.count).toBe(40);
+    expect(router.stats().pipelines.statements).toBeGreaterThanOrEqual(10_000);
     await pipeline.close();
+
   });
 
   it('keeps the order of statements within a batch', async () => {

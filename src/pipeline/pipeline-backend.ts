@@ -19,8 +19,14 @@ export interface PipelineBackend {
   prepare(sql: unknown, params: unknown): PipelineStatement;
   /** Runs statements pipelined on one primary connection; never rejects. */
   run(statements: readonly BatchStatement[]): Promise<BatchOutcome[]>;
-  /** Registers a pipeline so closing the router flushes it; returns the function that unregisters it. */
-  attach(pipeline: { close(): Promise<unknown> }): () => void;
+  /** Registers a pipeline so closing the router flushes it and `stats()` reports it; returns the function that unregisters it. */
+  attach(pipeline: AttachedPipeline): () => void;
+}
+
+/** What the router needs of a pipeline it made. */
+export interface AttachedPipeline {
+  close(): Promise<unknown>;
+  stats(): { readonly queued: number; readonly held: number; readonly batches: number; readonly statements: number; readonly failed: number; readonly coalesced: number };
 }
 
 /** Anything that offers a {@link PipelineBackend}: a `QueryRouter`. */

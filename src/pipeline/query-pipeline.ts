@@ -32,6 +32,36 @@ export interface PipelineStats {
   readonly failed: number;
   /** Statements that were merged into multi-row INSERTs. */
   readonly coalesced: number;
+  /** Batches by size: how many had at most `le` statements (cumulative, as Prometheus histograms count). */
+  readonly batchSizes: readonly { readonly le: number; readonly count: number }[];
+  /** Batches by round-trip time: how many took at most `le` milliseconds (cumulative). */
+  readonly batchDurationsMs: readonly { readonly le: number; readonly count: number }[];
+}
+
+const SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, Number.POSITIVE_INFINITY];
+const DURATION_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 1000, Number.POSITIVE_INFINITY];
+
+/** A fixed-bucket histogram: constant memory whatever the traffic. */
+class Histogram {
+  private readonly counts: number[];
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  cumulative(): { le: number; count: number }[] {
+    let sum = 0;
+    return this.bounds.map((le, i) => ({ le, count: (sum += this.counts[i]!) }));
+  }
 }
 
 interface Entry {
@@ -76,6 +106,8 @@ export class QueryPipeline {
   private statements = 0;
   private failed = 0;
   private coalesced = 0;
+  private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
+  private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
 
   /** Prefer `router.pipeline(options)`. Throws `ConfigError` for a bad option. */
   constructor(router: PipelineHost, options?: PipelineOptions) {
@@ -161,6 +193,8 @@ export class QueryPipeline {
       statements: this.statements,
       failed: this.failed,
       coalesced: this.coalesced,
+      batchSizes: this.sizeHistogram.cumulative(),
+      batchDurationsMs: this.durationHistogram.cumulative(),
     };
   }
 
@@ -197,6 +231,8 @@ export class QueryPipeline {
 
   private async runBatch(entries: readonly Entry[]): Promise<BatchSummary> {
     this.batches++;
+    this.sizeHistogram.observe(entries.length);
+    const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const statements = entries.map((entry) => entry.statement);
     const plan = this.options.coalesce ? coalesceBatch(statements) : undefined;
@@ -234,6 +270,7 @@ export class QueryPipeline {
     });
     this.statements += entries.length;
     this.failed += failed;
+    this.durationHistogram.observe(performance.now() - started);
     return { statements: entries.length, failed };
   }
 

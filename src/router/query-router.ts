@@ -6,7 +6,7 @@ import type { FallbackFunction } from '../config.js';
 import { HealthMonitor, NodeBreaker, isNodeFailure } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
-import { PIPELINE_BACKEND, QueryPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
+import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
 import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
@@ -140,7 +140,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   /** Replicas whose breaker is not open: the only ones the balancer sees. Rebuilt on breaker events. */
   private healthyReplicas: readonly RoutedNode[] = [];
   private closing: Promise<void> | undefined;
-  private readonly pipelines = new Set<{ close(): Promise<unknown> }>();
+  private readonly pipelines = new Set<AttachedPipeline>();
   private readonly health: HealthMonitor;
 
   /**
@@ -467,9 +467,20 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       (sum, node) => ({ hits: sum.hits + node.statementCache.hits, misses: sum.misses + node.statementCache.misses, evictions: sum.evictions + node.statementCache.evictions }),
       { hits: 0, misses: 0, evictions: 0 },
     );
+    const pipelines = { open: this.pipelines.size, queued: 0, held: 0, batches: 0, statements: 0, failed: 0, coalesced: 0 };
+    for (const pipeline of this.pipelines) {
+      const one = pipeline.stats();
+      pipelines.queued += one.queued;
+      pipelines.held += one.held;
+      pipelines.batches += one.batches;
+      pipelines.statements += one.statements;
+      pipelines.failed += one.failed;
+      pipelines.coalesced += one.coalesced;
+    }
     return {
       closed: this.closing !== undefined,
       nodes,
+      pipelines,
       routing: {
         ...this.routed,
         catalogLookups: this.volatility.lookups,

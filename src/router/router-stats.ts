@@ -34,6 +34,11 @@ export interface RouterStats {
   readonly closed: boolean;
   readonly nodes: readonly NodeStats[];
   /**
+   * The pipelines this router made and that are not closed, summed: `open` pipelines, statements `queued` for a
+   * batch, `held` (queued or in flight), `batches`, `statements` and `failed` so far, and `coalesced` statements.
+   */
+  readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number; readonly batches: number; readonly statements: number; readonly failed: number; readonly coalesced: number };
+  /**
    * Routing decisions: statements (and transactions) sent to the primary and to replicas, how many had their
    * route forced by the caller, how many reads went to the primary because of a VOLATILE (or unknown) function,
    * and how many catalog look-ups that took.
