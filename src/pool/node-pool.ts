@@ -75,6 +75,10 @@ export interface BatchStatement {
 export type BatchOutcome = { readonly ok: true; readonly result: QueryResult } | { readonly ok: false; readonly error: Error };
 
 const LATENCY_WEIGHT = 0.2;
+// How often statement deadlines are checked: a timeout fires up to this much late.
+const SWEEP_INTERVAL_MS = 25;
+/** Passed to `release` to close a connection that must not run another statement. */
+const RETIRED = new Error('connection retired after a cancel request');
 
 /** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
 export function isConnectionLevelError(error: unknown): boolean {
@@ -110,6 +114,13 @@ export class NodePool {
   private readonly options: NodePoolOptions;
   /** Connections checked out now, so a shutdown past its deadline can cut them. */
   private readonly active = new Set<PoolClient>();
+  /** Statements with a timeout, by connection: when it expires, and the timeout itself (for the message). */
+  private readonly deadlines = new Map<PoolClient, { at: number; timeoutMs: number }>();
+  /** Connections whose statement got a cancel request: when their grace period ends. */
+  private readonly cancelling = new Map<PoolClient, { at: number; timeoutMs: number }>();
+  /** Connections cut because their node answered neither the statement nor the cancel. */
+  private readonly timedOut = new WeakMap<PoolClient, number>();
+  private sweeper: NodeJS.Timeout | undefined;
   private queries = 0;
   private errors = 0;
   /** Statements running or waiting for a connection right now. */
@@ -178,14 +189,21 @@ export class NodePool {
       this.errors++;
       throw this.acquireError(error, started);
     }
+    if (timeoutMs > 0) this.watch(client, timeoutMs);
     try {
-      const running = this.run<R>(client, text, values, statementName, true);
-      const result = await (timeoutMs > 0 ? this.bounded(client, running, timeoutMs) : running);
-      this.checkin(client);
+      const result = await this.run<R>(client, text, values, statementName, true);
+      // A cancel request still on its way would hit whatever this connection runs next: retire it.
+      this.checkin(client, timeoutMs > 0 && this.unwatch(client) ? RETIRED : undefined);
       return result;
     } catch (error) {
-      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : undefined);
+      const cancelPending = timeoutMs > 0 && this.unwatch(client) && (error as { code?: unknown })?.code !== '57014';
+      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined);
       this.errors++;
+      const timedOut = this.timedOut.get(client);
+      if (timedOut !== undefined) {
+        this.timedOut.delete(client);
+        throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, { cause: error, context: { node: this.name } });
+      }
       throw QueryError.from(error, { node: this.name });
     } finally {
       this.inFlight--;
@@ -334,36 +352,41 @@ export class NodePool {
   }
 
   /**
-   * Waits for `running` at most `timeoutMs`. Then it sends a cancel request and allows a grace period: a node
-   * that is alive cancels the statement, which fails with SQLSTATE 57014 (a slow statement: the caller's
-   * problem); a node that answers neither is unresponsive, and the statement fails with `PGR_NODE_TIMEOUT`
-   * (the node's problem — the caller's connection is discarded, and its breaker counts it).
+   * Statement timeouts, swept by one timer per pool instead of a timer and a promise per statement. A statement
+   * past its deadline gets a cancel request and a grace period: a node that is alive cancels it, and it fails with
+   * SQLSTATE 57014 (a slow statement: the caller's problem); a node that answers neither is unresponsive, so its
+   * connection is cut and the statement fails with `PGR_NODE_TIMEOUT` (the node's problem; the breaker counts it).
    */
-  private bounded<R extends QueryResultRow>(client: PoolClient, running: Promise<QueryResult<R>>, timeoutMs: number): Promise<QueryResult<R>> {
-    return new Promise<QueryResult<R>>((resolve, reject) => {
-      let settled = false;
-      const settle = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        return true;
-      };
-      running.then(
-        (result) => settle() && resolve(result),
-        (error: unknown) => settle() && reject(error),
-      );
-      const timer = setTimeout(() => {
-        const graceMs = Math.min(1_000, Math.max(100, timeoutMs));
-        void sendCancelRequest(client, graceMs);
-        setTimeout(() => {
-          if (!settle()) return;
-          // The statement may still be running on a frozen node; the caller sees a node failure and must not
-          // reuse this connection, so `release` destroys it (a PGR_NODE_TIMEOUT is connection-level).
-          running.catch(() => undefined);
-          reject(new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timeoutMs} ms, nor to a cancel request`, { context: { node: this.name } }));
-        }, graceMs).unref();
-      }, timeoutMs);
-    });
+  private sweep(): void {
+    const now = performance.now();
+    for (const [client, deadline] of this.deadlines) {
+      if (now < deadline.at) continue;
+      this.deadlines.delete(client);
+      const graceMs = Math.min(1_000, Math.max(100, deadline.timeoutMs));
+      this.cancelling.set(client, { at: now + graceMs, timeoutMs: deadline.timeoutMs });
+      void sendCancelRequest(client, graceMs);
+    }
+    for (const [client, grace] of this.cancelling) {
+      if (now < grace.at) continue;
+      this.cancelling.delete(client);
+      this.timedOut.set(client, grace.timeoutMs);
+      // The statement may still be running on a frozen node: cutting the socket fails it at once here.
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    }
+  }
+
+  private watch(client: PoolClient, timeoutMs: number): void {
+    this.deadlines.set(client, { at: performance.now() + timeoutMs, timeoutMs });
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Stops watching; true if a cancel request was sent for the statement. */
+  private unwatch(client: PoolClient): boolean {
+    this.deadlines.delete(client);
+    return this.cancelling.delete(client);
   }
 
   private acquireError(error: unknown, started: number): Error {
@@ -398,6 +421,8 @@ export class NodePool {
    */
   async end(deadline?: number): Promise<void> {
     if (this.pool.ended || this.pool.ending) return;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     const ending = this.pool.end();
     if (deadline === undefined) return ending;
     let timer: NodeJS.Timeout | undefined;
