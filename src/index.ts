@@ -20,7 +20,7 @@ export type {
   BalancedNode,
 } from './router/index.js';
 export { QueryPipeline, PIPELINE_DEFAULTS, MAX_PARAMETERS } from './pipeline/index.js';
-export type { PipelineOptions, FlushResult, PipelineStats } from './pipeline/index.js';
+export type { PipelineOptions, PipelineFallback, FlushResult, PipelineStats } from './pipeline/index.js';
 export { DEFAULTS, ENV_OPTIONS } from './config.js';
 export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, ResolvedOptions, ResolvedNode } from './config.js';
 export {

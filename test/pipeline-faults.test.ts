@@ -50,6 +50,18 @@ describe('QueryPipeline when the primary dies', () => {
     // The failed batches opened the primary's breaker: new statements are refused at once, not queued.
     expect(router.stats().nodes[0]!.breaker).toBe('open');
     await expect(pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [999_999, 1])).rejects.toBeInstanceOf(CircuitOpenError);
+    // A pipeline with a fallback hands such statements to it instead (here: a local spool).
+    const spooled: unknown[][] = [];
+    const spooling = router.pipeline({
+      fallback: (error, _sql, params) => {
+        expect(error).toBeInstanceOf(CircuitOpenError);
+        spooled.push([...(params ?? [])]);
+        return { command: 'INSERT', rowCount: 0, oid: 0, rows: [], fields: [] };
+      },
+    });
+    expect((await spooling.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [999_998, 1])).rowCount).toBe(0);
+    expect(spooled).toEqual([[999_998, 1]]);
+    await spooling.close();
 
     await cluster.startNode(0);
     // Once the breaker lets a trial through, the same pipeline object writes again.

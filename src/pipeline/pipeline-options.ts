@@ -1,4 +1,12 @@
+import type { QueryResult } from 'pg';
 import { ConfigError } from '../errors.js';
+
+/**
+ * Turns a statement that failed because of the primary (its breaker open, its connection refused or lost) into a
+ * result of the caller's own — e.g. after writing the row to a local spool for later replay. Never called for the
+ * statement's own errors (constraints, syntax). Throw to fail after all.
+ */
+export type PipelineFallback = (error: Error, sql: string, params: readonly unknown[] | undefined) => QueryResult | Promise<QueryResult>;
 
 /** Options of a {@link QueryPipeline}. */
 export interface PipelineOptions {
@@ -25,10 +33,12 @@ export interface PipelineOptions {
    * multi-row INSERT. Off by default: statement-level triggers then fire once per merged group.
    */
   coalesce?: boolean;
+  /** See {@link PipelineFallback}. Default: none (such statements reject with their error). */
+  fallback?: PipelineFallback;
 }
 
 /** Pipeline options after defaults and validation. */
-export type ResolvedPipelineOptions = Readonly<Required<PipelineOptions>>;
+export type ResolvedPipelineOptions = Readonly<Required<Omit<PipelineOptions, 'fallback'>>> & { readonly fallback: PipelineFallback | undefined };
 
 /** Defaults of every pipeline option. */
 export const PIPELINE_DEFAULTS: ResolvedPipelineOptions = Object.freeze({
@@ -39,6 +49,7 @@ export const PIPELINE_DEFAULTS: ResolvedPipelineOptions = Object.freeze({
   concurrency: 2,
   mode: 'independent',
   coalesce: false,
+  fallback: undefined,
 });
 
 function positiveInteger(value: unknown, key: string, fallback: number, min: number): number {
@@ -66,6 +77,8 @@ export function resolvePipelineOptions(input: unknown): ResolvedPipelineOptions 
   const batchSize = positiveInteger(options['batchSize'], 'batchSize', PIPELINE_DEFAULTS.batchSize, 1);
   const maxQueueSize = positiveInteger(options['maxQueueSize'], 'maxQueueSize', PIPELINE_DEFAULTS.maxQueueSize, 1);
   if (maxQueueSize < batchSize) throw new ConfigError('pipeline.maxQueueSize', `must be at least batchSize (${batchSize}), got ${maxQueueSize}`);
+  const fallback = options['fallback'];
+  if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('pipeline.fallback', 'must be a function (error, sql, params) => result');
   const coalesce = options['coalesce'] ?? PIPELINE_DEFAULTS.coalesce;
   if (typeof coalesce !== 'boolean') throw new ConfigError('pipeline.coalesce', `must be a boolean, got ${JSON.stringify(coalesce)}`);
   return Object.freeze({
@@ -76,5 +89,6 @@ export function resolvePipelineOptions(input: unknown): ResolvedPipelineOptions 
     concurrency: positiveInteger(options['concurrency'], 'concurrency', PIPELINE_DEFAULTS.concurrency, 1),
     mode: oneOf(options['mode'], 'mode', ['atomic', 'independent'], PIPELINE_DEFAULTS.mode),
     coalesce,
+    fallback: fallback as PipelineFallback | undefined,
   });
 }

@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import type { QueryResult, QueryResultRow } from 'pg';
-import { BatchAbortedError, PipelineClosedError, PipelineFullError } from '../errors.js';
+import { BatchAbortedError, PipelineClosedError, PipelineFullError, isCircuitOpenError } from '../errors.js';
+import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch } from './coalesce.js';
 import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement } from './pipeline-backend.js';
@@ -75,6 +76,14 @@ interface BatchSummary {
   readonly failed: number;
 }
 
+/** Whether a statement failed because of the primary rather than its own content. */
+function dueToNode(error: Error): boolean {
+  if (isNodeFailure(error) || isCircuitOpenError(error)) return true;
+  // A statement rolled back with its batch because the connection failed under another statement.
+  const cause = (error as { cause?: unknown }).cause;
+  return error instanceof BatchAbortedError && cause !== undefined && (isNodeFailure(cause) || isCircuitOpenError(cause));
+}
+
 const BEGIN: BatchStatement = Object.freeze({ text: 'BEGIN', values: undefined, statementName: undefined });
 const COMMIT: BatchStatement = Object.freeze({ text: 'COMMIT', values: undefined, statementName: undefined });
 
@@ -124,7 +133,13 @@ export class QueryPipeline {
    */
   async addQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     if (this.closed) throw new PipelineClosedError();
-    const statement = this.backend.prepare(sql, params);
+    let statement: PipelineStatement;
+    try {
+      statement = this.backend.prepare(sql, params);
+    } catch (error) {
+      if (this.options.fallback !== undefined && isCircuitOpenError(error)) return (await this.options.fallback(error, sql, params)) as QueryResult<R>;
+      throw error;
+    }
     while (this.held >= this.options.maxQueueSize) {
       if (this.options.onFull === 'reject') throw new PipelineFullError(this.options.maxQueueSize);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -260,12 +275,18 @@ export class QueryPipeline {
       }
     }
     let failed = 0;
+    const fallback = this.options.fallback;
     entries.forEach((entry, i) => {
       const outcome = perEntry[i]!;
       if (outcome.ok) entry.resolve(outcome.result);
       else {
         failed++;
-        entry.reject(outcome.error);
+        const error = outcome.error;
+        if (fallback !== undefined && dueToNode(error)) {
+          Promise.resolve()
+            .then(() => fallback(error, entry.statement.text, entry.statement.values))
+            .then(entry.resolve, entry.reject);
+        } else entry.reject(error);
       }
     });
     this.statements += entries.length;
