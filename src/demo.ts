@@ -45,7 +45,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const started = Date.now();
   const cluster: LocalCluster = await startLocalCluster({ replicas: 2 });
   print(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s: PostgreSQL ${cluster.version}, primary on port ${cluster.nodes[0]!.port}, replicas on ${cluster.nodes.slice(1).map((node) => node.port).join(' and ')}`);
-  const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { max: 10 } });
+  const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { min: 4, max: 10 } });
   let stopping = false;
   const onSignal = (): void => {
     stopping = true;

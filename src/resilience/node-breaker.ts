@@ -122,16 +122,34 @@ export class NodeBreaker {
     return new CircuitOpenError(this.node, state.state === 'open' ? state.retryAt : Date.now());
   }
 
-  /** Runs `action(...args)` through the breaker; rejects with {@link CircuitOpenError} while it is open. */
+  /**
+   * Runs `action(...args)` through the breaker. While it is open the promise rejects with opossum's own
+   * `EOPENBREAKER` error: pass what it rejects with through {@link translate} (done on the failure path only, so
+   * a successful call pays for no extra promise). {@link call} does both.
+   */
   fire<A extends unknown[], T>(action: Action<A, T>, ...args: A): Promise<T> {
-    return this.breaker.fire(action as Action<unknown[], unknown>, ...args).catch(this.translate) as Promise<T>;
+    return this.breaker.fire(action as Action<unknown[], unknown>, ...args) as Promise<T>;
+  }
+
+  /** {@link fire}, rejecting with {@link CircuitOpenError} while the breaker is open. */
+  call<A extends unknown[], T>(action: Action<A, T>, ...args: A): Promise<T> {
+    return this.fire(action, ...args).catch(this.rethrowTranslated);
+  }
+
+  /** The error a caller should see for what {@link fire} rejected with: {@link CircuitOpenError} for an open breaker. */
+  translate(error: unknown): unknown {
+    return (error as { code?: unknown })?.code === 'EOPENBREAKER' ? this.openError() : error;
   }
 
   // Bound once, so a call allocates no closure for its error path.
-  private readonly translate = (error: unknown): never => {
-    if ((error as { code?: unknown })?.code === 'EOPENBREAKER') throw this.openError();
-    throw error;
+  private readonly rethrowTranslated = (error: unknown): never => {
+    throw this.translate(error);
   };
+
+  /** Closes the breaker at once, e.g. when a health check shows the node answering again. */
+  close(): void {
+    if (this.current.state !== 'closed') this.breaker.close();
+  }
 
   /** Stops the breaker's timers. */
   shutdown(): void {

@@ -184,6 +184,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       [this.options.primary, ...this.options.replicas],
       { intervalMs: pool.healthCheckIntervalMs, timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs), applicationName },
       (node, healthy, reason) => {
+        // A node that answers its health check again gets traffic at once, instead of after resetTimeoutMs
+        // (or after a trial call that hit it while it was still starting).
+        if (healthy) [this.primary, ...this.replicas].find((routed) => routed.node.name === node)?.breaker.close();
         this.refreshHealthyReplicas();
         if (node === 'primary') return;
         if (healthy) this.emit('replicaUp', { node });
@@ -240,7 +243,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     try {
       return await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
     } catch (error) {
-      return this.recover<R>(error, target, read && route === 'auto', entry, sql, params, name, options);
+      return this.recover<R>(target.breaker.translate(error), target, read && route === 'auto', entry, sql, params, name, options);
     }
   }
 
@@ -266,7 +269,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (failed !== this.primary && (error as { code?: unknown })?.code === '25006' && autoRead) {
       entry.misrouted = true;
       this.routed.selfHealed++;
-      return this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
+      return this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
     }
     const nodeFailure = isNodeFailure(error) || isCircuitOpenError(error);
     if (nodeFailure && autoRead && failed !== this.primary) {
@@ -275,12 +278,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       if (next !== undefined) {
         this.routed.readFallbacks++;
         try {
-          return await next.breaker.fire(executeOn<R>, next.pool, sql, params, name, timeoutMs);
+          return await next.breaker.call(executeOn<R>, next.pool, sql, params, name, timeoutMs);
         } catch (retryError) {
           lastError = retryError;
           if (next !== this.primary && this.options.readFallback === 'primary' && (isNodeFailure(retryError) || isCircuitOpenError(retryError))) {
             try {
-              return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
+              return await this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
             } catch (primaryError) {
               lastError = primaryError;
             }
@@ -352,7 +355,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
-    const connection = await target.breaker.fire(acquireOn, target.pool, holder);
+    const connection = await target.breaker.call(acquireOn, target.pool, holder);
     const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
     let begun = false;
     try {
@@ -429,7 +432,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       run: async (statements) => {
         this.routed.primary += statements.length;
         try {
-          return await this.primary.breaker.fire(runBatchOn, this.primary.pool, statements);
+          return await this.primary.breaker.call(runBatchOn, this.primary.pool, statements);
         } catch (error) {
           if (error instanceof BatchNodeFailure) return error.outcomes;
           return statements.map(() => ({ ok: false, error: error as Error }));
