@@ -95,8 +95,9 @@ const COMMIT: BatchStatement = Object.freeze({ text: 'COMMIT', values: undefined
  *
  * @example
  * const pipeline = router.pipeline({ batchSize: 200 });
- * for (const event of events) void pipeline.addQuery('INSERT INTO events (kind, payload) VALUES ($1, $2)', [event.kind, event.payload]);
+ * const saved = events.map((e) => pipeline.addQuery('INSERT INTO events (kind, payload) VALUES ($1, $2)', [e.kind, e.payload]));
  * const { queriesExecuted, batches } = await pipeline.flush();
+ * const outcomes = await Promise.allSettled(saved); // handle each promise: a failed statement rejects its own
  */
 export class QueryPipeline {
   /** The options in force, after defaults. */
