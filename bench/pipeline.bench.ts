@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { loadavg } from 'node:os';
-import { startLocalCluster, type LocalCluster } from '../src/cluster/index.js';
+import { progress, runBench } from './harness.js';
 import { describeEnvironment } from './environment.js';
 import { pipelineContenders, type PipelineContender, type QueryPipelineContender } from './pipeline-contenders.js';
 import { pipelineParamsFromEnv } from './pipeline-params.js';
@@ -17,43 +17,16 @@ import { serverCpuClock } from './pipeline-server-cpu.js';
 import { createPipelineSchema, type PipelineSchema } from './pipeline-workloads.js';
 
 const params = pipelineParamsFromEnv(process.env);
-let cluster: LocalCluster | undefined;
-let interrupted = false;
-/** The server's last log lines, printed if the benchmark fails: a backend that died says why only there. */
-const serverLog: string[] = [];
-const SERVER_LOG_LINES = 40;
-
-function rememberServerLine(line: string): void {
-  serverLog.push(line);
-  if (serverLog.length > SERVER_LOG_LINES) serverLog.shift();
-}
-
-function progress(message: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
-  else process.stderr.write(`${message}\n`);
-}
-
-function onSigint(): void {
-  // A second Ctrl-C means "now": exiting still kills the servers through the cluster's own exit hook.
-  if (interrupted) process.exit(130);
-  interrupted = true;
-  process.stderr.write('\ninterrupted: stopping the local cluster…\n');
-  void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-}
-
 function isQueryPipeline(contender: PipelineContender): contender is QueryPipelineContender {
   return 'pipeline' in contender;
 }
 
-async function main(): Promise<void> {
-  process.on('SIGINT', onSigint);
+runBench({ replicas: 0 }, async (cluster) => {
   const started = performance.now();
   let schema: PipelineSchema | undefined;
   let contenders: PipelineContender[] = [];
   try {
-    progress('starting a local PostgreSQL…');
     // No replicas: nothing but the contenders competes for the machine's cores.
-    cluster = await startLocalCluster({ replicas: 0, log: rememberServerLine });
     const url = cluster.primaryUrl;
     const environment = await describeEnvironment(url);
     schema = await createPipelineSchema(url, 'bench_pipeline', params.statements);
@@ -68,15 +41,8 @@ async function main(): Promise<void> {
     const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
     process.stdout.write(`${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
   } finally {
-    process.off('SIGINT', onSigint);
     await Promise.allSettled(contenders.map((c) => c.close()));
     await schema?.close().catch(() => undefined);
-    await cluster?.stop();
   }
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  if (serverLog.length > 0) process.stderr.write(`last server log lines:\n${serverLog.join('\n')}\n`);
-  process.exitCode = 1;
 });
+

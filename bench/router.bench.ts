@@ -6,10 +6,10 @@
  * @packageDocumentation
  */
 import { loadavg } from 'node:os';
-import { startLocalCluster, type LocalCluster } from '../src/cluster/index.js';
 import { classificationCorpus } from '../test/fixtures/classification-corpus.js';
 import { measureClassification } from './classification.js';
 import { LatencyBuffer } from './closed-loop.js';
+import { progress, runBench } from './harness.js';
 import { describeEnvironment, formatHeader } from './environment.js';
 import { paramsFromEnv } from './params.js';
 import type { Measurement } from './report.js';
@@ -19,62 +19,32 @@ import { renderTable } from './table.js';
 import { measureThroughput } from './throughput.js';
 
 const params = paramsFromEnv(process.env);
-let cluster: LocalCluster | undefined;
-let interrupted = false;
 
-function progress(message: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${message}`);
-  else process.stderr.write(`${message}\n`);
-}
-
-function onSigint(): void {
-  // A second Ctrl-C means "now": exiting still kills the servers through the cluster's own exit hook.
-  if (interrupted) process.exit(130);
-  interrupted = true;
-  process.stderr.write('\ninterrupted: stopping the local cluster…\n');
-  void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-}
-
-async function main(): Promise<void> {
-  process.on('SIGINT', onSigint);
+runBench({ replicas: 0 }, async (cluster) => {
   const started = performance.now();
-  try {
-    progress('starting a local PostgreSQL…');
-    // No replicas: every contender queries the one primary, and no WAL sender or replay competes for the two cores.
-    cluster = await startLocalCluster({ replicas: 0 });
-    const url = cluster.primaryUrl;
-    const environment = await describeEnvironment(url);
-    progress('seeding the bench schema…');
-    const schema = await createBenchSchema(url, 'bench', params.seed);
-    const buffer = new LatencyBuffer(params.sampleCapacity);
+  const url = cluster.primaryUrl;
+  const environment = await describeEnvironment(url);
+  progress('seeding the bench schema…');
+  const schema = await createBenchSchema(url, 'bench', params.seed);
+  const buffer = new LatencyBuffer(params.sampleCapacity);
 
-    progress('classification…');
-    const classification = measureClassification(classificationCorpus.map((c) => c.sql), params.classification);
-    const throughput = await measureThroughput(url, schema, params.throughput, buffer, progress);
-    const cache = await measureStatementCache(url, schema, params.statementCache, buffer, progress);
-    const measurements: Measurement[] = [throughput, cache, classification];
-    progress('');
+  progress('classification…');
+  const classification = measureClassification(classificationCorpus.map((c) => c.sql), params.classification);
+  const throughput = await measureThroughput(url, schema, params.throughput, buffer, progress);
+  const cache = await measureStatementCache(url, schema, params.statementCache, buffer, progress);
+  const measurements: Measurement[] = [throughput, cache, classification];
+  progress('');
 
-    const seconds = (performance.now() - started) / 1000;
-    const endLoad = loadavg()[0] ?? 0;
-    const targets = measurements.flatMap((m) => m.targets);
-    const notes = [
-      ...measurements.flatMap((m) => m.notes),
-      `Statement cache counters: max 500 → ${cache.cached.hits} hits, ${cache.cached.misses} misses; max 0 → ${cache.uncached.hits} hits, ${cache.uncached.misses} misses.`,
-      `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}. Total run time ${seconds.toFixed(0)} s; ` +
-        `1-minute load ${environment.loadAverage.toFixed(2)} at start, ${endLoad.toFixed(2)} at the end` +
-        (Math.max(environment.loadAverage, endLoad) > environment.cpus ? ` (above ${environment.cpus}: other work competed for the CPUs).` : '.'),
-    ];
-    process.stdout.write(`${formatHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
-  } finally {
-    process.off('SIGINT', onSigint);
-    await cluster?.stop();
-  }
-}
-
-main().catch((error: unknown) => {
-  // After Ctrl-C the queries in flight fail as the server goes away; that is not worth a stack trace.
-  if (interrupted) return;
-  process.stderr.write(`\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
+  const seconds = (performance.now() - started) / 1000;
+  const endLoad = loadavg()[0] ?? 0;
+  const targets = measurements.flatMap((m) => m.targets);
+  const notes = [
+    ...measurements.flatMap((m) => m.notes),
+    `Statement cache counters: max 500 → ${cache.cached.hits} hits, ${cache.cached.misses} misses; max 0 → ${cache.uncached.hits} hits, ${cache.uncached.misses} misses.`,
+    `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}. Total run time ${seconds.toFixed(0)} s; ` +
+      `1-minute load ${environment.loadAverage.toFixed(2)} at start, ${endLoad.toFixed(2)} at the end` +
+      (Math.max(environment.loadAverage, endLoad) > environment.cpus ? ` (above ${environment.cpus}: other work competed for the CPUs).` : '.'),
+  ];
+  process.stdout.write(`${formatHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
 });
+
