@@ -183,12 +183,15 @@ export class NodePool {
     const started = performance.now();
     let client: PoolClient;
     try {
-      client = await this.checkout();
+      // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
+      client = await this.pool.connect();
+      if (this.options.prePing) client = await this.pinged(client);
     } catch (error) {
       this.inFlight--;
       this.errors++;
       throw this.acquireError(error, started);
     }
+    this.active.add(client);
     if (timeoutMs > 0) this.watch(client, timeoutMs);
     try {
       const result = await this.run<R>(client, text, values, statementName, true);
@@ -214,19 +217,21 @@ export class NodePool {
 
   /** Takes a client from the pool, pinging it first with `prePing` (a dead one is discarded and replaced once). */
   private async checkout(): Promise<PoolClient> {
-    const client = await this.pool.connect();
-    if (this.options.prePing) {
-      try {
-        await client.query(';');
-      } catch (error) {
-        client.release(error as Error);
-        const replacement = await this.pool.connect();
-        this.active.add(replacement);
-        return replacement;
-      }
-    }
+    let client = await this.pool.connect();
+    if (this.options.prePing) client = await this.pinged(client);
     this.active.add(client);
     return client;
+  }
+
+  /** `client` if it answers an empty statement; otherwise it is discarded and a fresh one taken. */
+  private async pinged(client: PoolClient): Promise<PoolClient> {
+    try {
+      await client.query(';');
+      return client;
+    } catch (error) {
+      client.release(error as Error);
+      return this.pool.connect();
+    }
   }
 
   private checkin(client: PoolClient, error?: Error): void {
