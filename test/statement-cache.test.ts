@@ -94,3 +94,23 @@ describe('prepared statement cache', () => {
     expect((await router.query(sql, [1], { route: 'primary' })).rows[0]).toEqual({ id: 1, a: 'one', b: 'new' });
   });
 });
+
+describe('prepared statement cache under pipelining', () => {
+  it('stays consistent when a pipelined batch evicts statements it is still using', async () => {
+    const router = new QueryRouter({ primary: inject('primaryUrl'), pool: { max: 1 }, statementCache: { max: 2 } });
+    try {
+      const pipeline = router.pipeline({ batchSize: 50 });
+      const pending: Promise<{ rows: { v: number }[] }>[] = [];
+      for (let round = 0; round < 3; round++) for (let k = 0; k < 5; k++) pending.push(pipeline.addQuery(`SELECT $1::int + ${k} AS v`, [round]));
+      await pipeline.flush();
+      const values = (await Promise.all(pending)).map((result) => result.rows[0]!.v);
+      expect(values).toEqual([0, 1, 2, 3, 4, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6]);
+      // The statements the batch closed on the server are prepared afresh when used again, not assumed to exist.
+      for (let k = 0; k < 5; k++) expect((await router.query<{ v: number }>(`SELECT $1::int + ${k} AS v`, [10], { route: 'primary' })).rows[0]!.v).toBe(10 + k);
+      const { rows } = await router.query<{ n: string }>("SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%'", [], { route: 'primary' });
+      expect(Number(rows[0]!.n)).toBeLessThanOrEqual(2);
+    } finally {
+      await router.close();
+    }
+  });
+});

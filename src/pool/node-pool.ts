@@ -314,6 +314,7 @@ export class NodePool {
       }
       settled = await Promise.allSettled(sent);
       setPipelineMode(client, false);
+      this.caches.get(client)?.settle();
     } else {
       settled = [];
       for (const statement of statements) {
@@ -345,8 +346,11 @@ export class NodePool {
 
   private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
     try {
-      return await this.send<R>(client, text, values, statementName);
+      const result = await this.send<R>(client, text, values, statementName);
+      this.caches.get(client)?.settle();
+      return result;
     } catch (error) {
+      this.caches.get(client)?.settle();
       // After DDL changes a table's shape, PostgreSQL refuses to reuse the old plan. Outside a transaction
       // nothing ran, so prepare it again and retry once, as postgres.js does.
       const cache = this.caches.get(client);

@@ -33,6 +33,14 @@ export function isPrepared(client: PoolClient, name: string): boolean {
   return connection !== undefined && (connection.parsedStatements[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined);
 }
 
+/** Makes pg forget `name` without telling the server (the server no longer has it). */
+export function forgetPrepared(client: PoolClient, name: string): void {
+  const connection = wire(client);
+  if (connection === undefined) return;
+  delete connection.parsedStatements[name];
+  if (connection.submittedNamedStatements !== undefined) delete connection.submittedNamedStatements[name];
+}
+
 /**
  * Closes a prepared statement on the server and makes pg forget it. The Close message is queued on the socket
  * and reaches the server before the next query's messages.

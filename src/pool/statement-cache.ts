@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
-import { closePreparedStatement, isPrepared } from './pg-internals.js';
+import { closePreparedStatement, forgetPrepared, isPrepared } from './pg-internals.js';
 
 /** Counters shared by every connection of one node. */
 export interface StatementCacheCounters {
@@ -28,6 +28,11 @@ export type StatementUse =
  */
 export class ConnectionStatementCache {
   private readonly lru: LRUCache<string, string>;
+  /**
+   * Names closed while statements were in flight (a pipelined batch). pg marks a name as prepared when its
+   * ParseComplete arrives, which can be after the Close was already sent; {@link settle} undoes that.
+   */
+  private readonly closedInFlight = new Set<string>();
 
   constructor(
     private readonly client: PoolClient,
@@ -40,6 +45,7 @@ export class ConnectionStatementCache {
         if (reason === 'evict') {
           this.counters.evictions++;
           closePreparedStatement(this.client, name);
+          this.closedInFlight.add(name);
         }
       },
     });
@@ -69,6 +75,16 @@ export class ConnectionStatementCache {
     this.counters.misses++;
     this.lru.set(name, text);
     return 'miss';
+  }
+
+  /**
+   * Call once nothing is in flight on the connection: pg forgets again the names closed on the server whose
+   * ParseComplete arrived after their Close was sent, so they are prepared afresh next time.
+   */
+  settle(): void {
+    if (this.closedInFlight.size === 0) return;
+    for (const name of this.closedInFlight) if (!this.lru.has(name)) forgetPrepared(this.client, name);
+    this.closedInFlight.clear();
   }
 
   /** Closes `name` on the server and forgets it, e.g. after "cached plan must not change result type". */
