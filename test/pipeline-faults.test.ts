@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
 
 /** Resolves with the settled outcomes, or rejects if any promise is still pending after `ms`. */
-async function settleWithin<T>(promises: readonly Promise<T>[], ms: number): Promise<PromiseSettledResult<T>[]> {
+async function settleWithin<T>(settling: Promise<PromiseSettledResult<T>[]>, ms: number): Promise<PromiseSettledResult<T>[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`promises still pending after ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([Promise.allSettled(promises), timeout]);
+    return await Promise.race([settling, timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -32,11 +32,13 @@ describe('QueryPipeline when the primary dies', () => {
   it('settles every promise when the primary is SIGKILLed mid-flush, and works again after a restart', async () => {
     const pipeline = router.pipeline({ batchSize: 100, concurrency: 2, maxQueueSize: 20_000 });
     const promises = Array.from({ length: 20_000 }, (_, i) => pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [i, 1]));
+    // Every promise gets its handler now: the ones the kill rejects must not count as unhandled meanwhile.
+    const settling = Promise.allSettled(promises);
     // Kill once the first rows are in: the rest are in flight or still queued.
     await promises[0];
     await cluster.killNode(0);
     const flushed = pipeline.flush();
-    const settled = await settleWithin(promises, 20_000);
+    const settled = await settleWithin(settling, 20_000);
     const summary = await flushed;
     const fulfilled = settled.filter((outcome) => outcome.status === 'fulfilled').length;
     const rejected = settled.filter((outcome) => outcome.status === 'rejected') as PromiseRejectedResult[];
