@@ -1,6 +1,7 @@
 import type { QueryRouter } from '../src/index.js';
 import { READ, WRITE, type StatementKind, type StatementLog } from './faults-log.js';
 import { withClient } from './schema.js';
+import { seededRandom } from './seeded-random.js';
 
 /** The fault scenario's tables and statements. */
 export interface FaultsSchema {
@@ -40,18 +41,6 @@ export async function createFaultsSchema(url: string, schema: string, accounts: 
   };
 }
 
-/** Mulberry32: a tiny seeded generator, so every run sends the same ids. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Concurrent callers sending statements through one router until stopped. */
 export interface Load {
   /** Tells every caller to stop after its current statement and resolves once they all have. */
@@ -74,7 +63,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 export function startLoad(router: QueryRouter, schema: FaultsSchema, readers: number, writers: number, log: StatementLog): Load {
   let running = true;
   const caller = async (kind: StatementKind, seed: number): Promise<void> => {
-    const next = random(seed);
+    const next = seededRandom(seed);
     let n = 0;
     while (running) {
       const id = 1 + Math.floor(next() * schema.accounts);

@@ -3,7 +3,7 @@ import { routerContender, type PoolParams, type RouterContender } from './conten
 import type { Measurement, TargetOutcome } from './report.js';
 import { runRounds, summarise, type LoopParams, type ProgressFn, type RoundResults, type Scenario } from './rounds.js';
 import type { BenchSchema } from './schema.js';
-import { formatMicros, formatRate, formatRatio, formatTarget, type TableRow } from './table.js';
+import { formatMicros, formatRatio, formatTarget, measuredCells, type TableRow } from './table.js';
 import { joinWorkload } from './workloads.js';
 
 /** Target from the issue: the cached router's q/s over the uncached router's, at least. */
@@ -68,10 +68,7 @@ export async function measureStatementCache(url: string, schema: BenchSchema, pa
       rows.push({
         benchmark: scenario.label,
         contender: contender.name,
-        throughput: formatRate(summary.qps, 'q/s', summary.qpsSpread),
-        p50: formatMicros(summary.p50Us),
-        tail: `p99 ${formatMicros(summary.p99Us)}`,
-        cpu: formatMicros(summary.cpuUsPerQuery),
+        ...measuredCells(summary),
         ratio: isCached ? formatRatio(ratio, 'max 0') : 'baseline',
         ...(isCached ? { target: formatTarget(`≥ ${STATEMENT_CACHE_TARGET.toFixed(2)}×`, met) } : {}),
       });

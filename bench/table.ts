@@ -91,3 +91,13 @@ export function formatRatio(ratio: number, baseline: string): string {
 export function formatTarget(target: string, met: boolean): string {
   return `${target} ${met ? '✓' : '✗'}`;
 }
+
+/** The measured cells of a table row, from a contender's summary over rounds. */
+export function measuredCells(summary: { qps: number; qpsSpread: number; p50Us: number; p99Us: number; cpuUsPerQuery: number }): Pick<TableRow, 'throughput' | 'p50' | 'tail' | 'cpu'> {
+  return {
+    throughput: formatRate(summary.qps, 'q/s', summary.qpsSpread),
+    p50: formatMicros(summary.p50Us),
+    tail: `p99 ${formatMicros(summary.p99Us)}`,
+    cpu: formatMicros(summary.cpuUsPerQuery),
+  };
+}

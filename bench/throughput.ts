@@ -3,7 +3,7 @@ import { pgPoolContender, pgPreparedContender, postgresJsContender, routerConten
 import type { Measurement, TargetOutcome } from './report.js';
 import { runRounds, summarise, type Contender, type LoopParams, type ProgressFn, type RoundResults, type Scenario } from './rounds.js';
 import type { BenchSchema } from './schema.js';
-import { formatMicros, formatMicrosDelta, formatRate, formatRatio, formatTarget, type TableRow } from './table.js';
+import { formatMicros, formatMicrosDelta, formatRatio, formatTarget, measuredCells, type TableRow } from './table.js';
 import { mixWorkload, selectIntWorkload } from './workloads.js';
 
 /** Targets from the issue. */
@@ -101,10 +101,7 @@ function report(outcomes: readonly { scenario: Scenario; results: RoundResults }
       rows.push({
         benchmark: scenario.label,
         contender: contender.name,
-        throughput: formatRate(summary.qps, 'q/s', summary.qpsSpread),
-        p50: formatMicros(summary.p50Us),
-        tail: `p99 ${formatMicros(summary.p99Us)}`,
-        cpu: formatMicros(summary.cpuUsPerQuery),
+        ...measuredCells(summary),
         ratio: contender.name === BASELINE ? 'baseline' : formatRatio(ratio, BASELINE_SHORT),
         ...(target === undefined ? {} : { target }),
       });

@@ -1,20 +1,9 @@
 import type { Step } from './closed-loop.js';
 import type { BenchSchema } from './schema.js';
+import { seededRandom } from './seeded-random.js';
 
 /** How many steps a workload cycles through: enough distinct parameters that no cache sees one key only. */
 const STEPS = 1024;
-
-/** Mulberry32: a tiny seeded generator, so every run and every contender sees the same parameters. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds steps, giving every distinct text one statement name. */
 class StepBuilder {
@@ -59,7 +48,7 @@ export function mixStatements(schema: string): Readonly<Record<'user' | 'order' 
  */
 export function mixWorkload(schema: BenchSchema, seed = 1): Step[] {
   const sql = mixStatements(schema.name);
-  const next = random(seed);
+  const next = seededRandom(seed);
   const user = (): number => 1 + Math.floor(next() * schema.users);
   const order = (): number => 1 + Math.floor(next() * schema.orders);
   const builder = new StepBuilder('bench_mix');
@@ -87,7 +76,7 @@ export function joinStatement(schema: string): string {
 /** {@link joinStatement} for a cycle of random user ids: one text, so a statement cache sees only hits once warm. */
 export function joinWorkload(schema: BenchSchema, seed = 2): Step[] {
   const text = joinStatement(schema.name);
-  const next = random(seed);
+  const next = seededRandom(seed);
   const builder = new StepBuilder('bench_join');
   for (let i = 0; i < STEPS; i++) builder.add(text, [1 + Math.floor(next() * schema.users)]);
   return builder.steps;
