@@ -153,11 +153,12 @@ describe('QueryPipeline', () => {
     await pipeline.close();
   });
 
-  it('respects the parameter limit for wide rows', async () => {
+  it('respects the parameter limit for wide rows merged as multi-row VALUES', async () => {
     const columns = Array.from({ length: 100 }, (_, i) => `c${i}`);
     const table = `pipe_wide_${process.pid}_${Date.now()}`;
     await router.query(`CREATE TABLE ${table} (${columns.map((c) => `${c} int`).join(', ')})`);
-    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+    // A cast in the row rules out the unnest form, so the rows go out as VALUES with 100 parameters each.
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => (i === 0 ? '$1::int' : `$${i + 1}`)).join(', ')})`;
     const pipeline = router.pipeline({ batchSize: 2000, maxQueueSize: 2000, coalesce: true });
     const promises = Array.from({ length: 1500 }, (_, r) => pipeline.addQuery(sql, columns.map((_, i) => r + i)));
     const summary = await pipeline.flush();
@@ -165,6 +166,99 @@ describe('QueryPipeline', () => {
     expect(summary.failed).toBe(0);
     const { rows: result } = await router.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], { route: 'primary' });
     expect(Number(result[0]!.n)).toBe(1500);
+    expect(pipeline.stats()).toMatchObject({ coalesced: 1500, coalescedAsArrays: 0 });
+    await pipeline.close();
+  });
+
+  it('merges rows of plain parameters into one unnest INSERT that stores every value exactly as a single-row INSERT would', async () => {
+    const table = `pipe_types_${process.pid}_${Date.now()}`;
+    await router.query(`DO $$ BEGIN CREATE TYPE pipe_mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await router.query(
+      `CREATE TABLE ${table} (seq bigserial, id int, label varchar(12), body text, doc jsonb, at timestamptz, blob bytea, flag boolean, mood pipe_mood, amount numeric, tags text[])`,
+    );
+    const awkward = ['', 'NULL', 'null', '"quoted"', 'back\\slash', '{braces}', 'a,b', ' padded ', 'multi\nline', 'émoji 🚀', "it's"];
+    const when = new Date('2026-01-02T03:04:05.678Z');
+    const rowOf = (i: number): unknown[] => [
+      awkward[i % awkward.length]!.slice(0, 12),
+      i,
+      i % 5 === 0 ? null : awkward[(i + 3) % awkward.length],
+      i % 7 === 0 ? undefined : { n: i, s: awkward[i % awkward.length], nested: [1, { deep: true }] },
+      new Date(when.getTime() + i),
+      Buffer.from([i % 256, 0, 255]),
+      i % 2 === 0,
+      ['sad', 'ok', 'happy'][i % 3],
+      `${i}.${i % 100}`,
+    ];
+    // Parameters in another order than the columns, to check each array lands in its own column.
+    const sql = `INSERT INTO ${table} (label, id, body, doc, at, blob, flag, mood, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+    const pipeline = router.pipeline({ batchSize: 400, maxQueueSize: 1000, coalesce: true });
+    const count = 1000;
+    const promises = Array.from({ length: count }, (_, i) => pipeline.addQuery(sql, rowOf(i)));
+    const summary = await pipeline.flush();
+    const results = await Promise.all(promises);
+    expect(summary.failed).toBe(0);
+    expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
+    expect(pipeline.stats()).toMatchObject({ coalesced: count, coalescedAsArrays: count });
+    const { rows: stored } = await router.query<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY id`, [], { route: 'primary' });
+    expect(stored).toHaveLength(count);
+    // Within a batch, rows are inserted in order (batches may overlap, so only consecutive ids of one batch are checked).
+    stored.forEach((row, i) => {
+      const [label, id, body, doc, at, blob, flag, mood, amount] = rowOf(i);
+      if (i % 400 !== 0) expect(Number(row.seq)).toBe(Number(stored[i - 1]!.seq) + 1);
+      expect({ ...row, seq: undefined }).toEqual({
+        seq: undefined,
+        id,
+        label,
+        body,
+        doc: doc ?? null,
+        at,
+        blob,
+        flag,
+        mood,
+        amount,
+        tags: null,
+      });
+    });
+    await pipeline.close();
+  });
+
+  it('unnest INSERTs keep single-row semantics: a too-long value fails its own row only, array columns and array values use VALUES', async () => {
+    const table = `pipe_semantics_${process.pid}_${Date.now()}`;
+    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), tags int[])`);
+    const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
+    const scalar = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, code) VALUES ($1, $2)`, [i, i === 17 ? 'toolong' : 'abc']));
+    const arrays = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]));
+    await pipeline.flush();
+    const settled = await Promise.allSettled(scalar);
+    expect(settled.map((outcome) => outcome.status).filter((status) => status === 'rejected')).toHaveLength(1);
+    expect((settled[17] as PromiseRejectedResult).reason.code).toBe('22001');
+    await Promise.all(arrays);
+    expect(pipeline.stats()).toMatchObject({ coalesced: 60, coalescedAsArrays: 30 });
+    const { rows: stored } = await router.query<{ n: string; tags: string }>(
+      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags FROM ${table}`,
+      [],
+      { route: 'primary' },
+    );
+    expect(stored[0]).toEqual({ n: '59', tags: '60' });
+    await pipeline.close();
+  });
+
+  it('an unnest INSERT whose column changed type since the look-up still stores every row', async () => {
+    const table = `pipe_altered_${process.pid}_${Date.now()}`;
+    await router.query(`CREATE TABLE ${table} (id int, v int)`);
+    const pipeline = router.pipeline({ batchSize: 50, coalesce: true });
+    const sql = `INSERT INTO ${table} (id, v) VALUES ($1, $2)`;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => pipeline.addQuery(sql, [i, i])));
+    await router.query(`ALTER TABLE ${table} ALTER COLUMN v TYPE text`);
+    const after = Array.from({ length: 50 }, (_, i) => pipeline.addQuery(sql, [50 + i, `text ${i}`]));
+    await pipeline.flush();
+    await Promise.all(after);
+    const { rows: stored } = await router.query<{ n: string; texts: string }>(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE v LIKE 'text %') AS texts FROM ${table}`,
+      [],
+      { route: 'primary' },
+    );
+    expect(stored[0]).toEqual({ n: '100', texts: '50' });
     await pipeline.close();
   });
 

@@ -1,6 +1,6 @@
 import type { QueryResult } from 'pg';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
-import type { PipelineStatement, RowTemplate } from './pipeline-backend.js';
+import type { PipelineStatement, RowTemplate, UnnestInsert } from './pipeline-backend.js';
 
 /** PostgreSQL's protocol carries at most 65 535 parameters per statement (a 16-bit count). */
 export const MAX_PARAMETERS = 65_535;
@@ -11,10 +11,14 @@ export interface CoalescedBatch {
   readonly statements: readonly BatchStatement[];
   /** How many original statements went into merged INSERTs. */
   readonly merged: number;
+  /** How many of those went into unnest INSERTs. */
+  readonly mergedAsArrays: number;
   /** Each original statement's outcome, from the outcomes of {@link statements}. */
   expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
   /** Original indices of the members of every merged INSERT that failed. */
   failedGroups(outcomes: readonly BatchOutcome[]): number[][];
+  /** The templates whose unnest INSERT failed with an error that a changed table could explain (classes 22 and 42). */
+  failedUnnestTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<RowTemplate>;
 }
 
 function mergedText(template: RowTemplate, rows: number): string {
@@ -27,25 +31,45 @@ function mergedText(template: RowTemplate, rows: number): string {
   return parts.join('');
 }
 
+/** Data exceptions and undefined objects or types: what a column altered since the catalog look-up would raise. */
+function typeChangeCould(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('42'));
+}
+
+/** Whether every value of the rows is a scalar: a JS array would turn into a nested array inside unnest's arrays. */
+function scalarRows(statements: readonly PipelineStatement[], from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    for (const value of statements[k]!.values ?? []) if (Array.isArray(value)) return false;
+  }
+  return true;
+}
+
 /**
  * Merges each run of consecutive statements with the same SQL text that are single-row INSERTs (see
- * `RowTemplate`) into one multi-row INSERT, up to PostgreSQL's parameter limit. Statements are merged only when
- * their text is identical, so every row is exactly what its own statement would have inserted; order is kept.
+ * `RowTemplate`) into one INSERT. Statements are merged only when their text is identical, so every row is exactly
+ * what its own statement would have inserted; order is kept. A run whose template has an {@link UnnestInsert} in
+ * `unnest` (and whose values are all scalars) becomes that one prepared statement with one array per column,
+ * whatever its length; any other run becomes a multi-row `VALUES` INSERT, up to PostgreSQL's parameter limit.
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
  */
-export function coalesceBatch(statements: readonly PipelineStatement[]): CoalescedBatch {
+export function coalesceBatch(statements: readonly PipelineStatement[], unnest?: ReadonlyMap<RowTemplate, UnnestInsert>): CoalescedBatch {
   const sent: BatchStatement[] = [];
   /** For each sent statement, the original indices it stands for. */
   const members: number[][] = [];
+  /** Indices into {@link sent} of the unnest INSERTs. */
+  const unnestSent = new Set<number>();
   let merged = 0;
+  let mergedAsArrays = 0;
   let i = 0;
   while (i < statements.length) {
     const first = statements[i]!;
     const template = first.rowTemplate;
     let end = i + 1;
+    const form = template === undefined ? undefined : unnest?.get(template);
     if (template !== undefined) {
-      const maxRows = Math.max(1, Math.floor(MAX_PARAMETERS / template.paramCount));
+      const maxRows = form === undefined ? Math.max(1, Math.floor(MAX_PARAMETERS / template.paramCount)) : Infinity;
       while (end < statements.length && end - i < maxRows && statements[end]!.text === first.text) end++;
     }
     if (end - i < 2) {
@@ -54,15 +78,22 @@ export function coalesceBatch(statements: readonly PipelineStatement[]): Coalesc
       i++;
       continue;
     }
-    const values: unknown[] = [];
     const group: number[] = [];
-    for (let k = i; k < end; k++) {
-      const params = statements[k]!.values ?? [];
-      for (let p = 0; p < template!.paramCount; p++) values.push(params[p]);
-      group.push(k);
+    for (let k = i; k < end; k++) group.push(k);
+    if (form !== undefined && scalarRows(statements, i, end)) {
+      const columns = template!.columnParams!.map((param) => group.map((k) => statements[k]!.values?.[param - 1]));
+      unnestSent.add(sent.length);
+      mergedAsArrays += group.length;
+      sent.push({ text: form.text, values: columns, statementName: form.statementName });
+    } else {
+      const values: unknown[] = [];
+      for (const k of group) {
+        const params = statements[k]!.values ?? [];
+        for (let p = 0; p < template!.paramCount; p++) values.push(params[p]);
+      }
+      // Merged texts differ with each group size, so they run unnamed rather than filling the statement cache.
+      sent.push({ text: mergedText(template!, end - i), values, statementName: undefined });
     }
-    // Merged texts differ with each group size, so they run unnamed rather than filling the statement cache.
-    sent.push({ text: mergedText(template!, end - i), values, statementName: undefined });
     members.push(group);
     merged += end - i;
     i = end;
@@ -70,6 +101,7 @@ export function coalesceBatch(statements: readonly PipelineStatement[]): Coalesc
   return {
     statements: sent,
     merged,
+    mergedAsArrays,
     expand(outcomes) {
       const perStatement: BatchOutcome[] = new Array<BatchOutcome>(statements.length);
       members.forEach((group, s) => {
@@ -88,6 +120,14 @@ export function coalesceBatch(statements: readonly PipelineStatement[]): Coalesc
     },
     failedGroups(outcomes) {
       return members.filter((group, s) => group.length > 1 && !outcomes[s]!.ok);
+    },
+    failedUnnestTemplates(outcomes) {
+      const failed = new Set<RowTemplate>();
+      for (const s of unnestSent) {
+        const outcome = outcomes[s]!;
+        if (!outcome.ok && typeChangeCould(outcome.error)) failed.add(statements[members[s]![0]!]!.rowTemplate!);
+      }
+      return failed;
     },
   };
 }

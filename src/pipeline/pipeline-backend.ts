@@ -19,6 +19,14 @@ export interface PipelineBackend {
   prepare(sql: unknown, params: unknown): PipelineStatement;
   /** Runs statements pipelined on one primary connection; never rejects. */
   run(statements: readonly BatchStatement[]): Promise<BatchOutcome[]>;
+  /**
+   * The {@link UnnestInsert} form of a template whose row is all parameters, or `undefined` when its columns'
+   * types do not allow it (arrays, domains, composites) or cannot be looked up; answers from a cache after the
+   * first look-up. Never rejects.
+   */
+  unnestInsert(template: RowTemplate): Promise<UnnestInsert | undefined>;
+  /** Forgets the cached form of a template whose unnest INSERT failed in a way a schema change would explain. */
+  forgetUnnestInsert(template: RowTemplate): void;
   /** Registers a pipeline so closing the router flushes it and `stats()` reports it; returns the function that unregisters it. */
   attach(pipeline: AttachedPipeline): () => void;
 }
@@ -43,4 +51,21 @@ export interface RowTemplate {
   readonly tuple: readonly (string | number)[];
   /** Parameters per row. */
   readonly paramCount: number;
+  /** The target table as written (`events`, `app."Events"`). */
+  readonly table: string;
+  /** The target columns, folded as PostgreSQL folds identifiers. */
+  readonly columns: readonly string[];
+  /** When the row is nothing but distinct parameters, the parameter number (1-based) of each column. */
+  readonly columnParams: readonly number[] | undefined;
+}
+
+/**
+ * The single-statement form of many rows of one {@link RowTemplate}:
+ * `INSERT INTO t (c1, …) SELECT * FROM unnest($1::type1[], …)`, one array parameter per column. Its text does not
+ * depend on the number of rows, so it is prepared once, and PostgreSQL parses one array per column instead of
+ * one parameter per value.
+ */
+export interface UnnestInsert {
+  readonly text: string;
+  readonly statementName: string | undefined;
 }

@@ -4,7 +4,7 @@ import { BatchAbortedError, PipelineClosedError, PipelineFullError, isCircuitOpe
 import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch } from './coalesce.js';
-import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement } from './pipeline-backend.js';
+import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement, type RowTemplate, type UnnestInsert } from './pipeline-backend.js';
 import { resolvePipelineOptions, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
 
 /** What {@link QueryPipeline.flush} and {@link QueryPipeline.close} resolve with. */
@@ -33,6 +33,8 @@ export interface PipelineStats {
   readonly failed: number;
   /** Statements that were merged into multi-row INSERTs. */
   readonly coalesced: number;
+  /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
+  readonly coalescedAsArrays: number;
   /** Batches by size: how many had at most `le` statements (cumulative, as Prometheus histograms count). */
   readonly batchSizes: readonly { readonly le: number; readonly count: number }[];
   /** Batches by round-trip time: how many took at most `le` milliseconds (cumulative). */
@@ -116,6 +118,7 @@ export class QueryPipeline {
   private statements = 0;
   private failed = 0;
   private coalesced = 0;
+  private coalescedAsArrays = 0;
   private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
   private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
 
@@ -209,6 +212,7 @@ export class QueryPipeline {
       statements: this.statements,
       failed: this.failed,
       coalesced: this.coalesced,
+      coalescedAsArrays: this.coalescedAsArrays,
       batchSizes: this.sizeHistogram.cumulative(),
       batchDurationsMs: this.durationHistogram.cumulative(),
     };
@@ -251,7 +255,7 @@ export class QueryPipeline {
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const statements = entries.map((entry) => entry.statement);
-    const plan = this.options.coalesce ? coalesceBatch(statements) : undefined;
+    const plan = this.options.coalesce ? coalesceBatch(statements, await this.unnestForms(statements)) : undefined;
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
     let outcomes = await this.send(sent, atomic);
     let perEntry: BatchOutcome[];
@@ -259,8 +263,10 @@ export class QueryPipeline {
       perEntry = outcomes;
     } else {
       this.coalesced += plan.merged;
+      this.coalescedAsArrays += plan.mergedAsArrays;
       perEntry = plan.expand(outcomes);
       const failedGroups = plan.failedGroups(outcomes);
+      for (const template of plan.failedUnnestTemplates(outcomes)) this.backend.forgetUnnestInsert(template);
       if (failedGroups.length > 0) {
         // A merged INSERT failed as a whole. Find out which rows were at fault by running them one by one:
         // in atomic mode the whole batch again (it was rolled back), in independent mode just those rows.
@@ -294,6 +300,21 @@ export class QueryPipeline {
     this.failed += failed;
     this.durationHistogram.observe(performance.now() - started);
     return { statements: entries.length, failed };
+  }
+
+  /** The unnest forms of the row templates in a batch that has runs to merge (cached by the backend after the first look-up). */
+  private async unnestForms(statements: readonly PipelineStatement[]): Promise<Map<RowTemplate, UnnestInsert>> {
+    const forms = new Map<RowTemplate, UnnestInsert>();
+    const templates = new Set<RowTemplate>();
+    for (let i = 1; i < statements.length; i++) {
+      const template = statements[i]!.rowTemplate;
+      if (template?.columnParams !== undefined && statements[i - 1]!.text === statements[i]!.text) templates.add(template);
+    }
+    for (const template of templates) {
+      const form = await this.backend.unnestInsert(template);
+      if (form !== undefined) forms.set(template, form);
+    }
+    return forms;
   }
 
   /**

@@ -21,15 +21,19 @@ export function insertRowTemplate(sql: string): RowTemplate | undefined {
   if (!word('into')) return undefined;
   i++;
   if (!isName(tokens[i])) return undefined;
+  const tableStart = tokens[i]!.start;
   i++;
   if (tokens[i]?.type === 'dot') {
     if (!isName(tokens[i + 1])) return undefined;
     i += 2;
   }
+  const table = sql.slice(tableStart, tokens[i - 1]!.end);
   if (tokens[i]?.type !== 'lparen') return undefined;
   i++;
+  const columns: string[] = [];
   for (;;) {
     if (!isName(tokens[i])) return undefined;
+    columns.push(tokens[i]!.text);
     i++;
     if (tokens[i]?.type === 'comma') i++;
     else if (tokens[i]?.type === 'rparen') break;
@@ -67,5 +71,27 @@ export function insertRowTemplate(sql: string): RowTemplate | undefined {
   }
   tuple.push(sql.slice(cursor, tokens[close]!.end));
   if (paramCount === 0) return undefined;
-  return { head: `${sql.slice(0, valuesEnd)} `, tuple, paramCount };
+  return { head: `${sql.slice(0, valuesEnd)} `, tuple, paramCount, table, columns, columnParams: bareParams(tokens.slice(open + 1, close), columns.length, paramCount) };
+}
+
+/**
+ * For a row that is nothing but distinct parameters, one per column (`($1, $2, $3)`, in any order), the parameter
+ * number of each column; otherwise `undefined`. Only such rows can be sent as `unnest` arrays typed like the
+ * columns, because every value then goes straight into its column.
+ */
+function bareParams(row: readonly Token[], columnCount: number, paramCount: number): number[] | undefined {
+  if (row.length !== 2 * columnCount - 1 || paramCount !== columnCount) return undefined;
+  const params: number[] = [];
+  for (let j = 0; j < row.length; j++) {
+    const token = row[j]!;
+    if (j % 2 === 1) {
+      if (token.type !== 'comma') return undefined;
+      continue;
+    }
+    if (token.type !== 'param') return undefined;
+    const index = Number(token.text.slice(1));
+    if (params.includes(index)) return undefined;
+    params.push(index);
+  }
+  return params;
 }

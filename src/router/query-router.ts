@@ -12,6 +12,7 @@ import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
 import { classifyQuery } from './classify.js';
 import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } from './function-volatility.js';
+import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
 import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
 import { checkStatement } from './statement-input.js';
 import { Transaction, parseTransactionOptions, type TransactionClient, type TransactionOptions } from './transaction.js';
@@ -135,6 +136,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly classifier: Classifier;
   private readonly balancer: ReplicaBalancer;
   private readonly volatility: FunctionVolatility;
+  private readonly unnestInserts: UnnestInserts;
   private readonly statementCacheEnabled: boolean;
   private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0, readFallbacks: 0, callerFallbacks: 0, selfHealed: 0 };
   /** Replicas whose breaker is not open: the only ones the balancer sees. Rebuilt on breaker events. */
@@ -201,6 +203,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       const result = await this.primary.pool.execute<FunctionCatalogRow>(FUNCTION_CATALOG_SQL, [names], undefined);
       return result.rows;
     });
+    this.unnestInserts = new UnnestInserts(
+      async (table, columns) => (await this.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
+      (text) => (this.statementCacheEnabled ? statementNameFor(text) : undefined),
+    );
     for (const node of [this.primary, ...this.replicas]) {
       node.pool.warm().catch((error: Error) => this.emit('connectionError', { node: node.node.name, error }));
     }
@@ -429,6 +435,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
         return { text, values, statementName, fingerprintHash: entry.classification.fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined };
       },
+      unnestInsert: (template) => this.unnestInserts.get(template),
+      forgetUnnestInsert: (template) => this.unnestInserts.forget(template),
       run: async (statements) => {
         this.routed.primary += statements.length;
         try {

@@ -1,0 +1,90 @@
+import { LRUCache } from 'lru-cache';
+import type { RowTemplate, UnnestInsert } from '../pipeline/index.js';
+
+/** One column of the catalog look-up. */
+export interface ColumnCatalogRow {
+  readonly attname: string;
+  /** The type's name without a type modifier, as `format_type(oid, NULL)` writes it. */
+  readonly type: string;
+  readonly typtype: string;
+  readonly typcategory: string;
+}
+
+/** Runs the catalog query on the primary. */
+export type ColumnCatalogLookup = (table: string, columns: readonly string[]) => Promise<readonly ColumnCatalogRow[]>;
+
+/**
+ * The catalog query: the named columns of a table (resolved with the connection's search_path, as the INSERT
+ * itself is) with their types. `format_type(…, NULL)` drops the type modifier, so a cast to it never truncates
+ * (`varchar(10)` becomes `character varying`) and the column's own modifier is still checked on assignment.
+ */
+export const COLUMN_CATALOG_SQL =
+  'SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL) AS type, t.typtype, t.typcategory ' +
+  'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid ' +
+  'WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])';
+
+// Columns may be altered at any time, so forms expire; a failed unnest INSERT also forgets its form at once.
+const TTL_MS = 60_000;
+/** Cached for a template that has no unnest form. */
+const NONE = Object.freeze({ none: true } as const);
+
+/**
+ * Builds the `unnest` form of single-row INSERT templates from the target columns' types, cached per template.
+ * Only plain scalar types qualify: an array column would be flattened by `unnest`, and domains and composites
+ * are left to the multi-row VALUES form rather than reasoned about.
+ */
+export class UnnestInserts {
+  private readonly forms = new LRUCache<string, UnnestInsert | typeof NONE>({ max: 1_000, ttl: TTL_MS, ttlAutopurge: false });
+  private readonly pending = new Map<string, Promise<UnnestInsert | undefined>>();
+  lookups = 0;
+
+  constructor(
+    private readonly lookup: ColumnCatalogLookup,
+    private readonly nameFor: (text: string) => string | undefined,
+  ) {}
+
+  /** The form of `template`, looking its columns up once; `undefined` when it has none. Never rejects. */
+  get(template: RowTemplate): Promise<UnnestInsert | undefined> {
+    if (template.columnParams === undefined) return Promise.resolve(undefined);
+    const key = template.head;
+    const known = this.forms.get(key);
+    if (known !== undefined) return Promise.resolve(known === NONE ? undefined : (known as UnnestInsert));
+    let inFlight = this.pending.get(key);
+    if (inFlight === undefined) {
+      inFlight = this.load(template).finally(() => this.pending.delete(key));
+      this.pending.set(key, inFlight);
+    }
+    return inFlight;
+  }
+
+  forget(template: RowTemplate): void {
+    this.forms.delete(template.head);
+  }
+
+  private async load(template: RowTemplate): Promise<UnnestInsert | undefined> {
+    this.lookups++;
+    let rows: readonly ColumnCatalogRow[];
+    try {
+      rows = await this.lookup(template.table, template.columns);
+    } catch {
+      // The node may be down, or the table may not exist yet: use the VALUES form and ask again next time.
+      return undefined;
+    }
+    const types: string[] = [];
+    for (const column of template.columns) {
+      const row = rows.find((candidate) => candidate.attname === column);
+      if (row === undefined || row.typcategory === 'A' || row.typtype !== 'b' && row.typtype !== 'e' && row.typtype !== 'r' && row.typtype !== 'm') {
+        this.forms.set(template.head, NONE);
+        return undefined;
+      }
+      types.push(row.type);
+    }
+    // head is `INSERT INTO t (c1, …) VALUES `; the columns keep their written spelling.
+    const into = template.head.slice(0, template.head.toLowerCase().lastIndexOf('values'));
+    const arrays = types.map((type, j) => `$${j + 1}::${type}[]`).join(', ');
+    const text = `${into}SELECT * FROM unnest(${arrays})`;
+    const form: UnnestInsert = { text, statementName: this.nameFor(text) };
+    this.forms.set(template.head, form);
+    return form;
+  }
+}
