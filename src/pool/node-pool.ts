@@ -99,27 +99,50 @@ function isAcquireTimeout(error: unknown): boolean {
 }
 
 /**
+ * What the pool keeps on each of its connections, on the connection object itself: the hot path reads it with one
+ * property access instead of looking the connection up in maps.
+ */
+interface ClientState {
+  /** The connection's prepared statements; `undefined` when the cache is off or pg's internals are not as expected. */
+  readonly cache: ConnectionStatementCache | undefined;
+  /** Checked out now (a shutdown past its deadline cuts it). */
+  active: boolean;
+  /** When the running statement's timeout expires (performance.now() ms), or 0. */
+  deadlineAt: number;
+  timeoutMs: number;
+  /** When the grace period after a cancel request ends, or 0 when no cancel is pending. */
+  cancelAt: number;
+  /** Non-zero when the connection was cut because its node answered neither the statement nor the cancel: that timeout. */
+  timedOutMs: number;
+}
+
+const STATE: unique symbol = Symbol('pg-query-router.connection-state');
+type StatefulClient = PoolClient & { [STATE]: ClientState };
+const stateOf = (client: PoolClient): ClientState => (client as StatefulClient)[STATE];
+
+/** Stops watching the statement's deadline; true if a cancel request was sent for it. */
+function unwatch(state: ClientState): boolean {
+  state.deadlineAt = 0;
+  if (state.cancelAt === 0) return false;
+  state.cancelAt = 0;
+  return true;
+}
+
+/**
  * One node's connection pool: a `pg.Pool` plus a bounded prepared-statement cache per connection, typed
  * acquisition timeouts and the counters the balancer and `stats()` read. Knows nothing of routing.
  */
 export class NodePool {
   readonly name: string;
   private readonly pool: pg.Pool;
-  private readonly caches = new WeakMap<PoolClient, ConnectionStatementCache>();
   private readonly counters: StatementCacheCounters = { hits: 0, misses: 0, evictions: 0 };
   private readonly statementCacheMax: number;
   private readonly max: number;
   private readonly min: number;
   private readonly statementTimeoutMs: number;
   private readonly options: NodePoolOptions;
-  /** Connections checked out now, so a shutdown past its deadline can cut them. */
-  private readonly active = new Set<PoolClient>();
-  /** Statements with a timeout, by connection: when it expires, and the timeout itself (for the message). */
-  private readonly deadlines = new Map<PoolClient, { at: number; timeoutMs: number }>();
-  /** Connections whose statement got a cancel request: when their grace period ends. */
-  private readonly cancelling = new Map<PoolClient, { at: number; timeoutMs: number }>();
-  /** Connections cut because their node answered neither the statement nor the cancel. */
-  private readonly timedOut = new WeakMap<PoolClient, number>();
+  /** Every open connection, so the sweeper can find expired statements and a late shutdown can cut the busy ones. */
+  private readonly clients = new Set<PoolClient>();
   private sweeper: NodeJS.Timeout | undefined;
   private queries = 0;
   private errors = 0;
@@ -152,10 +175,11 @@ export class NodePool {
       // A checked-out client whose connection dies emits 'error' besides failing its query; pg-pool listens
       // only while the client is idle, and an unheard 'error' would crash the process.
       client.on('error', () => undefined);
-      if (this.statementCacheMax > 0 && supportsStatementCache(client)) {
-        this.caches.set(client, new ConnectionStatementCache(client, this.statementCacheMax, this.counters));
-      }
+      const cache = this.statementCacheMax > 0 && supportsStatementCache(client) ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters) : undefined;
+      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0 };
+      this.clients.add(client);
     });
+    this.pool.on('remove', (client) => this.clients.delete(client));
     this.pool.on('error', (error) => options.onIdleError?.(error));
   }
 
@@ -191,20 +215,21 @@ export class NodePool {
       this.errors++;
       throw this.acquireError(error, started);
     }
-    this.active.add(client);
-    if (timeoutMs > 0) this.watch(client, timeoutMs);
+    const state = stateOf(client);
+    state.active = true;
+    if (timeoutMs > 0) this.watch(state, timeoutMs);
     try {
       const result = await this.run<R>(client, text, values, statementName, true);
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
-      this.checkin(client, timeoutMs > 0 && this.unwatch(client) ? RETIRED : undefined);
+      this.checkin(client, timeoutMs > 0 && unwatch(state) ? RETIRED : undefined);
       return result;
     } catch (error) {
-      const cancelPending = timeoutMs > 0 && this.unwatch(client) && (error as { code?: unknown })?.code !== '57014';
+      const cancelPending = timeoutMs > 0 && unwatch(state) && (error as { code?: unknown })?.code !== '57014';
       this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined);
       this.errors++;
-      const timedOut = this.timedOut.get(client);
-      if (timedOut !== undefined) {
-        this.timedOut.delete(client);
+      const timedOut = state.timedOutMs;
+      if (timedOut > 0) {
+        state.timedOutMs = 0;
         throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, { cause: error, context: { node: this.name } });
       }
       throw QueryError.from(error, { node: this.name });
@@ -219,7 +244,7 @@ export class NodePool {
   private async checkout(): Promise<PoolClient> {
     let client = await this.pool.connect();
     if (this.options.prePing) client = await this.pinged(client);
-    this.active.add(client);
+    stateOf(client).active = true;
     return client;
   }
 
@@ -235,7 +260,7 @@ export class NodePool {
   }
 
   private checkin(client: PoolClient, error?: Error): void {
-    this.active.delete(client);
+    stateOf(client).active = false;
     client.release(error);
   }
 
@@ -314,7 +339,7 @@ export class NodePool {
       }
       settled = await Promise.allSettled(sent);
       setPipelineMode(client, false);
-      this.caches.get(client)?.settle();
+      stateOf(client).cache?.settle();
     } else {
       settled = [];
       for (const statement of statements) {
@@ -339,21 +364,21 @@ export class NodePool {
   private send<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined): Promise<QueryResult<R>> {
     const params = values as unknown[] | undefined;
     if (statementName === undefined || params === undefined || params.length === 0) return client.query<R>(text, params);
-    const cache = this.caches.get(client);
+    const cache = stateOf(client).cache;
     if (cache === undefined || cache.use(statementName, text) === 'unnamed') return client.query<R>(text, params);
     return client.query<R>({ name: statementName, text, values: params });
   }
 
   private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
+    const cache = stateOf(client).cache;
     try {
       const result = await this.send<R>(client, text, values, statementName);
-      this.caches.get(client)?.settle();
+      cache?.settle();
       return result;
     } catch (error) {
-      this.caches.get(client)?.settle();
+      cache?.settle();
       // After DDL changes a table's shape, PostgreSQL refuses to reuse the old plan. Outside a transaction
       // nothing ran, so prepare it again and retry once, as postgres.js does.
-      const cache = this.caches.get(client);
       if (!retryable || statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
       cache.forget(statementName);
       return this.send<R>(client, text, values, statementName);
@@ -368,34 +393,29 @@ export class NodePool {
    */
   private sweep(): void {
     const now = performance.now();
-    for (const [client, deadline] of this.deadlines) {
-      if (now < deadline.at) continue;
-      this.deadlines.delete(client);
-      const graceMs = Math.min(1_000, Math.max(100, deadline.timeoutMs));
-      this.cancelling.set(client, { at: now + graceMs, timeoutMs: deadline.timeoutMs });
-      void sendCancelRequest(client, graceMs);
-    }
-    for (const [client, grace] of this.cancelling) {
-      if (now < grace.at) continue;
-      this.cancelling.delete(client);
-      this.timedOut.set(client, grace.timeoutMs);
-      // The statement may still be running on a frozen node: cutting the socket fails it at once here.
-      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    for (const client of this.clients) {
+      const state = stateOf(client);
+      if (state.deadlineAt > 0 && now >= state.deadlineAt) {
+        state.deadlineAt = 0;
+        const graceMs = Math.min(1_000, Math.max(100, state.timeoutMs));
+        state.cancelAt = now + graceMs;
+        void sendCancelRequest(client, graceMs);
+      } else if (state.cancelAt > 0 && now >= state.cancelAt) {
+        state.cancelAt = 0;
+        state.timedOutMs = state.timeoutMs;
+        // The statement may still be running on a frozen node: cutting the socket fails it at once here.
+        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      }
     }
   }
 
-  private watch(client: PoolClient, timeoutMs: number): void {
-    this.deadlines.set(client, { at: performance.now() + timeoutMs, timeoutMs });
+  private watch(state: ClientState, timeoutMs: number): void {
+    state.deadlineAt = performance.now() + timeoutMs;
+    state.timeoutMs = timeoutMs;
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
       this.sweeper.unref();
     }
-  }
-
-  /** Stops watching; true if a cancel request was sent for the statement. */
-  private unwatch(client: PoolClient): boolean {
-    this.deadlines.delete(client);
-    return this.cancelling.delete(client);
   }
 
   private acquireError(error: unknown, started: number): Error {
@@ -437,7 +457,7 @@ export class NodePool {
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        for (const client of this.active) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        for (const client of this.clients) if (stateOf(client).active) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
         resolve();
       }, Math.max(0, deadline - Date.now()));
     });
