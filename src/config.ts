@@ -64,6 +64,33 @@ export interface ClassifierCacheOptions {
  */
 export type LoadBalancing = 'round-robin' | 'least-busy' | 'latency';
 
+/** Workload learning and adaptive pool sizing (see the README's "Adaptive pool sizing"). */
+export interface AdaptiveOptions {
+  /**
+   * Size each node's pool to its workload within [pool.min, pool.max] instead of letting it grow to `pool.max`.
+   * The workload (patterns, hourly profile, forecast) is learned either way. Default `false`.
+   */
+  enabled?: boolean;
+  /** How often sizes are recomputed and the hourly profile is fed, in milliseconds. Default `5_000`. */
+  intervalMs?: number;
+  /** Share of a pool's connections that should be busy on average (0 < u ≤ 1); the rest is head-room. Default `0.7`. */
+  targetUtilization?: number;
+  /** A pool shrinks only when its new target is below `current × (1 − hysteresis)` (0 ≤ h < 1). Default `0.25`. */
+  hysteresis?: number;
+  /** After a resize, a pool does not shrink for this long, in milliseconds (it may always grow). Default `15_000`. */
+  cooldownMs?: number;
+  /** Most query patterns (fingerprints) tracked; the least recently seen is forgotten. `0` turns pattern tracking off. Default `1_000`. */
+  maxPatterns?: number;
+  /**
+   * A JSON file where the learned hourly profile is saved (every `saveIntervalMs` and on `close()`) and read at
+   * start, so a restarted service pre-warms its pools to what this hour needed before. A corrupt or foreign file
+   * is ignored with a `warning` event. Default: none.
+   */
+  stateFile?: string;
+  /** How often the state file is saved, in milliseconds. Default `60_000`. */
+  saveIntervalMs?: number;
+}
+
 /** Options of {@link QueryRouter}. Only `primary` is required. */
 export interface QueryRouterOptions {
   /** The primary: every write, and every statement that is not provably a read, runs here. */
@@ -93,6 +120,8 @@ export interface QueryRouterOptions {
    * (a cached value, a default); to fail after all, throw. A per-call `fallback` wins over this one.
    */
   fallback?: FallbackFunction;
+  /** Workload learning and adaptive pool sizing. */
+  adaptive?: AdaptiveOptions;
 }
 
 /** A caller's fallback: turns the node failure of a statement into a result of its own, or throws. */
@@ -120,6 +149,7 @@ export interface ResolvedOptions {
   readonly breaker: Readonly<Required<BreakerOptions>>;
   readonly readFallback: 'primary' | 'replicas-only';
   readonly fallback: FallbackFunction | undefined;
+  readonly adaptive: Readonly<Required<Omit<AdaptiveOptions, 'stateFile'>>> & { readonly stateFile: string | undefined };
 }
 
 /** Defaults of every option, in one place. */
@@ -141,9 +171,19 @@ export const DEFAULTS = Object.freeze({
   applicationName: 'pg-query-router',
   breaker: BREAKER_DEFAULTS,
   readFallback: 'primary' as 'primary' | 'replicas-only',
+  adaptive: Object.freeze({
+    enabled: false,
+    intervalMs: 5_000,
+    targetUtilization: 0.7,
+    hysteresis: 0.25,
+    cooldownMs: 15_000,
+    maxPatterns: 1_000,
+    stateFile: undefined as string | undefined,
+    saveIntervalMs: 60_000,
+  }),
 });
 
-const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback'] as const;
+const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive'] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
 type Plain = Record<string, unknown>;
@@ -171,6 +211,14 @@ function integer(value: unknown, key: string, fallback: number, min: number): nu
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new ConfigError(key, `must be an integer ≥ ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function fraction(value: unknown, key: string, fallback: number, min: number, max: number, minIncluded: boolean): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value > max || (minIncluded ? value < min : value <= min)) {
+    throw new ConfigError(key, `must be a number ${minIncluded ? '≥' : '>'} ${min} and ≤ ${max}, got ${describe(value)}`);
   }
   return value;
 }
@@ -292,7 +340,23 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const fallback = input['fallback'];
   if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('fallback', `must be a function (error, sql) => result, got ${describe(fallback)}`);
+  const adaptiveInput = section(input, 'adaptive', Object.keys(DEFAULTS.adaptive));
+  const stateFile = adaptiveInput['stateFile'];
+  if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile.trim() === '')) {
+    throw new ConfigError('adaptive.stateFile', `must be a file path, got ${describe(stateFile)}`);
+  }
+  const adaptive = Object.freeze({
+    enabled: boolean(adaptiveInput['enabled'], 'adaptive.enabled', DEFAULTS.adaptive.enabled),
+    intervalMs: integer(adaptiveInput['intervalMs'], 'adaptive.intervalMs', DEFAULTS.adaptive.intervalMs, 10),
+    targetUtilization: fraction(adaptiveInput['targetUtilization'], 'adaptive.targetUtilization', DEFAULTS.adaptive.targetUtilization, 0, 1, false),
+    hysteresis: fraction(adaptiveInput['hysteresis'], 'adaptive.hysteresis', DEFAULTS.adaptive.hysteresis, 0, 0.95, true),
+    cooldownMs: integer(adaptiveInput['cooldownMs'], 'adaptive.cooldownMs', DEFAULTS.adaptive.cooldownMs, 0),
+    maxPatterns: integer(adaptiveInput['maxPatterns'], 'adaptive.maxPatterns', DEFAULTS.adaptive.maxPatterns, 0),
+    stateFile: stateFile as string | undefined,
+    saveIntervalMs: integer(adaptiveInput['saveIntervalMs'], 'adaptive.saveIntervalMs', DEFAULTS.adaptive.saveIntervalMs, 100),
+  });
   return Object.freeze({
+    adaptive,
     primary,
     replicas: Object.freeze(replicas),
     breaker,
@@ -314,6 +378,13 @@ function envInteger(raw: string, key: string): number {
   return Number(trimmed);
 }
 
+function envBoolean(raw: string, key: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (value === '1' || value === 'true' || value === 'on') return true;
+  if (value === '0' || value === 'false' || value === 'off') return false;
+  throw new ConfigError(key, `must be true or false (or 1 / 0), got ${describe(raw)}`);
+}
+
 /**
  * The environment variables {@link QueryRouter.fromEnv} reads, besides `DATABASE_URL` (the primary, required)
  * and `DATABASE_REPLICA_URLS` (comma-separated replica URLs, optional).
@@ -328,6 +399,8 @@ export const ENV_OPTIONS: Readonly<Record<string, { readonly option: string; rea
   PGROUTER_CLASSIFIER_CACHE_MAX: { option: 'classifierCache.max', set: (o, raw, key) => ((o.classifierCache ??= {}).max = envInteger(raw, key)) },
   PGROUTER_LOAD_BALANCING: { option: 'loadBalancing', set: (o, raw) => (o.loadBalancing = raw.trim() as LoadBalancing) },
   PGROUTER_APPLICATION_NAME: { option: 'applicationName', set: (o, raw) => (o.applicationName = raw) },
+  PGROUTER_ADAPTIVE: { option: 'adaptive.enabled', set: (o, raw, key) => ((o.adaptive ??= {}).enabled = envBoolean(raw, key)) },
+  PGROUTER_ADAPTIVE_STATE_FILE: { option: 'adaptive.stateFile', set: (o, raw) => ((o.adaptive ??= {}).stateFile = raw) },
 });
 
 /**
@@ -356,5 +429,6 @@ export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>
     pool: { ...options.pool, ...overrides.pool },
     statementCache: { ...options.statementCache, ...overrides.statementCache },
     classifierCache: { ...options.classifierCache, ...overrides.classifierCache },
+    adaptive: { ...options.adaptive, ...overrides.adaptive },
   };
 }

@@ -16,13 +16,15 @@ export type {
   IsolationLevel,
   RouterStats,
   NodeStats,
+  WorkloadPatterns,
   ReplicaBalancer,
   BalancedNode,
 } from './router/index.js';
 export { QueryPipeline, PIPELINE_DEFAULTS, MAX_PARAMETERS } from './pipeline/index.js';
 export type { PipelineOptions, PipelineFallback, FlushResult, PipelineStats } from './pipeline/index.js';
 export { DEFAULTS, ENV_OPTIONS } from './config.js';
-export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, ResolvedOptions, ResolvedNode } from './config.js';
+export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, AdaptiveOptions, ResolvedOptions, ResolvedNode } from './config.js';
+export type { PatternSnapshot, WorkloadForecast } from './adaptive/index.js';
 export {
   RouterError,
   ConfigError,

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
-import { corkSocket, setPipelineMode, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
+import { LatencyHistogram } from '../metrics/latency-histogram.js';
+import { corkSocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
 
@@ -30,6 +31,11 @@ export interface NodePoolOptions {
   readonly leakStackTraces: boolean;
   /** Called when a connection is held past `leakTimeoutMs`. */
   readonly onLeak?: (leak: ConnectionLeak) => void;
+  /**
+   * Called, before queueing, when a caller must wait for a connection because every connection is busy and the
+   * pool is at its current ceiling ({@link NodePool.resize}): `waiting` counts the caller itself.
+   */
+  readonly onPressure?: (waiting: number, busy: number) => void;
 }
 
 /** A connection held past `leakTimeoutMs`. */
@@ -47,11 +53,22 @@ export interface NodePoolStats {
   readonly active: number;
   readonly waiting: number;
   readonly max: number;
+  /** The ceiling now: `max`, or the adaptive target when adaptive sizing is on. */
+  readonly target: number;
   readonly queries: number;
   readonly errors: number;
   readonly inFlight: number;
   /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
   readonly latencyMs: number;
+  /** Statement time (acquisition included) since the pool started: median and 99th percentile, in milliseconds. */
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  /** Time waited for a connection: mean and 99th percentile, in milliseconds, and how many hand-outs. */
+  readonly acquireMeanMs: number;
+  readonly acquireP99Ms: number;
+  readonly acquisitions: number;
+  /** Total time connections were held by callers, in milliseconds (Little's law: held time ÷ elapsed = busy connections). */
+  readonly heldMs: number;
   readonly statementCache: Readonly<StatementCacheCounters>;
 }
 
@@ -114,6 +131,8 @@ interface ClientState {
   cancelAt: number;
   /** Non-zero when the connection was cut because its node answered neither the statement nor the cancel: that timeout. */
   timedOutMs: number;
+  /** When it was handed out (performance.now() ms). */
+  acquiredAt: number;
 }
 
 const STATE: unique symbol = Symbol('pg-query-router.connection-state');
@@ -150,6 +169,11 @@ export class NodePool {
   inFlight = 0;
   /** Exponentially weighted mean latency, in milliseconds (see {@link NodePoolStats.latencyMs}). */
   latencyMs = 0;
+  private readonly latency = new LatencyHistogram();
+  private readonly acquireWait = new LatencyHistogram();
+  private heldMs = 0;
+  /** The most connections opened now: `max`, or a smaller adaptive target. */
+  private ceiling: number;
 
   constructor(options: NodePoolOptions) {
     this.name = options.name;
@@ -159,6 +183,7 @@ export class NodePool {
     const connection = options.connection;
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
+    this.ceiling = this.max;
     // Object spread drops the non-enumerable secrets, so copy them explicitly.
     this.pool = new pg.Pool({
       application_name: options.applicationName,
@@ -176,16 +201,16 @@ export class NodePool {
       // only while the client is idle, and an unheard 'error' would crash the process.
       client.on('error', () => undefined);
       const cache = this.statementCacheMax > 0 && supportsStatementCache(client) ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters) : undefined;
-      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0 };
+      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0 };
       this.clients.add(client);
     });
     this.pool.on('remove', (client) => this.clients.delete(client));
     this.pool.on('error', (error) => options.onIdleError?.(error));
   }
 
-  /** Opens connections until `min` are open, so the first queries do not pay for connecting. */
-  async warm(): Promise<void> {
-    const missing = this.min - this.pool.totalCount;
+  /** Opens connections until `count` (default `min`, at most the ceiling) are open, so the first queries do not pay for connecting. */
+  async warm(count: number = this.min): Promise<void> {
+    const missing = Math.min(count, this.ceiling) - this.pool.totalCount;
     if (missing <= 0) return;
     const clients = await Promise.allSettled(Array.from({ length: missing }, () => this.pool.connect()));
     for (const outcome of clients) if (outcome.status === 'fulfilled') outcome.value.release();
@@ -207,6 +232,7 @@ export class NodePool {
     const started = performance.now();
     let client: PoolClient;
     try {
+      if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
       // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
       client = await this.pool.connect();
       if (this.options.prePing) client = await this.pinged(client);
@@ -215,8 +241,7 @@ export class NodePool {
       this.errors++;
       throw this.acquireError(error, started);
     }
-    const state = stateOf(client);
-    state.active = true;
+    const state = this.handedOut(client, started);
     if (timeoutMs > 0) this.watch(state, timeoutMs);
     try {
       const result = await this.run<R>(client, text, values, statementName, true);
@@ -236,15 +261,52 @@ export class NodePool {
     } finally {
       this.inFlight--;
       this.queries++;
-      this.latencyMs += (performance.now() - started - this.latencyMs) * LATENCY_WEIGHT;
+      const elapsed = performance.now() - started;
+      this.latencyMs += (elapsed - this.latencyMs) * LATENCY_WEIGHT;
+      this.latency.observe(elapsed);
+    }
+  }
+
+  /** Marks a connection as handed out and counts the wait for it. */
+  private handedOut(client: PoolClient, started: number): ClientState {
+    const state = stateOf(client);
+    const now = performance.now();
+    state.active = true;
+    state.acquiredAt = now;
+    this.acquireWait.observe(now - started);
+    return state;
+  }
+
+  private signalPressure(): void {
+    this.options.onPressure?.(this.pool.waitingCount + 1, this.pool.totalCount - this.pool.idleCount);
+  }
+
+  /**
+   * Sets the most connections the pool opens (clamped to [max(min, 1), max]). Raising it serves callers already
+   * waiting at once; lowering it closes idle connections above the new ceiling (busy ones close as they are
+   * returned, by the idle timeout).
+   */
+  resize(target: number): void {
+    const ceiling = Math.min(this.max, Math.max(1, this.min, Math.floor(target)));
+    if (!setPoolCeiling(this.pool, ceiling)) return;
+    this.ceiling = ceiling;
+    let surplus = Math.min(this.pool.totalCount - ceiling, this.pool.idleCount - this.pool.waitingCount);
+    while (surplus-- > 0) {
+      // Taking an idle connection and discarding it is the public way to close one.
+      this.pool.connect().then(
+        (client) => client.release(true),
+        () => undefined,
+      );
     }
   }
 
   /** Takes a client from the pool, pinging it first with `prePing` (a dead one is discarded and replaced once). */
   private async checkout(): Promise<PoolClient> {
+    const started = performance.now();
+    if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
     let client = await this.pool.connect();
     if (this.options.prePing) client = await this.pinged(client);
-    stateOf(client).active = true;
+    this.handedOut(client, started);
     return client;
   }
 
@@ -260,7 +322,9 @@ export class NodePool {
   }
 
   private checkin(client: PoolClient, error?: Error): void {
-    stateOf(client).active = false;
+    const state = stateOf(client);
+    state.active = false;
+    this.heldMs += performance.now() - state.acquiredAt;
     client.release(error);
   }
 
@@ -436,10 +500,17 @@ export class NodePool {
       active: total - idle,
       waiting: this.pool.waitingCount,
       max: this.max,
+      target: this.ceiling,
       queries: this.queries,
       errors: this.errors,
       inFlight: this.inFlight,
       latencyMs: this.latencyMs,
+      latencyP50Ms: this.latency.quantile(0.5),
+      latencyP99Ms: this.latency.quantile(0.99),
+      acquireMeanMs: this.acquireWait.meanMs,
+      acquireP99Ms: this.acquireWait.quantile(0.99),
+      acquisitions: this.acquireWait.count,
+      heldMs: this.heldMs,
       statementCache: { ...this.counters },
     };
   }

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { PoolClient } from 'pg';
 
 /**
@@ -80,4 +81,27 @@ export function corkSocket(client: PoolClient): void {
 /** Releases what {@link corkSocket} held. */
 export function uncorkSocket(client: PoolClient): void {
   (client as unknown as PipelineCapable).connection?.stream?.uncork?.();
+}
+
+interface ResizablePool {
+  options?: { max?: number };
+  _pulseQueue?: () => void;
+}
+
+/**
+ * Changes the most connections a `pg.Pool` opens. pg-pool reads `options.max` each time it decides whether to
+ * open a connection, so a new value applies at once; raising it also hands new connections to callers already
+ * waiting (pg-pool serves one waiter per pulse). Connections above a lowered ceiling stay until they are closed.
+ * Returns false when the pool does not look as expected (the ceiling then stays as configured).
+ */
+export function setPoolCeiling(pool: pg.Pool, max: number): boolean {
+  const internals = pool as unknown as ResizablePool;
+  if (typeof internals.options?.max !== 'number') return false;
+  const before = internals.options.max;
+  internals.options.max = max;
+  if (max > before && typeof internals._pulseQueue === 'function') {
+    const serve = Math.min(pool.waitingCount, max - pool.totalCount);
+    for (let i = 0; i < serve; i++) internals._pulseQueue();
+  }
+  return true;
 }

@@ -1,5 +1,5 @@
 export { QueryRouter } from './query-router.js';
-export type { QueryOptions, RouterEvents, CloseOptions } from './query-router.js';
+export type { QueryOptions, RouterEvents, CloseOptions, WorkloadPatterns } from './query-router.js';
 export { classifyQuery } from './classify.js';
 export type { Classification, Route, StatementKind } from './classification.js';
 export type { TransactionClient, TransactionOptions, IsolationLevel } from './transaction.js';

@@ -17,6 +17,7 @@ import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
 import { checkStatement } from './statement-input.js';
 import { Transaction, parseTransactionOptions, type TransactionClient, type TransactionOptions } from './transaction.js';
 import type { RouterStats } from './router-stats.js';
+import { AdaptiveController, PatternLearner, systemClock, type PatternSnapshot, type WorkloadForecast } from '../adaptive/index.js';
 
 /** Per-call options of {@link QueryRouter.query}. */
 export interface QueryOptions {
@@ -55,6 +56,20 @@ export interface RouterEvents {
   replicaUp: [event: { node: string }];
   /** A `transaction()` held its connection past `pool.leakTimeoutMs`; `stack` says where it was taken (with `pool.leakStackTraces`). */
   leak: [event: { node: string; heldMs: number; stack: string | undefined }];
+  /** Adaptive sizing changed a pool's target (`adaptive.enabled`): from `from` to `to` connections, and why. */
+  poolResize: [event: { node: string; from: number; to: number; reason: string }];
+  /**
+   * Something the router worked around but an operator should know, e.g. an adaptive state file that was
+   * ignored. Without a listener it becomes a Node process warning.
+   */
+  warning: [event: { message: string }];
+}
+
+/** What {@link QueryRouter.patterns} returns. */
+export interface WorkloadPatterns {
+  /** The patterns with the highest arrival rate now, most frequent first. */
+  readonly frequent: readonly PatternSnapshot[];
+  readonly forecast: WorkloadForecast;
 }
 
 /** Options of {@link QueryRouter.close}. */
@@ -144,6 +159,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private closing: Promise<void> | undefined;
   private readonly pipelines = new Set<AttachedPipeline>();
   private readonly health: HealthMonitor;
+  private readonly learner: PatternLearner | undefined;
+  private readonly adaptive: AdaptiveController;
 
   /**
    * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
@@ -163,6 +180,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
         onLeak: (leak) => this.emit('leak', leak),
+        onPressure: this.options.adaptive.enabled ? (waiting, busy) => this.adaptive.pressure(node.name, waiting, busy) : undefined,
       });
     const makeBreaker = (node: ResolvedNode): NodeBreaker =>
       new NodeBreaker(node.name, this.options.breaker, {
@@ -207,9 +225,33 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       async (table, columns) => (await this.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
       (text) => (this.statementCacheEnabled ? statementNameFor(text) : undefined),
     );
+    const { adaptive } = this.options;
+    this.learner = adaptive.maxPatterns > 0 ? new PatternLearner({ maxPatterns: adaptive.maxPatterns, clock: systemClock }) : undefined;
+    this.adaptive = new AdaptiveController(
+      [this.primary, ...this.replicas].map(({ node, pool: nodePool }) => ({
+        name: node.name,
+        label: node.label,
+        counters: () => nodePool.stats(),
+        resize: (target: number) => nodePool.resize(target),
+      })),
+      { ...adaptive, min: pool.min, max: pool.max },
+      systemClock,
+      {
+        onResize: (node, resize) => this.emit('poolResize', { node, ...resize }),
+        onWarning: (message) => this.warn(message),
+      },
+    );
+    this.adaptive.start();
     for (const node of [this.primary, ...this.replicas]) {
-      node.pool.warm().catch((error: Error) => this.emit('connectionError', { node: node.node.name, error }));
+      // Pre-warm: what this hour needed in an earlier run (from the state file), else pool.min.
+      const size = this.adaptive.learnedSize(node.node.name) ?? pool.min;
+      node.pool.warm(size).catch((error: Error) => this.emit('connectionError', { node: node.node.name, error }));
     }
+  }
+
+  private warn(message: string): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', { message });
+    else process.emitWarning(message, 'PgQueryRouterWarning');
   }
 
   /**
@@ -246,11 +288,24 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     else this.routed.replica++;
     let name: string | undefined;
     if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    const started = performance.now();
     try {
-      return await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
+      const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
+      this.learner?.record(classification, target.node.role, performance.now() - started, true);
+      return result;
     } catch (error) {
+      this.learner?.record(classification, target.node.role, performance.now() - started, false);
       return this.recover<R>(target.breaker.translate(error), target, read && route === 'auto', entry, sql, params, name, options);
     }
+  }
+
+  /**
+   * What the router learned of the workload: the `top` most frequent query patterns now (by arrival rate) and
+   * the forecast by hour of the day (UTC) with a recommended pool size per node.
+   */
+  patterns(top = 10): WorkloadPatterns {
+    if (!Number.isInteger(top) || top < 0) throw new ConfigError('patterns.top', `must be an integer ≥ 0, got ${JSON.stringify(top)}`);
+    return { frequent: this.learner?.top(top) ?? [], forecast: this.adaptive.forecast() };
   }
 
   /**
@@ -465,11 +520,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         lastHealthError: this.health.lastError(node.name),
         breaker: breaker.state.state,
         breakerOpens: breaker.opens,
-        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, max: pool_.max },
+        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, target: pool_.target, max: pool_.max },
         queries: pool_.queries,
         errors: pool_.errors,
         inFlight: pool_.inFlight,
         latencyMs: pool_.latencyMs,
+        latencyP50Ms: pool_.latencyP50Ms,
+        latencyP99Ms: pool_.latencyP99Ms,
+        acquireMeanMs: pool_.acquireMeanMs,
+        acquireP99Ms: pool_.acquireP99Ms,
         statementCache: pool_.statementCache,
       };
     });
@@ -500,6 +559,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       },
       classifierCache: { size: this.classifier.size, max: this.classifier.max, hits: this.classifier.hits, misses: this.classifier.misses, hitRate: rate(this.classifier.hits, this.classifier.misses) },
       statementCache: { ...statement, maxPerConnection: this.options.statementCache.max, hitRate: rate(statement.hits, statement.misses) },
+      adaptive: { enabled: this.options.adaptive.enabled, patternsTracked: this.learner?.size ?? 0, patternsEvicted: this.learner?.evicted ?? 0 },
+      patterns: this.learner?.top(10) ?? [],
     };
   }
 
@@ -515,6 +576,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     this.closing ??= (async () => {
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       this.health.stop();
+      this.adaptive.stop();
       // Pipelines first: what they accepted is written before the pools close.
       const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
       await (deadline === undefined ? pipelines : Promise.race([pipelines, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]));

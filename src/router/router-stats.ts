@@ -1,4 +1,5 @@
 import type { StatementCacheCounters } from '../pool/index.js';
+import type { PatternSnapshot } from '../adaptive/index.js';
 
 /** One node in {@link RouterStats}. */
 export interface NodeStats {
@@ -15,8 +16,11 @@ export interface NodeStats {
   readonly breaker: 'closed' | 'open' | 'halfOpen';
   /** How many times the breaker has opened. */
   readonly breakerOpens: number;
-  /** Connections: open in all, idle, checked out, callers waiting for one, and the pool's ceiling. */
-  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly max: number };
+  /**
+   * Connections: open in all, idle, checked out, callers waiting for one, the ceiling now (`target`: the adaptive
+   * size when `adaptive.enabled`, else `max`) and the configured `max`.
+   */
+  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number };
   /** Statements run on this node, and how many failed (any cause). */
   readonly queries: number;
   readonly errors: number;
@@ -24,6 +28,12 @@ export interface NodeStats {
   readonly inFlight: number;
   /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
   readonly latencyMs: number;
+  /** Median and 99th percentile time per statement since start, acquisition included, in milliseconds (±19 %: log buckets). */
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  /** Time waited for a connection since start: mean and 99th percentile, in milliseconds. */
+  readonly acquireMeanMs: number;
+  readonly acquireP99Ms: number;
   /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
 }
@@ -64,4 +74,8 @@ export interface RouterStats {
   readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
   /** Prepared statements over all nodes and connections. */
   readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number; readonly maxPerConnection: number; readonly hitRate: number };
+  /** Whether adaptive sizing is on; how many query patterns are tracked and how many were forgotten for room. */
+  readonly adaptive: { readonly enabled: boolean; readonly patternsTracked: number; readonly patternsEvicted: number };
+  /** The ten most frequent query patterns now (see `router.patterns()`). */
+  readonly patterns: readonly PatternSnapshot[];
 }

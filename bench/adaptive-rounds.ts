@@ -1,0 +1,236 @@
+import { QueryRouter, type QueryRouterOptions } from '../src/index.js';
+import type { AdaptiveBenchParams, AdaptiveContenderParams } from './adaptive-params.js';
+import { arrivalSchedule, runOpenLoop, type OpenLoopRecord, type PoolSample } from './adaptive-workload.js';
+import { median, percentileOfSorted } from './stats.js';
+
+/** Requests due this long after a burst starts count as its ramp-up, for the notes. */
+export const RAMP_WINDOW_MS = 250;
+
+/** What one run of one contender measured. */
+export interface AdaptiveRun {
+  readonly round: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly failureMessages: readonly string[];
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** p99 of the requests due in quiet phases, and in bursts. */
+  readonly quietP99Ms: number;
+  readonly burstP99Ms: number;
+  /** p99 of the requests due in the first {@link RAMP_WINDOW_MS} of a burst, and of the rest of the bursts. */
+  readonly rampP99Ms: number;
+  readonly steadyBurstP99Ms: number;
+  /** Share of all requests that were due in a burst's first {@link RAMP_WINDOW_MS}. */
+  readonly rampShare: number;
+  readonly connectionSeconds: number;
+  readonly windowSeconds: number;
+  readonly meanOpen: number;
+  readonly peakOpen: number;
+  /** Mean open connections over the quiet phases and over the bursts (time-weighted samples). */
+  readonly meanOpenQuiet: number;
+  readonly meanOpenBurst: number;
+  readonly resizes: number;
+  readonly grows: number;
+  readonly shrinks: number;
+  readonly dispatchLagP50Ms: number;
+  readonly dispatchLagMaxMs: number;
+  /** The raw record, kept for the trace (`BENCH_ADAPTIVE_TRACE=1`) and the smoke test. */
+  readonly record: OpenLoopRecord;
+}
+
+/** Per contender name, its runs in round order. */
+export type AdaptiveResults = ReadonlyMap<string, readonly AdaptiveRun[]>;
+
+/** Called before each run, e.g. to print progress. */
+export type AdaptiveProgress = (message: string) => void;
+
+/** The statement every request runs: it holds its connection for `statementMs` and costs the server no CPU. */
+export function statementOf(params: AdaptiveBenchParams): { sql: string; values: readonly unknown[] } {
+  return { sql: 'SELECT pg_sleep($1)', values: [params.statementMs / 1000] };
+}
+
+/** The router options of `contender` on `url`. */
+export function routerOptions(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams): QueryRouterOptions {
+  return {
+    primary: url,
+    pool: { ...params.commonPool, ...contender.pool },
+    ...(contender.adaptive === undefined ? {} : { adaptive: contender.adaptive }),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the primary's pool has `count` connections open (the router pre-warms to `pool.min` on its own). */
+async function waitForOpen(router: QueryRouter, count: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (router.stats().nodes[0]!.pool.total < count) {
+    if (performance.now() > deadline) throw new Error(`the pool did not open ${count} connections within ${timeoutMs} ms (has ${router.stats().nodes[0]!.pool.total})`);
+    await sleep(10);
+  }
+}
+
+function percentiles(values: Float64Array, mask?: (i: number) => boolean): { p50: number; p99: number; max: number; count: number } {
+  const kept: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v) && (mask === undefined || mask(i))) kept.push(v);
+  }
+  const sorted = Float64Array.from(kept).sort();
+  return { p50: percentileOfSorted(sorted, 50), p99: percentileOfSorted(sorted, 99), max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!, count: sorted.length };
+}
+
+/** Time-weighted mean of the open-connection samples over [fromMs, toMs). */
+export function meanOpenBetween(samples: readonly PoolSample[], fromMs: number, toMs: number): number {
+  let area = 0;
+  for (let k = 0; k < samples.length; k++) {
+    const start = Math.max(samples[k]!.atMs, fromMs);
+    const end = Math.min(k + 1 < samples.length ? samples[k + 1]!.atMs : toMs, toMs);
+    if (end > start) area += samples[k]!.total * (end - start);
+  }
+  return toMs > fromMs ? area / (toMs - fromMs) : Number.NaN;
+}
+
+/** Summarises one open-loop record. */
+export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchParams, round: number): AdaptiveRun {
+  const { schedule, latencyMs } = record;
+  const kindOf = (i: number): 'quiet' | 'burst' => params.phases[schedule.phase[i]!]!.kind;
+  const inRamp = (i: number): boolean => kindOf(i) === 'burst' && schedule.dueMs[i]! - schedule.phaseStartsMs[schedule.phase[i]!]! < RAMP_WINDOW_MS;
+  const all = percentiles(latencyMs);
+  const ramp = percentiles(latencyMs, inRamp);
+  let quietMs = 0;
+  let burstMs = 0;
+  let quietArea = 0;
+  let burstArea = 0;
+  params.phases.forEach((phase, index) => {
+    const from = schedule.phaseStartsMs[index]!;
+    const to = schedule.phaseStartsMs[index + 1]!;
+    const area = meanOpenBetween(record.samples, from, to) * (to - from);
+    if (phase.kind === 'quiet') {
+      quietMs += to - from;
+      quietArea += area;
+    } else {
+      burstMs += to - from;
+      burstArea += area;
+    }
+  });
+  const windowSeconds = record.windowMs / 1000;
+  const grows = record.resizes.filter((r) => r.to > r.from).length;
+  return {
+    round,
+    requests: latencyMs.length,
+    failures: record.failures,
+    failureMessages: record.failureMessages,
+    p50Ms: all.p50,
+    p99Ms: all.p99,
+    maxMs: all.max,
+    quietP99Ms: percentiles(latencyMs, (i) => kindOf(i) === 'quiet').p99,
+    burstP99Ms: percentiles(latencyMs, (i) => kindOf(i) === 'burst').p99,
+    rampP99Ms: ramp.p99,
+    steadyBurstP99Ms: percentiles(latencyMs, (i) => kindOf(i) === 'burst' && !inRamp(i)).p99,
+    rampShare: latencyMs.length === 0 ? 0 : ramp.count / latencyMs.length,
+    connectionSeconds: record.connectionSeconds,
+    windowSeconds,
+    meanOpen: record.connectionSeconds / windowSeconds,
+    peakOpen: record.peakOpen,
+    meanOpenQuiet: quietMs > 0 ? quietArea / quietMs : Number.NaN,
+    meanOpenBurst: burstMs > 0 ? burstArea / burstMs : Number.NaN,
+    resizes: record.resizes.length,
+    grows,
+    shrinks: record.resizes.length - grows,
+    dispatchLagP50Ms: record.dispatchLagP50Ms,
+    dispatchLagMaxMs: record.dispatchLagMaxMs,
+    record,
+  };
+}
+
+/**
+ * One run: a fresh router for the contender (so no run inherits another's connections or learned sizes), its
+ * `pool.min` connections open before the clock starts (all 40 for fixed-max), a few untimed statements one at a
+ * time, then the open loop; the router is closed afterwards and the server given `settleMs` to reap its backends.
+ */
+export async function runContender(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams, round: number): Promise<AdaptiveRun> {
+  const router = new QueryRouter(routerOptions(url, contender, params));
+  const warnings: string[] = [];
+  router.on('warning', ({ message }) => warnings.push(message));
+  router.on('connectionError', () => undefined);
+  try {
+    await waitForOpen(router, contender.pool.min ?? 0);
+    const { sql, values } = statementOf(params);
+    for (let i = 0; i < params.warmupQueries; i++) await router.query(sql, values);
+    // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
+    globalThis.gc?.();
+    const record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
+    const run = summariseRecord(record, params, round);
+    return warnings.length === 0 ? run : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
+  } finally {
+    await router.close();
+    await sleep(params.settleMs);
+  }
+}
+
+/**
+ * Every contender once per round, the order rotating by one per round, so the machine's slow moments fall on all
+ * of them rather than on whoever runs at that time.
+ */
+export async function runAdaptiveRounds(url: string, params: AdaptiveBenchParams, progress?: AdaptiveProgress): Promise<AdaptiveResults> {
+  const { contenders } = params;
+  const results = new Map<string, AdaptiveRun[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < params.rounds; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const contender = contenders[(k + round) % contenders.length]!;
+      progress?.(`round ${round + 1}/${params.rounds}: ${contender.name}`);
+      results.get(contender.name)!.push(await runContender(url, contender, params, round));
+    }
+  }
+  return results;
+}
+
+/** Medians over rounds of one contender. */
+export interface AdaptiveSummary {
+  readonly runs: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly quietP99Ms: number;
+  readonly burstP99Ms: number;
+  readonly rampP99Ms: number;
+  readonly steadyBurstP99Ms: number;
+  readonly connectionSeconds: number;
+  readonly meanOpen: number;
+  readonly meanOpenQuiet: number;
+  readonly meanOpenBurst: number;
+  readonly peakOpen: number;
+  readonly resizes: number;
+  readonly grows: number;
+  readonly shrinks: number;
+}
+
+/** The medians over rounds of `name` (failures and requests summed), or `undefined` if it never ran. */
+export function summariseAdaptive(results: AdaptiveResults, name: string): AdaptiveSummary | undefined {
+  const runs = results.get(name);
+  if (runs === undefined || runs.length === 0) return undefined;
+  const mid = (pick: (run: AdaptiveRun) => number): number => median(runs.map(pick));
+  return {
+    runs: runs.length,
+    requests: runs.reduce((sum, r) => sum + r.requests, 0),
+    failures: runs.reduce((sum, r) => sum + r.failures, 0),
+    p50Ms: mid((r) => r.p50Ms),
+    p99Ms: mid((r) => r.p99Ms),
+    maxMs: mid((r) => r.maxMs),
+    quietP99Ms: mid((r) => r.quietP99Ms),
+    burstP99Ms: mid((r) => r.burstP99Ms),
+    rampP99Ms: mid((r) => r.rampP99Ms),
+    steadyBurstP99Ms: mid((r) => r.steadyBurstP99Ms),
+    connectionSeconds: mid((r) => r.connectionSeconds),
+    meanOpen: mid((r) => r.meanOpen),
+    meanOpenQuiet: mid((r) => r.meanOpenQuiet),
+    meanOpenBurst: mid((r) => r.meanOpenBurst),
+    peakOpen: mid((r) => r.peakOpen),
+    resizes: mid((r) => r.resizes),
+    grows: mid((r) => r.grows),
+    shrinks: mid((r) => r.shrinks),
+  };
+}

@@ -1,0 +1,263 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  AdaptiveController,
+  DecayingRate,
+  HourlyProfile,
+  PatternLearner,
+  PoolSizer,
+  forecastWorkload,
+  readStateFile,
+  type Clock,
+  type SizedPool,
+} from '../src/adaptive/index.js';
+import { LatencyHistogram } from '../src/metrics/latency-histogram.js';
+
+const HOUR = 3_600_000;
+
+class FakeClock implements Clock {
+  constructor(public t = Date.UTC(2026, 0, 5, 0, 0, 0)) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+const sizerOptions = { min: 2, max: 40, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 10_000 };
+
+describe('PoolSizer (Little\'s law)', () => {
+  it('targets ⌈λ·W / utilisation⌉ for known rates and hold times', () => {
+    const sizer = new PoolSizer(sizerOptions, 2);
+    // 200 acquisitions/s held 25 ms each = 5 busy connections; at 50 % utilisation → 10.
+    expect(sizer.desired({ now: 1_000, elapsedMs: 1_000, acquisitions: 200, heldMs: 200 * 25, waiting: 0 })).toBe(10);
+    // 1,000/s × 7 ms = 7 busy → 14, plus 3 callers waiting now → 17.
+    expect(sizer.desired({ now: 1_000, elapsedMs: 1_000, acquisitions: 1_000, heldMs: 7_000, waiting: 3 })).toBe(17);
+    // Clamped to [min, max].
+    expect(sizer.desired({ now: 1_000, elapsedMs: 1_000, acquisitions: 10_000, heldMs: 100_000, waiting: 0 })).toBe(40);
+    expect(sizer.desired({ now: 1_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toBe(2);
+    const resize = sizer.evaluate({ now: 1_000, elapsedMs: 1_000, acquisitions: 200, heldMs: 5_000, waiting: 0 });
+    expect(resize).toMatchObject({ from: 2, to: 10 });
+    expect(resize?.reason).toMatch(/^grow: 200\.0 acquisitions\/s × 25\.0 ms held = 5\.00 busy connections/);
+  });
+
+  it('grows at once under pressure, beyond the interval', () => {
+    const sizer = new PoolSizer(sizerOptions, 2);
+    expect(sizer.pressure(0, 5, 2)).toMatchObject({ from: 2, to: 7 });
+    expect(sizer.pressure(1, 1, 7)).toMatchObject({ from: 7, to: 8 });
+    expect(sizer.pressure(2, 100, 8)).toMatchObject({ from: 8, to: 40 });
+    expect(sizer.pressure(3, 5, 40)).toBeUndefined(); // at max: callers wait for a connection to come back
+  });
+
+  it('does not flap on a rate oscillating around a threshold', () => {
+    const sizer = new PoolSizer(sizerOptions, 2);
+    let changes = 0;
+    // Busy connections alternate 4.9 and 5.1 each interval: desired 10 and 11.
+    for (let i = 0; i < 200; i++) {
+      const busy = i % 2 === 0 ? 4.9 : 5.1;
+      if (sizer.evaluate({ now: i * 1_000, elapsedMs: 1_000, acquisitions: 100, heldMs: busy * 1_000, waiting: 0 }) !== undefined) changes++;
+    }
+    expect(changes).toBe(2); // 2 → 10, then 10 → 11, never back
+    expect(sizer.target).toBe(11);
+  });
+
+  it('shrinks only below the hysteresis band and after the cool-down', () => {
+    const sizer = new PoolSizer(sizerOptions, 20);
+    // 8 busy → desired 16, which is above 20 × 0.75 = 15: kept.
+    expect(sizer.evaluate({ now: 20_000, elapsedMs: 1_000, acquisitions: 100, heldMs: 8_000, waiting: 0 })).toBeUndefined();
+    sizer.reset(20, 20_000);
+    // Desired 4, but the cool-down since the reset at 20 s holds until 30 s.
+    expect(sizer.evaluate({ now: 25_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
+    expect(sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 20, to: 4 });
+  });
+});
+
+describe('DecayingRate', () => {
+  it('converges on a steady rate without start-up bias', () => {
+    const rate = new DecayingRate(60_000, 0);
+    for (let t = 0; t < 10_000; t += 10) rate.add(t); // 100/s for 10 s
+    expect(rate.perSecond(10_000)).toBeGreaterThan(95);
+    expect(rate.perSecond(10_000)).toBeLessThan(105);
+    // After a minute of silence the weight has halved.
+    const later = rate.perSecond(70_000);
+    expect(later).toBeLessThan(20);
+  });
+});
+
+describe('LatencyHistogram', () => {
+  it('gives quantiles within one bucket and exact means', () => {
+    const histogram = new LatencyHistogram();
+    for (let i = 1; i <= 1_000; i++) histogram.observe(i / 10); // 0.1 … 100 ms
+    expect(histogram.meanMs).toBeCloseTo(50.05, 6);
+    expect(histogram.quantile(0.5)).toBeGreaterThanOrEqual(50);
+    expect(histogram.quantile(0.5)).toBeLessThan(50 * 1.19 + 0.01);
+    expect(histogram.quantile(0.99)).toBeGreaterThanOrEqual(99);
+    expect(histogram.quantile(0.99)).toBeLessThan(99 * 1.19 + 0.01);
+  });
+});
+
+describe('PatternLearner', () => {
+  it('never tracks more than maxPatterns, whatever the workload', () => {
+    const clock = new FakeClock();
+    const learner = new PatternLearner({ maxPatterns: 50, clock });
+    for (let i = 0; i < 5_000; i++) {
+      learner.record({ fingerprint: `select ? from t${i}`, fingerprintHash: `h${i}`, kind: 'select', tables: [`t${i}`] }, 'replica', 1, true);
+      expect(learner.size).toBeLessThanOrEqual(50);
+    }
+    expect(learner.size).toBe(50);
+    expect(learner.evicted).toBe(4_950);
+  });
+
+  it('ranks patterns by arrival rate and keeps count, errors, latency and route', () => {
+    const clock = new FakeClock();
+    const learner = new PatternLearner({ maxPatterns: 10, clock });
+    const hot = { fingerprint: 'select * from users where id = $1', fingerprintHash: 'a', kind: 'select', tables: ['users'] };
+    const cold = { fingerprint: 'update users set x = $1', fingerprintHash: 'b', kind: 'update', tables: ['users'] };
+    for (let i = 0; i < 1_000; i++) {
+      clock.advance(10);
+      learner.record(hot, 'replica', 2, true);
+      if (i % 10 === 0) learner.record(cold, 'primary', 20, i % 20 !== 0);
+    }
+    const [first, second] = learner.top(2);
+    expect(first).toMatchObject({ fingerprintHash: 'a', count: 1_000, errors: 0, route: 'replica', tables: ['users'] });
+    expect(first!.ratePerSecond).toBeGreaterThan(80);
+    expect(first!.p95Ms).toBeGreaterThanOrEqual(2);
+    expect(first!.p95Ms).toBeLessThan(3);
+    expect(second).toMatchObject({ fingerprintHash: 'b', count: 100, errors: 50, route: 'primary' });
+    expect(second!.meanMs).toBeCloseTo(20, 6);
+  });
+});
+
+/** A synthetic day: busy 09–11 and 14 UTC, quiet otherwise. */
+function syntheticDay(clock: FakeClock, profiles: { arrivals: HourlyProfile; busy: HourlyProfile }): void {
+  const start = clock.t;
+  for (let minute = 0; minute < 24 * 60; minute++) {
+    clock.t = start + minute * 60_000 + 60_000;
+    const hour = Math.floor(minute / 60);
+    const rate = hour >= 9 && hour <= 11 ? 500 + (hour - 9) * 50 : hour === 14 ? 480 : 20;
+    profiles.arrivals.observe(clock.t, rate, 60_000);
+    profiles.busy.observe(clock.t, rate * 0.01, 60_000); // 10 ms held per statement
+  }
+}
+
+describe('forecast', () => {
+  it('picks the peak hours of a synthetic day and recommends sizes from the busiest hour', () => {
+    const clock = new FakeClock();
+    const profiles = { arrivals: new HourlyProfile(), busy: new HourlyProfile() };
+    syntheticDay(clock, profiles);
+    const forecast = forecastWorkload([{ name: 'primary', ...profiles }], { min: 2, max: 40, targetUtilization: 0.5 }, Date.UTC(2026, 0, 6, 10, 30));
+    expect(forecast.hoursObserved).toBe(24);
+    expect(forecast.peakHours).toEqual([11, 10, 9, 14]);
+    expect(forecast.expectedRatePerHour[3]).toBeCloseTo(20, 6);
+    expect(forecast.expectedRatePerHour[11]).toBeCloseTo(600, 6);
+    // Busiest hour: 600/s × 10 ms = 6 busy, at 50 % → 12; hour 10 (now): 5.5 busy → 11; hour 3: 0.2 busy → min 2.
+    expect(forecast.recommendedPoolSize['primary']).toBe(12);
+    expect(forecast.recommendedPoolSizeNow['primary']).toBe(11);
+    expect(forecast.recommendedPoolSizeByHour['primary']![3]).toBe(2);
+  });
+
+  it('a new day moves each hour part of the way, not all of it', () => {
+    const clock = new FakeClock();
+    const profiles = { arrivals: new HourlyProfile(0.5), busy: new HourlyProfile(0.5) };
+    syntheticDay(clock, profiles);
+    // Day two: hour 3 is suddenly busy (200/s).
+    const start = clock.t;
+    for (let minute = 0; minute < 24 * 60; minute++) {
+      clock.t = start + minute * 60_000 + 60_000;
+      const hour = Math.floor(minute / 60);
+      profiles.arrivals.observe(clock.t, hour === 3 ? 200 : 20, 60_000);
+    }
+    expect(profiles.arrivals.view()[3]!.mean).toBeCloseTo(110, 6);
+  });
+});
+
+function fakePool(name: string, label: string): SizedPool & { counters_: { queries: number; acquisitions: number; heldMs: number; waiting: number }; sizes: number[] } {
+  const counters_ = { queries: 0, acquisitions: 0, heldMs: 0, waiting: 0 };
+  const sizes: number[] = [];
+  return { name, label, counters_, sizes, counters: () => ({ ...counters_ }), resize: (target) => void sizes.push(target) };
+}
+
+const settings = { enabled: true, intervalMs: 1_000, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 5_000, saveIntervalMs: 60_000, min: 2, max: 40 };
+
+describe('AdaptiveController', () => {
+  it('sizes each pool from what it did in the interval and says why', () => {
+    const clock = new FakeClock();
+    const pool = fakePool('primary', 'db:5432/app');
+    const resizes: unknown[] = [];
+    const controller = new AdaptiveController([pool], { ...settings, stateFile: undefined }, clock, { onResize: (node, resize) => resizes.push({ node, ...resize }), onWarning: () => undefined });
+    expect(pool.sizes).toEqual([2]); // starts at min
+    clock.advance(1_000);
+    pool.counters_.acquisitions += 300;
+    pool.counters_.queries += 300;
+    pool.counters_.heldMs += 300 * 20; // 6 busy → 12
+    controller.tick();
+    expect(pool.sizes.at(-1)).toBe(12);
+    expect(resizes).toEqual([expect.objectContaining({ node: 'primary', from: 2, to: 12 })]);
+    // Load stops: after the cool-down the pool goes back to min.
+    for (let i = 0; i < 6; i++) {
+      clock.advance(1_000);
+      controller.tick();
+    }
+    expect(pool.sizes.at(-1)).toBe(2);
+    expect(controller.forecast().expectedRatePerHour[0]).toBeGreaterThan(0);
+  });
+
+  it('saves the learned profile and a restart pre-warms to this hour\'s size; corrupt or foreign files are ignored with a warning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgr-adaptive-'));
+    const stateFile = join(dir, 'state', 'adaptive.json');
+    const clock = new FakeClock(Date.UTC(2026, 0, 5, 9, 0, 0));
+    const pool = fakePool('primary', 'db:5432/app');
+    const first = new AdaptiveController([pool], { ...settings, stateFile }, clock, { onResize: () => undefined, onWarning: (message) => expect.fail(message) });
+    expect(first.learnedSize('primary')).toBeUndefined();
+    for (let i = 0; i < 30; i++) {
+      clock.advance(1_000);
+      pool.counters_.acquisitions += 1_000;
+      pool.counters_.queries += 1_000;
+      pool.counters_.heldMs += 9_000; // 9 busy → 18
+      first.tick();
+    }
+    first.stop();
+    expect(readStateFile(stateFile)).toMatchObject({ ok: true });
+
+    clock.advance(10 * 60_000); // restarted ten minutes later, same hour
+    const second = new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, { onResize: () => undefined, onWarning: (message) => expect.fail(message) });
+    expect(second.learnedSize('primary')).toBe(18);
+    expect(second.target('primary')).toBe(18);
+
+    const warnings: string[] = [];
+    const collect = { onResize: () => undefined, onWarning: (message: string) => warnings.push(message) };
+    writeFileSync(stateFile, '{ not json');
+    expect(new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect).learnedSize('primary')).toBeUndefined();
+    writeFileSync(stateFile, JSON.stringify({ format: 'something-else', version: 1, nodes: {} }));
+    new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect);
+    writeFileSync(stateFile, JSON.stringify({ format: 'pg-query-router/adaptive-state', version: 1, nodes: { 'db:5432/app': { arrivals: [1, 2], busy: [] } } }));
+    new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/ignored: not JSON/);
+    expect(warnings[1]).toMatch(/ignored: not a pg-query-router state file/);
+    expect(warnings[2]).toMatch(/ignored: malformed profile/);
+    // A state file of other nodes (another cluster's) is ignored too, and says so.
+    second.save();
+    writeFileSync(stateFile, readFileSync(stateFile, 'utf8').replace('db:5432/app', 'elsewhere:5432/app'));
+    expect(new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect).learnedSize('primary')).toBeUndefined();
+    expect(warnings[3]).toMatch(/ignored: it describes other nodes \(elsewhere:5432\/app\)/);
+  });
+
+  it('learns but never resizes when disabled', () => {
+    const clock = new FakeClock();
+    const pool = fakePool('primary', 'db:5432/app');
+    const controller = new AdaptiveController([pool], { ...settings, enabled: false, stateFile: undefined }, clock, { onResize: () => expect.fail('resized'), onWarning: () => undefined });
+    clock.advance(1_000);
+    pool.counters_.queries += 500;
+    pool.counters_.acquisitions += 500;
+    pool.counters_.heldMs += 10_000;
+    controller.tick();
+    controller.pressure('primary', 10, 2);
+    expect(pool.sizes).toEqual([]);
+    expect(controller.forecast().recommendedPoolSizeNow['primary']).toBe(20);
+    expect(HOUR).toBe(3_600_000);
+  });
+});

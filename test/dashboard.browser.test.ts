@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { QueryRouter } from '../src/index.js';
+import { startMonitorServer, type MonitorServer } from '../src/metrics/index.js';
+
+const primaryUrl = inject('primaryUrl');
+const replicaUrls = inject('replicaUrls');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Unique per run: other test files share the cluster and may run at the same time.
+const table = `dashboard_load_${process.pid}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A displayed count such as `12,345` as a number. */
+function count(text: string | null): number {
+  return Number((text ?? '').replaceAll(',', ''));
+}
+
+describe('the live dashboard in a real browser, on a real router', () => {
+  let router: QueryRouter;
+  let monitor: MonitorServer;
+  let browser: Browser;
+  let page: Page;
+  let loading = true;
+  let load: Promise<void>;
+  let loadError: unknown;
+  let openedAt = 0;
+  const pageErrors: string[] = [];
+
+  /** Statements in a loop, throttled: the machine also runs the cluster and other tests. */
+  async function loop(run: (i: number) => Promise<unknown>): Promise<void> {
+    try {
+      for (let i = 0; loading; i++) {
+        await run(i);
+        // A few hundred statements a second in all: enough for live rates, little CPU.
+        if (i % 2 === 0) await sleep(10);
+        else await new Promise(setImmediate);
+      }
+    } finally {
+      loading = false;
+    }
+  }
+
+  const card = (node: string, field: string) => page.locator(`[data-testid="node-card"][data-node="${node}"] [data-testid="${field}"]`);
+
+  beforeAll(async () => {
+    if (!existsSync(chromiumPath)) {
+      throw new Error(`no Chromium at ${chromiumPath}: install Debian's chromium: apt-get install chromium, or set CHROMIUM_PATH`);
+    }
+    router = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls, pool: { max: 4 } });
+    await router.query(`CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, n int NOT NULL)`);
+    load = Promise.all([
+      loop((i) => router.query('SELECT $1::int AS n', [i])),
+      loop((i) => router.query('SELECT $1::int + 1 AS n', [i])),
+      loop((i) => router.query(`INSERT INTO ${table} (n) VALUES ($1)`, [i])),
+    ]).then(
+      () => undefined,
+      (error: unknown) => {
+        loadError = error;
+      },
+    );
+    monitor = await startMonitorServer({ stats: () => router.stats(), metricsText: async () => '', metricsContentType: 'text/plain' }, { intervalMs: 250 });
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    await page.goto(monitor.url);
+    openedAt = Date.now();
+  });
+
+  afterAll(async () => {
+    loading = false;
+    await load;
+    await browser?.close();
+    await monitor?.close();
+    await router?.query(`DROP TABLE IF EXISTS ${table}`);
+    await router?.close();
+  });
+
+  it('shows one card per node', async () => {
+    await expect.poll(() => page.getByTestId('node-card').count(), { timeout: 10_000 }).toBe(3);
+    const nodes = await page.getByTestId('node-card').evaluateAll((cards) => cards.map((card) => card.getAttribute('data-node')));
+    expect(nodes).toEqual(['primary', 'replica-0', 'replica-1']);
+    expect(await card('primary', 'node-role').textContent()).toBe('primary');
+    expect(await card('replica-1', 'node-role').textContent()).toBe('replica');
+    expect(await card('replica-0', 'node-health').textContent()).toBe('healthy');
+    expect(await card('primary', 'node-breaker').textContent()).toBe('breaker closed');
+    // The URL shown is the router's label: host, port and database, never the password.
+    const url = await card('primary', 'node-url').textContent();
+    expect(url).toContain(new URL(primaryUrl).port);
+    if (new URL(primaryUrl).password) expect(url).not.toContain(new URL(primaryUrl).password);
+  });
+
+  it('says the cluster is healthy in the header', async () => {
+    await expect.poll(() => page.getByTestId('health-status').textContent(), { timeout: 10_000 }).toBe('ok');
+    expect(await page.getByTestId('connection').textContent()).toBe('live');
+  });
+
+  it('updates statement counts and rates live', async () => {
+    // A rate needs two snapshots; wait for one on each node.
+    for (const node of ['primary', 'replica-0', 'replica-1']) {
+      await expect.poll(async () => count(await card(node, 'node-rate').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
+    }
+    const before = count(await card('primary', 'node-queries').textContent());
+    const replicaBefore = count(await card('replica-0', 'node-queries').textContent());
+    await sleep(2_000);
+    const after = count(await card('primary', 'node-queries').textContent());
+    const replicaAfter = count(await card('replica-0', 'node-queries').textContent());
+    expect(after).toBeGreaterThan(before);
+    expect(replicaAfter).toBeGreaterThan(replicaBefore);
+    expect(count(await page.getByTestId('routing-replica').textContent())).toBeGreaterThan(0);
+    expect(await page.getByTestId('routing-reads-on-primary').textContent()).toBe('no');
+    // The charts draw a line per node.
+    expect(await page.locator('[data-testid="chart-rate"] polyline').count()).toBe(3);
+    expect(await page.locator('[data-testid="chart-rate"] polyline[data-node="primary"]').getAttribute('points')).toMatch(/\d/);
+  });
+
+  it('ran without script errors or failed statements, and leaves a screenshot', async () => {
+    expect(pageErrors).toEqual([]);
+    expect(loadError).toBeUndefined();
+    const artifacts = join(root, 'test-artifacts');
+    const docs = join(root, 'docs');
+    await Promise.all([mkdir(artifacts, { recursive: true }), mkdir(docs, { recursive: true })]);
+    // Some history in the charts makes the README's picture readable.
+    await sleep(Math.max(0, openedAt + 12_000 - Date.now()));
+    const image = await page.screenshot({ fullPage: true });
+    await Promise.all([writeFile(join(artifacts, 'dashboard.png'), image), writeFile(join(docs, 'dashboard.png'), image)]);
+  });
+});
