@@ -34,8 +34,12 @@ export interface AdaptiveBenchParams {
   readonly rounds: number;
   /** How long the statement holds its connection: `SELECT pg_sleep($1)` with $1 = this ÷ 1000. */
   readonly statementMs: number;
-  /** Untimed statements, one at a time, through each fresh router before its run (classifier cache, prepared statement). */
-  readonly warmupQueries: number;
+  /**
+   * Untimed rounds before each run, each `pool.min` statements at once (one at a time for a pool without a minimum):
+   * every pre-opened connection has run the statement (its backend's caches are warm, the statement is prepared)
+   * and the router's classifier cache holds it, and an adaptive pool is not pushed to grow.
+   */
+  readonly warmupRounds: number;
   /** Pause after a router is closed and before the next one opens, so the server has reaped the old backends. */
   readonly settleMs: number;
   /** How often `router.stats()` is read for the open-connection count that is integrated into connection-seconds. */
@@ -86,7 +90,7 @@ export const FULL_ADAPTIVE_PARAMS: AdaptiveBenchParams = Object.freeze<AdaptiveB
   ] as const),
   rounds: 5,
   statementMs: 5,
-  warmupQueries: 20,
+  warmupRounds: 3,
   settleMs: 500,
   sampleIntervalMs: 20,
   seed: 20_240_601,
@@ -106,7 +110,7 @@ export const QUICK_ADAPTIVE_PARAMS: AdaptiveBenchParams = Object.freeze<Adaptive
     Object.freeze({ kind: 'burst', ratePerSecond: 1_800, durationMs: 800 }),
   ] as const),
   rounds: 1,
-  warmupQueries: 5,
+  warmupRounds: 2,
   settleMs: 200,
 });
 

@@ -1,3 +1,5 @@
+import { loadavg } from 'node:os';
+import pg from 'pg';
 import { QueryRouter, type QueryRouterOptions } from '../src/index.js';
 import type { AdaptiveBenchParams, AdaptiveContenderParams } from './adaptive-params.js';
 import { arrivalSchedule, runOpenLoop, type OpenLoopRecord, type PoolSample } from './adaptive-workload.js';
@@ -35,6 +37,16 @@ export interface AdaptiveRun {
   readonly shrinks: number;
   readonly dispatchLagP50Ms: number;
   readonly dispatchLagMaxMs: number;
+  /**
+   * Connections the server accepted from this contender's router over its whole life (`pg_stat_database.sessions`
+   * before the router was created and after it was closed), its pre-opened `pool.min` included.
+   */
+  readonly connectionsOpened: number;
+  /** Sampled time during which callers were waiting for a connection, in seconds, and the most waiting at once. */
+  readonly waitingSeconds: number;
+  readonly peakWaiting: number;
+  /** 1-minute load average when the run started. */
+  readonly loadAverage: number;
   /** The raw record, kept for the trace (`BENCH_ADAPTIVE_TRACE=1`) and the smoke test. */
   readonly record: OpenLoopRecord;
 }
@@ -92,8 +104,14 @@ export function meanOpenBetween(samples: readonly PoolSample[], fromMs: number, 
 }
 
 /** Summarises one open-loop record. */
-export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchParams, round: number): AdaptiveRun {
-  const { schedule, latencyMs } = record;
+export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchParams, round: number, connectionsOpened = Number.NaN, loadAverage = Number.NaN): AdaptiveRun {
+  const { schedule, latencyMs, samples } = record;
+  let waitingMs = 0;
+  let peakWaiting = 0;
+  for (let k = 0; k < samples.length; k++) {
+    peakWaiting = Math.max(peakWaiting, samples[k]!.waiting);
+    if (samples[k]!.waiting > 0 && k + 1 < samples.length) waitingMs += samples[k + 1]!.atMs - samples[k]!.atMs;
+  }
   const kindOf = (i: number): 'quiet' | 'burst' => params.phases[schedule.phase[i]!]!.kind;
   const inRamp = (i: number): boolean => kindOf(i) === 'burst' && schedule.dueMs[i]! - schedule.phaseStartsMs[schedule.phase[i]!]! < RAMP_WINDOW_MS;
   const all = percentiles(latencyMs);
@@ -140,32 +158,63 @@ export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchPar
     shrinks: record.resizes.length - grows,
     dispatchLagP50Ms: record.dispatchLagP50Ms,
     dispatchLagMaxMs: record.dispatchLagMaxMs,
+    connectionsOpened,
+    waitingSeconds: waitingMs / 1000,
+    peakWaiting,
+    loadAverage,
     record,
   };
 }
 
+/** Sessions the server has accepted on the current database so far (the monitor's own included). */
+async function sessionsSoFar(monitor: pg.Client): Promise<number> {
+  // A backend reports its session count when it flushes its statistics: the monitor's own, forced here; the
+  // router's, at their exit (they have all exited when this is read after the router is closed and settled).
+  await monitor.query('SELECT pg_stat_force_next_flush()');
+  const { rows } = await monitor.query<{ sessions: string }>('SELECT sessions FROM pg_stat_database WHERE datname = current_database()');
+  return Number(rows[0]?.sessions ?? Number.NaN);
+}
+
+/** Runs `rounds` × `concurrency` statements, `concurrency` at a time: every pre-opened connection serves a few. */
+async function warmUp(router: QueryRouter, params: AdaptiveBenchParams, concurrency: number): Promise<void> {
+  const { sql, values } = statementOf(params);
+  for (let i = 0; i < params.warmupRounds; i++) await Promise.all(Array.from({ length: concurrency }, () => router.query(sql, values)));
+}
+
 /**
  * One run: a fresh router for the contender (so no run inherits another's connections or learned sizes), its
- * `pool.min` connections open before the clock starts (all 40 for fixed-max), a few untimed statements one at a
- * time, then the open loop; the router is closed afterwards and the server given `settleMs` to reap its backends.
+ * `pool.min` connections open and each used by a few untimed statements before the clock starts (all 40 for
+ * fixed-max: warm, as a fixed pool in service is), then the open loop; the router is closed afterwards and the
+ * server given `settleMs` to reap its backends.
  */
 export async function runContender(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams, round: number): Promise<AdaptiveRun> {
-  const router = new QueryRouter(routerOptions(url, contender, params));
-  const warnings: string[] = [];
-  router.on('warning', ({ message }) => warnings.push(message));
-  router.on('connectionError', () => undefined);
+  const monitor = new pg.Client({ connectionString: url });
+  await monitor.connect();
   try {
-    await waitForOpen(router, contender.pool.min ?? 0);
-    const { sql, values } = statementOf(params);
-    for (let i = 0; i < params.warmupQueries; i++) await router.query(sql, values);
-    // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
-    globalThis.gc?.();
-    const record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
-    const run = summariseRecord(record, params, round);
+    const sessionsBefore = await sessionsSoFar(monitor);
+    const router = new QueryRouter(routerOptions(url, contender, params));
+    const warnings: string[] = [];
+    router.on('warning', ({ message }) => warnings.push(message));
+    router.on('connectionError', () => undefined);
+    let record: OpenLoopRecord;
+    const load = loadavg()[0] ?? Number.NaN;
+    try {
+      const min = contender.pool.min ?? 0;
+      await waitForOpen(router, min);
+      await warmUp(router, params, Math.max(1, min));
+      // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
+      globalThis.gc?.();
+      const { sql, values } = statementOf(params);
+      record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
+    } finally {
+      await router.close();
+      await sleep(params.settleMs);
+    }
+    const opened = (await sessionsSoFar(monitor)) - sessionsBefore;
+    const run = summariseRecord(record, params, round, opened, load);
     return warnings.length === 0 ? run : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
   } finally {
-    await router.close();
-    await sleep(params.settleMs);
+    await monitor.end().catch(() => undefined);
   }
 }
 
@@ -206,6 +255,10 @@ export interface AdaptiveSummary {
   readonly resizes: number;
   readonly grows: number;
   readonly shrinks: number;
+  readonly connectionsOpened: number;
+  readonly waitingSeconds: number;
+  readonly peakWaiting: number;
+  readonly rampShare: number;
 }
 
 /** The medians over rounds of `name` (failures and requests summed), or `undefined` if it never ran. */
@@ -232,5 +285,9 @@ export function summariseAdaptive(results: AdaptiveResults, name: string): Adapt
     resizes: mid((r) => r.resizes),
     grows: mid((r) => r.grows),
     shrinks: mid((r) => r.shrinks),
+    connectionsOpened: mid((r) => r.connectionsOpened),
+    waitingSeconds: mid((r) => r.waitingSeconds),
+    peakWaiting: mid((r) => r.peakWaiting),
+    rampShare: mid((r) => r.rampShare),
   };
 }

@@ -1,6 +1,8 @@
 import type { PoolConfig, QueryResult } from 'pg';
 import { ConfigError } from './errors.js';
 import { BREAKER_DEFAULTS, type BreakerOptions } from './resilience/index.js';
+import { isLogger, silentLogger, type Logger } from './metrics/index.js';
+import type { PoolClient } from 'pg';
 
 /**
  * How to reach one node: a connection URL (`postgres://user:pass@host:5432/db`) or a `pg.PoolConfig`.
@@ -91,6 +93,25 @@ export interface AdaptiveOptions {
   saveIntervalMs?: number;
 }
 
+/** Callbacks around each node's connections. They run synchronously on the hot path except `onConnect`: keep them cheap. */
+export interface ConnectionHooks {
+  /**
+   * Runs once on every new connection before its first statement, e.g. `SET search_path` or
+   * `SET statement_timeout`. A rejection discards the connection and fails the statement that needed it.
+   */
+  onConnect?: (client: PoolClient, node: { readonly node: string; readonly role: 'primary' | 'replica' }) => void | Promise<void>;
+  /** A connection was handed out, after the caller waited `waitedMs`. */
+  onCheckout?: (event: { readonly node: string; readonly waitedMs: number }) => void;
+  /** A connection came back after being held `heldMs`. */
+  onCheckin?: (event: { readonly node: string; readonly heldMs: number }) => void;
+}
+
+/** Prometheus metrics (`router.metrics`, `router.metricsText()`). */
+export interface MetricsOptions {
+  /** Also collect prom-client's default process metrics (CPU, memory, event loop lag) on the router's registry, prefixed `pgrouter_`. Default `false`. */
+  defaultMetrics?: boolean;
+}
+
 /** Options of {@link QueryRouter}. Only `primary` is required. */
 export interface QueryRouterOptions {
   /** The primary: every write, and every statement that is not provably a read, runs here. */
@@ -122,6 +143,14 @@ export interface QueryRouterOptions {
   fallback?: FallbackFunction;
   /** Workload learning and adaptive pool sizing. */
   adaptive?: AdaptiveOptions;
+  /** Prometheus metrics. */
+  metrics?: MetricsOptions;
+  /** Where the router logs (pino-compatible: `debug/info/warn/error(fields, message)`). Default: silent. */
+  logger?: Logger;
+  /** A `query()` taking at least this long, in milliseconds, emits `slowQuery` and is logged (by fingerprint); `0` disables. Default `0`. */
+  slowQueryMs?: number;
+  /** Connection callbacks. */
+  hooks?: ConnectionHooks;
 }
 
 /** A caller's fallback: turns the node failure of a statement into a result of its own, or throws. */
@@ -150,6 +179,10 @@ export interface ResolvedOptions {
   readonly readFallback: 'primary' | 'replicas-only';
   readonly fallback: FallbackFunction | undefined;
   readonly adaptive: Readonly<Required<Omit<AdaptiveOptions, 'stateFile'>>> & { readonly stateFile: string | undefined };
+  readonly metrics: Readonly<Required<MetricsOptions>>;
+  readonly logger: Logger;
+  readonly slowQueryMs: number;
+  readonly hooks: Readonly<ConnectionHooks>;
 }
 
 /** Defaults of every option, in one place. */
@@ -183,7 +216,7 @@ export const DEFAULTS = Object.freeze({
   }),
 });
 
-const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive'] as const;
+const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive', 'metrics', 'logger', 'slowQueryMs', 'hooks'] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
 type Plain = Record<string, unknown>;
@@ -355,7 +388,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     stateFile: stateFile as string | undefined,
     saveIntervalMs: integer(adaptiveInput['saveIntervalMs'], 'adaptive.saveIntervalMs', DEFAULTS.adaptive.saveIntervalMs, 100),
   });
+  const metricsInput = section(input, 'metrics', ['defaultMetrics']);
+  const metrics = Object.freeze({ defaultMetrics: boolean(metricsInput['defaultMetrics'], 'metrics.defaultMetrics', false) });
+  const logger = input['logger'] ?? silentLogger;
+  if (!isLogger(logger)) throw new ConfigError('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
+  const slowQueryMs = integer(input['slowQueryMs'], 'slowQueryMs', 0, 0);
+  const hooksInput = section(input, 'hooks', ['onConnect', 'onCheckout', 'onCheckin']);
+  for (const [key, hook] of Object.entries(hooksInput)) {
+    if (hook !== undefined && typeof hook !== 'function') throw new ConfigError(`hooks.${key}`, `must be a function, got ${describe(hook)}`);
+  }
   return Object.freeze({
+    metrics,
+    logger,
+    slowQueryMs,
+    hooks: Object.freeze({ ...hooksInput }) as Readonly<ConnectionHooks>,
     adaptive,
     primary,
     replicas: Object.freeze(replicas),

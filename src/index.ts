@@ -23,7 +23,9 @@ export type {
 export { QueryPipeline, PIPELINE_DEFAULTS, MAX_PARAMETERS } from './pipeline/index.js';
 export type { PipelineOptions, PipelineFallback, FlushResult, PipelineStats } from './pipeline/index.js';
 export { DEFAULTS, ENV_OPTIONS } from './config.js';
-export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, AdaptiveOptions, ResolvedOptions, ResolvedNode } from './config.js';
+export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, AdaptiveOptions, MetricsOptions, ConnectionHooks, ResolvedOptions, ResolvedNode } from './config.js';
+export { healthReport, silentLogger } from './metrics/index.js';
+export type { Logger, LogMethod, HealthReport, MonitorServer, MonitorServerOptions, MonitoredStats } from './metrics/index.js';
 export type { PatternSnapshot, WorkloadForecast } from './adaptive/index.js';
 export {
   RouterError,

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QueryRouter } from '../src/index.js';
-import { startMonitorServer, type MonitorServer } from '../src/metrics/index.js';
+import type { MonitorServer } from '../src/index.js';
 
 const primaryUrl = inject('primaryUrl');
 const replicaUrls = inject('replicaUrls');
@@ -64,7 +64,7 @@ describe('the live dashboard in a real browser, on a real router', () => {
         loadError = error;
       },
     );
-    monitor = await startMonitorServer({ stats: () => router.stats(), metricsText: async () => '', metricsContentType: 'text/plain' }, { intervalMs: 250 });
+    monitor = await router.serve({ intervalMs: 250 });
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));

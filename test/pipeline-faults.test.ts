@@ -30,8 +30,8 @@ describe('QueryPipeline when the primary dies', () => {
   });
 
   it('settles every promise when the primary is SIGKILLed mid-flush, and works again after a restart', async () => {
-    const pipeline = router.pipeline({ batchSize: 100, concurrency: 2, maxQueueSize: 20_000 });
-    const promises = Array.from({ length: 20_000 }, (_, i) => pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [i, 1]));
+    const pipeline = router.pipeline({ batchSize: 100, concurrency: 2, maxQueueSize: 60_000 });
+    const promises = Array.from({ length: 60_000 }, (_, i) => pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [i, 1]));
     // Every promise gets its handler now: the ones the kill rejects must not count as unhandled meanwhile.
     const settling = Promise.allSettled(promises);
     // Kill once the first rows are in: the rest are in flight or still queued.
@@ -42,7 +42,7 @@ describe('QueryPipeline when the primary dies', () => {
     const summary = await flushed;
     const fulfilled = settled.filter((outcome) => outcome.status === 'fulfilled').length;
     const rejected = settled.filter((outcome) => outcome.status === 'rejected') as PromiseRejectedResult[];
-    expect(fulfilled + rejected.length).toBe(20_000);
+    expect(fulfilled + rejected.length).toBe(60_000);
     expect(fulfilled).toBeGreaterThan(0);
     expect(rejected.length).toBeGreaterThan(0);
     // Connection errors, not constraint errors: nothing ran twice.

@@ -27,6 +27,8 @@ export interface PipelineBackend {
   unnestInsert(template: RowTemplate): Promise<UnnestInsert | undefined>;
   /** Forgets the cached form of a template whose unnest INSERT failed in a way a schema change would explain. */
   forgetUnnestInsert(template: RowTemplate): void;
+  /** Told of every batch once its statements settled: how many, and how long it took in milliseconds (for metrics). */
+  batchDone?(size: number, durationMs: number): void;
   /** Registers a pipeline so closing the router flushes it and `stats()` reports it; returns the function that unregisters it. */
   attach(pipeline: AttachedPipeline): () => void;
 }

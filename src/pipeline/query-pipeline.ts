@@ -298,7 +298,9 @@ export class QueryPipeline {
     });
     this.statements += entries.length;
     this.failed += failed;
-    this.durationHistogram.observe(performance.now() - started);
+    const elapsed = performance.now() - started;
+    this.durationHistogram.observe(elapsed);
+    this.backend.batchDone?.(entries.length, elapsed);
     return { statements: entries.length, failed };
   }
 

@@ -36,6 +36,20 @@ export interface NodePoolOptions {
    * pool is at its current ceiling ({@link NodePool.resize}): `waiting` counts the caller itself.
    */
   readonly onPressure?: (waiting: number, busy: number) => void;
+  /** Runs on every new connection before its first use (e.g. `SET search_path`); a rejection discards the connection and fails the caller. */
+  readonly onConnect?: (client: PoolClient) => void | Promise<void>;
+  /** Told of each statement, hand-out and return, for metrics and hooks. */
+  readonly observer?: PoolObserver;
+}
+
+/** What a {@link NodePool} reports as it works (all optional; each is called synchronously on the hot path). */
+export interface PoolObserver {
+  /** A statement ended after `ms` (acquisition included for single statements; per statement for batches). */
+  statement?(ms: number, ok: boolean): void;
+  /** A connection was handed out after the caller waited `waitedMs`. */
+  checkout?(waitedMs: number): void;
+  /** A connection came back after being held `heldMs`. */
+  checkin?(heldMs: number): void;
 }
 
 /** A connection held past `leakTimeoutMs`. */
@@ -133,6 +147,8 @@ interface ClientState {
   timedOutMs: number;
   /** When it was handed out (performance.now() ms). */
   acquiredAt: number;
+  /** The `onConnect` hook still running (or failed) for this new connection; `undefined` once it succeeded. */
+  ready: Promise<void> | undefined;
 }
 
 const STATE: unique symbol = Symbol('pg-query-router.connection-state');
@@ -201,7 +217,10 @@ export class NodePool {
       // only while the client is idle, and an unheard 'error' would crash the process.
       client.on('error', () => undefined);
       const cache = this.statementCacheMax > 0 && supportsStatementCache(client) ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters) : undefined;
-      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0 };
+      const onConnect = options.onConnect;
+      const ready = onConnect === undefined ? undefined : Promise.resolve().then(() => onConnect(client));
+      ready?.catch(() => undefined); // awaited (and reported) at the connection's first hand-out
+      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0, ready };
       this.clients.add(client);
     });
     this.pool.on('remove', (client) => this.clients.delete(client));
@@ -235,18 +254,23 @@ export class NodePool {
       if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
       // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
       client = await this.pool.connect();
+      if (stateOf(client).ready !== undefined) await this.whenReady(client);
       if (this.options.prePing) client = await this.pinged(client);
     } catch (error) {
       this.inFlight--;
       this.errors++;
+      this.queries++;
+      this.options.observer?.statement?.(performance.now() - started, false);
       throw this.acquireError(error, started);
     }
     const state = this.handedOut(client, started);
     if (timeoutMs > 0) this.watch(state, timeoutMs);
+    let ok = false;
     try {
       const result = await this.run<R>(client, text, values, statementName, true);
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
       this.checkin(client, timeoutMs > 0 && unwatch(state) ? RETIRED : undefined);
+      ok = true;
       return result;
     } catch (error) {
       const cancelPending = timeoutMs > 0 && unwatch(state) && (error as { code?: unknown })?.code !== '57014';
@@ -264,6 +288,19 @@ export class NodePool {
       const elapsed = performance.now() - started;
       this.latencyMs += (elapsed - this.latencyMs) * LATENCY_WEIGHT;
       this.latency.observe(elapsed);
+      this.options.observer?.statement?.(elapsed, ok);
+    }
+  }
+
+  /** Waits for the `onConnect` hook of a new connection; if it failed, the connection is discarded and the error thrown. */
+  private async whenReady(client: PoolClient): Promise<void> {
+    const state = stateOf(client);
+    try {
+      await state.ready;
+      state.ready = undefined;
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
     }
   }
 
@@ -274,6 +311,7 @@ export class NodePool {
     state.active = true;
     state.acquiredAt = now;
     this.acquireWait.observe(now - started);
+    this.options.observer?.checkout?.(now - started);
     return state;
   }
 
@@ -305,6 +343,7 @@ export class NodePool {
     const started = performance.now();
     if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
     let client = await this.pool.connect();
+    if (stateOf(client).ready !== undefined) await this.whenReady(client);
     if (this.options.prePing) client = await this.pinged(client);
     this.handedOut(client, started);
     return client;
@@ -324,7 +363,9 @@ export class NodePool {
   private checkin(client: PoolClient, error?: Error): void {
     const state = stateOf(client);
     state.active = false;
-    this.heldMs += performance.now() - state.acquiredAt;
+    const held = performance.now() - state.acquiredAt;
+    this.heldMs += held;
+    this.options.observer?.checkin?.(held);
     client.release(error);
   }
 
@@ -352,14 +393,19 @@ export class NodePool {
     return {
       query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string) => {
         this.inFlight++;
+        const began = performance.now();
+        let ok = false;
         try {
-          return await this.run<R>(client, text, values, statementName, false);
+          const result = await this.run<R>(client, text, values, statementName, false);
+          ok = true;
+          return result;
         } catch (error) {
           this.errors++;
           throw QueryError.from(error, { node: this.name });
         } finally {
           this.inFlight--;
           this.queries++;
+          this.options.observer?.statement?.(performance.now() - began, ok);
         }
       },
       release: (destroy = false) => {
@@ -387,6 +433,9 @@ export class NodePool {
     } catch (error) {
       this.inFlight -= statements.length;
       this.errors += statements.length;
+      this.queries += statements.length;
+      const waited = performance.now() - started;
+      for (let i = 0; i < statements.length; i++) this.options.observer?.statement?.(waited, false);
       const failure = this.acquireError(error, started);
       return statements.map(() => ({ ok: false, error: failure }));
     }
@@ -420,7 +469,13 @@ export class NodePool {
     this.checkin(client, broken ? new Error('connection failed during a pipelined batch') : undefined);
     this.inFlight -= statements.length;
     this.queries += statements.length;
-    this.latencyMs += ((performance.now() - started) / Math.max(1, statements.length) - this.latencyMs) * LATENCY_WEIGHT;
+    const perStatement = (performance.now() - started) / Math.max(1, statements.length);
+    this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;
+    const observe = this.options.observer?.statement;
+    for (const outcome of outcomes) {
+      this.latency.observe(perStatement);
+      observe?.(perStatement, outcome.ok);
+    }
     return outcomes;
   }
 

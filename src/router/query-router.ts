@@ -18,6 +18,9 @@ import { checkStatement } from './statement-input.js';
 import { Transaction, parseTransactionOptions, type TransactionClient, type TransactionOptions } from './transaction.js';
 import type { RouterStats } from './router-stats.js';
 import { AdaptiveController, PatternLearner, systemClock, type PatternSnapshot, type WorkloadForecast } from '../adaptive/index.js';
+import { RouterMetrics, silentLogger, startMonitorServer, type MonitorServer, type MonitorServerOptions } from '../metrics/index.js';
+import type { Registry } from 'prom-client';
+import { logRouterEvents } from './router-log.js';
 
 /** Per-call options of {@link QueryRouter.query}. */
 export interface QueryOptions {
@@ -63,6 +66,8 @@ export interface RouterEvents {
    * ignored. Without a listener it becomes a Node process warning.
    */
   warning: [event: { message: string }];
+  /** A `query()` took at least `slowQueryMs`; the statement is named by its fingerprint, never its text. */
+  slowQuery: [event: { node: string; fingerprint: string; durationMs: number }];
 }
 
 /** What {@link QueryRouter.patterns} returns. */
@@ -161,6 +166,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly health: HealthMonitor;
   private readonly learner: PatternLearner | undefined;
   private readonly adaptive: AdaptiveController;
+  private readonly instruments: RouterMetrics;
+  private readonly servers = new Set<MonitorServer>();
 
   /**
    * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
@@ -169,9 +176,19 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   constructor(options: QueryRouterOptions) {
     super();
     this.options = resolveOptions(options);
-    const { pool, statementCache, applicationName } = this.options;
-    const makePool = (node: ResolvedNode): NodePool =>
-      new NodePool({
+    const { pool, statementCache, applicationName, hooks } = this.options;
+    this.instruments = new RouterMetrics(() => this.stats(), this.options.metrics);
+    if (this.options.logger !== silentLogger) {
+      logRouterEvents(this, this.options.logger);
+      this.options.logger.info(
+        { event: 'started', primary: this.options.primary.label, replicas: this.options.replicas.map((node) => node.label) },
+        `router started: primary ${this.options.primary.label}, ${this.options.replicas.length} replica(s)`,
+      );
+    }
+    const makePool = (node: ResolvedNode): NodePool => {
+      const instruments = this.instruments.node(node.name, node.role);
+      const { onConnect, onCheckout, onCheckin } = hooks;
+      return new NodePool({
         name: node.name,
         connection: node.config,
         ...pool,
@@ -181,18 +198,34 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
         onLeak: (leak) => this.emit('leak', leak),
         onPressure: this.options.adaptive.enabled ? (waiting, busy) => this.adaptive.pressure(node.name, waiting, busy) : undefined,
+        onConnect: onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
+        observer: {
+          statement: instruments.statement,
+          checkout:
+            onCheckout === undefined
+              ? instruments.checkout
+              : (waitedMs) => {
+                  instruments.checkout(waitedMs);
+                  onCheckout({ node: node.name, waitedMs });
+                },
+          checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
+        },
       });
+    };
     const makeBreaker = (node: ResolvedNode): NodeBreaker =>
       new NodeBreaker(node.name, this.options.breaker, {
         onOpen: (retryAt) => {
+          this.instruments.breakerEvent(node.name, 'open');
           this.refreshHealthyReplicas();
           this.emit('breakerOpen', { node: node.name, retryAt });
         },
         onHalfOpen: () => {
+          this.instruments.breakerEvent(node.name, 'halfOpen');
           this.refreshHealthyReplicas();
           this.emit('breakerHalfOpen', { node: node.name });
         },
         onClose: () => {
+          this.instruments.breakerEvent(node.name, 'close');
           this.refreshHealthyReplicas();
           this.emit('breakerClose', { node: node.name });
         },
@@ -237,7 +270,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       { ...adaptive, min: pool.min, max: pool.max },
       systemClock,
       {
-        onResize: (node, resize) => this.emit('poolResize', { node, ...resize }),
+        onResize: (node, resize) => {
+          this.instruments.resize(node, resize.from, resize.to);
+          this.emit('poolResize', { node, ...resize });
+        },
         onWarning: (message) => this.warn(message),
       },
     );
@@ -291,12 +327,50 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const started = performance.now();
     try {
       const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
-      this.learner?.record(classification, target.node.role, performance.now() - started, true);
+      this.observe(classification, target, performance.now() - started, true);
       return result;
     } catch (error) {
-      this.learner?.record(classification, target.node.role, performance.now() - started, false);
+      this.observe(classification, target, performance.now() - started, false);
       return this.recover<R>(target.breaker.translate(error), target, read && route === 'auto', entry, sql, params, name, options);
     }
+  }
+
+  private observe(classification: Classification, target: RoutedNode, durationMs: number, ok: boolean): void {
+    this.learner?.record(classification, target.node.role, durationMs, ok);
+    const slowMs = this.options.slowQueryMs;
+    if (slowMs > 0 && durationMs >= slowMs) this.emit('slowQuery', { node: target.node.name, fingerprint: classification.fingerprint, durationMs });
+  }
+
+  /** The router's own prom-client registry (never the global one): mount it, merge it, or read {@link metricsText}. */
+  get metrics(): Registry {
+    return this.instruments.registry;
+  }
+
+  /** Every metric in Prometheus' text format. */
+  metricsText(): Promise<string> {
+    return this.instruments.text();
+  }
+
+  /**
+   * Starts the monitor server: `/metrics` (Prometheus), `/health` (200, or 503 with the reasons), `/stats` (the
+   * JSON snapshot), `/events` (the snapshot every `intervalMs` as Server-Sent Events) and the live dashboard at
+   * `/`. Listens on `127.0.0.1` and a free port unless told otherwise; closed by {@link close}.
+   */
+  async serve(options?: MonitorServerOptions): Promise<MonitorServer> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    const server = await startMonitorServer(
+      { stats: () => this.stats(), metricsText: () => this.metricsText(), metricsContentType: this.instruments.contentType },
+      options,
+    );
+    this.servers.add(server);
+    return {
+      url: server.url,
+      port: server.port,
+      close: async () => {
+        this.servers.delete(server);
+        await server.close();
+      },
+    };
   }
 
   /**
@@ -501,6 +575,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
           return statements.map(() => ({ ok: false, error: error as Error }));
         }
       },
+      batchDone: (size, durationMs) => this.instruments.batch(size, durationMs),
       attach: (pipeline) => {
         this.pipelines.add(pipeline);
         return () => this.pipelines.delete(pipeline);
@@ -577,11 +652,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       this.health.stop();
       this.adaptive.stop();
+      const servers = Promise.all([...this.servers].map((server) => server.close()));
+      this.servers.clear();
       // Pipelines first: what they accepted is written before the pools close.
       const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
       await (deadline === undefined ? pipelines : Promise.race([pipelines, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]));
       await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end(deadline)));
       for (const node of [this.primary, ...this.replicas]) node.breaker.shutdown();
+      await servers;
+      this.options.logger.info({ event: 'closed' }, 'router closed');
     })();
     return this.closing;
   }

@@ -1,0 +1,233 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The parts of the router's `stats()` snapshot that gauges and cache counters are read from at scrape time. */
+export interface MetricsSnapshot {
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly role: 'primary' | 'replica';
+    readonly healthy: boolean;
+    readonly breaker: 'closed' | 'open' | 'halfOpen';
+    readonly pool: { readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number };
+    readonly inFlight: number;
+    readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number };
+    readonly lagMs?: number | null;
+  }[];
+  readonly routing: { readonly primary: number; readonly replica: number; readonly forced: number; readonly volatileFunction: number; readonly readFallbacks: number; readonly callerFallbacks: number; readonly selfHealed: number };
+  readonly classifierCache: { readonly size: number; readonly hits: number; readonly misses: number };
+  readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number };
+}
+
+/** Per-node instruments, bound to their labels once so the hot path does no label look-up. */
+export interface NodeInstruments {
+  /** A statement ended after `ms` milliseconds. */
+  statement(ms: number, ok: boolean): void;
+  /** A connection was handed out after `ms` milliseconds of waiting. */
+  checkout(ms: number): void;
+}
+
+// Seconds. Statement buckets from 0.25 ms (a cached point query on a LAN) to 30 s (the default statement timeout).
+const STATEMENT_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const ACQUIRE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+const FLUSH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BREAKER_STATES = ['closed', 'halfOpen', 'open'] as const;
+
+/**
+ * The router's Prometheus metrics, on a registry of its own (never prom-client's global one, so two routers in
+ * one process do not collide). Counters and histograms of statements are updated as statements end; gauges and
+ * cache counters are read from the router's snapshot when scraped. Labels are bounded: node, role, outcome,
+ * state, event, decision — never SQL text.
+ */
+export class RouterMetrics {
+  /** The registry every metric is registered on. */
+  readonly registry = new Registry();
+  /** Statement outcomes per node, counted as plain numbers (a labelled counter's inc() hashes its labels each time). */
+  private readonly outcomes = new Map<string, { readonly role: 'primary' | 'replica'; ok: number; error: number }>();
+  private readonly duration: Histogram<'node' | 'role'>;
+  private readonly acquire: Histogram<'node' | 'role'>;
+  private readonly breakerEvents: Counter<'node' | 'role' | 'event'>;
+  private readonly batchSize: Histogram;
+  private readonly flushDuration: Histogram;
+  private readonly resizes: Counter<'node' | 'role' | 'direction'>;
+  private readonly roles = new Map<string, 'primary' | 'replica'>();
+
+  constructor(snapshot: () => MetricsSnapshot, options: { readonly defaultMetrics: boolean }) {
+    const registers = [this.registry];
+    const outcomes = this.outcomes;
+    new Counter({
+      name: 'pgrouter_statements_total',
+      help: 'Statements run, by node and outcome (ok or error)',
+      labelNames: ['node', 'role', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, counts] of outcomes) {
+          this.inc({ node, role: counts.role, outcome: 'ok' }, counts.ok);
+          this.inc({ node, role: counts.role, outcome: 'error' }, counts.error);
+        }
+      },
+    });
+    this.duration = new Histogram({ name: 'pgrouter_statement_duration_seconds', help: 'Time per statement, waiting for a connection included', labelNames: ['node', 'role'], buckets: STATEMENT_BUCKETS, registers });
+    this.acquire = new Histogram({ name: 'pgrouter_pool_acquire_duration_seconds', help: 'Time waited for a pooled connection', labelNames: ['node', 'role'], buckets: ACQUIRE_BUCKETS, registers });
+    this.breakerEvents = new Counter({ name: 'pgrouter_breaker_events_total', help: 'Circuit breaker transitions (open, halfOpen, close)', labelNames: ['node', 'role', 'event'], registers });
+    this.batchSize = new Histogram({ name: 'pgrouter_pipeline_batch_size', help: 'Statements per pipelined batch', buckets: BATCH_SIZE_BUCKETS, registers });
+    this.flushDuration = new Histogram({ name: 'pgrouter_pipeline_flush_duration_seconds', help: 'Time per pipelined batch, one round trip (plus re-runs of failed merged INSERTs)', buckets: FLUSH_BUCKETS, registers });
+    this.resizes = new Counter({ name: 'pgrouter_pool_resizes_total', help: 'Adaptive pool target changes', labelNames: ['node', 'role', 'direction'], registers });
+
+    // Read at scrape time from the snapshot: one snapshot per scrape, shared by every collector below.
+    let cached: { at: number; value: MetricsSnapshot } | undefined;
+    const read = (): MetricsSnapshot => {
+      const now = Date.now();
+      if (cached === undefined || now - cached.at > 50) cached = { at: now, value: snapshot() };
+      return cached.value;
+    };
+    const perNode = (name: string, help: string, value: (node: MetricsSnapshot['nodes'][number]) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['node', 'role'],
+        registers,
+        collect() {
+          this.reset();
+          for (const node of read().nodes) {
+            const v = value(node);
+            if (v !== undefined) this.set({ node: node.name, role: node.role }, v);
+          }
+        },
+      });
+    };
+    new Gauge({
+      name: 'pgrouter_pool_connections',
+      help: 'Open connections by state (idle or active)',
+      labelNames: ['node', 'role', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) {
+          this.set({ node: node.name, role: node.role, state: 'idle' }, node.pool.idle);
+          this.set({ node: node.name, role: node.role, state: 'active' }, node.pool.active);
+        }
+      },
+    });
+    perNode('pgrouter_pool_waiting', 'Callers waiting for a connection', (node) => node.pool.waiting);
+    perNode('pgrouter_pool_target_size', 'The pool ceiling now (the adaptive target, or pool.max)', (node) => node.pool.target);
+    perNode('pgrouter_pool_max_size', 'The configured pool.max', (node) => node.pool.max);
+    perNode('pgrouter_statements_in_flight', 'Statements running or waiting for a connection', (node) => node.inFlight);
+    perNode('pgrouter_node_up', '1 if the node passed its last health check', (node) => (node.healthy ? 1 : 0));
+    perNode('pgrouter_replica_lag_seconds', 'How far the replica trails the primary, when known', (node) => (node.lagMs === undefined || node.lagMs === null ? undefined : node.lagMs / 1000));
+    new Gauge({
+      name: 'pgrouter_breaker_state',
+      help: '1 for the state each node\'s circuit breaker is in (closed, halfOpen, open), 0 for the others',
+      labelNames: ['node', 'role', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) for (const state of BREAKER_STATES) this.set({ node: node.name, role: node.role, state }, node.breaker === state ? 1 : 0);
+      },
+    });
+    const cacheCounter = (name: string, help: string, value: (s: MetricsSnapshot) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(read()));
+        },
+      });
+    };
+    cacheCounter('pgrouter_classifier_cache_hits_total', 'Classifications answered from the cache', (s) => s.classifierCache.hits);
+    cacheCounter('pgrouter_classifier_cache_misses_total', 'Statements classified afresh', (s) => s.classifierCache.misses);
+    const nodeCounter = (name: string, help: string, value: (node: MetricsSnapshot['nodes'][number]) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['node', 'role'],
+        registers,
+        collect() {
+          this.reset();
+          for (const node of read().nodes) this.inc({ node: node.name, role: node.role }, value(node));
+        },
+      });
+    };
+    nodeCounter('pgrouter_statement_cache_hits_total', 'Executions of an already prepared statement', (node) => node.statementCache.hits);
+    nodeCounter('pgrouter_statement_cache_misses_total', 'Statements prepared (a Parse sent)', (node) => node.statementCache.misses);
+    nodeCounter('pgrouter_statement_cache_evictions_total', 'Prepared statements closed to make room', (node) => node.statementCache.evictions);
+    new Gauge({
+      name: 'pgrouter_classifier_cache_entries',
+      help: 'SQL texts in the classification cache',
+      registers,
+      collect() {
+        this.set(read().classifierCache.size);
+      },
+    });
+    new Counter({
+      name: 'pgrouter_routing_decisions_total',
+      help: 'Routing decisions: to the primary or a replica; forced by the caller; reads sent to the primary for a volatile function; read fallbacks; caller fallbacks; self-healed misroutes',
+      labelNames: ['decision'],
+      registers,
+      collect() {
+        this.reset();
+        const routing = read().routing;
+        const decisions = { primary: routing.primary, replica: routing.replica, forced: routing.forced, volatile_function: routing.volatileFunction, read_fallback: routing.readFallbacks, caller_fallback: routing.callerFallbacks, self_healed: routing.selfHealed };
+        for (const [decision, count] of Object.entries(decisions)) this.inc({ decision }, count);
+      },
+    });
+    new Gauge({
+      name: 'pgrouter_pipeline_queue_depth',
+      help: 'Statements held by open pipelines, by state (queued for a batch, or held: queued or in flight)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const pipelines = read().pipelines;
+        this.set({ state: 'queued' }, pipelines.queued);
+        this.set({ state: 'held' }, pipelines.held);
+      },
+    });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pgrouter_' });
+  }
+
+  /** Instruments for one node, bound to its labels. */
+  node(name: string, role: 'primary' | 'replica'): NodeInstruments {
+    this.roles.set(name, role);
+    const counts = { role, ok: 0, error: 0 };
+    this.outcomes.set(name, counts);
+    const duration = this.duration.labels(name, role);
+    const acquire = this.acquire.labels(name, role);
+    return {
+      statement: (ms, success) => {
+        if (success) counts.ok++;
+        else counts.error++;
+        duration.observe(ms / 1000);
+      },
+      checkout: (ms) => acquire.observe(ms / 1000),
+    };
+  }
+
+  /** Counts a breaker transition. */
+  breakerEvent(node: string, event: 'open' | 'halfOpen' | 'close'): void {
+    this.breakerEvents.inc({ node, role: this.roles.get(node) ?? 'primary', event });
+  }
+
+  /** Counts an adaptive resize. */
+  resize(node: string, from: number, to: number): void {
+    this.resizes.inc({ node, role: this.roles.get(node) ?? 'primary', direction: to > from ? 'grow' : 'shrink' });
+  }
+
+  /** Records one pipelined batch. */
+  batch(size: number, ms: number): void {
+    this.batchSize.observe(size);
+    this.flushDuration.observe(ms / 1000);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The content type of {@link text}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
