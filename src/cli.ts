@@ -105,11 +105,11 @@ const clusterStart: Command = {
 
 const demo: Command = {
   name: 'demo',
-  usage: 'demo [--seconds N] [--concurrency N]',
+  usage: 'demo [--seconds N] [--concurrency N] [--port N]',
   summary: 'start a local primary + 2 replicas and drive a live mixed workload through the router (npm start)',
   async run(args) {
     const { values } = parsing(() =>
-      parseArgs({ args, strict: true, allowPositionals: false, options: { seconds: { type: 'string' }, concurrency: { type: 'string' } } }),
+      parseArgs({ args, strict: true, allowPositionals: false, options: { seconds: { type: 'string' }, concurrency: { type: 'string' }, port: { type: 'string' } } }),
     );
     const whole = (name: string, value: string | undefined): number | undefined => {
       if (value === undefined) return undefined;
@@ -118,7 +118,8 @@ const demo: Command = {
     };
     const seconds = whole('seconds', values.seconds ?? process.env['DEMO_SECONDS']);
     const concurrency = whole('concurrency', values.concurrency);
-    await runDemo({ ...(seconds === undefined ? {} : { seconds }), ...(concurrency === undefined ? {} : { concurrency }) });
+    const port = whole('port', values.port ?? process.env['DEMO_PORT']);
+    await runDemo({ ...(seconds === undefined ? {} : { seconds }), ...(concurrency === undefined ? {} : { concurrency }), ...(port === undefined ? {} : { port }) });
     return 0;
   },
 };

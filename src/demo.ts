@@ -9,6 +9,8 @@ export interface DemoOptions {
   concurrency?: number;
   /** Where the live summary goes. Default `console.log`. */
   print?: (line: string) => void;
+  /** Port of the dashboard (`router.serve`). Default: a free one. */
+  port?: number;
 }
 
 const USERS = 2_000;
@@ -45,7 +47,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const started = Date.now();
   const cluster: LocalCluster = await startLocalCluster({ replicas: 2 });
   print(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s: PostgreSQL ${cluster.version}, primary on port ${cluster.nodes[0]!.port}, replicas on ${cluster.nodes.slice(1).map((node) => node.port).join(' and ')}`);
-  const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { min: 4, max: 10 } });
+  const router = new QueryRouter({
+    primary: cluster.primaryUrl,
+    replicas: cluster.replicaUrls,
+    pool: { min: 2, max: 12 },
+    adaptive: { enabled: true, intervalMs: 1_000, cooldownMs: 3_000 },
+  });
+  const monitor = await router.serve({ port: options.port ?? 0 });
+  print(`Live dashboard: ${monitor.url}/  (metrics ${monitor.url}/metrics, health ${monitor.url}/health) — open it now, it updates every second.`);
+  let resizes = 0;
+  router.on('poolResize', () => void resizes++);
   let stopping = false;
   const onSignal = (): void => {
     stopping = true;
@@ -130,6 +141,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     }
     print(`  classifier cache: ${final.classifierCache.size} entries, hit rate ${(final.classifierCache.hitRate * 100).toFixed(2)}%`);
     print(`  prepared statements: ${final.statementCache.hits} reused, ${final.statementCache.misses} prepared, ${final.statementCache.evictions} evicted`);
+    print(`  adaptive sizing: ${resizes} resizes; targets now ${final.nodes.map((node) => `${node.name} ${node.pool.target}`).join(', ')}`);
+    const { frequent } = router.patterns(3);
+    print('  most frequent patterns:');
+    for (const pattern of frequent) print(`    ${pattern.ratePerSecond.toFixed(0).padStart(6)}/s  p95 ${pattern.p95Ms.toFixed(2)} ms  ${pattern.route.padEnd(7)}  ${pattern.fingerprint.replace(/\s+/g, ' ').slice(0, 90)}`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 
 /** The parts of the router's `stats()` snapshot that gauges and cache counters are read from at scrape time. */
 export interface MetricsSnapshot {
@@ -43,8 +44,8 @@ export class RouterMetrics {
   readonly registry = new Registry();
   /** Statement outcomes per node, counted as plain numbers (a labelled counter's inc() hashes its labels each time). */
   private readonly outcomes = new Map<string, { readonly role: 'primary' | 'replica'; ok: number; error: number }>();
-  private readonly duration: Histogram<'node' | 'role'>;
-  private readonly acquire: Histogram<'node' | 'role'>;
+  private readonly duration: BucketHistogram;
+  private readonly acquire: BucketHistogram;
   private readonly breakerEvents: Counter<'node' | 'role' | 'event'>;
   private readonly batchSize: Histogram;
   private readonly flushDuration: Histogram;
@@ -67,8 +68,8 @@ export class RouterMetrics {
         }
       },
     });
-    this.duration = new Histogram({ name: 'pgrouter_statement_duration_seconds', help: 'Time per statement, waiting for a connection included', labelNames: ['node', 'role'], buckets: STATEMENT_BUCKETS, registers });
-    this.acquire = new Histogram({ name: 'pgrouter_pool_acquire_duration_seconds', help: 'Time waited for a pooled connection', labelNames: ['node', 'role'], buckets: ACQUIRE_BUCKETS, registers });
+    this.duration = new BucketHistogram('pgrouter_statement_duration_seconds', 'Time per statement, waiting for a connection included', STATEMENT_BUCKETS, this.registry);
+    this.acquire = new BucketHistogram('pgrouter_pool_acquire_duration_seconds', 'Time waited for a pooled connection', ACQUIRE_BUCKETS, this.registry);
     this.breakerEvents = new Counter({ name: 'pgrouter_breaker_events_total', help: 'Circuit breaker transitions (open, halfOpen, close)', labelNames: ['node', 'role', 'event'], registers });
     this.batchSize = new Histogram({ name: 'pgrouter_pipeline_batch_size', help: 'Statements per pipelined batch', buckets: BATCH_SIZE_BUCKETS, registers });
     this.flushDuration = new Histogram({ name: 'pgrouter_pipeline_flush_duration_seconds', help: 'Time per pipelined batch, one round trip (plus re-runs of failed merged INSERTs)', buckets: FLUSH_BUCKETS, registers });
@@ -193,8 +194,8 @@ export class RouterMetrics {
     this.roles.set(name, role);
     const counts = { role, ok: 0, error: 0 };
     this.outcomes.set(name, counts);
-    const duration = this.duration.labels(name, role);
-    const acquire = this.acquire.labels(name, role);
+    const duration = this.duration.child({ node: name, role });
+    const acquire = this.acquire.child({ node: name, role });
     return {
       statement: (ms, success) => {
         if (success) counts.ok++;
