@@ -126,11 +126,13 @@ describe('the live dashboard in a real browser, on a real router', () => {
     expect(pageErrors).toEqual([]);
     expect(loadError).toBeUndefined();
     const artifacts = join(root, 'test-artifacts');
-    const docs = join(root, 'docs');
-    await Promise.all([mkdir(artifacts, { recursive: true }), mkdir(docs, { recursive: true })]);
+    // The README's copy (docs/dashboard.png) is refreshed only on request, so a test run leaves the tree clean.
+    const docs = process.env['UPDATE_SCREENSHOT'] === '1' ? join(root, 'docs') : undefined;
+    await mkdir(artifacts, { recursive: true });
     // Some history in the charts makes the README's picture readable.
     await sleep(Math.max(0, openedAt + 12_000 - Date.now()));
     const image = await page.screenshot({ fullPage: true });
-    await Promise.all([writeFile(join(artifacts, 'dashboard.png'), image), writeFile(join(docs, 'dashboard.png'), image)]);
+    await writeFile(join(artifacts, 'dashboard.png'), image);
+    if (docs !== undefined) await writeFile(join(docs, 'dashboard.png'), image);
   });
 });
