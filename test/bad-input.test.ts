@@ -101,6 +101,19 @@ describe('bad input gets a clear typed error and loses nothing', () => {
       [{ primary: 'not a url' }, 'primary'],
       [{}, 'primary'],
       [null, 'options'],
+      [{ primary: primaryUrl, adaptive: { enabled: 'yes' } }, 'adaptive.enabled'],
+      [{ primary: primaryUrl, adaptive: { targetUtilization: 0 } }, 'adaptive.targetUtilization'],
+      [{ primary: primaryUrl, adaptive: { targetUtilization: 1.5 } }, 'adaptive.targetUtilization'],
+      [{ primary: primaryUrl, adaptive: { hysteresis: 1 } }, 'adaptive.hysteresis'],
+      [{ primary: primaryUrl, adaptive: { intervalMs: 5 } }, 'adaptive.intervalMs'],
+      [{ primary: primaryUrl, adaptive: { maxPatterns: -1 } }, 'adaptive.maxPatterns'],
+      [{ primary: primaryUrl, adaptive: { stateFile: '' } }, 'adaptive.stateFile'],
+      [{ primary: primaryUrl, adaptive: { interval: 100 } }, 'adaptive.interval'],
+      [{ primary: primaryUrl, metrics: { default: true } }, 'metrics.default'],
+      [{ primary: primaryUrl, logger: console.log }, 'logger'],
+      [{ primary: primaryUrl, slowQueryMs: -5 }, 'slowQueryMs'],
+      [{ primary: primaryUrl, hooks: { onConnect: 'SET x = 1' } }, 'hooks.onConnect'],
+      [{ primary: primaryUrl, hooks: { onRelease: () => undefined } }, 'hooks.onRelease'],
     ];
     for (const [options, key] of cases) {
       let error: unknown;
@@ -195,5 +208,16 @@ describe('bad input gets a clear typed error and loses nothing', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await closing.close();
     expect((await running).rows[0]!.v).toBe(7);
+  });
+
+  it('rejects bad arguments of patterns() and serve() with a ConfigError, and serve() after close()', async () => {
+    const router = new QueryRouter({ primary: primaryUrl });
+    expect(() => router.patterns(-1)).toThrow(expect.objectContaining({ key: 'patterns.top' }));
+    expect(() => router.patterns(1.5)).toThrow(ConfigError);
+    await expect(router.serve({ port: -1 })).rejects.toMatchObject({ key: 'serve.port' });
+    await expect(router.serve({ intervalMs: 1 } as never)).rejects.toBeInstanceOf(ConfigError);
+    await expect(router.serve({ hots: '0.0.0.0' } as never)).rejects.toMatchObject({ key: 'serve.hots' });
+    await router.close();
+    await expect(router.serve()).rejects.toMatchObject({ code: 'PGR_ROUTER_CLOSED' });
   });
 });
