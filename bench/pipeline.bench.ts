@@ -35,7 +35,7 @@ runBench({ replicas: 0 }, async (cluster) => {
     progress('');
 
     const report = pipelineReport(results, contenders);
-    const batches = contenders.filter(isQueryPipeline).map((c) => `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs`);
+    const batches = contenders.filter(isQueryPipeline).map((c) => `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs (${c.pipeline.stats().coalescedAsArrays.toLocaleString('en-US')} as unnest arrays)`);
     const seconds = (performance.now() - started) / 1000;
     const notes = [...report.notes, ...batches, `Total run time ${seconds.toFixed(0)} s; load ${loadavg()[0]?.toFixed(2) ?? '?'} at the end.`];
     const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
