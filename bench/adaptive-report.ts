@@ -136,6 +136,24 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     ];
   });
   notes.push(...detail);
+  const lags = params.contenders.flatMap(({ name }) => {
+    const s = summaries.get(name);
+    return s === undefined ? [] : [`${name} ${formatMs(s.dispatchLagMaxMs)}`];
+  });
+  notes.push(`Dispatch lateness (how late this process's event loop issued a request after it was due, worst of a run, median over rounds; part of every latency): ${lags.join(', ')}.`);
+  for (const contender of params.contenders) {
+    const s = summaries.get(contender.name);
+    if (contender.adaptive?.enabled !== true || s === undefined) continue;
+    const d = s.dynamics;
+    if (!Number.isFinite(d.rampMs)) continue;
+    const max = contender.pool.max ?? 10;
+    notes.push(
+      `${contender.name} sizing, medians over rounds: at each burst's start the target grew from ${contender.pool.min ?? 0} to ${count(d.rampTarget)} (max ${max}) within ${count(d.rampMs)} ms. ` +
+        (d.shrinksInBursts > 0
+          ? `${count(d.shrinksInBursts)} shrinks per run while a burst was on, each to ${count(d.shrankTo)}, grown back to ${count(d.regrewTo)} ${count(d.regrowMs)} ms later.`
+          : 'It did not shrink while a burst was on.'),
+    );
+  }
   if (fixedMin !== undefined && fixedMax !== undefined && fixedMin.connectionSeconds / fixedMin.meanOpen > (fixedMax.connectionSeconds / fixedMax.meanOpen) * 1.05) {
     notes.push(
       `fixed-min's connection-seconds cover its own, longer window (${(fixedMin.connectionSeconds / fixedMin.meanOpen).toFixed(0)} s): it was still working off the bursts' backlog after the last arrival.`,

@@ -8,6 +8,21 @@ import { median, percentileOfSorted } from './stats.js';
 /** Requests due this long after a burst starts count as its ramp-up, for the notes. */
 export const RAMP_WINDOW_MS = 250;
 
+/** How a pool's target moved during the bursts of one run (all `NaN` / 0 for a pool that never resized). */
+export interface BurstDynamics {
+  /** Median over bursts: ms from a burst's start to the last growth in its first {@link RAMP_SETTLE_MS}, and the target it grew to. */
+  readonly rampMs: number;
+  readonly rampTarget: number;
+  /** Shrinks while a burst was on; medians of the target each shrank to, of the ms until the next growth and of the target that growth reached. */
+  readonly shrinksInBursts: number;
+  readonly shrankTo: number;
+  readonly regrowMs: number;
+  readonly regrewTo: number;
+}
+
+/** The window after a burst's start in which growth counts as its ramp-up. */
+export const RAMP_SETTLE_MS = 500;
+
 /** What one run of one contender measured. */
 export interface AdaptiveRun {
   readonly round: number;
@@ -47,6 +62,7 @@ export interface AdaptiveRun {
   readonly peakWaiting: number;
   /** 1-minute load average when the run started. */
   readonly loadAverage: number;
+  readonly dynamics: BurstDynamics;
   /** The raw record, kept for the trace (`BENCH_ADAPTIVE_TRACE=1`) and the smoke test. */
   readonly record: OpenLoopRecord;
 }
@@ -101,6 +117,35 @@ export function meanOpenBetween(samples: readonly PoolSample[], fromMs: number, 
     if (end > start) area += samples[k]!.total * (end - start);
   }
   return toMs > fromMs ? area / (toMs - fromMs) : Number.NaN;
+}
+
+/** See {@link BurstDynamics}. */
+export function burstDynamics(record: OpenLoopRecord, params: AdaptiveBenchParams): BurstDynamics {
+  const { resizes, schedule } = record;
+  const ramps: { ms: number; to: number }[] = [];
+  const shrinks: { to: number; regrowMs: number; regrewTo: number }[] = [];
+  params.phases.forEach((phase, index) => {
+    if (phase.kind !== 'burst') return;
+    const start = schedule.phaseStartsMs[index]!;
+    const end = schedule.phaseStartsMs[index + 1]!;
+    const growth = resizes.filter((r) => r.to > r.from && r.atMs >= start && r.atMs < start + RAMP_SETTLE_MS);
+    const last = growth[growth.length - 1];
+    if (last !== undefined) ramps.push({ ms: last.atMs - start, to: last.to });
+    resizes.forEach((r, k) => {
+      if (r.to >= r.from || r.atMs < start || r.atMs >= end) return;
+      const next = resizes.slice(k + 1).find((later) => later.to > later.from);
+      shrinks.push({ to: r.to, regrowMs: next === undefined ? Number.NaN : next.atMs - r.atMs, regrewTo: next === undefined ? Number.NaN : next.to });
+    });
+  });
+  const finite = (values: number[]): number[] => values.filter(Number.isFinite);
+  return {
+    rampMs: median(ramps.map((r) => r.ms)),
+    rampTarget: median(ramps.map((r) => r.to)),
+    shrinksInBursts: shrinks.length,
+    shrankTo: median(shrinks.map((r) => r.to)),
+    regrowMs: median(finite(shrinks.map((r) => r.regrowMs))),
+    regrewTo: median(finite(shrinks.map((r) => r.regrewTo))),
+  };
 }
 
 /** Summarises one open-loop record. */
@@ -162,6 +207,7 @@ export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchPar
     waitingSeconds: waitingMs / 1000,
     peakWaiting,
     loadAverage,
+    dynamics: burstDynamics(record, params),
     record,
   };
 }
@@ -259,6 +305,9 @@ export interface AdaptiveSummary {
   readonly waitingSeconds: number;
   readonly peakWaiting: number;
   readonly rampShare: number;
+  readonly dispatchLagMaxMs: number;
+  /** Medians over runs of each run's {@link BurstDynamics}. */
+  readonly dynamics: BurstDynamics;
 }
 
 /** The medians over rounds of `name` (failures and requests summed), or `undefined` if it never ran. */
@@ -289,5 +338,14 @@ export function summariseAdaptive(results: AdaptiveResults, name: string): Adapt
     waitingSeconds: mid((r) => r.waitingSeconds),
     peakWaiting: mid((r) => r.peakWaiting),
     rampShare: mid((r) => r.rampShare),
+    dispatchLagMaxMs: mid((r) => r.dispatchLagMaxMs),
+    dynamics: {
+      rampMs: mid((r) => r.dynamics.rampMs),
+      rampTarget: mid((r) => r.dynamics.rampTarget),
+      shrinksInBursts: mid((r) => r.dynamics.shrinksInBursts),
+      shrankTo: mid((r) => r.dynamics.shrankTo),
+      regrowMs: mid((r) => r.dynamics.regrowMs),
+      regrewTo: mid((r) => r.dynamics.regrewTo),
+    },
   };
 }

@@ -51,17 +51,19 @@ describe('metrics and stats after a known workload', () => {
       for (let i = 0; i < 3; i++) await expect(router.query(`INSERT INTO ${table} (id) VALUES ($1)`, [0])).rejects.toMatchObject({ code: '23505' });
       const pipeline = router.pipeline({ batchSize: 10 });
       await Promise.all(Array.from({ length: 25 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id) VALUES ($1)`, [100 + i])));
+      expect(pipeline.stats().groupCommits).toBe(3); // each batch committed as one transaction: BEGIN … COMMIT
       await pipeline.close();
 
       const values = parseMetrics(await router.metricsText());
       const stats = router.stats();
       const [primary, replica0, replica1] = stats.nodes;
-      // 1 CREATE + 15 inserts + 3 failed + 25 pipelined on the primary; 40 reads round-robin over two replicas.
-      expect(metric(values, 'pgrouter_statements_total', { node: 'primary', role: 'primary', outcome: 'ok' })).toBe(41);
+      // 1 CREATE + 15 inserts + 3 failed + 25 pipelined (+ BEGIN and COMMIT of 3 batches) on the primary; 40 reads
+      // round-robin over two replicas.
+      expect(metric(values, 'pgrouter_statements_total', { node: 'primary', role: 'primary', outcome: 'ok' })).toBe(47);
       expect(metric(values, 'pgrouter_statements_total', { node: 'primary', outcome: 'error' })).toBe(3);
       expect(metric(values, 'pgrouter_statements_total', { node: 'replica-0', role: 'replica', outcome: 'ok' })).toBe(20);
       expect(metric(values, 'pgrouter_statements_total', { node: 'replica-1', role: 'replica', outcome: 'ok' })).toBe(20);
-      expect(primary).toMatchObject({ queries: 44, errors: 3 });
+      expect(primary).toMatchObject({ queries: 50, errors: 3 });
       expect(replica0).toMatchObject({ queries: 20, errors: 0 });
       expect(replica1).toMatchObject({ queries: 20, errors: 0 });
       for (const node of stats.nodes) {

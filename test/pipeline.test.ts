@@ -112,6 +112,46 @@ describe('QueryPipeline', () => {
     await pipeline.close();
   });
 
+  it('independent: commits a clean batch as one transaction, and re-runs a failed group statement by statement', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 20, mode: 'independent', flushIntervalMs: 10_000 });
+    const insert = `INSERT INTO ${table} (id, v) VALUES ($1, $2)`;
+    // Batch 1 is clean, including an UPDATE that must see the INSERT before it; batch 2 has one duplicate key.
+    const first = Array.from({ length: 19 }, (_, i) => pipeline.addQuery(insert, [i, 1]));
+    first.push(pipeline.addQuery(`UPDATE ${table} SET v = 10 WHERE id = $1`, [18]));
+    await pipeline.flush();
+    expect((await Promise.all(first)).at(-1)!.rowCount).toBe(1);
+    expect(pipeline.stats()).toMatchObject({ groupCommits: 1, groupRetries: 0 });
+    const second = Array.from({ length: 20 }, (_, i) => pipeline.addQuery(insert, [i === 7 ? 3 : 100 + i, 1]));
+    await pipeline.flush();
+    const settled = await Promise.allSettled(second);
+    // Every statement has its own outcome: the duplicate fails with its SQLSTATE, none with BatchAbortedError.
+    expect(settled.map((outcome) => outcome.status)).toEqual(second.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')));
+    expect((settled[7] as PromiseRejectedResult).reason.code).toBe('23505');
+    expect(pipeline.stats()).toMatchObject({ groupCommits: 1, groupRetries: 1 });
+    expect(await rows(table)).toEqual({ n: 19 + 19, sum: 18 + 10 + 19 });
+    // After a failed group the next batches go ungrouped for a while.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => pipeline.addQuery(insert, [200 + i, 1])));
+    expect(pipeline.stats().groupCommits).toBe(1);
+    await pipeline.close();
+  });
+
+  it('independent: groups only plain reads and writes, and not at all with groupCommit: false', async () => {
+    const table = await freshTable();
+    const withDdl = router.pipeline({ batchSize: 10, flushIntervalMs: 10_000 });
+    const statements = [withDdl.addQuery(`CREATE INDEX ON ${table} (v)`), ...Array.from({ length: 9 }, (_, i) => withDdl.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]))];
+    await withDdl.flush();
+    await Promise.all(statements);
+    expect(withDdl.stats().groupCommits).toBe(0);
+    await withDdl.close();
+    const ungrouped = router.pipeline({ batchSize: 10, groupCommit: false });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => ungrouped.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [100 + i])));
+    expect(ungrouped.stats().groupCommits).toBe(0);
+    await ungrouped.close();
+    expect((await rows(table)).n).toBe(19);
+    expect(() => router.pipeline({ groupCommit: 'yes' } as never)).toThrow(expect.objectContaining({ key: 'pipeline.groupCommit' }));
+  });
+
   it('coalesces consecutive identical INSERTs into multi-row INSERTs, keeping order among mixed shapes', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 500, coalesce: true });

@@ -9,6 +9,8 @@ export interface PipelineStatement extends BatchStatement {
   readonly fingerprintHash: string;
   /** Present when the statement is a single-row INSERT that coalescing may merge with its twins. */
   readonly rowTemplate: RowTemplate | undefined;
+  /** A single plain read or write (no DDL, transaction control, SET or utility): it may share a group commit. */
+  readonly groupable: boolean;
 }
 
 /**

@@ -33,6 +33,13 @@ export interface PipelineOptions {
    * multi-row INSERT. Off by default: statement-level triggers then fire once per merged group.
    */
   coalesce?: boolean;
+  /**
+   * In `'independent'` mode, commit a batch of plain reads and writes as one transaction when every statement in
+   * it succeeds (one commit instead of one per statement); when one fails, the batch is rolled back and re-run
+   * statement by statement, so each still commits or fails on its own. Turn it off for statements with effects
+   * outside the transaction (a function writing through dblink, say), which a re-run would repeat. Default `true`.
+   */
+  groupCommit?: boolean;
   /** See {@link PipelineFallback}. Default: none (such statements reject with their error). */
   fallback?: PipelineFallback;
 }
@@ -49,6 +56,7 @@ export const PIPELINE_DEFAULTS: ResolvedPipelineOptions = Object.freeze({
   concurrency: 2,
   mode: 'independent',
   coalesce: false,
+  groupCommit: true,
   fallback: undefined,
 });
 
@@ -81,6 +89,8 @@ export function resolvePipelineOptions(input: unknown): ResolvedPipelineOptions 
   if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('pipeline.fallback', 'must be a function (error, sql, params) => result');
   const coalesce = options['coalesce'] ?? PIPELINE_DEFAULTS.coalesce;
   if (typeof coalesce !== 'boolean') throw new ConfigError('pipeline.coalesce', `must be a boolean, got ${JSON.stringify(coalesce)}`);
+  const groupCommit = options['groupCommit'] ?? PIPELINE_DEFAULTS.groupCommit;
+  if (typeof groupCommit !== 'boolean') throw new ConfigError('pipeline.groupCommit', `must be a boolean, got ${JSON.stringify(groupCommit)}`);
   return Object.freeze({
     batchSize,
     flushIntervalMs: positiveInteger(options['flushIntervalMs'], 'flushIntervalMs', PIPELINE_DEFAULTS.flushIntervalMs, 0),
@@ -89,6 +99,7 @@ export function resolvePipelineOptions(input: unknown): ResolvedPipelineOptions 
     concurrency: positiveInteger(options['concurrency'], 'concurrency', PIPELINE_DEFAULTS.concurrency, 1),
     mode: oneOf(options['mode'], 'mode', ['atomic', 'independent'], PIPELINE_DEFAULTS.mode),
     coalesce,
+    groupCommit,
     fallback: fallback as PipelineFallback | undefined,
   });
 }

@@ -35,11 +35,17 @@ export interface PipelineStats {
   readonly coalesced: number;
   /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
   readonly coalescedAsArrays: number;
+  /** Independent batches committed as one transaction (see `groupCommit`), and groups re-run statement by statement after one failed. */
+  readonly groupCommits: number;
+  readonly groupRetries: number;
   /** Batches by size: how many had at most `le` statements (cumulative, as Prometheus histograms count). */
   readonly batchSizes: readonly { readonly le: number; readonly count: number }[];
   /** Batches by round-trip time: how many took at most `le` milliseconds (cumulative). */
   readonly batchDurationsMs: readonly { readonly le: number; readonly count: number }[];
 }
+
+/** Batches sent without group commit after a group failed. */
+const UNGROUPED_AFTER_FAILURE = 8;
 
 const SIZE_BUCKETS = [1, 10, 50, 100, 250, 500, 1000, Number.POSITIVE_INFINITY];
 const DURATION_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 1000, Number.POSITIVE_INFINITY];
@@ -118,6 +124,10 @@ export class QueryPipeline {
   private statements = 0;
   private failed = 0;
   private coalesced = 0;
+  private groupCommits = 0;
+  private groupRetries = 0;
+  /** Batches still to send without group commit, after a group failed. */
+  private ungroupedBatches = 0;
   private coalescedAsArrays = 0;
   private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
   private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
@@ -213,6 +223,8 @@ export class QueryPipeline {
       failed: this.failed,
       coalesced: this.coalesced,
       coalescedAsArrays: this.coalescedAsArrays,
+      groupCommits: this.groupCommits,
+      groupRetries: this.groupRetries,
       batchSizes: this.sizeHistogram.cumulative(),
       batchDurationsMs: this.durationHistogram.cumulative(),
     };
@@ -257,7 +269,7 @@ export class QueryPipeline {
     const statements = entries.map((entry) => entry.statement);
     const plan = this.options.coalesce ? coalesceBatch(statements, await this.unnestForms(statements)) : undefined;
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
-    let outcomes = await this.send(sent, atomic);
+    let outcomes = atomic ? await this.send(sent, true) : await this.sendIndependent(sent, statements);
     let perEntry: BatchOutcome[];
     if (plan === undefined) {
       perEntry = outcomes;
@@ -302,6 +314,37 @@ export class QueryPipeline {
     this.durationHistogram.observe(elapsed);
     this.backend.batchDone?.(entries.length, elapsed);
     return { statements: entries.length, failed };
+  }
+
+  /**
+   * Independent mode. A batch of plain statements is first tried as one transaction (group commit: one commit
+   * instead of one per statement). If every statement succeeds, that is the outcome. If one fails, PostgreSQL
+   * rolled the whole batch back, so nothing was kept and it is re-run with a Sync per statement, which gives each
+   * its own outcome. If the connection was lost, whether the COMMIT landed is unknown: every statement gets the
+   * connection error and nothing is re-run. After a failed group the next batches skip grouping for a while, so
+   * a workload with frequent errors does not pay for two round trips per batch.
+   */
+  private async sendIndependent(sent: readonly BatchStatement[], statements: readonly PipelineStatement[]): Promise<BatchOutcome[]> {
+    if (!this.options.groupCommit || sent.length < 2 || this.ungroupedBatches > 0 || !statements.every((statement) => statement.groupable)) {
+      if (this.ungroupedBatches > 0) this.ungroupedBatches--;
+      return this.backend.run(sent);
+    }
+    const grouped = await this.send(sent, true);
+    if (grouped.every((outcome) => outcome.ok)) {
+      this.groupCommits++;
+      return grouped;
+    }
+    // The error that sank the group: a statement's own, or the one a BatchAbortedError carries (BEGIN, COMMIT).
+    const sank = grouped.map((outcome) => (outcome.ok ? undefined : outcome.error)).find((error) => error !== undefined && !(error instanceof BatchAbortedError)) ??
+      ((grouped.find((outcome) => !outcome.ok) as { error: Error }).error.cause as Error | undefined);
+    if (sank !== undefined && (isConnectionLevelError(sank) || dueToNode(sank))) {
+      // The node failed (or the connection was lost, maybe after COMMIT): nothing is re-run.
+      return grouped.map(() => ({ ok: false, error: sank }));
+    }
+    this.groupRetries++;
+    this.batches++;
+    this.ungroupedBatches = UNGROUPED_AFTER_FAILURE;
+    return this.backend.run(sent);
   }
 
   /** The unnest forms of the row templates in a batch that has runs to merge (cached by the backend after the first look-up). */

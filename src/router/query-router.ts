@@ -562,7 +562,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
         let statementName: string | undefined;
         if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
-        return { text, values, statementName, fingerprintHash: entry.classification.fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined };
+        const { kind, statementCount, fingerprintHash } = entry.classification;
+        const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
+        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable };
       },
       unnestInsert: (template) => this.unnestInserts.get(template),
       forgetUnnestInsert: (template) => this.unnestInserts.forget(template),
