@@ -42,6 +42,8 @@ export function formatMs(ms: number): string {
 
 function ratio(value: number): string {
   if (!Number.isFinite(value)) return DASH;
+  // Three decimals below 1, so a ratio just over a target (0.605 against 0.60) does not print as the target itself.
+  if (value < 1) return `${value.toFixed(3)}×`;
   return value >= 100 ? `${integer.format(value)}×` : `${value.toFixed(2)}×`;
 }
 
@@ -127,6 +129,11 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     .map(({ name }) => `${name} ${(results.get(name) ?? []).map((r) => formatMs(r.p99Ms)).join(', ')}`)
     .join('; ');
   notes.push(`p99 by round: ${byRound}.`);
+  const connByRound = params.contenders
+    .filter(({ name }) => name !== FIXED_MIN)
+    .map(({ name }) => `${name} ${(results.get(name) ?? []).map((r) => r.connectionSeconds.toFixed(0)).join(', ')}`)
+    .join('; ');
+  notes.push(`Connection-seconds by round: ${connByRound}.`);
   const detail = params.contenders.flatMap(({ name }) => {
     const s = summaries.get(name);
     if (s === undefined) return [];

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { register as globalRegistry } from 'prom-client';
 import { QueryRouter, startLocalCluster, type LocalCluster, type Logger } from '../src/index.js';
@@ -202,5 +203,28 @@ describe('health endpoint and credentials (own primary)', () => {
     const everything = [...seen, ...logger.lines, ...events, ...errors].join('\n');
     expect(everything).toContain(new URL(cluster.primaryUrl).port); // the output does name the nodes …
     expect(everything).not.toContain(password); // … but never with their password
+  });
+
+  it('measures replica lag: WAL not replayed yet, and for how long, in stats() and the metrics', async () => {
+    const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { healthCheckIntervalMs: 100 } });
+    const replica = new pg.Client({ connectionString: cluster.replicaUrls[0] });
+    await replica.connect();
+    const lagOf = (): { lagMs: number | null; lagBytes: number | null } => router.stats().nodes[1]!;
+    try {
+      await router.query('CREATE TABLE IF NOT EXISTS lag_probe (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
+      await until(() => lagOf().lagMs === 0, 5_000); // caught up
+      expect(router.stats().nodes[0]).toMatchObject({ lagMs: null, lagBytes: null }); // the primary has no lag
+      await replica.query('SELECT pg_wal_replay_pause()');
+      await router.query('INSERT INTO lag_probe DEFAULT VALUES');
+      await until(() => (lagOf().lagBytes ?? 0) > 0 && (lagOf().lagMs ?? 0) >= 300, 5_000);
+      const seconds = Number(/pgrouter_replica_lag_seconds\{node="replica-0",role="replica"\} (\S+)/.exec(await router.metricsText())?.[1]);
+      expect(seconds).toBeGreaterThanOrEqual(0.3);
+      await replica.query('SELECT pg_wal_replay_resume()');
+      await until(() => lagOf().lagBytes === 0 && lagOf().lagMs === 0, 5_000);
+    } finally {
+      await replica.query('SELECT pg_wal_replay_resume()').catch(() => undefined);
+      await replica.end();
+      await router.close();
+    }
   });
 });

@@ -14,10 +14,34 @@ export interface HealthMonitorOptions {
   /** A check that takes longer fails, in milliseconds. */
   readonly timeoutMs: number;
   readonly applicationName: string;
+  /** The name of the primary, whose WAL position replica lag is measured against. */
+  readonly primary: string;
 }
 
 /** Called when a node's health changes. */
 export type HealthListener = (node: string, healthy: boolean, reason: string | undefined) => void;
+
+/** How far a replica trails the primary, as of the last health checks of both. */
+export interface ReplicaLag {
+  /** WAL the replica has not replayed yet: the primary's current LSN minus the replica's replay LSN. */
+  readonly bytes: number;
+  /**
+   * 0 when the replica had replayed everything the primary had written at the last checks. Otherwise how long
+   * its data has been stale: the shorter of the time since it replayed its last transaction (its own clock) and
+   * the time it has been seen behind without a break. The first alone would report an hour after a write that
+   * follows an idle hour; the second alone would grow without bound under a steady stream of small lags.
+   */
+  readonly ms: number;
+}
+
+interface Position {
+  /** In recovery (a standby), or not (a primary: maybe a promoted replica). */
+  readonly standby: boolean;
+  /** Current WAL LSN of a primary, replay LSN of a standby. */
+  readonly lsn: bigint | undefined;
+  /** Milliseconds since the standby replayed its last transaction; undefined on a primary. */
+  readonly sinceReplayMs: number | undefined;
+}
 
 interface Watched {
   readonly target: HealthTarget;
@@ -25,11 +49,31 @@ interface Watched {
   healthy: boolean;
   lastError: string | undefined;
   checking: boolean;
+  position: Position | undefined;
+  /** When the checks first saw this replica behind the primary, without a check in between that saw it caught up. */
+  behindSince: number | undefined;
+  lag: ReplicaLag | undefined;
 }
 
 /**
- * Checks every node on its own connection (so a full pool never delays a check) every `intervalMs`: a
- * `SELECT 1` that must answer within `timeoutMs`. A node that fails a check is unhealthy until one succeeds.
+ * The health check: besides answering, each node says where its WAL is, so replica lag comes for free.
+ * `pg_last_xact_replay_timestamp()` is null on a primary and on a standby that has replayed nothing yet.
+ */
+const HEALTH_SQL =
+  "SELECT pg_is_in_recovery() AS standby, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, " +
+  'EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000 AS since_replay_ms';
+
+/** `16/B374D848` → a number of bytes. */
+function parseLsn(text: unknown): bigint | undefined {
+  if (typeof text !== 'string') return undefined;
+  const match = /^([0-9A-F]+)\/([0-9A-F]+)$/i.exec(text);
+  return match === null ? undefined : (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`);
+}
+
+/**
+ * Checks every node on its own connection (so a full pool never delays a check) every `intervalMs`: one small
+ * query that must answer within `timeoutMs` and also reports the node's WAL position (for replica lag). A node
+ * that fails a check is unhealthy until one succeeds.
  * Timers are unref'ed: a forgotten monitor never keeps the process alive.
  */
 export class HealthMonitor {
@@ -41,7 +85,7 @@ export class HealthMonitor {
     private readonly options: HealthMonitorOptions,
     private readonly onChange: HealthListener,
   ) {
-    this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false }]));
+    this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false, position: undefined, behindSince: undefined, lag: undefined }]));
   }
 
   /** Starts checking every node periodically. */
@@ -61,9 +105,42 @@ export class HealthMonitor {
     return this.watched.get(node)?.lastError;
   }
 
+  /**
+   * How far `replica` trails `primary`, from their last successful checks; `undefined` until both were checked
+   * (or when `replica` is not in recovery: a promoted node has no lag).
+   */
+  lag(replica: string): ReplicaLag | undefined {
+    return this.watched.get(replica)?.lag;
+  }
+
+  /** Whether the node said it is in recovery at its last check (`undefined` before one succeeded). */
+  isStandby(node: string): boolean | undefined {
+    return this.watched.get(node)?.position?.standby;
+  }
+
   /** Checks every node now; resolves when all checks are done. */
   async checkAll(): Promise<void> {
     await Promise.all([...this.watched.values()].map((watched) => this.check(watched)));
+    this.measureLag(Date.now());
+  }
+
+  private measureLag(now: number): void {
+    const leader = this.watched.get(this.options.primary)?.position;
+    for (const watched of this.watched.values()) {
+      const standby = watched.position;
+      if (watched.target.name === this.options.primary || standby === undefined || !standby.standby || standby.lsn === undefined || leader?.lsn === undefined) {
+        watched.lag = undefined;
+        continue;
+      }
+      const behind = leader.lsn - standby.lsn;
+      if (behind <= 0n) {
+        watched.behindSince = undefined;
+        watched.lag = { bytes: 0, ms: 0 };
+        continue;
+      }
+      watched.behindSince ??= now;
+      watched.lag = { bytes: Number(behind), ms: Math.max(0, Math.min(standby.sinceReplayMs ?? Number.POSITIVE_INFINITY, now - watched.behindSince)) };
+    }
   }
 
   private async check(watched: Watched): Promise<void> {
@@ -78,6 +155,7 @@ export class HealthMonitor {
       this.mark(watched, true, undefined);
     } catch (error) {
       this.drop(watched);
+      watched.position = undefined;
       this.mark(watched, false, error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
@@ -99,7 +177,12 @@ export class HealthMonitor {
       watched.client = client;
       await client.connect();
     }
-    await watched.client.query('SELECT 1');
+    const { rows } = await watched.client.query<{ standby: boolean; lsn: string | null; since_replay_ms: string | number | null }>(HEALTH_SQL);
+    const row = rows[0];
+    if (row !== undefined) {
+      const since = row.since_replay_ms === null ? undefined : Number(row.since_replay_ms);
+      watched.position = { standby: row.standby, lsn: parseLsn(row.lsn), sinceReplayMs: since };
+    }
   }
 
   private drop(watched: Watched): void {

@@ -3,4 +3,4 @@ export type { BreakerOptions, BreakerState, BreakerListener } from './node-break
 export { blame, isNodeFailure, SQLSTATE_CLASS_BLAME, NODE_CODES } from './error-classification.js';
 export type { ErrorBlame } from './error-classification.js';
 export { HealthMonitor } from './health-monitor.js';
-export type { HealthTarget, HealthMonitorOptions, HealthListener } from './health-monitor.js';
+export type { HealthTarget, HealthMonitorOptions, HealthListener, ReplicaLag } from './health-monitor.js';

@@ -3,7 +3,7 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
 import { ConfigError, RouterClosedError, isCircuitOpenError } from '../errors.js';
 import type { FallbackFunction } from '../config.js';
-import { HealthMonitor, NodeBreaker, isNodeFailure } from '../resilience/index.js';
+import { HealthMonitor, NodeBreaker, isNodeFailure, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError } from '../pool/index.js';
 import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
@@ -122,6 +122,12 @@ const executeOn = <R extends QueryResultRow>(
 ): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, timeoutMs);
 const acquireOn = (pool: NodePool, holder: string | undefined) => pool.acquire(holder);
 
+/** The lag fields of a node in `stats()`: `null` for the primary and for a replica not measured yet. */
+function replicaLag(lag: ReplicaLag | undefined, role: 'primary' | 'replica'): { lagMs: number | null; lagBytes: number | null } {
+  if (role === 'primary' || lag === undefined) return { lagMs: null, lagBytes: null };
+  return { lagMs: Math.round(lag.ms), lagBytes: lag.bytes };
+}
+
 /** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
 class BatchNodeFailure extends Error {
   constructor(readonly outcomes: BatchOutcome[]) {
@@ -235,7 +241,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     this.healthyReplicas = this.replicas;
     this.health = new HealthMonitor(
       [this.options.primary, ...this.options.replicas],
-      { intervalMs: pool.healthCheckIntervalMs, timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs), applicationName },
+      { intervalMs: pool.healthCheckIntervalMs, timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs), applicationName, primary: this.options.primary.name },
       (node, healthy, reason) => {
         // A node that answers its health check again gets traffic at once, instead of after resetTimeoutMs
         // (or after a trial call that hit it while it was still starting).
@@ -607,6 +613,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         acquireMeanMs: pool_.acquireMeanMs,
         acquireP99Ms: pool_.acquireP99Ms,
         statementCache: pool_.statementCache,
+        ...replicaLag(this.health.lag(node.name), node.role),
       };
     });
     const rate = (hits: number, misses: number): number => (hits + misses === 0 ? 0 : hits / (hits + misses));

@@ -34,6 +34,13 @@ export interface NodeStats {
   /** Time waited for a connection since start: mean and 99th percentile, in milliseconds. */
   readonly acquireMeanMs: number;
   readonly acquireP99Ms: number;
+  /**
+   * How far this replica trails the primary, from the last health checks (every `pool.healthCheckIntervalMs`):
+   * `lagMs` is 0 when it has replayed all the primary had written, else the time since it replayed its last
+   * transaction; `lagBytes` is the WAL not replayed yet. `null` for the primary and before both were checked.
+   */
+  readonly lagMs: number | null;
+  readonly lagBytes: number | null;
   /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
 }
