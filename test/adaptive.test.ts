@@ -8,6 +8,7 @@ import {
   HourlyProfile,
   PatternLearner,
   PoolSizer,
+  MAX_OPENING,
   forecastWorkload,
   readStateFile,
   type Clock,
@@ -44,12 +45,27 @@ describe('PoolSizer (Little\'s law)', () => {
     expect(resize?.reason).toMatch(/^grow: 200\.0 acquisitions\/s × 25\.0 ms held = 5\.00 busy connections/);
   });
 
-  it('grows at once under pressure, beyond the interval', () => {
+  it('grows at once under pressure, beyond the interval, with at most MAX_OPENING connections being opened', () => {
     const sizer = new PoolSizer(sizerOptions, 2);
-    expect(sizer.pressure(0, 5, 2)).toMatchObject({ from: 2, to: 7 });
-    expect(sizer.pressure(1, 1, 7)).toMatchObject({ from: 7, to: 8 });
-    expect(sizer.pressure(2, 100, 8)).toMatchObject({ from: 8, to: 40 });
-    expect(sizer.pressure(3, 5, 40)).toBeUndefined(); // at max: callers wait for a connection to come back
+    expect(MAX_OPENING).toBe(4);
+    // 5 callers waiting, 2 busy: room for 4 more now (not 5), the rest as those come up.
+    expect(sizer.pressure(0, 5, 2)).toMatchObject({ from: 2, to: 6 });
+    expect(sizer.pressure(1, 3, 2, 4)).toBeUndefined(); // 4 still opening: no more yet
+    expect(sizer.pressure(2, 1, 6, 0)).toMatchObject({ from: 6, to: 7 }); // one caller, one more connection
+    let steps = 0;
+    while (sizer.target < 40) {
+      const resize = sizer.pressure(3 + steps, 100, sizer.target, 0);
+      expect(resize!.to - resize!.from).toBeLessThanOrEqual(4);
+      steps++;
+    }
+    expect(steps).toBe(9); // 7 → 40 in steps of at most 4
+    expect(sizer.pressure(100, 5, 40)).toBeUndefined(); // at max: callers wait for a connection to come back
+  });
+
+  it('periodic growth also opens at most MAX_OPENING ahead of the open connections', () => {
+    const sizer = new PoolSizer(sizerOptions, 2);
+    expect(sizer.evaluate({ now: 1_000, elapsedMs: 1_000, acquisitions: 1_000, heldMs: 10_000, waiting: 0, open: 2, opening: 0 })).toMatchObject({ to: 6 });
+    expect(sizer.evaluate({ now: 2_000, elapsedMs: 1_000, acquisitions: 1_000, heldMs: 10_000, waiting: 0, open: 6, opening: 2 })).toMatchObject({ to: 8 });
   });
 
   it('does not flap on a rate oscillating around a threshold', () => {
@@ -71,7 +87,12 @@ describe('PoolSizer (Little\'s law)', () => {
     sizer.reset(20, 20_000);
     // Desired 4, but the cool-down since the reset at 20 s holds until 30 s.
     expect(sizer.evaluate({ now: 25_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
-    expect(sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 20, to: 4 });
+    // With traffic it shrinks half-way (a pool recurring bursts need decays), one step per cool-down …
+    expect(sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 20, to: 12 });
+    expect(sizer.evaluate({ now: 35_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
+    expect(sizer.evaluate({ now: 40_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 12, to: 8 });
+    // … and with no traffic at all it goes straight to the target.
+    expect(sizer.evaluate({ now: 50_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 8, to: 2 });
   });
 });
 

@@ -11,8 +11,8 @@ export interface SizedPool {
   /** `host:port/database`: how the state file recognises the node across restarts. */
   readonly label: string;
   /** Cumulative counters since the pool started. */
-  counters(): { readonly queries: number; readonly acquisitions: number; readonly heldMs: number; readonly waiting: number };
-  /** Sets the pool's ceiling. */
+  counters(): { readonly queries: number; readonly acquisitions: number; readonly heldMs: number; readonly waiting: number; readonly total?: number; readonly opening?: number };
+  /** Sets the pool's ceiling, and keeps that many connections warm. */
   resize(target: number): void;
 }
 
@@ -116,6 +116,8 @@ export class AdaptiveController {
         acquisitions: counters.acquisitions - node.last.acquisitions,
         heldMs: Math.max(0, counters.heldMs - node.last.heldMs),
         waiting: counters.waiting,
+        open: counters.total,
+        opening: counters.opening,
       };
       node.arrivals.observe(now, ((counters.queries - node.last.queries) * 1000) / elapsedMs, elapsedMs);
       node.busy.observe(now, sample.heldMs / elapsedMs, elapsedMs);
@@ -126,10 +128,10 @@ export class AdaptiveController {
   }
 
   /** A caller of `name`'s pool must wait with every connection busy: grow at once. */
-  pressure(name: string, waiting: number, busy: number): void {
+  pressure(name: string, waiting: number, busy: number, opening = 0): void {
     if (!this.settings.enabled) return;
     const node = this.nodes.find((candidate) => candidate.pool.name === name);
-    if (node !== undefined) this.apply(node, node.sizer.pressure(this.clock.now(), waiting, busy));
+    if (node !== undefined) this.apply(node, node.sizer.pressure(this.clock.now(), waiting, busy, opening));
   }
 
   /** The forecast from everything learned so far (and restored from the state file). */

@@ -35,7 +35,7 @@ export interface NodePoolOptions {
    * Called, before queueing, when a caller must wait for a connection because every connection is busy and the
    * pool is at its current ceiling ({@link NodePool.resize}): `waiting` counts the caller itself.
    */
-  readonly onPressure?: (waiting: number, busy: number) => void;
+  readonly onPressure?: (waiting: number, busy: number, opening: number) => void;
   /** Runs on every new connection before its first use (e.g. `SET search_path`); a rejection discards the connection and fails the caller. */
   readonly onConnect?: (client: PoolClient) => void | Promise<void>;
   /** Told of each statement, hand-out and return, for metrics and hooks. */
@@ -83,6 +83,8 @@ export interface NodePoolStats {
   readonly acquisitions: number;
   /** Total time connections were held by callers, in milliseconds (Little's law: held time ÷ elapsed = busy connections). */
   readonly heldMs: number;
+  /** Connections being opened now (counted in `total`, neither idle nor handed out yet). */
+  readonly opening: number;
   readonly statementCache: Readonly<StatementCacheCounters>;
 }
 
@@ -190,6 +192,8 @@ export class NodePool {
   private heldMs = 0;
   /** The most connections opened now: `max`, or a smaller adaptive target. */
   private ceiling: number;
+  /** Connections handed out now (the rest of the open ones are idle or still being opened). */
+  private checkedOut = 0;
 
   constructor(options: NodePoolOptions) {
     this.name = options.name;
@@ -310,23 +314,26 @@ export class NodePool {
     const now = performance.now();
     state.active = true;
     state.acquiredAt = now;
+    this.checkedOut++;
     this.acquireWait.observe(now - started);
     this.options.observer?.checkout?.(now - started);
     return state;
   }
 
   private signalPressure(): void {
-    this.options.onPressure?.(this.pool.waitingCount + 1, this.pool.totalCount - this.pool.idleCount);
+    const busy = this.checkedOut;
+    this.options.onPressure?.(this.pool.waitingCount + 1, busy, Math.max(0, this.pool.totalCount - this.pool.idleCount - busy));
   }
 
   /**
    * Sets the most connections the pool opens (clamped to [max(min, 1), max]). Raising it serves callers already
    * waiting at once; lowering it closes idle connections above the new ceiling (busy ones close as they are
-   * returned, by the idle timeout).
+   * returned, by the idle timeout). With `keepWarm`, connections up to the ceiling are also kept open when idle
+   * (the idle timeout then closes only those above it), so a pool sized for recurring bursts stays ready.
    */
-  resize(target: number): void {
+  resize(target: number, keepWarm = false): void {
     const ceiling = Math.min(this.max, Math.max(1, this.min, Math.floor(target)));
-    if (!setPoolCeiling(this.pool, ceiling)) return;
+    if (!setPoolCeiling(this.pool, ceiling, keepWarm ? ceiling : this.min)) return;
     this.ceiling = ceiling;
     let surplus = Math.min(this.pool.totalCount - ceiling, this.pool.idleCount - this.pool.waitingCount);
     while (surplus-- > 0) {
@@ -363,6 +370,7 @@ export class NodePool {
   private checkin(client: PoolClient, error?: Error): void {
     const state = stateOf(client);
     state.active = false;
+    this.checkedOut--;
     const held = performance.now() - state.acquiredAt;
     this.heldMs += held;
     this.options.observer?.checkin?.(held);
@@ -566,6 +574,7 @@ export class NodePool {
       acquireP99Ms: this.acquireWait.quantile(0.99),
       acquisitions: this.acquireWait.count,
       heldMs: this.heldMs,
+      opening: Math.max(0, total - idle - this.checkedOut),
       statementCache: { ...this.counters },
     };
   }

@@ -203,7 +203,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
         onLeak: (leak) => this.emit('leak', leak),
-        onPressure: this.options.adaptive.enabled ? (waiting, busy) => this.adaptive.pressure(node.name, waiting, busy) : undefined,
+        onPressure: this.options.adaptive.enabled ? (waiting, busy, opening) => this.adaptive.pressure(node.name, waiting, busy, opening) : undefined,
         onConnect: onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
         observer: {
           statement: instruments.statement,
@@ -271,7 +271,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         name: node.name,
         label: node.label,
         counters: () => nodePool.stats(),
-        resize: (target: number) => nodePool.resize(target),
+        resize: (target: number) => nodePool.resize(target, true),
       })),
       { ...adaptive, min: pool.min, max: pool.max },
       systemClock,
