@@ -120,6 +120,22 @@ describe('LatencyHistogram', () => {
   });
 });
 
+describe('LatencyHistogram doublings (the Prometheus buckets)', () => {
+  it('gives exact cumulative counts at each doubling of 10 µs', () => {
+    const histogram = new LatencyHistogram();
+    const values = [0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.5, 1, 7, 2_000, 100_000];
+    for (const value of values) histogram.observe(value);
+    for (const { leMs, count } of histogram.doublings(60_000)) {
+      expect(count).toBe(values.filter((value) => value <= leMs + 1e-12).length);
+    }
+    const bounds = histogram.doublings(60_000).map((bucket) => bucket.leMs);
+    expect(bounds[0]).toBeCloseTo(0.01, 12);
+    expect(bounds[1]).toBeCloseTo(0.02, 12);
+    expect(bounds.at(-1)!).toBeLessThanOrEqual(60_000);
+    expect(histogram.count).toBe(values.length);
+  });
+});
+
 describe('PatternLearner', () => {
   it('never tracks more than maxPatterns, whatever the workload', () => {
     const clock = new FakeClock();

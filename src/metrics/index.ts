@@ -4,7 +4,7 @@ export { healthReport } from './health-report.js';
 export type { HealthReport } from './health-report.js';
 export type { MonitoredStats, MonitoredNode, MonitoredPool, MonitoredPattern } from './monitored-stats.js';
 export { RouterMetrics } from './router-metrics.js';
-export type { MetricsSnapshot, NodeInstruments } from './router-metrics.js';
+export type { MetricsSnapshot, NodeHistograms } from './router-metrics.js';
 export { LatencyHistogram } from './latency-histogram.js';
 export { silentLogger, isLogger } from './logger.js';
 export type { Logger, LogMethod } from './logger.js';

@@ -49,6 +49,23 @@ export class LatencyHistogram {
     return this.upperBound(this.counts.length - 1);
   }
 
+  /**
+   * Cumulative counts at every doubling of the floor (10 µs, 20 µs, 40 µs, …) up to `maxMs`: bucket boundaries,
+   * so each count is exact. This is the histogram in Prometheus' shape (`le` buckets).
+   */
+  doublings(maxMs: number): { readonly leMs: number; readonly count: number }[] {
+    const result: { leMs: number; count: number }[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      cumulative += this.counts[i]!;
+      if (i % this.perDoubling !== 0) continue;
+      const leMs = this.upperBound(i);
+      if (leMs > maxMs) break;
+      result.push({ leMs, count: cumulative });
+    }
+    return result;
+  }
+
   /** Forgets everything observed. */
   reset(): void {
     this.counts.fill(0);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { BucketHistogram } from './bucket-histogram.js';
+import { HistogramExport } from './histogram-export.js';
+import type { LatencyHistogram } from './latency-histogram.js';
 
 /** The parts of the router's `stats()` snapshot that gauges and cache counters are read from at scrape time. */
 export interface MetricsSnapshot {
@@ -10,6 +11,9 @@ export interface MetricsSnapshot {
     readonly breaker: 'closed' | 'open' | 'halfOpen';
     readonly pool: { readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number };
     readonly inFlight: number;
+    /** Statements run, and how many of them failed. */
+    readonly queries: number;
+    readonly errors: number;
     readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number };
     readonly lagMs?: number | null;
   }[];
@@ -18,34 +22,30 @@ export interface MetricsSnapshot {
   readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number };
 }
 
-/** Per-node instruments, bound to their labels once so the hot path does no label look-up. */
-export interface NodeInstruments {
-  /** A statement ended after `ms` milliseconds. */
-  statement(ms: number, ok: boolean): void;
-  /** A connection was handed out after `ms` milliseconds of waiting. */
-  checkout(ms: number): void;
+/** A node's own histograms, kept by its pool for `stats()` and exported as they are. */
+export interface NodeHistograms {
+  /** Time per statement, waiting for a connection included. */
+  readonly statements: Readonly<LatencyHistogram>;
+  /** Time waited for a connection. */
+  readonly acquisitions: Readonly<LatencyHistogram>;
 }
 
-// Seconds. Statement buckets from 0.25 ms (a cached point query on a LAN) to 30 s (the default statement timeout).
-const STATEMENT_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const ACQUIRE_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const FLUSH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const BREAKER_STATES = ['closed', 'halfOpen', 'open'] as const;
 
 /**
  * The router's Prometheus metrics, on a registry of its own (never prom-client's global one, so two routers in
- * one process do not collide). Counters and histograms of statements are updated as statements end; gauges and
- * cache counters are read from the router's snapshot when scraped. Labels are bounded: node, role, outcome,
+ * one process do not collide). Nothing is updated per statement: statement counts and the duration histograms
+ * are the pools' own (exported at scrape time), gauges and cache counters are read from the router's snapshot,
+ * and only breaker transitions, resizes and pipelined batches are counted here as they happen. Labels are bounded: node, role, outcome,
  * state, event, decision — never SQL text.
  */
 export class RouterMetrics {
   /** The registry every metric is registered on. */
   readonly registry = new Registry();
-  /** Statement outcomes per node, counted as plain numbers (a labelled counter's inc() hashes its labels each time). */
-  private readonly outcomes = new Map<string, { readonly role: 'primary' | 'replica'; ok: number; error: number }>();
-  private readonly duration: BucketHistogram;
-  private readonly acquire: BucketHistogram;
+  private readonly duration: HistogramExport;
+  private readonly acquire: HistogramExport;
   private readonly breakerEvents: Counter<'node' | 'role' | 'event'>;
   private readonly batchSize: Histogram;
   private readonly flushDuration: Histogram;
@@ -54,22 +54,8 @@ export class RouterMetrics {
 
   constructor(snapshot: () => MetricsSnapshot, options: { readonly defaultMetrics: boolean }) {
     const registers = [this.registry];
-    const outcomes = this.outcomes;
-    new Counter({
-      name: 'pgrouter_statements_total',
-      help: 'Statements run, by node and outcome (ok or error)',
-      labelNames: ['node', 'role', 'outcome'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [node, counts] of outcomes) {
-          this.inc({ node, role: counts.role, outcome: 'ok' }, counts.ok);
-          this.inc({ node, role: counts.role, outcome: 'error' }, counts.error);
-        }
-      },
-    });
-    this.duration = new BucketHistogram('pgrouter_statement_duration_seconds', 'Time per statement, waiting for a connection included', STATEMENT_BUCKETS, this.registry);
-    this.acquire = new BucketHistogram('pgrouter_pool_acquire_duration_seconds', 'Time waited for a pooled connection', ACQUIRE_BUCKETS, this.registry);
+    this.duration = new HistogramExport('pgrouter_statement_duration_seconds', 'Time per statement, waiting for a connection included', this.registry);
+    this.acquire = new HistogramExport('pgrouter_pool_acquire_duration_seconds', 'Time waited for a pooled connection', this.registry);
     this.breakerEvents = new Counter({ name: 'pgrouter_breaker_events_total', help: 'Circuit breaker transitions (open, halfOpen, close)', labelNames: ['node', 'role', 'event'], registers });
     this.batchSize = new Histogram({ name: 'pgrouter_pipeline_batch_size', help: 'Statements per pipelined batch', buckets: BATCH_SIZE_BUCKETS, registers });
     this.flushDuration = new Histogram({ name: 'pgrouter_pipeline_flush_duration_seconds', help: 'Time per pipelined batch, one round trip (plus re-runs of failed merged INSERTs)', buckets: FLUSH_BUCKETS, registers });
@@ -151,6 +137,19 @@ export class RouterMetrics {
         },
       });
     };
+    new Counter({
+      name: 'pgrouter_statements_total',
+      help: 'Statements run, by node and outcome (ok or error)',
+      labelNames: ['node', 'role', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) {
+          this.inc({ node: node.name, role: node.role, outcome: 'ok' }, node.queries - node.errors);
+          this.inc({ node: node.name, role: node.role, outcome: 'error' }, node.errors);
+        }
+      },
+    });
     nodeCounter('pgrouter_statement_cache_hits_total', 'Executions of an already prepared statement', (node) => node.statementCache.hits);
     nodeCounter('pgrouter_statement_cache_misses_total', 'Statements prepared (a Parse sent)', (node) => node.statementCache.misses);
     nodeCounter('pgrouter_statement_cache_evictions_total', 'Prepared statements closed to make room', (node) => node.statementCache.evictions);
@@ -189,21 +188,11 @@ export class RouterMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pgrouter_' });
   }
 
-  /** Instruments for one node, bound to its labels. */
-  node(name: string, role: 'primary' | 'replica'): NodeInstruments {
+  /** Exports one node's histograms under its labels. */
+  node(name: string, role: 'primary' | 'replica', histograms: NodeHistograms): void {
     this.roles.set(name, role);
-    const counts = { role, ok: 0, error: 0 };
-    this.outcomes.set(name, counts);
-    const duration = this.duration.child({ node: name, role });
-    const acquire = this.acquire.child({ node: name, role });
-    return {
-      statement: (ms, success) => {
-        if (success) counts.ok++;
-        else counts.error++;
-        duration.observe(ms / 1000);
-      },
-      checkout: (ms) => acquire.observe(ms / 1000),
-    };
+    this.duration.add({ node: name, role }, histograms.statements);
+    this.acquire.add({ node: name, role }, histograms.acquisitions);
   }
 
   /** Counts a breaker transition. */

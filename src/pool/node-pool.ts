@@ -42,10 +42,8 @@ export interface NodePoolOptions {
   readonly observer?: PoolObserver;
 }
 
-/** What a {@link NodePool} reports as it works (all optional; each is called synchronously on the hot path). */
+/** Told of each connection hand-out and return, for hooks (called synchronously on the hot path). */
 export interface PoolObserver {
-  /** A statement ended after `ms` (acquisition included for single statements; per statement for batches). */
-  statement?(ms: number, ok: boolean): void;
   /** A connection was handed out after the caller waited `waitedMs`. */
   checkout?(waitedMs: number): void;
   /** A connection came back after being held `heldMs`. */
@@ -262,9 +260,7 @@ export class NodePool {
       if (this.options.prePing) client = await this.pinged(client);
     } catch (error) {
       this.inFlight--;
-      this.errors++;
-      this.queries++;
-      this.options.observer?.statement?.(performance.now() - started, false);
+      this.ended(performance.now() - started, false);
       throw this.acquireError(error, started);
     }
     const state = this.handedOut(client, started);
@@ -279,7 +275,6 @@ export class NodePool {
     } catch (error) {
       const cancelPending = timeoutMs > 0 && unwatch(state) && (error as { code?: unknown })?.code !== '57014';
       this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined);
-      this.errors++;
       const timedOut = state.timedOutMs;
       if (timedOut > 0) {
         state.timedOutMs = 0;
@@ -288,12 +283,20 @@ export class NodePool {
       throw QueryError.from(error, { node: this.name });
     } finally {
       this.inFlight--;
-      this.queries++;
       const elapsed = performance.now() - started;
       this.latencyMs += (elapsed - this.latencyMs) * LATENCY_WEIGHT;
-      this.latency.observe(elapsed);
-      this.options.observer?.statement?.(elapsed, ok);
+      this.ended(elapsed, ok);
     }
+  }
+
+  /**
+   * Counts one statement that ended after `ms` (waiting for a connection included): the one place `queries`,
+   * `errors` and the latency histogram are updated, so they always agree (and the metrics read them as they are).
+   */
+  private ended(ms: number, ok: boolean): void {
+    this.queries++;
+    if (!ok) this.errors++;
+    this.latency.observe(ms);
   }
 
   /** Waits for the `onConnect` hook of a new connection; if it failed, the connection is discarded and the error thrown. */
@@ -387,7 +390,8 @@ export class NodePool {
     try {
       client = await this.checkout();
     } catch (error) {
-      this.errors++;
+      // The transaction's BEGIN never ran: it counts as a failed statement.
+      this.ended(performance.now() - started, false);
       throw this.acquireError(error, started);
     }
     let released = false;
@@ -408,12 +412,10 @@ export class NodePool {
           ok = true;
           return result;
         } catch (error) {
-          this.errors++;
           throw QueryError.from(error, { node: this.name });
         } finally {
           this.inFlight--;
-          this.queries++;
-          this.options.observer?.statement?.(performance.now() - began, ok);
+          this.ended(performance.now() - began, ok);
         }
       },
       release: (destroy = false) => {
@@ -440,10 +442,8 @@ export class NodePool {
       client = await this.checkout();
     } catch (error) {
       this.inFlight -= statements.length;
-      this.errors += statements.length;
-      this.queries += statements.length;
       const waited = performance.now() - started;
-      for (let i = 0; i < statements.length; i++) this.options.observer?.statement?.(waited, false);
+      for (let i = 0; i < statements.length; i++) this.ended(waited, false);
       const failure = this.acquireError(error, started);
       return statements.map(() => ({ ok: false, error: failure }));
     }
@@ -470,20 +470,14 @@ export class NodePool {
     let broken = false;
     const outcomes = settled.map((outcome): BatchOutcome => {
       if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
-      this.errors++;
       if (isConnectionLevelError(outcome.reason)) broken = true;
       return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
     });
     this.checkin(client, broken ? new Error('connection failed during a pipelined batch') : undefined);
     this.inFlight -= statements.length;
-    this.queries += statements.length;
     const perStatement = (performance.now() - started) / Math.max(1, statements.length);
     this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;
-    const observe = this.options.observer?.statement;
-    for (const outcome of outcomes) {
-      this.latency.observe(perStatement);
-      observe?.(perStatement, outcome.ok);
-    }
+    for (const outcome of outcomes) this.ended(perStatement, outcome.ok);
     return outcomes;
   }
 
@@ -551,6 +545,11 @@ export class NodePool {
       return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error, pool });
     }
     return QueryError.from(error, { node: this.name });
+  }
+
+  /** Time per statement (waiting for a connection included) and time waited for a connection, since start; live, read-only. */
+  get histograms(): { readonly statements: Readonly<LatencyHistogram>; readonly acquisitions: Readonly<LatencyHistogram> } {
+    return { statements: this.latency, acquisitions: this.acquireWait };
   }
 
   /** A snapshot of this node's counters. */

@@ -192,9 +192,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       );
     }
     const makePool = (node: ResolvedNode): NodePool => {
-      const instruments = this.instruments.node(node.name, node.role);
       const { onConnect, onCheckout, onCheckin } = hooks;
-      return new NodePool({
+      const nodePool = new NodePool({
         name: node.name,
         connection: node.config,
         ...pool,
@@ -206,17 +205,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         onPressure: this.options.adaptive.enabled ? (waiting, busy, opening) => this.adaptive.pressure(node.name, waiting, busy, opening) : undefined,
         onConnect: onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
         observer: {
-          statement: instruments.statement,
-          checkout:
-            onCheckout === undefined
-              ? instruments.checkout
-              : (waitedMs) => {
-                  instruments.checkout(waitedMs);
-                  onCheckout({ node: node.name, waitedMs });
-                },
+          checkout: onCheckout === undefined ? undefined : (waitedMs) => onCheckout({ node: node.name, waitedMs }),
           checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
         },
       });
+      this.instruments.node(node.name, node.role, nodePool.histograms);
+      return nodePool;
     };
     const makeBreaker = (node: ResolvedNode): NodeBreaker =>
       new NodeBreaker(node.name, this.options.breaker, {
