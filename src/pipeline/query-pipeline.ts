@@ -334,9 +334,10 @@ export class QueryPipeline {
       this.groupCommits++;
       return grouped;
     }
-    // The error that sank the group: a statement's own, or the one a BatchAbortedError carries (BEGIN, COMMIT).
-    const sank = grouped.map((outcome) => (outcome.ok ? undefined : outcome.error)).find((error) => error !== undefined && !(error instanceof BatchAbortedError)) ??
-      ((grouped.find((outcome) => !outcome.ok) as { error: Error }).error.cause as Error | undefined);
+    // The error that sank the group: the failing statement's own (or BEGIN's), which every other statement's
+    // BatchAbortedError carries as its cause (as does a failed COMMIT's).
+    const first = (grouped.find((outcome) => !outcome.ok) as { error: Error }).error;
+    const sank = first instanceof BatchAbortedError ? (first.cause as Error | undefined) : first;
     if (sank !== undefined && (isConnectionLevelError(sank) || dueToNode(sank))) {
       // The node failed (or the connection was lost, maybe after COMMIT): nothing is re-run.
       return grouped.map(() => ({ ok: false, error: sank }));

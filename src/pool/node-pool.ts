@@ -253,7 +253,7 @@ export class NodePool {
     const started = performance.now();
     let client: PoolClient;
     try {
-      if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
+      this.signalPressure();
       // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
       client = await this.pool.connect();
       if (stateOf(client).ready !== undefined) await this.whenReady(client);
@@ -323,7 +323,9 @@ export class NodePool {
     return state;
   }
 
+  /** Tells `onPressure` when this caller is about to wait: no idle connection, and the pool at its ceiling. */
   private signalPressure(): void {
+    if (this.options.onPressure === undefined || this.pool.idleCount > 0 || this.pool.totalCount < this.ceiling) return;
     const busy = this.checkedOut;
     this.options.onPressure?.(this.pool.waitingCount + 1, busy, Math.max(0, this.pool.totalCount - this.pool.idleCount - busy));
   }
@@ -351,7 +353,7 @@ export class NodePool {
   /** Takes a client from the pool, pinging it first with `prePing` (a dead one is discarded and replaced once). */
   private async checkout(): Promise<PoolClient> {
     const started = performance.now();
-    if (this.options.onPressure !== undefined && this.pool.idleCount === 0 && this.pool.totalCount >= this.ceiling) this.signalPressure();
+    this.signalPressure();
     let client = await this.pool.connect();
     if (stateOf(client).ready !== undefined) await this.whenReady(client);
     if (this.options.prePing) client = await this.pinged(client);
