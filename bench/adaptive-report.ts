@@ -1,6 +1,6 @@
 import type { Environment } from './environment.js';
-import { ADAPTIVE, FIXED_MAX, FIXED_MIN, type AdaptiveBenchParams, type AdaptiveContenderParams } from './adaptive-params.js';
-import { RAMP_WINDOW_MS, summariseAdaptive, type AdaptiveResults, type AdaptiveSummary } from './adaptive-rounds.js';
+import { ADAPTIVE, ADAPTIVE_COLD, FIXED_MAX, FIXED_MIN, type AdaptiveBenchParams, type AdaptiveContenderParams } from './adaptive-params.js';
+import { RAMP_SETTLE_MS, RAMP_WINDOW_MS, summariseAdaptive, type AdaptiveResults, type AdaptiveSummary } from './adaptive-rounds.js';
 import { renderMarkdownTable } from './pipeline-report.js';
 import type { TargetOutcome } from './report.js';
 
@@ -59,17 +59,18 @@ function mark(met: boolean): string {
   return met ? '✓' : '✗';
 }
 
-/** `2–40, idle 1 s; adaptive every 250 ms, cool-down 1 s`: the contender's sizing, short enough for a cell. */
+/** `2–40, idle 1 s; adaptive every 250 ms, cool-down 0.75 s, hold 6 s; in service`: the contender's sizing, short enough for a cell. */
 export function describePool(contender: AdaptiveContenderParams): string {
   const { min = 0, max = 10, idleTimeoutMs } = contender.pool;
   const size = min === max ? `${min} fixed${min > 2 ? ', pre-warmed' : ''}` : `${min}–${max}`;
   const idle = min === max || idleTimeoutMs === undefined ? '' : `, idle ${idleTimeoutMs / 1000} s`;
   const adaptive = contender.adaptive;
-  if (adaptive?.enabled !== true) return `${size}${idle}`;
-  const parts = [`every ${adaptive.intervalMs ?? 5_000} ms`, `cool-down ${(adaptive.cooldownMs ?? 15_000) / 1000} s`];
+  const inService = contender.inService === true ? '; in service' : '';
+  if (adaptive?.enabled !== true) return `${size}${idle}${inService}`;
+  const parts = [`every ${adaptive.intervalMs ?? 5_000} ms`, `cool-down ${(adaptive.cooldownMs ?? 15_000) / 1000} s`, `hold ${(adaptive.peakHoldMs ?? 120_000) / 1000} s`];
   if (adaptive.targetUtilization !== undefined) parts.push(`utilisation ${adaptive.targetUtilization}`);
   if (adaptive.hysteresis !== undefined) parts.push(`hysteresis ${adaptive.hysteresis}`);
-  return `${size}${idle}; adaptive ${parts.join(', ')}`;
+  return `${size}${idle}; adaptive ${parts.join(', ')}${inService}`;
 }
 
 /**
@@ -106,7 +107,7 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     const isBaseline = contender.name === FIXED_MAX;
     const p99Ratio = fixedMax === undefined ? Number.NaN : s.p99Ms / fixedMax.p99Ms;
     const connRatio = fixedMax === undefined ? Number.NaN : s.connectionSeconds / fixedMax.connectionSeconds;
-    const marks = contender.name === ADAPTIVE ? targets.map((t, i) => `${labels[i]} ${mark(t.met)}`).join('; ') : isBaseline ? 'baseline' : '';
+    const marks = contender.name === ADAPTIVE ? targets.map((t, i) => `${labels[i]} ${mark(t.met)}`).join('; ') : isBaseline ? 'baseline' : contender.name === ADAPTIVE_COLD ? 'no target (first start)' : '';
     return [
       contender.name,
       describePool(contender),
@@ -152,12 +153,13 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     const s = summaries.get(contender.name);
     if (contender.adaptive?.enabled !== true || s === undefined) continue;
     const d = s.dynamics;
-    if (!Number.isFinite(d.rampMs)) continue;
     const max = contender.pool.max ?? 10;
     notes.push(
-      `${contender.name} sizing, medians over rounds: at each burst's start the target grew from ${contender.pool.min ?? 0} to ${count(d.rampTarget)} (max ${max}) within ${count(d.rampMs)} ms. ` +
+      `${contender.name} sizing, medians over rounds: the target was ${d.startTargets.map(count).join(' and ')} (max ${max}) when the bursts began` +
+        (Number.isFinite(d.rampMs) ? `, and grew to ${count(d.rampTarget)} within ${count(d.rampMs)} ms of a burst's start. ` : `, and did not grow in a burst's first ${RAMP_SETTLE_MS} ms. `) +
         (d.shrinksInBursts > 0
-          ? `${count(d.shrinksInBursts)} shrinks per run while a burst was on, each to ${count(d.shrankTo)}, grown back to ${count(d.regrewTo)} ${count(d.regrowMs)} ms later.`
+          ? `${count(d.shrinksInBursts)} shrink${d.shrinksInBursts === 1 ? '' : 's'} per run while a burst was on, to ${count(d.shrankTo)}` +
+            (Number.isFinite(d.regrowMs) ? `, grown back to ${count(d.regrewTo)} ${count(d.regrowMs)} ms later.` : ', not grown back.')
           : 'It did not shrink while a burst was on.'),
     );
   }
@@ -195,8 +197,10 @@ export function adaptiveHeader(env: Environment, params: AdaptiveBenchParams): s
       `Open loop, Poisson arrivals: ${phases}; the same arrival times for every contender in a round (seed + round). ` +
       `Latency runs from when a request was due to its result, so waiting for a connection (or for one to be opened) counts. ` +
       `Connection-seconds: the primary pool's open connections (\`router.stats().nodes[0].pool.total\`, sampled every ${params.sampleIntervalMs} ms) integrated from the first arrival to the later of the last arrival and the last result; ` +
-      `"Opened" counts the connections the server accepted from the router over its life (\`pg_stat_database.sessions\`), the pre-opened minimum included. ` +
-      `Each run uses a fresh router whose \`pool.min\` connections are open and have each served a few statements before the clock starts. ` +
+      `"Opened" counts the connections the router opened while the clock ran (\`hooks.onConnect\`). ` +
+      `Each run uses a fresh router whose \`pool.min\` connections are open and have each served a few statements before the clock starts; ` +
+      `an "in service" router has also served the whole workload once, untimed and with other arrivals, and the clock starts as its next cycle begins ` +
+      `(a fixed pool in service is simply open; an adaptive one is sized by the bursts it has seen), while the cold-start row is the same adaptive pool meeting the workload for the first time, with nothing learned. ` +
       `${params.rounds} round${params.rounds === 1 ? '' : 's'}, contenders in rotating order${env.gcBetweenRuns ? ', GC between runs' : ''}, ${params.settleMs} ms pause between runs; figures are medians over rounds, ratios are between medians.`,
   ].join('\n');
 }

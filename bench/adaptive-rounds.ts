@@ -1,5 +1,4 @@
 import { loadavg } from 'node:os';
-import pg from 'pg';
 import { QueryRouter, type QueryRouterOptions } from '../src/index.js';
 import type { AdaptiveBenchParams, AdaptiveContenderParams } from './adaptive-params.js';
 import { arrivalSchedule, runOpenLoop, type OpenLoopRecord, type PoolSample } from './adaptive-workload.js';
@@ -10,6 +9,8 @@ export const RAMP_WINDOW_MS = 250;
 
 /** How a pool's target moved during the bursts of one run (all `NaN` / 0 for a pool that never resized). */
 export interface BurstDynamics {
+  /** The target in force when each burst began (the last sample before its start), in burst order. */
+  readonly startTargets: readonly number[];
   /** Median over bursts: ms from a burst's start to the last growth in its first {@link RAMP_SETTLE_MS}, and the target it grew to. */
   readonly rampMs: number;
   readonly rampTarget: number;
@@ -52,10 +53,7 @@ export interface AdaptiveRun {
   readonly shrinks: number;
   readonly dispatchLagP50Ms: number;
   readonly dispatchLagMaxMs: number;
-  /**
-   * Connections the server accepted from this contender's router over its whole life (`pg_stat_database.sessions`
-   * before the router was created and after it was closed), its pre-opened `pool.min` included.
-   */
+  /** Connections the router opened while the clock ran (counted by `hooks.onConnect`): those open at the start are not counted. */
   readonly connectionsOpened: number;
   /** Sampled time during which callers were waiting for a connection, in seconds, and the most waiting at once. */
   readonly waitingSeconds: number;
@@ -89,10 +87,10 @@ export function routerOptions(url: string, contender: AdaptiveContenderParams, p
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Waits until the primary's pool has `count` connections open (the router pre-warms to `pool.min` on its own). */
+/** Waits until the primary's pool has `count` connections open and idle (the router pre-warms to `pool.min` on its own). */
 async function waitForOpen(router: QueryRouter, count: number, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (router.stats().nodes[0]!.pool.total < count) {
+  while (router.stats().nodes[0]!.pool.idle < count) {
     if (performance.now() > deadline) throw new Error(`the pool did not open ${count} connections within ${timeoutMs} ms (has ${router.stats().nodes[0]!.pool.total})`);
     await sleep(10);
   }
@@ -121,13 +119,16 @@ export function meanOpenBetween(samples: readonly PoolSample[], fromMs: number, 
 
 /** See {@link BurstDynamics}. */
 export function burstDynamics(record: OpenLoopRecord, params: AdaptiveBenchParams): BurstDynamics {
-  const { resizes, schedule } = record;
+  const { resizes, schedule, samples } = record;
+  const starts: number[] = [];
   const ramps: { ms: number; to: number }[] = [];
   const shrinks: { to: number; regrowMs: number; regrewTo: number }[] = [];
   params.phases.forEach((phase, index) => {
     if (phase.kind !== 'burst') return;
     const start = schedule.phaseStartsMs[index]!;
     const end = schedule.phaseStartsMs[index + 1]!;
+    const before = samples.filter((sample) => sample.atMs <= start).at(-1);
+    if (before !== undefined) starts.push(before.target);
     const growth = resizes.filter((r) => r.to > r.from && r.atMs >= start && r.atMs < start + RAMP_SETTLE_MS);
     const last = growth[growth.length - 1];
     if (last !== undefined) ramps.push({ ms: last.atMs - start, to: last.to });
@@ -139,6 +140,7 @@ export function burstDynamics(record: OpenLoopRecord, params: AdaptiveBenchParam
   });
   const finite = (values: number[]): number[] => values.filter(Number.isFinite);
   return {
+    startTargets: starts,
     rampMs: median(ramps.map((r) => r.ms)),
     rampTarget: median(ramps.map((r) => r.to)),
     shrinksInBursts: shrinks.length,
@@ -212,56 +214,47 @@ export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchPar
   };
 }
 
-/** Sessions the server has accepted on the current database so far (the monitor's own included). */
-async function sessionsSoFar(monitor: pg.Client): Promise<number> {
-  // A backend reports its session count when it flushes its statistics: the monitor's own, forced here; the
-  // router's, at their exit (they have all exited when this is read after the router is closed and settled).
-  await monitor.query('SELECT pg_stat_force_next_flush()');
-  const { rows } = await monitor.query<{ sessions: string }>('SELECT sessions FROM pg_stat_database WHERE datname = current_database()');
-  return Number(rows[0]?.sessions ?? Number.NaN);
-}
-
 /** Runs `rounds` × `concurrency` statements, `concurrency` at a time: every pre-opened connection serves a few. */
 async function warmUp(router: QueryRouter, params: AdaptiveBenchParams, concurrency: number): Promise<void> {
   const { sql, values } = statementOf(params);
   for (let i = 0; i < params.warmupRounds; i++) await Promise.all(Array.from({ length: concurrency }, () => router.query(sql, values)));
 }
 
+/** Arrivals of the untimed pass of an in-service contender: the same phases, never the same times as a timed run. */
+export const IN_SERVICE_SEED_OFFSET = 1_000_003;
+
 /**
  * One run: a fresh router for the contender (so no run inherits another's connections or learned sizes), its
- * `pool.min` connections open and each used by a few untimed statements before the clock starts (all 40 for
- * fixed-max: warm, as a fixed pool in service is), then the open loop; the router is closed afterwards and the
- * server given `settleMs` to reap its backends.
+ * `pool.min` connections open and each used by a few untimed statements (all 40 for fixed-max: warm, as a fixed
+ * pool in service is); an in-service contender then serves the whole workload once, untimed, with other arrivals,
+ * and the timed run follows at once, as the workload's next cycle. The router is closed afterwards and the server
+ * given `settleMs` to reap its backends.
  */
 export async function runContender(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams, round: number): Promise<AdaptiveRun> {
-  const monitor = new pg.Client({ connectionString: url });
-  await monitor.connect();
+  let opened = 0;
+  const router = new QueryRouter({ ...routerOptions(url, contender, params), hooks: { onConnect: () => void opened++ } });
+  const warnings: string[] = [];
+  router.on('warning', ({ message }) => warnings.push(message));
+  router.on('connectionError', () => undefined);
+  let record: OpenLoopRecord;
+  let openedBefore: number;
+  const load = loadavg()[0] ?? Number.NaN;
   try {
-    const sessionsBefore = await sessionsSoFar(monitor);
-    const router = new QueryRouter(routerOptions(url, contender, params));
-    const warnings: string[] = [];
-    router.on('warning', ({ message }) => warnings.push(message));
-    router.on('connectionError', () => undefined);
-    let record: OpenLoopRecord;
-    const load = loadavg()[0] ?? Number.NaN;
-    try {
-      const min = contender.pool.min ?? 0;
-      await waitForOpen(router, min);
-      await warmUp(router, params, Math.max(1, min));
-      // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
-      globalThis.gc?.();
-      const { sql, values } = statementOf(params);
-      record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
-    } finally {
-      await router.close();
-      await sleep(params.settleMs);
-    }
-    const opened = (await sessionsSoFar(monitor)) - sessionsBefore;
-    const run = summariseRecord(record, params, round, opened, load);
-    return warnings.length === 0 ? run : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
+    const min = contender.pool.min ?? 0;
+    await waitForOpen(router, min);
+    await warmUp(router, params, Math.max(1, min));
+    const { sql, values } = statementOf(params);
+    if (contender.inService === true) await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + IN_SERVICE_SEED_OFFSET + round), sql, values, params.sampleIntervalMs);
+    // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
+    globalThis.gc?.();
+    openedBefore = opened;
+    record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
   } finally {
-    await monitor.end().catch(() => undefined);
+    await router.close();
+    await sleep(params.settleMs);
   }
+  const run = summariseRecord(record, params, round, opened - openedBefore, load);
+  return warnings.length === 0 ? run : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
 }
 
 /**
@@ -340,6 +333,7 @@ export function summariseAdaptive(results: AdaptiveResults, name: string): Adapt
     rampShare: mid((r) => r.rampShare),
     dispatchLagMaxMs: mid((r) => r.dispatchLagMaxMs),
     dynamics: {
+      startTargets: (runs[0]?.dynamics.startTargets ?? []).map((_, k) => mid((r) => r.dynamics.startTargets[k] ?? Number.NaN)),
       rampMs: mid((r) => r.dynamics.rampMs),
       rampTarget: mid((r) => r.dynamics.rampTarget),
       shrinksInBursts: mid((r) => r.dynamics.shrinksInBursts),

@@ -3,6 +3,7 @@ import { ConfigError } from './errors.js';
 import { BREAKER_DEFAULTS, type BreakerOptions } from './resilience/index.js';
 import { isLogger, silentLogger, type Logger } from './metrics/index.js';
 import type { PoolClient } from 'pg';
+import { PROFILES, withProfile, type ProfileName } from './config-profiles.js';
 
 /**
  * How to reach one node: a connection URL (`postgres://user:pass@host:5432/db`) or a `pg.PoolConfig`.
@@ -41,6 +42,20 @@ export interface PoolOptions {
   leakTimeoutMs?: number;
   /** Capture the stack of each checkout so `leak` can say who holds it (costs ~2 µs per transaction). Default `false`. */
   leakStackTraces?: boolean;
+  /**
+   * A connection whose health score (0–100: its recent success rate, its latency against its node's median, its
+   * recent errors and its age; see the README's "Connection health scores") is below this when it is returned is
+   * closed instead of kept. `0` never closes one for its health. Default `50`.
+   */
+  healthThreshold?: number;
+  /**
+   * Opening a connection that fails at connection level (refused, reset, "the database system is starting up",
+   * too many clients) is retried this many times, with exponential backoff and jitter, within `acquireTimeoutMs`.
+   * Authentication and configuration errors fail at once. Default `0`.
+   */
+  connectRetries?: number;
+  /** Delay before the first connect retry, in milliseconds; each next one doubles it (half of it random). Default `100`. */
+  connectRetryDelayMs?: number;
 }
 
 /** The per-connection cache of named prepared statements. */
@@ -81,6 +96,11 @@ export interface AdaptiveOptions {
   hysteresis?: number;
   /** After a resize, a pool does not shrink for this long, in milliseconds (it may always grow). Default `15_000`. */
   cooldownMs?: number;
+  /**
+   * A pool does not shrink below the largest size its load needed in the last `peakHoldMs` milliseconds, so
+   * recurring bursts find it open; `0`: no hold. Default `120_000`.
+   */
+  peakHoldMs?: number;
   /** Most query patterns (fingerprints) tracked; the least recently seen is forgotten. `0` turns pattern tracking off. Default `1_000`. */
   maxPatterns?: number;
   /**
@@ -114,6 +134,11 @@ export interface MetricsOptions {
 
 /** Options of {@link QueryRouter}. Only `primary` is required. */
 export interface QueryRouterOptions {
+  /**
+   * A configuration profile (`QueryRouter.profiles`) merged under these options, section by section: what you set
+   * here wins over the profile, what you leave out comes from it. Default: none (the documented defaults).
+   */
+  profile?: ProfileName;
   /** The primary: every write, and every statement that is not provably a read, runs here. */
   primary: NodeConfig;
   /** Streaming replicas of the primary, for reads. Default `[]` (everything runs on the primary). */
@@ -151,7 +176,39 @@ export interface QueryRouterOptions {
   slowQueryMs?: number;
   /** Connection callbacks. */
   hooks?: ConnectionHooks;
+  /**
+   * What a read may see: `'eventual'` (default) sends every provable read to any replica in the balancer;
+   * `'read-your-writes'` makes reads inside a `router.session()` wait for (or skip) replicas that have not replayed
+   * the session's own writes yet. See the README's "Replication lag and read-your-writes".
+   */
+  consistency?: Consistency;
+  /**
+   * A replica that trails the primary by more than this, in milliseconds, leaves the balancer until it catches
+   * up (events `replicaLagging` / `replicaCaughtUp`); `0` disables the check. Default `1_000`.
+   */
+  maxReplicaLagMs?: number;
+  /** The same in bytes of WAL not replayed yet; `0` (default) disables it. */
+  maxReplicaLagBytes?: number;
+  /**
+   * How often every node's WAL position is read (the health check does it), in milliseconds: the freshness of
+   * the lag figures. The checks run every `min(lagCheckIntervalMs, pool.healthCheckIntervalMs)`. Default `1_000`.
+   */
+  lagCheckIntervalMs?: number;
+  /**
+   * In `read-your-writes`, how long a read may wait for a replica to replay the session's writes before it runs
+   * on the primary instead, in milliseconds. `0` (default) never waits.
+   */
+  waitForReplicaMs?: number;
+  /**
+   * `'auto'`: when the primary stops answering (or reports being in recovery) and exactly one other configured
+   * node reports it is not in recovery (it was promoted), that node becomes the primary (event `primaryChanged`).
+   * `'off'` (default): the primary is the configured one, always.
+   */
+  failover?: 'off' | 'auto';
 }
+
+/** What a read may see of earlier writes: see {@link QueryRouterOptions.consistency}. */
+export type Consistency = 'eventual' | 'read-your-writes';
 
 /** A caller's fallback: turns the node failure of a statement into a result of its own, or throws. */
 export type FallbackFunction = (error: Error, sql: string) => QueryResult | Promise<QueryResult>;
@@ -168,6 +225,8 @@ export interface ResolvedNode {
 
 /** Options after defaults and validation; frozen. */
 export interface ResolvedOptions {
+  /** The profile the options were merged over, if one was named. */
+  readonly profile: ProfileName | undefined;
   readonly primary: ResolvedNode;
   readonly replicas: readonly ResolvedNode[];
   readonly pool: Readonly<Required<PoolOptions>>;
@@ -183,6 +242,12 @@ export interface ResolvedOptions {
   readonly logger: Logger;
   readonly slowQueryMs: number;
   readonly hooks: Readonly<ConnectionHooks>;
+  readonly consistency: Consistency;
+  readonly maxReplicaLagMs: number;
+  readonly maxReplicaLagBytes: number;
+  readonly lagCheckIntervalMs: number;
+  readonly waitForReplicaMs: number;
+  readonly failover: 'off' | 'auto';
 }
 
 /** Defaults of every option, in one place. */
@@ -197,6 +262,9 @@ export const DEFAULTS = Object.freeze({
     prePing: false,
     leakTimeoutMs: 0,
     leakStackTraces: false,
+    healthThreshold: 50,
+    connectRetries: 0,
+    connectRetryDelayMs: 100,
   }),
   statementCache: Object.freeze({ max: 500 }),
   classifierCache: Object.freeze({ max: 10_000 }),
@@ -204,19 +272,26 @@ export const DEFAULTS = Object.freeze({
   applicationName: 'pg-query-router',
   breaker: BREAKER_DEFAULTS,
   readFallback: 'primary' as 'primary' | 'replicas-only',
+  consistency: 'eventual' as Consistency,
+  maxReplicaLagMs: 1_000,
+  maxReplicaLagBytes: 0,
+  lagCheckIntervalMs: 1_000,
+  waitForReplicaMs: 0,
+  failover: 'off' as 'off' | 'auto',
   adaptive: Object.freeze({
     enabled: false,
     intervalMs: 5_000,
     targetUtilization: 0.7,
     hysteresis: 0.25,
     cooldownMs: 15_000,
+    peakHoldMs: 120_000,
     maxPatterns: 1_000,
     stateFile: undefined as string | undefined,
     saveIntervalMs: 60_000,
   }),
 });
 
-const TOP_LEVEL_KEYS = ['primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive', 'metrics', 'logger', 'slowQueryMs', 'hooks'] as const;
+const TOP_LEVEL_KEYS = ['profile', 'primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive', 'metrics', 'logger', 'slowQueryMs', 'hooks', 'consistency', 'maxReplicaLagMs', 'maxReplicaLagBytes', 'lagCheckIntervalMs', 'waitForReplicaMs', 'failover'] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
 type Plain = Record<string, unknown>;
@@ -321,9 +396,14 @@ function resolveNode(value: unknown, key: string, name: string, role: 'primary' 
  * Applies defaults and validates every option. Throws {@link ConfigError} naming the first bad key and what
  * it expected; the returned object is frozen.
  */
-export function resolveOptions(input: unknown): ResolvedOptions {
-  if (!isPlainObject(input)) throw new ConfigError('options', `must be an object, got ${describe(input)}`);
-  checkKeys(input, TOP_LEVEL_KEYS, '');
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (!isPlainObject(options)) throw new ConfigError('options', `must be an object, got ${describe(options)}`);
+  checkKeys(options, TOP_LEVEL_KEYS, '');
+  const profile = options['profile'];
+  if (profile !== undefined && (typeof profile !== 'string' || !Object.hasOwn(PROFILES, profile))) {
+    throw new ConfigError('profile', `must be one of ${Object.keys(PROFILES).join(', ')}, got ${describe(profile)}`);
+  }
+  const input = profile === undefined ? options : withProfile(profile as ProfileName, options);
   if (input['primary'] === undefined) throw new ConfigError('primary', 'is required (a connection URL or a pg.PoolConfig)');
   const primary = resolveNode(input['primary'], 'primary', 'primary', 'primary');
   const replicasInput = input['replicas'] ?? [];
@@ -341,6 +421,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     prePing: boolean(poolInput['prePing'], 'pool.prePing', DEFAULTS.pool.prePing),
     leakTimeoutMs: integer(poolInput['leakTimeoutMs'], 'pool.leakTimeoutMs', DEFAULTS.pool.leakTimeoutMs, 0),
     leakStackTraces: boolean(poolInput['leakStackTraces'], 'pool.leakStackTraces', DEFAULTS.pool.leakStackTraces),
+    healthThreshold: fraction(poolInput['healthThreshold'], 'pool.healthThreshold', DEFAULTS.pool.healthThreshold, 0, 100, true),
+    connectRetries: integer(poolInput['connectRetries'], 'pool.connectRetries', DEFAULTS.pool.connectRetries, 0),
+    connectRetryDelayMs: integer(poolInput['connectRetryDelayMs'], 'pool.connectRetryDelayMs', DEFAULTS.pool.connectRetryDelayMs, 1),
   });
   if (pool.min > pool.max) throw new ConfigError('pool.min', `must not exceed pool.max (${pool.max}), got ${pool.min}`);
 
@@ -384,6 +467,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     targetUtilization: fraction(adaptiveInput['targetUtilization'], 'adaptive.targetUtilization', DEFAULTS.adaptive.targetUtilization, 0, 1, false),
     hysteresis: fraction(adaptiveInput['hysteresis'], 'adaptive.hysteresis', DEFAULTS.adaptive.hysteresis, 0, 0.95, true),
     cooldownMs: integer(adaptiveInput['cooldownMs'], 'adaptive.cooldownMs', DEFAULTS.adaptive.cooldownMs, 0),
+    peakHoldMs: integer(adaptiveInput['peakHoldMs'], 'adaptive.peakHoldMs', DEFAULTS.adaptive.peakHoldMs, 0),
     maxPatterns: integer(adaptiveInput['maxPatterns'], 'adaptive.maxPatterns', DEFAULTS.adaptive.maxPatterns, 0),
     stateFile: stateFile as string | undefined,
     saveIntervalMs: integer(adaptiveInput['saveIntervalMs'], 'adaptive.saveIntervalMs', DEFAULTS.adaptive.saveIntervalMs, 100),
@@ -397,7 +481,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   for (const [key, hook] of Object.entries(hooksInput)) {
     if (hook !== undefined && typeof hook !== 'function') throw new ConfigError(`hooks.${key}`, `must be a function, got ${describe(hook)}`);
   }
+  const consistency = input['consistency'] ?? DEFAULTS.consistency;
+  if (consistency !== 'eventual' && consistency !== 'read-your-writes') {
+    throw new ConfigError('consistency', `must be 'eventual' or 'read-your-writes', got ${describe(consistency)}`);
+  }
+  const failover = input['failover'] ?? DEFAULTS.failover;
+  if (failover !== 'off' && failover !== 'auto') throw new ConfigError('failover', `must be 'off' or 'auto', got ${describe(failover)}`);
   return Object.freeze({
+    profile: profile as ProfileName | undefined,
+    consistency: consistency as Consistency,
+    maxReplicaLagMs: integer(input['maxReplicaLagMs'], 'maxReplicaLagMs', DEFAULTS.maxReplicaLagMs, 0),
+    maxReplicaLagBytes: integer(input['maxReplicaLagBytes'], 'maxReplicaLagBytes', DEFAULTS.maxReplicaLagBytes, 0),
+    lagCheckIntervalMs: integer(input['lagCheckIntervalMs'], 'lagCheckIntervalMs', DEFAULTS.lagCheckIntervalMs, 10),
+    waitForReplicaMs: integer(input['waitForReplicaMs'], 'waitForReplicaMs', DEFAULTS.waitForReplicaMs, 0),
+    failover: failover as 'off' | 'auto',
     metrics,
     logger,
     slowQueryMs,
@@ -441,11 +538,20 @@ export const ENV_OPTIONS: Readonly<Record<string, { readonly option: string; rea
   PGROUTER_POOL_IDLE_TIMEOUT_MS: { option: 'pool.idleTimeoutMs', set: (o, raw, key) => ((o.pool ??= {}).idleTimeoutMs = envInteger(raw, key)) },
   PGROUTER_POOL_MAX_LIFETIME_MS: { option: 'pool.maxLifetimeMs', set: (o, raw, key) => ((o.pool ??= {}).maxLifetimeMs = envInteger(raw, key)) },
   PGROUTER_POOL_ACQUIRE_TIMEOUT_MS: { option: 'pool.acquireTimeoutMs', set: (o, raw, key) => ((o.pool ??= {}).acquireTimeoutMs = envInteger(raw, key)) },
+  PGROUTER_POOL_HEALTH_THRESHOLD: { option: 'pool.healthThreshold', set: (o, raw, key) => ((o.pool ??= {}).healthThreshold = envInteger(raw, key)) },
+  PGROUTER_POOL_CONNECT_RETRIES: { option: 'pool.connectRetries', set: (o, raw, key) => ((o.pool ??= {}).connectRetries = envInteger(raw, key)) },
+  PGROUTER_POOL_CONNECT_RETRY_DELAY_MS: { option: 'pool.connectRetryDelayMs', set: (o, raw, key) => ((o.pool ??= {}).connectRetryDelayMs = envInteger(raw, key)) },
+  PGROUTER_PROFILE: { option: 'profile', set: (o, raw) => (o.profile = raw.trim() as ProfileName) },
   PGROUTER_STATEMENT_CACHE_MAX: { option: 'statementCache.max', set: (o, raw, key) => ((o.statementCache ??= {}).max = envInteger(raw, key)) },
   PGROUTER_CLASSIFIER_CACHE_MAX: { option: 'classifierCache.max', set: (o, raw, key) => ((o.classifierCache ??= {}).max = envInteger(raw, key)) },
   PGROUTER_LOAD_BALANCING: { option: 'loadBalancing', set: (o, raw) => (o.loadBalancing = raw.trim() as LoadBalancing) },
   PGROUTER_APPLICATION_NAME: { option: 'applicationName', set: (o, raw) => (o.applicationName = raw) },
   PGROUTER_ADAPTIVE: { option: 'adaptive.enabled', set: (o, raw, key) => ((o.adaptive ??= {}).enabled = envBoolean(raw, key)) },
+  PGROUTER_CONSISTENCY: { option: 'consistency', set: (o, raw) => (o.consistency = raw.trim() as Consistency) },
+  PGROUTER_MAX_REPLICA_LAG_MS: { option: 'maxReplicaLagMs', set: (o, raw, key) => (o.maxReplicaLagMs = envInteger(raw, key)) },
+  PGROUTER_MAX_REPLICA_LAG_BYTES: { option: 'maxReplicaLagBytes', set: (o, raw, key) => (o.maxReplicaLagBytes = envInteger(raw, key)) },
+  PGROUTER_WAIT_FOR_REPLICA_MS: { option: 'waitForReplicaMs', set: (o, raw, key) => (o.waitForReplicaMs = envInteger(raw, key)) },
+  PGROUTER_FAILOVER: { option: 'failover', set: (o, raw) => (o.failover = raw.trim() as 'off' | 'auto') },
   PGROUTER_ADAPTIVE_STATE_FILE: { option: 'adaptive.stateFile', set: (o, raw) => ((o.adaptive ??= {}).stateFile = raw) },
 });
 

@@ -45,13 +45,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const print = options.print ?? ((line: string) => console.log(line));
   print('Starting a local primary and two streaming replicas…');
   const started = Date.now();
-  const cluster: LocalCluster = await startLocalCluster({ replicas: 2 });
+  // Commits wait for their WAL to be flushed, as on a production primary: replicas then get each write at once.
+  const cluster: LocalCluster = await startLocalCluster({ replicas: 2, settings: { synchronous_commit: 'on' } });
   print(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s: PostgreSQL ${cluster.version}, primary on port ${cluster.nodes[0]!.port}, replicas on ${cluster.nodes.slice(1).map((node) => node.port).join(' and ')}`);
   const router = new QueryRouter({
     primary: cluster.primaryUrl,
     replicas: cluster.replicaUrls,
     pool: { min: 2, max: 12 },
     adaptive: { enabled: true, intervalMs: 1_000, cooldownMs: 3_000 },
+    consistency: 'read-your-writes',
   });
   const monitor = await router.serve({ port: options.port ?? 0 });
   print(`Live dashboard: ${monitor.url}/  (metrics ${monitor.url}/metrics, health ${monitor.url}/health) — open it now, it updates every second.`);
@@ -85,12 +87,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       print(`  ${verdict.route.padEnd(7)} ${verdict.reason.padEnd(42)} ${sql.replace(/\s+/g, ' ').slice(0, 70)}`);
     }
     print('');
-    print(`Driving ${concurrency} concurrent callers for ${seconds} s (70% reads, 25% writes, 5% transactions)…`);
+    print(`Driving ${concurrency} concurrent callers for ${seconds} s (70% reads, 15% inserts, 10% edits read back in read-your-writes sessions, 5% transactions)…`);
 
     const deadline = Date.now() + seconds * 1000;
     let latencies: number[] = [];
     let failures = 0;
-    const worker = async (): Promise<void> => {
+    // Profile edits read back at once, as the page after a form save would: they must never see the old value.
+    const edits = { sessions: 0, stale: 0 };
+    const worker = async (_: unknown, workerIndex: number): Promise<void> => {
       while (!stopping && Date.now() < deadline) {
         const roll = Math.random();
         const t0 = performance.now();
@@ -101,7 +105,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
           } else if (roll < 0.85) {
             await router.query('INSERT INTO demo_orders (user_id, total_cents) VALUES ($1, $2)', [randomUser(), Math.floor(Math.random() * 10000)]);
           } else if (roll < 0.95) {
-            await router.query('UPDATE demo_users SET updated_at = now() WHERE id = $1', [randomUser()]);
+            await router.session(async () => {
+              // Each caller edits users of its own, so a read that differs from the edit can only be a stale one.
+              const user = workerIndex + 1 + concurrency * Math.floor(Math.random() * Math.floor(USERS / concurrency));
+              const name = `user ${user} (${Date.now()})`;
+              await router.query('UPDATE demo_users SET name = $1, updated_at = now() WHERE id = $2', [name, user]);
+              const { rows } = await router.query<{ name: string }>('SELECT name FROM demo_users WHERE id = $1', [user]);
+              edits.sessions++;
+              if (rows[0]?.name !== name) edits.stale++;
+            });
           } else {
             await router.transaction(async (tx) => {
               const { rows } = await tx.query<{ id: string }>('SELECT id FROM demo_orders WHERE user_id = $1 ORDER BY id LIMIT 1 FOR UPDATE', [randomUser()]);
@@ -136,6 +148,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     const total = final.routing.primary + final.routing.replica;
     print('');
     print(`Done: ${total} statements and transactions, ${((final.routing.replica / Math.max(total, 1)) * 100).toFixed(1)}% served by replicas, ${failures} failed.`);
+    const { consistency } = final;
+    const onReplica = consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait;
+    print(
+      `Read-your-writes: ${edits.sessions} profile edits read back at once, ${edits.stale} stale; ` +
+        `${((onReplica / Math.max(onReplica + consistency.readsOnPrimary, 1)) * 100).toFixed(1)}% of those reads served by replicas that had replayed the edit.`,
+    );
     for (const node of final.nodes) {
       print(`  ${node.name.padEnd(10)} ${node.url.padEnd(26)} ${String(node.queries).padStart(7)} statements, pool ${node.pool.total}/${node.pool.max} open, mean ${node.latencyMs.toFixed(2)} ms`);
     }

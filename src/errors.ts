@@ -18,12 +18,15 @@ export type RouterErrorCode =
   | 'PGR_INVALID_QUERY'
   | 'PGR_PARAMETER_COUNT'
   | 'PGR_TRANSACTION_FINISHED'
+  | 'PGR_CLIENT_RELEASED'
   | 'PGR_ACQUIRE_TIMEOUT'
   | 'PGR_CIRCUIT_OPEN'
   | 'PGR_PIPELINE_FULL'
   | 'PGR_PIPELINE_CLOSED'
   | 'PGR_BATCH_ABORTED'
-  | 'PGR_QUERY_FAILED';
+  | 'PGR_QUERY_FAILED'
+  | 'PGR_NO_PRIMARY'
+  | 'PGR_NODE_TIMEOUT';
 
 /** Base class of every error the router raises. */
 export class RouterError extends Error {

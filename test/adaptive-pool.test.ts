@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -9,8 +10,10 @@ const primaryUrl = inject('primaryUrl');
 
 const INTERVAL_MS = 300;
 const IDLE_TIMEOUT_MS = 1_000;
+// Short, so the test sees the pool keep its size after the load and then let it go.
+const PEAK_HOLD_MS = 1_500;
 const pool = { min: 2, max: 40, idleTimeoutMs: IDLE_TIMEOUT_MS, acquireTimeoutMs: 5_000 };
-const adaptive = { enabled: true, intervalMs: INTERVAL_MS, cooldownMs: 2 * INTERVAL_MS };
+const adaptive = { enabled: true, intervalMs: INTERVAL_MS, cooldownMs: 2 * INTERVAL_MS, peakHoldMs: PEAK_HOLD_MS };
 
 const routers: QueryRouter[] = [];
 afterEach(async () => {
@@ -52,8 +55,67 @@ async function load(router: QueryRouter, callers: number, signal: { stop: boolea
   return done;
 }
 
+/**
+ * A TCP proxy to `target` that holds every connection after the first for `delayMs` before passing anything on:
+ * opening a new connection through it takes that long, as on a busy server.
+ */
+async function slowConnectProxy(target: URL, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    const open = (): void => {
+      const upstream = connect(Number(target.port), target.hostname);
+      sockets.add(upstream);
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => to.destroy());
+      }
+      client.resume();
+    };
+    if (accepted++ === 0) open();
+    else setTimeout(open, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.href);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url: url.href,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('adaptive pool sizing (real primary)', () => {
-  it('grows under sustained load, never leaves [min, max], and is back at min once the load stops', async () => {
+  it('a caller waiting while the pool grows takes the first connection free, not one still being opened', async () => {
+    // Regression: pg.Pool ties each waiting caller to a connection it opens for it, so a caller that waited for a
+    // busy connection (back in 200 ms) waited for a new one instead (here 1.5 s).
+    const proxy = await slowConnectProxy(new URL(primaryUrl), 1_500);
+    try {
+      const router = new QueryRouter({ primary: proxy.url, pool: { min: 1, max: 4, acquireTimeoutMs: 10_000 }, adaptive: { enabled: true, intervalMs: 60_000 } });
+      routers.push(router);
+      const resizes: { from: number; to: number }[] = [];
+      router.on('poolResize', (event) => resizes.push(event));
+      await until(() => router.stats().nodes[0]!.pool.idle === 1, 5_000);
+      const first = router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.2)');
+      await until(() => router.stats().nodes[0]!.pool.idle === 0, 1_000, 1); // the first has the only connection
+      const second = router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const [a, b] = await Promise.all([first, second]);
+      expect(resizes[0]).toMatchObject({ from: 1 }); // the pool did grow for the waiting caller …
+      expect(b.rows[0]!.pid).toBe(a.rows[0]!.pid); // … which was served by the busy connection as it came back
+      await until(() => router.stats().nodes[0]!.pool.idle >= 2, 5_000); // and the new connection joined the idle ones
+    } finally {
+      await Promise.all(routers.splice(0).map((router) => router.close()));
+      await proxy.close();
+    }
+  });
+
+  it('grows under sustained load, never leaves [min, max], keeps its size for peakHoldMs and is back at min after it', async () => {
     const router = new QueryRouter({ primary: primaryUrl, pool, adaptive });
     routers.push(router);
     const resizes: { from: number; to: number; reason: string }[] = [];
@@ -80,13 +142,20 @@ describe('adaptive pool sizing (real primary)', () => {
     expect(resizes.every((resize) => resize.to >= pool.min && resize.to <= pool.max)).toBe(true);
 
     const stopped = Date.now();
-    await until(() => primaryPool(router).total === pool.min, IDLE_TIMEOUT_MS + 2 * INTERVAL_MS + 200);
+    // The load needed ≥ 15 connections until it stopped: the target cannot drop below that within the hold.
+    expect(primaryPool(router).target).toBeGreaterThanOrEqual(15);
+    await new Promise((resolve) => setTimeout(resolve, PEAK_HOLD_MS / 2));
+    expect(primaryPool(router).target).toBeGreaterThanOrEqual(15);
+    // Then back at min: the hold, plus up to three intervals for the median of the last five to see no load (the
+    // bound keeps the idle timeout and two intervals of slack it had before the hold).
+    await until(() => primaryPool(router).total === pool.min, PEAK_HOLD_MS + IDLE_TIMEOUT_MS + 2 * INTERVAL_MS + 200);
     const shrankAfter = Date.now() - stopped;
     const seen = watcher.stop();
     expect(seen.min).toBeGreaterThanOrEqual(pool.min);
     expect(seen.max).toBeLessThanOrEqual(pool.max);
     expect(seen.max).toBeGreaterThanOrEqual(15);
-    expect(shrankAfter).toBeLessThanOrEqual(IDLE_TIMEOUT_MS + 2 * INTERVAL_MS + 200);
+    expect(shrankAfter).toBeGreaterThanOrEqual(PEAK_HOLD_MS);
+    expect(shrankAfter).toBeLessThanOrEqual(PEAK_HOLD_MS + IDLE_TIMEOUT_MS + 2 * INTERVAL_MS + 200);
     // The learned workload shows in patterns() and stats().
     const { frequent, forecast } = router.patterns(5);
     expect(frequent[0]).toMatchObject({ fingerprint: 'select pg_sleep (?)', route: 'primary', errors: 0 });

@@ -9,6 +9,7 @@ import {
   PatternLearner,
   PoolSizer,
   MAX_OPENING,
+  BUSY_WINDOW,
   forecastWorkload,
   readStateFile,
   type Clock,
@@ -28,7 +29,13 @@ class FakeClock implements Clock {
   }
 }
 
-const sizerOptions = { min: 2, max: 40, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 10_000 };
+// No peak hold here: these pin Little's law, growth, hysteresis and cool-down on their own (the hold has its own tests).
+const sizerOptions = { min: 2, max: 40, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 10_000, peakHoldMs: 0 };
+
+/** One interval of `elapsedMs` ending at `now` in which `busy` connections were busy on average (5 ms per hand-out). */
+function interval(now: number, busy: number, elapsedMs = 1_000, waiting = 0): { now: number; elapsedMs: number; acquisitions: number; heldMs: number; waiting: number } {
+  return { now, elapsedMs, acquisitions: Math.round((busy * elapsedMs) / 5), heldMs: busy * elapsedMs, waiting };
+}
 
 describe('PoolSizer (Little\'s law)', () => {
   it('targets ⌈λ·W / utilisation⌉ for known rates and hold times', () => {
@@ -91,8 +98,143 @@ describe('PoolSizer (Little\'s law)', () => {
     expect(sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 20, to: 12 });
     expect(sizer.evaluate({ now: 35_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
     expect(sizer.evaluate({ now: 40_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 12, to: 8 });
-    // … and with no traffic at all it goes straight to the target.
-    expect(sizer.evaluate({ now: 50_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 8, to: 2 });
+    // … and with no traffic at all it goes straight to the target (the median of the last intervals: 2 busy → 4, then 0 → 2).
+    expect(sizer.evaluate({ now: 50_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 8, to: 4 });
+    for (let t = 51_000; t < 60_000; t += 1_000) expect(sizer.evaluate({ now: t, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toBeUndefined();
+    expect(sizer.evaluate({ now: 60_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 4, to: 2 });
+  });
+
+  it(`takes the median of the last ${BUSY_WINDOW} intervals: one slow interval does not grow the pool, a lasting change does`, () => {
+    const sizer = new PoolSizer(sizerOptions, 2);
+    for (let t = 1_000; t <= 5_000; t += 1_000) sizer.evaluate(interval(t, 5)); // 5 busy → 10
+    expect(sizer.target).toBe(10);
+    // A stalled interval: hand-outs held three times as long, 15 busy.
+    expect(sizer.evaluate(interval(6_000, 15))).toBeUndefined();
+    for (let t = 7_000; t <= 9_000; t += 1_000) expect(sizer.evaluate(interval(t, 5))).toBeUndefined();
+    // Three intervals of 12 busy in five: the median is 12 → 24.
+    expect(sizer.evaluate(interval(10_000, 12))).toBeUndefined();
+    expect(sizer.evaluate(interval(11_000, 12))).toBeUndefined();
+    expect(sizer.evaluate(interval(12_000, 12))).toMatchObject({ from: 10, to: 24 });
+  });
+
+  it('counts waiting callers in the periodic target only when the connections would not clear them before a new one is open', () => {
+    const sizer = new PoolSizer(sizerOptions, 10);
+    // 5 ms held per hand-out, 30 ms to open a connection, 10 open: 50 waiting clear in 25 ms, 70 take 35 ms.
+    expect(sizer.evaluate({ ...interval(1_000, 4), waiting: 50, open: 10, connectMs: 30 })).toBeUndefined();
+    expect(sizer.evaluate({ ...interval(2_000, 4), waiting: 70, open: 10, connectMs: 30 })).toMatchObject({ from: 10, to: 14 });
+  });
+
+  it('shrinking half-way with light traffic still reaches the target, one connection at least per step', () => {
+    const sizer = new PoolSizer(sizerOptions, 5);
+    const targets: number[] = [];
+    for (let i = 1; i <= 10; i++) {
+      sizer.evaluate(interval(i * 10_000, 0.5)); // 0.5 busy → 2
+      targets.push(sizer.target);
+    }
+    expect(targets).toEqual([4, 3, 2, 2, 2, 2, 2, 2, 2, 2]);
+  });
+});
+
+describe('PoolSizer peak hold (recurring bursts)', () => {
+  const hold = { ...sizerOptions, peakHoldMs: 60_000 };
+
+  /** A burst of 10 busy connections (Little's law: 20 at 50 %) for `seconds`, one evaluation a second from `from`. */
+  function burst(sizer: PoolSizer, from: number, seconds: number): void {
+    for (let s = 1; s <= seconds; s++) sizer.evaluate(interval(from + s * 1_000, 10));
+  }
+
+  it('holds the burst size for peakHoldMs after the burst, then decays to the Little\'s-law target', () => {
+    const sizer = new PoolSizer(hold, 2);
+    burst(sizer, 0, 10); // last burst interval ends at 10 s
+    expect(sizer.target).toBe(20);
+    const changes: { at: number; from: number; to: number; reason: string }[] = [];
+    // Quiet but not idle: 0.5 busy connections (Little's law: 2).
+    for (let t = 11_000; t <= 200_000; t += 1_000) {
+      const resize = sizer.evaluate(interval(t, 0.5));
+      if (resize !== undefined) changes.push({ at: t, ...resize });
+      if (t < 72_000) expect(sizer.target).toBe(20);
+      if (t < 72_000) expect(sizer.floor(t)).toBe(20);
+    }
+    // The median still says 10 busy until 12 s (three burst intervals in the last five); the hold ends
+    // peakHoldMs after that, then half-way steps, one per cool-down, down to 2.
+    expect(changes.map(({ at, to }) => [at, to])).toEqual([
+      [72_000, 11],
+      [82_000, 7],
+      [92_000, 5],
+      [102_000, 4],
+      [112_000, 3],
+      [122_000, 2],
+    ]);
+    expect(changes[0]!.reason).toMatch(/^shrink: /);
+    expect(sizer.floor(200_000)).toBe(2);
+  });
+
+  it('a burst that recurs within the hold finds the pool at its size: no resize between or during the bursts', () => {
+    const sizer = new PoolSizer(hold, 2);
+    burst(sizer, 0, 10);
+    let resizes = 0;
+    for (let cycle = 0; cycle < 20; cycle++) {
+      const start = 10_000 + cycle * 40_000;
+      for (let s = 1; s <= 30; s++) if (sizer.evaluate(interval(start + s * 1_000, 0.5)) !== undefined) resizes++; // 30 s quiet
+      for (let s = 31; s <= 40; s++) if (sizer.evaluate(interval(start + s * 1_000, 10)) !== undefined) resizes++; // 10 s burst
+    }
+    expect(resizes).toBe(0);
+    expect(sizer.target).toBe(20);
+  });
+
+  it('the hold is the largest size of the window, not the last: a smaller later burst does not lower it', () => {
+    const sizer = new PoolSizer(hold, 2);
+    burst(sizer, 0, 5); // 20
+    for (let s = 6; s <= 15; s++) sizer.evaluate(interval(s * 1_000, 5)); // 5 busy → 10: held at 20
+    expect(sizer.target).toBe(20);
+    // The median says 10 busy (→ 20) until 7 s and 5 busy (→ 10) from 8 s on.
+    expect(sizer.floor(66_000)).toBe(20); // the 20 last needed at 7 s is held until 67 s …
+    expect(sizer.floor(67_000)).toBe(10); // … then the 10 last needed at 15 s, until 75 s
+    expect(sizer.floor(75_000)).toBe(2);
+  });
+
+  it('an idle hour with no traffic at all still ends at min', () => {
+    const sizer = new PoolSizer(hold, 2);
+    burst(sizer, 0, 10);
+    const changes: { at: number; to: number }[] = [];
+    for (let t = 11_000; t <= 3_600_000; t += 1_000) {
+      const resize = sizer.evaluate(interval(t, 0));
+      if (resize !== undefined) changes.push({ at: t, to: resize.to });
+    }
+    // Straight to min once the hold has passed (no traffic: no half-way steps); the median says 10 busy until 12 s.
+    expect(changes).toEqual([{ at: 72_000, to: 2 }]);
+    expect(sizer.target).toBe(2);
+  });
+
+  it('a pre-warmed size (reset) is held like a measured peak', () => {
+    const sizer = new PoolSizer(hold, 2);
+    sizer.reset(18, 0);
+    for (let t = 1_000; t < 60_000; t += 1_000) expect(sizer.evaluate(interval(t, 0.5))).toBeUndefined();
+    expect(sizer.evaluate(interval(60_000, 0.5))).toMatchObject({ from: 18, to: 10 });
+  });
+
+  it('growth is never held back by the hold', () => {
+    const sizer = new PoolSizer(hold, 2);
+    burst(sizer, 0, 5);
+    for (const t of [6_000, 7_000]) expect(sizer.evaluate(interval(t, 15))).toBeUndefined();
+    expect(sizer.evaluate(interval(8_000, 15))).toMatchObject({ from: 20, to: 30 }); // three of the last five intervals at 15 busy
+  });
+});
+
+describe('PoolSizer under pressure', () => {
+  it('grows for waiting callers only when the busy connections would not clear them before a new one is open', () => {
+    const sizer = new PoolSizer(sizerOptions, 10);
+    // Measured: 5 ms held per hand-out, 30 ms to open a connection.
+    sizer.evaluate({ ...interval(1_000, 4), connectMs: 30 });
+    // 10 waiting, 10 busy: the last of them is served in ~5 ms, long before a new connection would be open.
+    expect(sizer.pressure(1_100, 10, 10)).toBeUndefined();
+    expect(sizer.pressure(1_100, 59, 10)).toBeUndefined(); // ~29.5 ms
+    // 60 waiting: ~30 ms to clear, as long as opening one takes: grow (at most MAX_OPENING at once).
+    expect(sizer.pressure(1_200, 60, 10)).toMatchObject({ from: 10, to: 14 });
+    // A slower connect (150 ms) makes a deeper queue worth waiting out.
+    sizer.evaluate({ ...interval(2_000, 7), connectMs: 150 });
+    expect(sizer.pressure(2_100, 100, 14)).toBeUndefined();
+    expect(sizer.pressure(2_100, 500, 14)).toMatchObject({ from: 14, to: 18 });
   });
 });
 
@@ -217,7 +359,7 @@ function fakePool(name: string, label: string): SizedPool & { counters_: { queri
   return { name, label, counters_, sizes, counters: () => ({ ...counters_ }), resize: (target) => void sizes.push(target) };
 }
 
-const settings = { enabled: true, intervalMs: 1_000, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 5_000, saveIntervalMs: 60_000, min: 2, max: 40 };
+const settings = { enabled: true, intervalMs: 1_000, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 5_000, peakHoldMs: 0, saveIntervalMs: 60_000, min: 2, max: 40 };
 
 describe('AdaptiveController', () => {
   it('sizes each pool from what it did in the interval and says why', () => {

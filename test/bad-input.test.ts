@@ -107,6 +107,8 @@ describe('bad input gets a clear typed error and loses nothing', () => {
       [{ primary: primaryUrl, adaptive: { hysteresis: 1 } }, 'adaptive.hysteresis'],
       [{ primary: primaryUrl, adaptive: { intervalMs: 5 } }, 'adaptive.intervalMs'],
       [{ primary: primaryUrl, adaptive: { maxPatterns: -1 } }, 'adaptive.maxPatterns'],
+      [{ primary: primaryUrl, adaptive: { peakHoldMs: -1 } }, 'adaptive.peakHoldMs'],
+      [{ primary: primaryUrl, adaptive: { peakHoldMs: '2 min' } }, 'adaptive.peakHoldMs'],
       [{ primary: primaryUrl, adaptive: { stateFile: '' } }, 'adaptive.stateFile'],
       [{ primary: primaryUrl, adaptive: { interval: 100 } }, 'adaptive.interval'],
       [{ primary: primaryUrl, metrics: { default: true } }, 'metrics.default'],

@@ -47,7 +47,10 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
     router = new QueryRouter({
       primary: cluster.primaryUrl,
       replicas: cluster.replicaUrls,
-      pool: { max: 4, acquireTimeoutMs: 2000 },
+      // Health checks rarely: this file watches the breakers do the work (a passing health check closes a breaker
+      // at once, which would skip the half-open trial some tests wait for).
+      pool: { max: 4, acquireTimeoutMs: 2000, healthCheckIntervalMs: 60_000 },
+      lagCheckIntervalMs: 60_000,
       breaker: { resetTimeoutMs: 1000, volumeThreshold: 3, timeoutMs: 500 },
     });
     router.on('breakerOpen', ({ node }) => events.push(`open:${node}`));

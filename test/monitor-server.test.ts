@@ -156,6 +156,22 @@ describe('healthReport', () => {
     expect(breaker).toEqual({ healthy: true, reasons: [], warnings: ['replica-1 breaker open'] });
   });
 
+  it('warns about a lagging replica, and names the lag when every replica lags', () => {
+    const one = healthReport(stats({}, [node('primary'), node('replica-0', { lagging: true, lagMs: 3200 }), node('replica-1')]));
+    expect(one).toEqual({ healthy: true, reasons: [], warnings: ['replica-0 lags 3200 ms behind the primary: out of the balancer until it catches up'] });
+    const reason = 'replica-0: lags 3200 ms / 9000 bytes (maxReplicaLagMs 1000); replica-1: lags 2100 ms / 7000 bytes (maxReplicaLagMs 1000)';
+    const all = healthReport(
+      stats({ routing: { ...stats().routing, replicasAvailable: 0, readsOnPrimary: true, readsOnPrimaryReason: reason } }, [
+        node('primary'),
+        node('replica-0', { lagging: true, lagMs: 3200 }),
+        node('replica-1', { lagging: true, lagMs: 2100 }),
+      ]),
+    );
+    expect(all.healthy).toBe(false);
+    expect(all.reasons).toEqual([`no healthy replica: reads run on the primary (${reason})`]);
+    expect(all.warnings).toHaveLength(2);
+  });
+
   it('warns about half-open breakers', () => {
     expect(healthReport(stats({}, [node('primary', { breaker: 'halfOpen' }), node('replica-0')]))).toEqual({ healthy: true, reasons: [], warnings: ['primary breaker half-open'] });
   });

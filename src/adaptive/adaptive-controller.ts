@@ -11,7 +11,16 @@ export interface SizedPool {
   /** `host:port/database`: how the state file recognises the node across restarts. */
   readonly label: string;
   /** Cumulative counters since the pool started. */
-  counters(): { readonly queries: number; readonly acquisitions: number; readonly heldMs: number; readonly waiting: number; readonly total?: number; readonly opening?: number };
+  counters(): {
+    readonly queries: number;
+    readonly acquisitions: number;
+    readonly heldMs: number;
+    readonly waiting: number;
+    readonly total?: number;
+    readonly opening?: number;
+    /** Recent mean time to open a connection (ms; 0: not measured yet). */
+    readonly connectMs?: number;
+  };
   /** Sets the pool's ceiling, and keeps that many connections warm. */
   resize(target: number): void;
 }
@@ -24,6 +33,7 @@ export interface AdaptiveSettings {
   readonly targetUtilization: number;
   readonly hysteresis: number;
   readonly cooldownMs: number;
+  readonly peakHoldMs: number;
   /** Where the learned profile is kept across restarts; `undefined`: nowhere. */
   readonly stateFile: string | undefined;
   readonly saveIntervalMs: number;
@@ -75,7 +85,9 @@ export class AdaptiveController {
       const busy = previous?.busy ?? new HourlyProfile();
       const slot = previous?.busy.at(now);
       const learned = slot === undefined ? undefined : poolSizeFor(slot.peak, bounds);
-      const sizer = new PoolSizer(settings, learned ?? settings.min);
+      const sizer = new PoolSizer(settings, settings.min);
+      // A restarted service opens what this hour needed before and keeps it for the hold, as if it had just seen it.
+      if (learned !== undefined) sizer.reset(learned, now);
       const counters = pool.counters();
       return { pool, arrivals, busy, sizer, learned, last: { queries: counters.queries, acquisitions: counters.acquisitions, heldMs: counters.heldMs } };
     });
@@ -118,11 +130,14 @@ export class AdaptiveController {
         waiting: counters.waiting,
         open: counters.total,
         opening: counters.opening,
+        connectMs: counters.connectMs,
       };
       node.arrivals.observe(now, ((counters.queries - node.last.queries) * 1000) / elapsedMs, elapsedMs);
-      node.busy.observe(now, sample.heldMs / elapsedMs, elapsedMs);
+      // The median of the last few intervals, as the sizer goes by: one stalled interval does not become the hour's peak.
+      const busy = node.sizer.observe(sample);
+      node.busy.observe(now, busy, elapsedMs);
       node.last = { queries: counters.queries, acquisitions: counters.acquisitions, heldMs: counters.heldMs };
-      if (this.settings.enabled) this.apply(node, node.sizer.evaluate(sample));
+      if (this.settings.enabled) this.apply(node, node.sizer.decide(sample, busy));
     }
     if (this.settings.stateFile !== undefined && now - this.lastSave >= this.settings.saveIntervalMs) this.save();
   }

@@ -25,7 +25,7 @@ export interface NodeProfiles {
   readonly name: string;
   /** Statements per second. */
   readonly arrivals: HourlyProfile;
-  /** Connections busy on average (Little's law). */
+  /** Connections busy on average (Little's law, as the pool sizer counts them: the median of its last intervals). */
   readonly busy: HourlyProfile;
 }
 

@@ -221,6 +221,14 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     this.#node(selector).resume();
   }
 
+  pauseReplay(selector: NodeSelector): void {
+    this.#node(selector).signalReplay(true);
+  }
+
+  resumeReplay(selector: NodeSelector): void {
+    this.#node(selector).signalReplay(false);
+  }
+
   promoteNode(selector: NodeSelector): Promise<void> {
     return this.#node(selector).promote();
   }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { freePort } from './free-port.js';
 import { NODE_CONF_FILE, nodeConf } from './node-config.js';
 import { queryOnce, sleep, withClient } from './pg-queries.js';
-import { childPids, continueTree, killTree, stopTree, trySignal, waitUntilGone } from './process-tree.js';
+import { childPids, commandLine, continueTree, killTree, stopTree, trySignal, waitUntilGone } from './process-tree.js';
 import { describeExit, spawnServerProcess, type ServerProcess } from './server-process.js';
 import { chownTree, type ServerUser } from './server-user.js';
 import type { LocalNode } from './types.js';
@@ -256,6 +256,18 @@ export class ClusterNode implements LocalNode {
     const pid = this.pid;
     if (pid !== undefined && this.#paused) continueTree(pid);
     this.#paused = false;
+  }
+
+  /**
+   * SIGSTOPs (`freeze`) or SIGCONTs the standby's startup process, the one that replays WAL: the node keeps
+   * answering queries and receiving WAL, but its data stops moving, as on a replica whose replay is stuck.
+   */
+  signalReplay(freeze: boolean): void {
+    const pid = this.pid;
+    if (pid === undefined) throw new Error(`${this.name} is not running`);
+    const startup = childPids(pid).find((child) => /\bstartup\b/.test(commandLine(child) ?? ''));
+    if (startup === undefined) throw new Error(`${this.name} has no startup process: it is not replaying WAL (not a standby)`);
+    trySignal(startup, freeze ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** `pg_promote` and wait until the node has left recovery. */

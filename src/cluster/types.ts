@@ -85,6 +85,14 @@ export interface LocalCluster {
   /** SIGCONTs a paused node. No-op when it is not paused. */
   resumeNode(node: NodeSelector): void;
   /**
+   * SIGSTOPs a replica's WAL replay (its startup process) only: it keeps answering queries and receiving WAL, but
+   * falls further behind the primary with every write, until {@link LocalCluster.resumeReplay}. Throws for a node
+   * that is not a running standby.
+   */
+  pauseReplay(node: NodeSelector): void;
+  /** SIGCONTs the replay paused by {@link LocalCluster.pauseReplay}. */
+  resumeReplay(node: NodeSelector): void;
+  /**
    * Promotes a replica (`pg_promote`) and resolves once it leaves recovery; its role becomes
    * `'primary'`. The old primary keeps running, and other replicas keep following it.
    */

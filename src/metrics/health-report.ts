@@ -14,9 +14,9 @@ function healthFailure(node: MonitoredNode): string {
   return `${node.name} failed its health check: ${node.lastHealthError ?? 'no reason reported'}`;
 }
 
-/** A replica takes reads only while it is healthy and its breaker lets calls through. */
+/** A replica takes reads only while it is healthy, its breaker lets calls through and it keeps up. */
 function canTakeReads(node: MonitoredNode): boolean {
-  return node.healthy && node.breaker !== 'open';
+  return node.healthy && node.breaker !== 'open' && node.lagging !== true;
 }
 
 /**
@@ -43,11 +43,12 @@ export function healthReport(stats: MonitoredStats): HealthReport {
     if (!node.healthy) into.push(healthFailure(node));
     if (node.breaker === 'open') into.push(`${node.name} breaker open`);
     else if (node.breaker === 'halfOpen') warnings.push(`${node.name} breaker half-open`);
+    if (node.lagging === true) warnings.push(`${node.name} lags ${node.lagMs ?? '?'} ms behind the primary: out of the balancer until it catches up`);
   }
   // The router's own count is what routing uses; the node flags can be a tick ahead of it, so either saying
   // "none" means reads are on the primary now or are about to be.
   if (replicas.length > 0 && (stats.routing.replicasAvailable === 0 || !replicas.some(canTakeReads))) {
-    reasons.push('no healthy replica: reads run on the primary');
+    reasons.push(`no healthy replica: reads run on the primary${stats.routing.readsOnPrimaryReason ? ` (${stats.routing.readsOnPrimaryReason})` : ''}`);
   }
   return { healthy: reasons.length === 0, reasons, warnings };
 }

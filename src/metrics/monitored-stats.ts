@@ -48,6 +48,8 @@ export interface MonitoredNode {
   readonly latencyP99Ms?: number;
   /** Replay lag of a replica, in milliseconds; `null` when it could not be measured, absent on a primary. */
   readonly lagMs?: number | null;
+  /** True while the replica is out of the balancer for lagging more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */
+  readonly lagging?: boolean;
 }
 
 /** A statement shape the router has learnt, by fingerprint. */
@@ -79,6 +81,8 @@ export interface MonitoredStats {
     readonly replicasAvailable: number;
     /** True when reads run on the primary because no replica can take them. */
     readonly readsOnPrimary: boolean;
+    /** Why, replica by replica, when the router says so. */
+    readonly readsOnPrimaryReason?: string | null;
   };
   /** The classification cache; `hitRate` is in [0, 1]. */
   readonly classifierCache: { readonly size: number; readonly max: number; readonly hitRate: number };

@@ -16,7 +16,17 @@ export interface MetricsSnapshot {
     readonly errors: number;
     readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number };
     readonly lagMs?: number | null;
+    readonly lagBytes?: number | null;
+    readonly lagging?: boolean;
   }[];
+  readonly failovers?: number;
+  readonly consistency?: {
+    readonly readsOnReplicaKnown: number;
+    readonly readsOnReplicaChecked: number;
+    readonly readsOnReplicaAfterWait: number;
+    readonly readsOnPrimary: number;
+    readonly writesTracked: number;
+  };
   readonly routing: { readonly primary: number; readonly replica: number; readonly forced: number; readonly volatileFunction: number; readonly readFallbacks: number; readonly callerFallbacks: number; readonly selfHealed: number };
   readonly classifierCache: { readonly size: number; readonly hits: number; readonly misses: number };
   readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number };
@@ -102,6 +112,10 @@ export class RouterMetrics {
     perNode('pgrouter_statements_in_flight', 'Statements running or waiting for a connection', (node) => node.inFlight);
     perNode('pgrouter_node_up', '1 if the node passed its last health check', (node) => (node.healthy ? 1 : 0));
     perNode('pgrouter_replica_lag_seconds', 'How far the replica trails the primary, when known', (node) => (node.lagMs === undefined || node.lagMs === null ? undefined : node.lagMs / 1000));
+    perNode('pgrouter_replica_lag_bytes', 'WAL the replica has not replayed yet, when known', (node) => (node.lagBytes === undefined || node.lagBytes === null ? undefined : node.lagBytes));
+    perNode('pgrouter_replica_lagging', '1 while the replica is out of the balancer for lagging more than maxReplicaLagMs / maxReplicaLagBytes', (node) =>
+      node.role === 'replica' ? (node.lagging === true ? 1 : 0) : undefined,
+    );
     new Gauge({
       name: 'pgrouter_breaker_state',
       help: '1 for the state each node\'s circuit breaker is in (closed, halfOpen, open), 0 for the others',
@@ -153,6 +167,20 @@ export class RouterMetrics {
     nodeCounter('pgrouter_statement_cache_hits_total', 'Executions of an already prepared statement', (node) => node.statementCache.hits);
     nodeCounter('pgrouter_statement_cache_misses_total', 'Statements prepared (a Parse sent)', (node) => node.statementCache.misses);
     nodeCounter('pgrouter_statement_cache_evictions_total', 'Prepared statements closed to make room', (node) => node.statementCache.evictions);
+    new Counter({
+      name: 'pgrouter_consistent_reads_total',
+      help: 'Read-your-writes reads, by where they ran: a replica known to be caught up, one checked in the same round trip, one waited for, or the primary',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = read().consistency;
+        if (counts === undefined) return;
+        const outcomes = { replica_known: counts.readsOnReplicaKnown, replica_checked: counts.readsOnReplicaChecked, replica_after_wait: counts.readsOnReplicaAfterWait, primary: counts.readsOnPrimary };
+        for (const [outcome, count] of Object.entries(outcomes)) this.inc({ outcome }, count);
+      },
+    });
+    cacheCounter('pgrouter_failovers_total', 'Times failover: auto made another node the primary', (s) => s.failovers ?? 0);
     new Gauge({
       name: 'pgrouter_classifier_cache_entries',
       help: 'SQL texts in the classification cache',

@@ -1,10 +1,12 @@
 import pg from 'pg';
-import type { PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import type { CustomTypesConfig, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { corkSocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
+import { ConnectionHealth, LatencyReference, isConnectionFault, type ConnectionHealthStats, type RecycleCounts, type RecycleReason } from './connection-health.js';
+import { isRetryableConnectError, loginRefusal, retryConnect, type ConnectRetryPolicy } from './connect-retry.js';
 
 /** Sizing, timing and caching of one node's pool. */
 export interface NodePoolOptions {
@@ -40,6 +42,14 @@ export interface NodePoolOptions {
   readonly onConnect?: (client: PoolClient) => void | Promise<void>;
   /** Told of each statement, hand-out and return, for metrics and hooks. */
   readonly observer?: PoolObserver;
+  /** A connection whose health score (0–100) is below this at check-in is closed; `0` never closes one for health. */
+  readonly healthThreshold?: number;
+  /** Retries of a connection attempt that failed at connection level (see `connect-retry.ts`); default `0`. */
+  readonly connectRetries?: number;
+  /** Delay before the first such retry, in milliseconds, doubled for each next one (with jitter); default `100`. */
+  readonly connectRetryDelayMs?: number;
+  /** Called before each retry of a connection attempt: which retry (1-based), its delay and the error that caused it. */
+  readonly onConnectRetry?: (retry: number, delayMs: number, error: unknown) => void;
 }
 
 /** Told of each connection hand-out and return, for hooks (called synchronously on the hot path). */
@@ -83,13 +93,54 @@ export interface NodePoolStats {
   readonly heldMs: number;
   /** Connections being opened now (counted in `total`, neither idle nor handed out yet). */
   readonly opening: number;
+  /** Exponentially weighted mean time to open a connection for {@link NodePool.resize}, in milliseconds (`0`: none opened yet). */
+  readonly connectMs: number;
   readonly statementCache: Readonly<StatementCacheCounters>;
+  /** Each open connection with its health score. */
+  readonly connections: readonly ConnectionHealthStats[];
+  /** Connections closed since start, by reason. */
+  readonly recycled: Readonly<RecycleCounts>;
+  /** Connection attempts retried since start (see {@link NodePoolOptions.connectRetries}). */
+  readonly connectRetries: number;
+  /** Connections reserved by {@link NodePool.reserve} (pre-warmed workload scopes) now. */
+  readonly reserved: number;
+}
+
+/** What a caller may ask of one statement besides its text: pg's result shape, and cancellation. */
+export interface StatementOptions {
+  /** `'array'`: each row is an array of values in column order (pg's `rowMode`). */
+  readonly rowMode?: 'array';
+  /** Type parsers for this statement's result (pg's `types`). */
+  readonly types?: CustomTypesConfig;
+  /**
+   * Aborting it sends a cancel request for the running statement (or stops waiting for a connection); the
+   * statement then fails with SQLSTATE 57014. Honoured by {@link NodePool.execute} only.
+   */
+  readonly signal?: AbortSignal;
+  /** A small statement to run next to this one on the same connection, in the same round trip. */
+  readonly probe?: StatementProbe;
+}
+
+/**
+ * A one-value statement pipelined with another on the same connection, so what it reports is tied to that
+ * statement: before it (e.g. a replica's replayed WAL position, which the statement then sees at least) or after
+ * it (e.g. the primary's WAL position once the statement committed). Costs no extra round trip.
+ */
+export interface StatementProbe {
+  readonly sql: string;
+  readonly before: boolean;
+  /** Set to the first column of the probe's first row; `undefined` when the probe failed or could not run. */
+  value: unknown;
 }
 
 /** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
 export interface NodeConnection {
   /** Runs one statement on this connection (prepared under `statementName` when given and cached). */
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string, options?: StatementOptions): Promise<QueryResult<R>>;
+  /** PostgreSQL's transaction status after the last statement: idle, in a transaction, or in a failed one. */
+  readonly transactionStatus: 'I' | 'T' | 'E' | undefined;
+  /** Hands the connection's LISTEN notifications or server notices to `listener` until the returned function is called. */
+  subscribe(event: 'notification' | 'notice', listener: (message: unknown) => void): () => void;
   /** Returns the connection; with `destroy`, closes it instead (after a connection-level failure). */
   release(destroy?: boolean): void;
 }
@@ -108,6 +159,8 @@ export type BatchOutcome = { readonly ok: true; readonly result: QueryResult } |
 const LATENCY_WEIGHT = 0.2;
 // How often statement deadlines are checked: a timeout fires up to this much late.
 const SWEEP_INTERVAL_MS = 25;
+// How long a node has to confirm an aborted statement's cancel before the connection is cut.
+const ABORT_GRACE_MS = 1_000;
 /** Passed to `release` to close a connection that must not run another statement. */
 const RETIRED = new Error('connection retired after a cancel request');
 
@@ -122,6 +175,14 @@ export function isConnectionLevelError(error: unknown): boolean {
 function isStalePlan(error: unknown): boolean {
   const candidate = error as { code?: unknown; message?: unknown };
   return candidate?.code === '0A000' && typeof candidate.message === 'string' && candidate.message.includes('cached plan must not change result type');
+}
+
+// A function, not `signal.aborted` inline: TypeScript would keep the narrowing of an earlier check across awaits.
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/** The error of a statement whose AbortSignal fired: SQLSTATE 57014 (query_canceled), as PostgreSQL reports a cancel. */
+function abortedError(signal: AbortSignal, node: string, cause?: unknown): QueryError {
+  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, { cause: cause ?? signal.reason, context: { node } });
 }
 
 function isAcquireTimeout(error: unknown): boolean {
@@ -149,7 +210,23 @@ interface ClientState {
   acquiredAt: number;
   /** The `onConnect` hook still running (or failed) for this new connection; `undefined` once it succeeded. */
   ready: Promise<void> | undefined;
+  /** Its health score's inputs, and its id in `stats()`. */
+  readonly health: ConnectionHealth;
+  /** Why the pool is closing it, once decided; `undefined` for pg-pool's own lifetime and idle closes. */
+  recycle: RecycleReason | undefined;
 }
+
+/**
+ * How a statement that ends at check-in counts towards the connection's health score: none ended there (a
+ * transaction's or a batch's statements are counted as they end), it ended well (or with the caller's own error),
+ * or it failed through the connection's fault (see `isConnectionFault`).
+ */
+type CheckinStatement = typeof NO_STATEMENT | typeof STATEMENT_OK | typeof STATEMENT_FAULT;
+const NO_STATEMENT = 0;
+const STATEMENT_OK = 1;
+const STATEMENT_FAULT = 2;
+/** Passed to `release` to close a connection whose health score fell below the threshold. */
+const UNHEALTHY = new Error('connection recycled: health score below pool.healthThreshold');
 
 const STATE: unique symbol = Symbol('pg-query-router.connection-state');
 type StatefulClient = PoolClient & { [STATE]: ClientState };
@@ -192,6 +269,22 @@ export class NodePool {
   private ceiling: number;
   /** Connections handed out now (the rest of the open ones are idle or still being opened). */
   private checkedOut = 0;
+  /** The node's median statement time, against which each connection's latency is scored. */
+  private readonly reference = new LatencyReference();
+  private readonly healthThreshold: number;
+  /** pg-pool's maximum connection lifetime in milliseconds (`0`: none): its lifetime closes are told apart by age. */
+  private readonly lifetimeMs: number;
+  private readonly recycled: RecycleCounts = { lifetime: 0, idle: 0, health: 0, error: 0, shrink: 0 };
+  private readonly retryPolicy: ConnectRetryPolicy;
+  /** How long a caller may wait for a connection, in milliseconds (`0`: forever): connect retries stop at it. */
+  private readonly acquireTimeoutMs: number;
+  private connectRetries = 0;
+  /** The target last asked of {@link resize}, and whether to keep it warm: re-applied when reservations change. */
+  private requested: number;
+  private keptWarm = false;
+  private reserved = 0;
+  /** See {@link NodePoolStats.connectMs}. */
+  private connectMs = 0;
 
   constructor(options: NodePoolOptions) {
     this.name = options.name;
@@ -202,6 +295,11 @@ export class NodePool {
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
     this.ceiling = this.max;
+    this.requested = this.max;
+    this.healthThreshold = options.healthThreshold ?? 0;
+    this.lifetimeMs = (connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000)) * 1000;
+    this.retryPolicy = { retries: options.connectRetries ?? 0, delayMs: options.connectRetryDelayMs ?? 100 };
+    this.acquireTimeoutMs = connection.connectionTimeoutMillis ?? options.acquireTimeoutMs;
     // Object spread drops the non-enumerable secrets, so copy them explicitly.
     this.pool = new pg.Pool({
       application_name: options.applicationName,
@@ -222,18 +320,42 @@ export class NodePool {
       const onConnect = options.onConnect;
       const ready = onConnect === undefined ? undefined : Promise.resolve().then(() => onConnect(client));
       ready?.catch(() => undefined); // awaited (and reported) at the connection's first hand-out
-      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0, ready };
+      const health = new ConnectionHealth(performance.now());
+      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0, ready, health, recycle: undefined };
       this.clients.add(client);
     });
-    this.pool.on('remove', (client) => this.clients.delete(client));
-    this.pool.on('error', (error) => options.onIdleError?.(error));
+    this.pool.on('remove', (client) => {
+      this.clients.delete(client);
+      const state = (client as Partial<StatefulClient>)[STATE];
+      if (state !== undefined && state.recycle === undefined && !this.pool.ending) this.recycled[this.expiredOrIdle(state)]++;
+    });
+    this.pool.on('error', (error, client) => {
+      const state = (client as Partial<StatefulClient> | undefined)?.[STATE];
+      if (state !== undefined) this.recycle(state, 'error');
+      options.onIdleError?.(error);
+    });
+  }
+
+  /** Counts a connection the pool is about to close, and why; pg-pool's own lifetime and idle closes are counted as they happen. */
+  private recycle(state: ClientState, reason: RecycleReason): void {
+    if (state.recycle !== undefined) return;
+    state.recycle = reason;
+    this.recycled[reason]++;
+  }
+
+  /**
+   * Why pg-pool closed a connection on its own: its lifetime ended (pg-pool's timer runs from the connect, so the
+   * connection is at least that old; 50 ms of slack for timer granularity) or it sat idle too long.
+   */
+  private expiredOrIdle(state: ClientState): RecycleReason {
+    return this.lifetimeMs > 0 && performance.now() - state.health.connectedAt >= this.lifetimeMs - 50 ? 'lifetime' : 'idle';
   }
 
   /** Opens connections until `count` (default `min`, at most the ceiling) are open, so the first queries do not pay for connecting. */
   async warm(count: number = this.min): Promise<void> {
     const missing = Math.min(count, this.ceiling) - this.pool.totalCount;
     if (missing <= 0) return;
-    const clients = await Promise.allSettled(Array.from({ length: missing }, () => this.pool.connect()));
+    const clients = await Promise.allSettled(Array.from({ length: missing }, () => this.connect()));
     for (const outcome of clients) if (outcome.status === 'fulfilled') outcome.value.release();
     const failure = clients.find((outcome) => outcome.status === 'rejected');
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
@@ -248,14 +370,21 @@ export class NodePool {
     values: readonly unknown[] | undefined,
     statementName: string | undefined,
     timeoutMs: number = this.statementTimeoutMs,
+    options?: StatementOptions,
   ): Promise<QueryResult<R>> {
+    const signal = options?.signal;
+    if (isAborted(signal)) throw abortedError(signal!, this.name);
     this.inFlight++;
     const started = performance.now();
     let client: PoolClient;
     try {
       this.signalPressure();
-      // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
-      client = await this.pool.connect();
+      try {
+        // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
+        client = await (signal === undefined ? this.pool.connect() : this.connectUnlessAborted(signal));
+      } catch (error) {
+        client = await this.reconnect(error, started, signal);
+      }
       if (stateOf(client).ready !== undefined) await this.whenReady(client);
       if (this.options.prePing) client = await this.pinged(client);
     } catch (error) {
@@ -265,23 +394,29 @@ export class NodePool {
     }
     const state = this.handedOut(client, started);
     if (timeoutMs > 0) this.watch(state, timeoutMs);
+    const watched = timeoutMs > 0 || signal !== undefined;
+    const onAbort = signal === undefined ? undefined : () => this.cancelRunning(client, state);
+    if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
     let ok = false;
     try {
-      const result = await this.run<R>(client, text, values, statementName, true);
+      const result = await this.run<R>(client, text, values, statementName, true, options);
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
-      this.checkin(client, timeoutMs > 0 && unwatch(state) ? RETIRED : undefined);
+      this.checkin(client, watched && unwatch(state) ? RETIRED : undefined, STATEMENT_OK);
       ok = true;
       return result;
     } catch (error) {
-      const cancelPending = timeoutMs > 0 && unwatch(state) && (error as { code?: unknown })?.code !== '57014';
-      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined);
+      const code = (error as { code?: unknown })?.code;
+      const cancelPending = watched && unwatch(state) && code !== '57014';
+      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
       const timedOut = state.timedOutMs;
+      state.timedOutMs = 0;
+      if (isAborted(signal) && (code === '57014' || isConnectionLevelError(error))) throw abortedError(signal!, this.name, error);
       if (timedOut > 0) {
-        state.timedOutMs = 0;
         throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, { cause: error, context: { node: this.name } });
       }
       throw QueryError.from(error, { node: this.name });
     } finally {
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       this.inFlight--;
       const elapsed = performance.now() - started;
       this.latencyMs += (elapsed - this.latencyMs) * LATENCY_WEIGHT;
@@ -306,9 +441,67 @@ export class NodePool {
       await state.ready;
       state.ready = undefined;
     } catch (error) {
+      this.recycle(state, 'error');
       client.release(error as Error);
       throw error;
     }
+  }
+
+  /**
+   * Opens a connection, or takes an idle one, retrying a connection-level failure as `connectRetries` says. Not
+   * used by {@link execute}, which calls `pool.connect()` itself and {@link reconnect} only after a failure.
+   */
+  private async connect(): Promise<PoolClient> {
+    const started = performance.now();
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      return this.reconnect(error, started);
+    }
+  }
+
+  /**
+   * After `pool.connect()` failed with `error`: retries with exponential backoff while the error is a
+   * connection-level one and `connectRetries` allow, never past the caller's acquisition deadline; otherwise
+   * rethrows. Authentication and configuration errors are never retried.
+   */
+  private async reconnect(error: unknown, started: number, signal?: AbortSignal): Promise<PoolClient> {
+    if (this.retryPolicy.retries === 0 || !isRetryableConnectError(error)) throw error;
+    return retryConnect(() => (signal === undefined ? this.pool.connect() : this.connectUnlessAborted(signal)), error, this.retryPolicy, {
+      deadline: this.acquireTimeoutMs > 0 ? started + this.acquireTimeoutMs : undefined,
+      onRetry: (retry, delayMs, cause) => {
+        this.connectRetries++;
+        this.options.onConnectRetry?.(retry, delayMs, cause);
+      },
+    });
+  }
+
+  /** `pool.connect()`, given up when `signal` aborts first (a connection that arrives later goes straight back). */
+  private connectUnlessAborted(signal: AbortSignal): Promise<PoolClient> {
+    return new Promise<PoolClient>((resolve, reject) => {
+      const onAbort = (): void => reject(abortedError(signal, this.name));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pool.connect().then(
+        (client) => {
+          signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) client.release();
+          else resolve(client);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** An AbortSignal fired: the running statement gets a cancel request, and the sweeper cuts a node that ignores it. */
+  private cancelRunning(client: PoolClient, state: ClientState): void {
+    if (!state.active || state.cancelAt > 0) return;
+    state.deadlineAt = 0;
+    state.cancelAt = performance.now() + ABORT_GRACE_MS;
+    this.startSweeper();
+    void sendCancelRequest(client, ABORT_GRACE_MS);
   }
 
   /** Marks a connection as handed out and counts the wait for it. */
@@ -331,20 +524,42 @@ export class NodePool {
   }
 
   /**
-   * Sets the most connections the pool opens (clamped to [max(min, 1), max]). Raising it serves callers already
-   * waiting at once; lowering it closes idle connections above the new ceiling (busy ones close as they are
-   * returned, by the idle timeout). With `keepWarm`, connections up to the ceiling are also kept open when idle
-   * (the idle timeout then closes only those above it), so a pool sized for recurring bursts stays ready.
+   * Sets the most connections the pool opens (clamped to [max(min, 1), max]). Raising it opens connections for
+   * the callers already waiting (with `keepWarm`: up to the new ceiling) in the background; lowering it closes
+   * idle connections above the new ceiling (busy ones close as they are returned, by the idle timeout). With
+   * `keepWarm`, connections up to the ceiling are also kept open when idle (the idle timeout then closes only
+   * those above it), so a pool sized for recurring bursts stays ready. Connections {@link reserve}d for a
+   * pre-warmed scope are kept on top: the ceiling is never below them.
    */
   resize(target: number, keepWarm = false): void {
-    const ceiling = Math.min(this.max, Math.max(1, this.min, Math.floor(target)));
+    this.requested = target;
+    this.keptWarm = keepWarm;
+    const ceiling = Math.min(this.max, Math.max(1, this.min, Math.floor(target), this.reserved));
     if (!setPoolCeiling(this.pool, ceiling, keepWarm ? ceiling : this.min)) return;
     this.ceiling = ceiling;
+    // A new connection joins the idle ones and goes to the first caller in line, so a waiter takes whichever comes
+    // first: a busy connection back in a few ms or the new one. pg-pool left to itself would tie each waiter to a
+    // connection of its own and make it wait the whole connect (~30 ms of CPU under load here).
+    let opening = Math.min(keepWarm ? Number.POSITIVE_INFINITY : this.pool.waitingCount, ceiling - this.pool.totalCount);
+    while (opening-- > 0) {
+      const started = performance.now();
+      this.connect().then(
+        (client) => {
+          const tookMs = performance.now() - started;
+          this.connectMs = this.connectMs === 0 ? tookMs : this.connectMs + (tookMs - this.connectMs) * LATENCY_WEIGHT;
+          client.release();
+        },
+        (error: Error) => this.options.onIdleError?.(error),
+      );
+    }
     let surplus = Math.min(this.pool.totalCount - ceiling, this.pool.idleCount - this.pool.waitingCount);
     while (surplus-- > 0) {
       // Taking an idle connection and discarding it is the public way to close one.
       this.pool.connect().then(
-        (client) => client.release(true),
+        (client) => {
+          this.recycle(stateOf(client), 'shrink');
+          client.release(true);
+        },
         () => undefined,
       );
     }
@@ -354,7 +569,7 @@ export class NodePool {
   private async checkout(): Promise<PoolClient> {
     const started = performance.now();
     this.signalPressure();
-    let client = await this.pool.connect();
+    let client = await this.connect();
     if (stateOf(client).ready !== undefined) await this.whenReady(client);
     if (this.options.prePing) client = await this.pinged(client);
     this.handedOut(client, started);
@@ -367,19 +582,60 @@ export class NodePool {
       await client.query(';');
       return client;
     } catch (error) {
+      this.recycle(stateOf(client), 'error');
       client.release(error as Error);
       return this.pool.connect();
     }
   }
 
-  private checkin(client: PoolClient, error?: Error): void {
+  /**
+   * Keeps at least `count` more connections allowed (the ceiling is never below the reservations) and opens them
+   * now; with adaptive sizing they are also kept open while idle. For a workload scope about to start: release
+   * them with {@link unreserve} when it ends, and the pool returns to its target.
+   */
+  async reserve(count: number): Promise<void> {
+    this.reserved += Math.max(0, Math.floor(count));
+    this.resize(this.requested, this.keptWarm);
+    // Holding that many at once is what proves they are open: counting the pool's clients would include ones
+    // still connecting.
+    const clients = await Promise.allSettled(Array.from({ length: Math.min(this.reserved, this.ceiling) }, () => this.connect()));
+    for (const outcome of clients) if (outcome.status === 'fulfilled') outcome.value.release();
+    const failure = clients.find((outcome) => outcome.status === 'rejected');
+    if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
+  }
+
+  /** Gives back what {@link reserve} took: the pool returns to the target adaptive sizing set (idle surplus closes at once). */
+  unreserve(count: number): void {
+    this.reserved = Math.max(0, this.reserved - Math.max(0, Math.floor(count)));
+    this.resize(this.requested, this.keptWarm);
+  }
+
+  /**
+   * Returns a connection to the pool. A statement that ended here counts towards its health score (O(1), no
+   * allocation); a connection whose score is then below `healthThreshold` is closed instead of kept.
+   */
+  private checkin(client: PoolClient, error?: Error, statement: CheckinStatement = NO_STATEMENT): void {
     const state = stateOf(client);
     state.active = false;
     this.checkedOut--;
-    const held = performance.now() - state.acquiredAt;
+    const now = performance.now();
+    const held = now - state.acquiredAt;
     this.heldMs += held;
     this.options.observer?.checkin?.(held);
+    if (statement !== NO_STATEMENT) this.scoreStatement(state, held, statement === STATEMENT_FAULT, now);
+    if (error !== undefined) {
+      this.recycle(state, 'error');
+    } else if (this.healthThreshold > 0 && state.health.score(now, this.lifetimeMs) < this.healthThreshold) {
+      this.recycle(state, 'health');
+      error = UNHEALTHY;
+    }
     client.release(error);
+  }
+
+  /** Counts one statement of `ms` on a connection towards its health score and its node's median. */
+  private scoreStatement(state: ClientState, ms: number, fault: boolean, now: number): void {
+    state.health.record(ms, fault, this.reference.medianMs, now);
+    if (ms >= 0) this.reference.observe(ms);
   }
 
   /**
@@ -405,20 +661,32 @@ export class NodePool {
       leakTimer.unref();
     }
     return {
-      query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string) => {
+      query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string, options?: StatementOptions) => {
         this.inFlight++;
         const began = performance.now();
         let ok = false;
+        let fault = false;
         try {
-          const result = await this.run<R>(client, text, values, statementName, false);
+          const result = await this.run<R>(client, text, values, statementName, false, options);
           ok = true;
           return result;
         } catch (error) {
+          fault = isConnectionFault(error, true);
           throw QueryError.from(error, { node: this.name });
         } finally {
           this.inFlight--;
-          this.ended(performance.now() - began, ok);
+          const now = performance.now();
+          this.scoreStatement(stateOf(client), now - began, fault, now);
+          this.ended(now - began, ok);
         }
+      },
+      get transactionStatus() {
+        const status = client.getTransactionStatus();
+        return status === 'I' || status === 'T' || status === 'E' ? status : undefined;
+      },
+      subscribe: (event, listener) => {
+        client.on(event, listener);
+        return () => void client.off(event, listener);
       },
       release: (destroy = false) => {
         if (released) return;
@@ -470,7 +738,12 @@ export class NodePool {
       }
     }
     let broken = false;
+    // A batch's statements share one round trip, so their times say nothing of the connection: only their outcomes count.
+    const state = stateOf(client);
+    const answered = performance.now();
     const outcomes = settled.map((outcome): BatchOutcome => {
+      const fault = outcome.status === 'rejected' && isConnectionFault(outcome.reason, true);
+      this.scoreStatement(state, -1, fault, answered);
       if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
       if (isConnectionLevelError(outcome.reason)) broken = true;
       return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
@@ -484,18 +757,38 @@ export class NodePool {
   }
 
   /** Sends one statement, as a named prepared statement from this connection's cache when it has parameters. */
-  private send<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined): Promise<QueryResult<R>> {
+  private send<R extends QueryResultRow>(
+    client: PoolClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+    statementName: string | undefined,
+    options?: StatementOptions,
+  ): Promise<QueryResult<R>> {
     const params = values as unknown[] | undefined;
-    if (statementName === undefined || params === undefined || params.length === 0) return client.query<R>(text, params);
-    const cache = stateOf(client).cache;
-    if (cache === undefined || cache.use(statementName, text) === 'unnamed') return client.query<R>(text, params);
-    return client.query<R>({ name: statementName, text, values: params });
+    let name: string | undefined;
+    if (statementName !== undefined && params !== undefined && params.length > 0) {
+      const cache = stateOf(client).cache;
+      if (cache !== undefined && cache.use(statementName, text) !== 'unnamed') name = statementName;
+    }
+    if (options !== undefined && (options.rowMode !== undefined || options.types !== undefined)) {
+      return client.query<R>({ name, text, values: params, rowMode: options.rowMode, types: options.types } as QueryConfig);
+    }
+    if (name === undefined) return client.query<R>(text, params);
+    return client.query<R>({ name, text, values: params });
   }
 
-  private async run<R extends QueryResultRow>(client: PoolClient, text: string, values: readonly unknown[] | undefined, statementName: string | undefined, retryable: boolean): Promise<QueryResult<R>> {
+  private async run<R extends QueryResultRow>(
+    client: PoolClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+    statementName: string | undefined,
+    retryable: boolean,
+    options?: StatementOptions,
+  ): Promise<QueryResult<R>> {
+    if (options?.probe !== undefined) return this.runProbed<R>(client, text, values, statementName, options, options.probe);
     const cache = stateOf(client).cache;
     try {
-      const result = await this.send<R>(client, text, values, statementName);
+      const result = await this.send<R>(client, text, values, statementName, options);
       cache?.settle();
       return result;
     } catch (error) {
@@ -504,8 +797,53 @@ export class NodePool {
       // nothing ran, so prepare it again and retry once, as postgres.js does.
       if (!retryable || statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
       cache.forget(statementName);
-      return this.send<R>(client, text, values, statementName);
+      return this.send<R>(client, text, values, statementName, options);
     }
+  }
+
+  /** {@link run} with a {@link StatementProbe}: both leave in one write when pg can pipeline, else one after the other. */
+  private async runProbed<R extends QueryResultRow>(
+    client: PoolClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+    statementName: string | undefined,
+    options: StatementOptions,
+    probe: StatementProbe,
+  ): Promise<QueryResult<R>> {
+    const plain = { ...options, probe: undefined };
+    probe.value = undefined;
+    const readProbe = (result: QueryResult): void => {
+      const row = result.rows[0] as Record<string, unknown> | undefined;
+      probe.value = row === undefined ? undefined : Object.values(row)[0];
+    };
+    if (!supportsPipelining(client)) {
+      if (probe.before) readProbe(await client.query(probe.sql));
+      const result = await this.run<R>(client, text, values, statementName, true, plain);
+      if (!probe.before) readProbe(await client.query(probe.sql));
+      return result;
+    }
+    setPipelineMode(client, true);
+    corkSocket(client);
+    let first: Promise<QueryResult>;
+    let second: Promise<QueryResult>;
+    try {
+      first = probe.before ? client.query(probe.sql) : this.send(client, text, values, statementName, plain);
+      second = probe.before ? this.send(client, text, values, statementName, plain) : client.query(probe.sql);
+    } finally {
+      uncorkSocket(client);
+    }
+    const [a, b] = await Promise.allSettled([first, second]);
+    setPipelineMode(client, false);
+    const cache = stateOf(client).cache;
+    cache?.settle();
+    const [probed, main] = probe.before ? [a, b] : [b, a];
+    if (probed.status === 'fulfilled') readProbe(probed.value);
+    if (main.status === 'fulfilled') return main.value as QueryResult<R>;
+    if (statementName === undefined || cache === undefined || !isStalePlan(main.reason)) throw main.reason;
+    // As in run(): nothing ran, so prepare it again. A probe taken after it no longer says anything about it.
+    if (!probe.before) probe.value = undefined;
+    cache.forget(statementName);
+    return this.send<R>(client, text, values, statementName, plain);
   }
 
   /**
@@ -535,6 +873,10 @@ export class NodePool {
   private watch(state: ClientState, timeoutMs: number): void {
     state.deadlineAt = performance.now() + timeoutMs;
     state.timeoutMs = timeoutMs;
+    this.startSweeper();
+  }
+
+  private startSweeper(): void {
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
       this.sweeper.unref();
@@ -546,7 +888,7 @@ export class NodePool {
       const pool = { total: this.pool.totalCount, max: this.max, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
       return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error, pool });
     }
-    return QueryError.from(error, { node: this.name });
+    return loginRefusal(error, this.name) ?? QueryError.from(error, { node: this.name });
   }
 
   /** Time per statement (waiting for a connection included) and time waited for a connection, since start; live, read-only. */
@@ -576,8 +918,24 @@ export class NodePool {
       acquisitions: this.acquireWait.count,
       heldMs: this.heldMs,
       opening: Math.max(0, total - idle - this.checkedOut),
+      connectMs: this.connectMs,
       statementCache: { ...this.counters },
+      connections: this.connectionHealth(),
+      recycled: { ...this.recycled },
+      connectRetries: this.connectRetries,
+      reserved: this.reserved,
     };
+  }
+
+  /** Each open connection's health, lowest score first (connections the pool is closing are left out). */
+  private connectionHealth(): ConnectionHealthStats[] {
+    const now = performance.now();
+    const connections: ConnectionHealthStats[] = [];
+    for (const client of this.clients) {
+      const state = stateOf(client);
+      if (state.recycle === undefined) connections.push(state.health.snapshot(now, this.lifetimeMs, state.active));
+    }
+    return connections.sort((a, b) => a.score - b.score);
   }
 
   /**

@@ -85,26 +85,21 @@ export function uncorkSocket(client: PoolClient): void {
 
 interface ResizablePool {
   options?: { max?: number; min?: number };
-  _pulseQueue?: () => void;
 }
 
 /**
  * Changes the most connections a `pg.Pool` opens. pg-pool reads `options.max` each time it decides whether to
- * open a connection, so a new value applies at once; raising it also hands new connections to callers already
- * waiting (pg-pool serves one waiter per pulse). Connections above a lowered ceiling stay until they are closed.
+ * open a connection, so a new value applies at once. Callers already waiting are not served by raising it
+ * (pg-pool would hand each one a connection of its own still to be opened): the caller opens connections for
+ * them. Connections above a lowered ceiling stay until they are closed.
  * With `keepIdle`, also sets `options.min`, below which pg-pool's idle timeout closes nothing.
  * Returns false when the pool does not look as expected (the ceiling then stays as configured).
  */
 export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): boolean {
   const internals = pool as unknown as ResizablePool;
   if (typeof internals.options?.max !== 'number') return false;
-  const before = internals.options.max;
   internals.options.max = max;
   // pg-pool's idle timeout closes only connections above options.min: raising it keeps that many warm.
   if (keepIdle !== undefined) internals.options.min = keepIdle;
-  if (max > before && typeof internals._pulseQueue === 'function') {
-    const serve = Math.min(pool.waitingCount, max - pool.totalCount);
-    for (let i = 0; i < serve; i++) internals._pulseQueue();
-  }
   return true;
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { PoolConfig } from 'pg';
+import { parseLsn } from './wal-position.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {
@@ -14,8 +15,10 @@ export interface HealthMonitorOptions {
   /** A check that takes longer fails, in milliseconds. */
   readonly timeoutMs: number;
   readonly applicationName: string;
-  /** The name of the primary, whose WAL position replica lag is measured against. */
+  /** The name of the primary, whose WAL position replica lag is measured against (see {@link HealthMonitor.setPrimary}). */
   readonly primary: string;
+  /** Called after every round of checks, once lag has been measured. */
+  readonly onRound?: () => void;
 }
 
 /** Called when a node's health changes. */
@@ -63,13 +66,6 @@ const HEALTH_SQL =
   "SELECT pg_is_in_recovery() AS standby, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, " +
   'EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000 AS since_replay_ms';
 
-/** `16/B374D848` → a number of bytes. */
-function parseLsn(text: unknown): bigint | undefined {
-  if (typeof text !== 'string') return undefined;
-  const match = /^([0-9A-F]+)\/([0-9A-F]+)$/i.exec(text);
-  return match === null ? undefined : (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`);
-}
-
 /**
  * Checks every node on its own connection (so a full pool never delays a check) every `intervalMs`: one small
  * query that must answer within `timeoutMs` and also reports the node's WAL position (for replica lag). A node
@@ -79,12 +75,14 @@ function parseLsn(text: unknown): bigint | undefined {
 export class HealthMonitor {
   private readonly watched: Map<string, Watched>;
   private timer: NodeJS.Timeout | undefined;
+  private primary: string;
 
   constructor(
     targets: readonly HealthTarget[],
     private readonly options: HealthMonitorOptions,
     private readonly onChange: HealthListener,
   ) {
+    this.primary = options.primary;
     this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false, position: undefined, behindSince: undefined, lag: undefined }]));
   }
 
@@ -113,22 +111,37 @@ export class HealthMonitor {
     return this.watched.get(replica)?.lag;
   }
 
-  /** Whether the node said it is in recovery at its last check (`undefined` before one succeeded). */
+  /**
+   * Whether the node said it is in recovery at its last check: `undefined` before one succeeded and while its
+   * checks fail.
+   */
   isStandby(node: string): boolean | undefined {
     return this.watched.get(node)?.position?.standby;
+  }
+
+  /** The node's WAL position at its last successful check: replayed (a standby) or written (a primary). */
+  position(node: string): bigint | undefined {
+    return this.watched.get(node)?.position?.lsn;
+  }
+
+  /** Measures lag against `node` from now on (after a failover). */
+  setPrimary(node: string): void {
+    this.primary = node;
+    for (const watched of this.watched.values()) watched.behindSince = undefined;
   }
 
   /** Checks every node now; resolves when all checks are done. */
   async checkAll(): Promise<void> {
     await Promise.all([...this.watched.values()].map((watched) => this.check(watched)));
     this.measureLag(Date.now());
+    this.options.onRound?.();
   }
 
   private measureLag(now: number): void {
-    const leader = this.watched.get(this.options.primary)?.position;
+    const leader = this.watched.get(this.primary)?.position;
     for (const watched of this.watched.values()) {
       const standby = watched.position;
-      if (watched.target.name === this.options.primary || standby === undefined || !standby.standby || standby.lsn === undefined || leader?.lsn === undefined) {
+      if (watched.target.name === this.primary || standby === undefined || !standby.standby || standby.lsn === undefined || leader?.lsn === undefined) {
         watched.lag = undefined;
         continue;
       }

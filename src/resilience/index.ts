@@ -4,3 +4,4 @@ export { blame, isNodeFailure, SQLSTATE_CLASS_BLAME, NODE_CODES } from './error-
 export type { ErrorBlame } from './error-classification.js';
 export { HealthMonitor } from './health-monitor.js';
 export type { HealthTarget, HealthMonitorOptions, HealthListener, ReplicaLag } from './health-monitor.js';
+export { parseLsn, formatLsn } from './wal-position.js';

@@ -3,6 +3,12 @@ export type { QueryOptions, RouterEvents, CloseOptions, WorkloadPatterns } from 
 export { classifyQuery } from './classify.js';
 export type { Classification, Route, StatementKind } from './classification.js';
 export type { TransactionClient, TransactionOptions, IsolationLevel } from './transaction.js';
+export type { RoutedPool, RoutedPoolEvents, RoutedPoolOptions } from './pg-pool-adapter.js';
+export type { RoutedClient, RoutedClientEvents } from './routed-client.js';
+export type { PgQueryConfig, PgQueryCallback, QueryCursor } from './pg-query-arguments.js';
 export type { RouterStats, NodeStats } from './router-stats.js';
+export type { SessionOptions } from './read-consistency.js';
+export { MAX_SCOPES, MAX_SCOPE_NAME_LENGTH, PREWARM_WAIT_MS } from './workload-scope.js';
+export type { ScopePrewarm } from './workload-scope.js';
 export { RoundRobinBalancer, LeastBusyBalancer, LatencyBalancer } from './replica-balancer.js';
 export type { ReplicaBalancer, BalancedNode } from './replica-balancer.js';

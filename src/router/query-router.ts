@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
-import type { QueryResult, QueryResultRow } from 'pg';
+import type { CustomTypesConfig, QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
-import { ConfigError, RouterClosedError, isCircuitOpenError } from '../errors.js';
+import { ConfigError, QueryError, RouterClosedError, isCircuitOpenError } from '../errors.js';
 import type { FallbackFunction } from '../config.js';
-import { HealthMonitor, NodeBreaker, isNodeFailure, type ReplicaLag } from '../resilience/index.js';
+import { HealthMonitor, NodeBreaker, isNodeFailure, parseLsn, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
-import { NodePool, isConnectionLevelError } from '../pool/index.js';
+import { NodePool, isConnectionLevelError, type StatementProbe } from '../pool/index.js';
 import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
 import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
@@ -21,6 +21,22 @@ import { AdaptiveController, PatternLearner, systemClock, type PatternSnapshot, 
 import { RouterMetrics, silentLogger, startMonitorServer, type MonitorServer, type MonitorServerOptions } from '../metrics/index.js';
 import type { Registry } from 'prom-client';
 import { logRouterEvents } from './router-log.js';
+import {
+  COMMIT_WITH_POSITION_SQL,
+  REPLAY_POSITION_SQL,
+  Sessions,
+  UNKNOWN_POSITION,
+  WRITE_POSITION_SQL,
+  laterPosition,
+  positionOfToken,
+  tokenOfPosition,
+  type SessionOptions,
+  type SessionState,
+} from './read-consistency.js';
+import { PROFILES, type ConfigurationProfile, type ProfileName } from '../config-profiles.js';
+import { PREWARM_WAIT_MS, WorkloadScopes, enterScopes, leaveScopes, type ScopePrewarm } from './workload-scope.js';
+import { RoutedPool } from './pg-pool-adapter.js';
+import { checkResultOptions } from './pg-query-arguments.js';
 
 /** Per-call options of {@link QueryRouter.query}. */
 export interface QueryOptions {
@@ -37,6 +53,21 @@ export interface QueryOptions {
   fallback?: FallbackFunction;
   /** Statement timeout for this call, in milliseconds (`0`: none); default `breaker.timeoutMs`. */
   timeoutMs?: number;
+  /**
+   * Aborting it cancels the statement: a cancel request goes to the server if it is running, and waiting for a
+   * connection stops. The call then rejects with a `QueryError` whose `code` is `'57014'` (query_canceled); a
+   * statement that finished first keeps its result. Never retried on another node, never counted by a breaker.
+   */
+  signal?: AbortSignal;
+  /** `'array'`: rows come back as arrays of values in column order, as pg's `rowMode: 'array'` (`fields` names them). */
+  rowMode?: 'array';
+  /** Type parsers for this statement's result, as pg's per-query `types` (`{ getTypeParser(oid, format) }`). */
+  types?: CustomTypesConfig;
+  /**
+   * A token from {@link QueryRouter.consistencyToken} (another request's, another process's): a read runs on a
+   * replica only if it has replayed every write the token covers, else on the primary.
+   */
+  after?: string;
 }
 
 /** Events of a {@link QueryRouter}, for `router.on(name, listener)`. */
@@ -68,6 +99,17 @@ export interface RouterEvents {
   warning: [event: { message: string }];
   /** A `query()` took at least `slowQueryMs`; the statement is named by its fingerprint, never its text. */
   slowQuery: [event: { node: string; fingerprint: string; durationMs: number }];
+  /**
+   * Opening a connection failed at connection level and is retried (`pool.connectRetries`) after `delayMs`;
+   * `retry` counts from 1. Authentication and configuration errors are never retried.
+   */
+  connectRetry: [event: { node: string; retry: number; delayMs: number; error: Error }];
+  /** A replica trails the primary by more than `maxReplicaLagMs` (or `maxReplicaLagBytes`) and left the balancer. */
+  replicaLagging: [event: { node: string; lagMs: number; lagBytes: number }];
+  /** A lagging replica caught up and rejoined the balancer. */
+  replicaCaughtUp: [event: { node: string }];
+  /** With `failover: 'auto'`: the primary stopped answering (or went into recovery) and a promoted node took its place. */
+  primaryChanged: [event: { from: string; to: string }];
 }
 
 /** What {@link QueryRouter.patterns} returns. */
@@ -94,6 +136,12 @@ interface RoutedNode {
   /** Read by the balancer without a function call: statements in flight on this node. */
   readonly inFlight: number;
   readonly latencyMs: number;
+  /** Its role now: the configured one until a failover. */
+  role: 'primary' | 'replica';
+  /** The highest WAL position this replica is known to have replayed (health checks, probes); 0 when unknown. */
+  replayed: bigint;
+  /** Out of the balancer because it trails by more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */
+  lagging: boolean;
 }
 
 function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): RoutedNode {
@@ -101,6 +149,9 @@ function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): R
     node,
     pool,
     breaker,
+    role: node.role,
+    replayed: 0n,
+    lagging: false,
     get inFlight() {
       return pool.inFlight;
     },
@@ -110,7 +161,7 @@ function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): R
   };
 }
 
-const QUERY_OPTION_KEYS = new Set(['route', 'fallback', 'timeoutMs']);
+const QUERY_OPTION_KEYS = new Set(['route', 'fallback', 'timeoutMs', 'signal', 'rowMode', 'types', 'after']);
 
 // Module-level actions for the breakers: passed with their arguments, so a call allocates no closure.
 const executeOn = <R extends QueryResultRow>(
@@ -118,8 +169,11 @@ const executeOn = <R extends QueryResultRow>(
   sql: string,
   params: readonly unknown[] | undefined,
   name: string | undefined,
-  timeoutMs: number | undefined,
-): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, timeoutMs);
+  options: ProbedOptions | undefined,
+): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, options?.timeoutMs, options);
+
+/** A caller's options plus, for read-your-writes, a WAL-position probe riding in the same round trip. */
+type ProbedOptions = QueryOptions & { readonly probe?: StatementProbe };
 const acquireOn = (pool: NodePool, holder: string | undefined) => pool.acquire(holder);
 
 /** The lag fields of a node in `stats()`: `null` for the primary and for a replica not measured yet. */
@@ -157,8 +211,19 @@ async function runBatchOn(pool: NodePool, statements: readonly BatchStatement[])
 export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineHost {
   /** The validated, frozen options in force. */
   readonly options: ResolvedOptions;
-  private readonly primary: RoutedNode;
-  private readonly replicas: readonly RoutedNode[];
+  /** The node writes go to: the configured primary, or the node a failover promoted. */
+  private primary: RoutedNode;
+  /** Every node but the primary, in configuration order. */
+  private replicas: readonly RoutedNode[];
+  /** Every node, in configuration order (the primary first); fixed. */
+  private readonly nodes: readonly RoutedNode[];
+  /** The primary's last health check said it is in recovery: it takes no writes. */
+  private primaryInRecovery = false;
+  private failovers = 0;
+  /** The last "two primaries" warning, so a split is reported once. */
+  private splitWarning: string | undefined;
+  private readonly sessions: Sessions;
+  private readonly consistencyCounts = { readsOnReplicaKnown: 0, readsOnReplicaChecked: 0, readsOnReplicaAfterWait: 0, readsOnPrimary: 0, writesTracked: 0 };
   private readonly classifier: Classifier;
   private readonly balancer: ReplicaBalancer;
   private readonly volatility: FunctionVolatility;
@@ -174,6 +239,18 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly adaptive: AdaptiveController;
   private readonly instruments: RouterMetrics;
   private readonly servers = new Set<MonitorServer>();
+  private readonly scopes: WorkloadScopes;
+
+  /**
+   * Configuration presets — `development`, `production`, `highThroughput`, `lowLatency`, `reliable` — for the
+   * pool, breaker, cache and adaptive settings; each setting's reason is documented in `src/config-profiles.ts` and
+   * the README. Spread one under your options, or name it with the `profile` option to merge section by section.
+   *
+   * @example
+   * new QueryRouter({ ...QueryRouter.profiles.production, primary, replicas });
+   * new QueryRouter({ profile: 'production', primary, replicas, pool: { max: 50 } }); // keeps production's other pool settings
+   */
+  static readonly profiles: Readonly<Record<ProfileName, ConfigurationProfile>> = PROFILES;
 
   /**
    * Validates `options` (throwing {@link ConfigError} for the first bad key) and creates one pool per node.
@@ -202,6 +279,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
         onLeak: (leak) => this.emit('leak', leak),
+        onConnectRetry: (retry, delayMs, error) => this.emit('connectRetry', { node: node.name, retry, delayMs: Math.round(delayMs), error: error as Error }),
         onPressure: this.options.adaptive.enabled ? (waiting, busy, opening) => this.adaptive.pressure(node.name, waiting, busy, opening) : undefined,
         onConnect: onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
         observer: {
@@ -232,16 +310,28 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       });
     this.primary = routedNode(this.options.primary, makePool(this.options.primary), makeBreaker(this.options.primary));
     this.replicas = this.options.replicas.map((node) => routedNode(node, makePool(node), makeBreaker(node)));
+    this.nodes = [this.primary, ...this.replicas];
     this.healthyReplicas = this.replicas;
+    this.sessions = new Sessions(this.options);
+    // The health check also reads WAL positions: with replicas (lag) or failover (who is primary) it runs at
+    // least every lagCheckIntervalMs.
+    const watchesPositions = this.replicas.length > 0 || this.options.failover === 'auto';
+    const checkEveryMs = pool.healthCheckIntervalMs > 0 && watchesPositions ? Math.min(pool.healthCheckIntervalMs, this.options.lagCheckIntervalMs) : pool.healthCheckIntervalMs;
     this.health = new HealthMonitor(
       [this.options.primary, ...this.options.replicas],
-      { intervalMs: pool.healthCheckIntervalMs, timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs), applicationName, primary: this.options.primary.name },
+      {
+        intervalMs: checkEveryMs,
+        timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs),
+        applicationName,
+        primary: this.options.primary.name,
+        onRound: () => this.afterHealthRound(),
+      },
       (node, healthy, reason) => {
         // A node that answers its health check again gets traffic at once, instead of after resetTimeoutMs
         // (or after a trial call that hit it while it was still starting).
-        if (healthy) [this.primary, ...this.replicas].find((routed) => routed.node.name === node)?.breaker.close();
+        if (healthy) this.nodes.find((routed) => routed.node.name === node)?.breaker.close();
         this.refreshHealthyReplicas();
-        if (node === 'primary') return;
+        if (node === this.primary.node.name) return;
         if (healthy) this.emit('replicaUp', { node });
         else this.emit('replicaDown', { node, reason });
       },
@@ -278,6 +368,13 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       },
     );
     this.adaptive.start();
+    const nodes = this.nodes;
+    this.scopes = new WorkloadScopes(
+      nodes.map(({ node }) => node.name),
+      { reserve: (node, count) => nodes[node]!.pool.reserve(count), unreserve: (node, count) => nodes[node]!.pool.unreserve(count) },
+      PREWARM_WAIT_MS,
+      systemClock,
+    );
     for (const node of [this.primary, ...this.replicas]) {
       // Pre-warm: what this hour needed in an earlier run (from the state file), else pool.min.
       const size = this.adaptive.learnedSize(node.node.name) ?? pool.min;
@@ -319,24 +416,261 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         target = this.balancer.pick(this.healthyReplicas) ?? (route === 'replica' || this.options.readFallback === 'replicas-only' ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary);
       }
     }
+    // Read-your-writes: a read must see a WAL position (the session's writes, a token); a write in such a session
+    // learns its position. Both ride a probe in the statement's own round trip.
+    let probe: StatementProbe | undefined;
+    let required: bigint | undefined;
+    const session = this.sessions.current();
+    if (session !== undefined || options?.after !== undefined) {
+      if (read) {
+        if (route === 'auto') required = this.requiredPosition(session, options);
+        if (required !== undefined) {
+          const fresh = this.freshReplica(required);
+          if (fresh !== undefined) {
+            target = fresh;
+            this.consistencyCounts.readsOnReplicaKnown++;
+          } else if (target !== this.primary) probe = { sql: REPLAY_POSITION_SQL, before: true, value: undefined };
+          else this.consistencyCounts.readsOnPrimary++;
+        }
+      } else if (session?.consistency === 'read-your-writes' && classification.kind !== 'read') {
+        probe = { sql: WRITE_POSITION_SQL, before: false, value: undefined };
+      }
+    }
+    if (this.primaryInRecovery && target === this.primary && classification.kind !== 'read') throw this.noWritablePrimary();
     if (route !== 'auto') this.routed.forced++;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
     let name: string | undefined;
     if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    const scopes = this.scopes.used ? this.scopes.current() : undefined;
+    const scopeNode = scopes === undefined ? -1 : this.nodeIndex(target);
+    if (scopes !== undefined) enterScopes(scopes, scopeNode);
     const started = performance.now();
     try {
-      const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options?.timeoutMs);
+      const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, probe === undefined ? options : { ...options, probe });
       this.observe(classification, target, performance.now() - started, true);
-      return result;
+      if (probe === undefined) return result;
+      if (!probe.before) {
+        this.noteWrite(session!, probe.value);
+        return result;
+      }
+      return await this.checkedRead<R>(result, probe, target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
     } catch (error) {
       this.observe(classification, target, performance.now() - started, false);
-      return this.recover<R>(target.breaker.translate(error), target, read && route === 'auto', entry, sql, params, name, options);
+      const failure = target.breaker.translate(error);
+      // A write whose connection failed may have committed: its position is unknown, so the session reads the primary.
+      if (probe !== undefined && !probe.before && isConnectionLevelError(error)) this.noteWrite(session!, undefined);
+      if (required !== undefined && target !== this.primary && (isNodeFailure(failure) || isCircuitOpenError(failure))) {
+        // Another replica may be further behind: only the primary surely has the session's writes.
+        this.routed.readFallbacks++;
+        return this.readOnPrimary<R>(entry, sql, params, name, options);
+      }
+      const result = await this.recover<R>(failure, target, read && route === 'auto', entry, sql, params, name, options);
+      // A misrouted write (SQLSTATE 25006) re-run on the primary: its position was not probed.
+      if (session?.consistency === 'read-your-writes' && entry.misrouted) this.noteWrite(session, undefined);
+      return result;
+    } finally {
+      if (scopes !== undefined) leaveScopes(scopes, scopeNode);
     }
   }
 
+  /** The WAL position a read must see: the session's (in read-your-writes) and the caller's `after` token, whichever is later. */
+  private requiredPosition(session: SessionState | undefined, options: QueryOptions | undefined): bigint | undefined {
+    const own = session?.consistency === 'read-your-writes' ? session.position : undefined;
+    return options?.after === undefined ? own : laterPosition(own, positionOfToken(options.after, 'query.after'));
+  }
+
+  /** A replica in the balancer known to have replayed `position` (from health checks and earlier probes). */
+  private freshReplica(position: bigint): RoutedNode | undefined {
+    let fresh: RoutedNode[] | undefined;
+    for (const node of this.healthyReplicas) if (node.replayed >= position) (fresh ??= []).push(node);
+    return fresh === undefined ? undefined : this.balancer.pick(fresh);
+  }
+
+  private noteReplayed(node: RoutedNode, position: bigint): void {
+    if (position > node.replayed) node.replayed = position;
+  }
+
+  /** Records a write of the session at `lsn` (the probe's answer); an unknown position sends its later reads to the primary. */
+  private noteWrite(session: SessionState, lsn: unknown): void {
+    session.position = laterPosition(session.position, parseLsn(lsn) ?? UNKNOWN_POSITION);
+    this.consistencyCounts.writesTracked++;
+  }
+
+  /**
+   * A read that ran on a replica behind a position probe: kept if the replica had replayed `required` before the
+   * read began; otherwise, after waiting up to `waitMs` for that replica to catch up, run again there or on the primary.
+   */
+  private async checkedRead<R extends QueryResultRow>(
+    result: QueryResult<R>,
+    probe: StatementProbe,
+    target: RoutedNode,
+    required: bigint,
+    waitMs: number,
+    entry: ClassifierEntry,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    name: string | undefined,
+    options: QueryOptions | undefined,
+  ): Promise<QueryResult<R>> {
+    const replayed = parseLsn(probe.value);
+    if (replayed !== undefined) this.noteReplayed(target, replayed);
+    if (replayed !== undefined && replayed >= required) {
+      this.consistencyCounts.readsOnReplicaChecked++;
+      return result;
+    }
+    if (waitMs > 0 && (await this.waitForReplay(target, required, waitMs))) {
+      try {
+        const again = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options);
+        this.consistencyCounts.readsOnReplicaAfterWait++;
+        this.routed.replica++;
+        return again;
+      } catch {
+        // The replica failed meanwhile: the primary answers.
+      }
+    }
+    return this.readOnPrimary<R>(entry, sql, params, name, options);
+  }
+
+  /** Polls `target`'s replayed position (1, 2, 4 … 16 ms apart) until it reaches `required` or `waitMs` pass. */
+  private async waitForReplay(target: RoutedNode, required: bigint, waitMs: number): Promise<boolean> {
+    const deadline = performance.now() + waitMs;
+    for (let delay = 1; performance.now() + delay <= deadline; delay = Math.min(delay * 2, 16)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (target.replayed >= required) return true;
+      try {
+        const { rows } = await target.pool.execute<{ lsn: string | null }>(REPLAY_POSITION_SQL, undefined, undefined);
+        const replayed = parseLsn(rows[0]?.lsn);
+        if (replayed !== undefined) this.noteReplayed(target, replayed);
+      } catch {
+        return false;
+      }
+      if (target.replayed >= required) return true;
+    }
+    return false;
+  }
+
+  /** A read-your-writes read no replica could serve: the primary has every write. */
+  private async readOnPrimary<R extends QueryResultRow>(
+    entry: ClassifierEntry,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    name: string | undefined,
+    options: QueryOptions | undefined,
+  ): Promise<QueryResult<R>> {
+    this.consistencyCounts.readsOnPrimary++;
+    this.routed.primary++;
+    try {
+      return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, options);
+    } catch (error) {
+      return this.recover<R>(this.primary.breaker.translate(error), this.primary, false, entry, sql, params, name, options);
+    }
+  }
+
+  private noWritablePrimary(): QueryError {
+    return new QueryError('PGR_NO_PRIMARY', `${this.primary.node.name} is in recovery (a standby) and takes no writes${this.options.failover === 'auto' ? '; no promoted node has been found yet' : ''}`, {
+      context: { node: this.primary.node.name },
+    });
+  }
+
+  /**
+   * Runs `fn` as a read-your-writes session (an AsyncLocalStorage scope: everything it starts, across awaits,
+   * belongs to it). With `consistency: 'read-your-writes'` (the router's option or the session's), a read after a
+   * write of the session — or after a committed `transaction()` — runs on a replica only if it has replayed that
+   * write, else on the primary (or after waiting up to `waitForReplicaMs` for a replica). A session inside a
+   * session shares it; with options of its own it starts from the outer one's position and hands its writes back.
+   *
+   * @example
+   * await router.session(async () => {
+   *   await router.query('UPDATE profiles SET name = $1 WHERE id = $2', [name, id]);
+   *   return router.query('SELECT * FROM profiles WHERE id = $1', [id]); // sees the new name
+   * });
+   */
+  async session<T>(fn: () => T | Promise<T>, options?: SessionOptions): Promise<T> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    if (typeof fn !== 'function') throw new ConfigError('session', 'expects a callback () => Promise');
+    const outer = this.sessions.current();
+    if (outer !== undefined && options === undefined) return fn();
+    const state = this.sessions.create(options);
+    if (outer !== undefined) state.position = laterPosition(state.position, outer.position);
+    try {
+      return await this.sessions.run(state, fn);
+    } finally {
+      if (outer !== undefined) outer.position = laterPosition(outer.position, state.position);
+    }
+  }
+
+  /**
+   * A middleware for Express (`app.use(...)`) and Fastify (`addHook('onRequest', ...)`) that runs each request in
+   * its own {@link session}. `token` reads a consistency token from the request (a cookie, a header) so the
+   * session starts after that user's previous writes; a missing or malformed token starts a fresh session.
+   *
+   * @example
+   * app.use(router.sessionMiddleware({ token: (req) => req.cookies['db-token'] }));
+   * app.post('/profile', async (req, res) => {
+   *   await router.query('UPDATE profiles SET name = $1 WHERE id = $2', [req.body.name, req.user.id]);
+   *   res.cookie('db-token', router.consistencyToken() ?? '', { maxAge: 60_000 }).redirect('/profile');
+   * });
+   */
+  sessionMiddleware<Request = unknown>(
+    options?: { token?: (request: Request) => string | null | undefined } & Omit<SessionOptions, 'after'>,
+  ): (request: Request, response: unknown, next: (error?: unknown) => void) => void {
+    const { token, ...sessionOptions } = options ?? {};
+    if (token !== undefined && typeof token !== 'function') throw new ConfigError('sessionMiddleware.token', 'must be a function (request) => string | undefined');
+    this.sessions.create(sessionOptions);
+    return (request, _response, next) => {
+      const raw = token?.(request);
+      const after = typeof raw === 'string' && parseLsn(raw) !== undefined ? raw : undefined;
+      this.sessions.run(this.sessions.create({ ...sessionOptions, after }), () => next());
+    };
+  }
+
+  /**
+   * The current session's consistency token: the WAL position of its latest write (PostgreSQL's text form, e.g.
+   * `"0/16B3748"`), to hand to a later request or another process (`{ after: token }`, `session(fn, { after })`).
+   * `undefined` outside a read-your-writes session and before its first write.
+   */
+  consistencyToken(): string | undefined {
+    const position = this.sessions.current()?.position;
+    return position === undefined ? undefined : tokenOfPosition(position);
+  }
+
+  /** A node's index in the order scopes count them: configuration order, the configured primary first. */
+  private nodeIndex(target: RoutedNode): number {
+    return this.nodes.indexOf(target);
+  }
+
+  /**
+   * Runs `fn` as a named workload scope: every statement and transaction started inside it (through
+   * AsyncLocalStorage, across awaits) is tagged with `name`, and the scope's peak of concurrent statements per node
+   * is learned, so {@link prewarm} can open that many connections before its next run. Scopes nest: a statement
+   * counts towards every scope around it. Costs nothing until the first scope runs; then one AsyncLocalStorage
+   * read per statement (and, on Node 20, AsyncLocalStorage's promise hooks stay on for the process, as after any
+   * use of it). A bad name rejects with `ConfigError`.
+   *
+   * @example
+   * await router.prewarm('nightly-report');              // opens what the last run needed
+   * await router.scope('nightly-report', () => buildReport(router));
+   */
+  scope<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    if (this.closing !== undefined) return Promise.reject(new RouterClosedError());
+    return this.scopes.run(name, fn);
+  }
+
+  /**
+   * Opens, on each node, as many connections as scope `name` had statements in flight at its peak last time (at
+   * once, above the adaptive target if need be), and keeps them until the scope's next run ends — then each pool
+   * returns to its adaptive target. If the scope does not start within a minute ({@link PREWARM_WAIT_MS}), the
+   * reservation lapses. Resolves once the connections are open; a scope that never completed a run warms nothing.
+   * Without adaptive sizing the connections are ordinary idle ones, closed by `pool.idleTimeoutMs` if unused.
+   */
+  async prewarm(name: string): Promise<ScopePrewarm> {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    return this.scopes.prewarm(name);
+  }
+
   private observe(classification: Classification, target: RoutedNode, durationMs: number, ok: boolean): void {
-    this.learner?.record(classification, target.node.role, durationMs, ok);
+    this.learner?.record(classification, target.role, durationMs, ok);
     const slowMs = this.options.slowQueryMs;
     if (slowMs > 0 && durationMs >= slowMs) this.emit('slowQuery', { node: target.node.name, fingerprint: classification.fingerprint, durationMs });
   }
@@ -399,12 +733,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     name: string | undefined,
     options: QueryOptions | undefined,
   ): Promise<QueryResult<R>> {
-    const timeoutMs = options?.timeoutMs;
     let lastError = error;
     if (failed !== this.primary && (error as { code?: unknown })?.code === '25006' && autoRead) {
       entry.misrouted = true;
       this.routed.selfHealed++;
-      return this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
+      return this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, options);
     }
     const nodeFailure = isNodeFailure(error) || isCircuitOpenError(error);
     if (nodeFailure && autoRead && failed !== this.primary) {
@@ -413,12 +746,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       if (next !== undefined) {
         this.routed.readFallbacks++;
         try {
-          return await next.breaker.call(executeOn<R>, next.pool, sql, params, name, timeoutMs);
+          return await next.breaker.call(executeOn<R>, next.pool, sql, params, name, options);
         } catch (retryError) {
           lastError = retryError;
           if (next !== this.primary && this.options.readFallback === 'primary' && (isNodeFailure(retryError) || isCircuitOpenError(retryError))) {
             try {
-              return await this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, timeoutMs);
+              return await this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, options);
             } catch (primaryError) {
               lastError = primaryError;
             }
@@ -434,8 +767,69 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     throw lastError;
   }
 
+  /**
+   * The replicas reads may use: breaker not open, last health check passed, not lagging, and not a node that says
+   * it is out of recovery (a promoted replica, or an old primary back on its own: its data has diverged).
+   */
   private refreshHealthyReplicas(): void {
-    this.healthyReplicas = this.replicas.filter((node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name));
+    this.healthyReplicas = this.replicas.filter(
+      (node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name) && !node.lagging && this.health.isStandby(node.node.name) !== false,
+    );
+  }
+
+  /** After each round of health checks: replayed positions, lag exclusion, the primary's state and failover. */
+  private afterHealthRound(): void {
+    const { maxReplicaLagMs, maxReplicaLagBytes } = this.options;
+    for (const node of this.replicas) {
+      const name = node.node.name;
+      if (!this.health.isHealthy(name)) {
+        // Replay restarts from a checkpoint after a restart: what it had replayed before says nothing now.
+        node.replayed = 0n;
+      } else if (this.health.isStandby(name) === true) {
+        const position = this.health.position(name);
+        if (position !== undefined) this.noteReplayed(node, position);
+      }
+      const lag = this.health.lag(name);
+      const lagging = lag !== undefined && ((maxReplicaLagMs > 0 && lag.ms > maxReplicaLagMs) || (maxReplicaLagBytes > 0 && lag.bytes > maxReplicaLagBytes));
+      if (lagging === node.lagging) continue;
+      node.lagging = lagging;
+      if (lagging) this.emit('replicaLagging', { node: name, lagMs: Math.round(lag!.ms), lagBytes: lag!.bytes });
+      else this.emit('replicaCaughtUp', { node: name });
+    }
+    const primary = this.primary.node.name;
+    this.primaryInRecovery = this.health.isStandby(primary) === true;
+    if (this.options.failover === 'auto' && (this.primaryInRecovery || !this.health.isHealthy(primary))) this.failOver();
+    this.refreshHealthyReplicas();
+  }
+
+  /**
+   * The primary is down or in recovery: if exactly one other node answers and says it is not in recovery, it was
+   * promoted and becomes the primary. Two such nodes would mean a split cluster: the router picks neither, and says so.
+   */
+  private failOver(): void {
+    const promoted = this.nodes.filter((node) => node !== this.primary && this.health.isHealthy(node.node.name) && this.health.isStandby(node.node.name) === false);
+    if (promoted.length > 1) {
+      const message = `failover: ${promoted.map((node) => node.node.name).join(' and ')} all say they are primaries; writes wait until only one does`;
+      // Once per split, not once per health check round.
+      if (message !== this.splitWarning) this.warn(message);
+      this.splitWarning = message;
+      return;
+    }
+    this.splitWarning = undefined;
+    const next = promoted[0];
+    if (next === undefined) return;
+    const from = this.primary;
+    from.role = 'replica';
+    next.role = 'primary';
+    next.lagging = false;
+    this.primary = next;
+    this.replicas = this.nodes.filter((node) => node !== next);
+    this.primaryInRecovery = false;
+    this.health.setPrimary(next.node.name);
+    next.breaker.close();
+    this.failovers++;
+    this.options.logger.warn({ event: 'primaryChanged', from: from.node.name, to: next.node.name }, `primary changed from ${from.node.name} to ${next.node.name}`);
+    this.emit('primaryChanged', { from: from.node.name, to: next.node.name });
   }
 
   private routeOption(options: QueryOptions): 'auto' | Route {
@@ -451,6 +845,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== 'number' || !Number.isInteger(options.timeoutMs) || options.timeoutMs < 0)) {
       throw new ConfigError('query.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(options.timeoutMs)}`);
     }
+    checkResultOptions(options);
+    if (options.after !== undefined) positionOfToken(options.after, 'query.after');
     return route;
   }
 
@@ -487,9 +883,34 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.closing !== undefined) throw new RouterClosedError();
     if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
     const { begin, readOnly, serializable } = parseTransactionOptions(options);
-    const target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
+    let target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
+    // In a read-your-writes session a read-only transaction needs a replica known to have the session's writes;
+    // a writing one reports its commit's position.
+    const session = this.sessions.current();
+    const rywSession = session?.consistency === 'read-your-writes' ? session : undefined;
+    if (target !== this.primary && rywSession?.position !== undefined) target = this.freshReplica(rywSession.position) ?? this.primary;
+    const track = rywSession !== undefined && target === this.primary && !readOnly ? rywSession : undefined;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
+    const scopes = this.scopes.used ? this.scopes.current() : undefined;
+    if (scopes === undefined) return this.transactionOn(target, fn, begin, holder, track);
+    // A transaction holds one connection of its node throughout: it counts as one statement in flight there.
+    const node = this.nodeIndex(target);
+    enterScopes(scopes, node);
+    try {
+      return await this.transactionOn(target, fn, begin, holder, track);
+    } finally {
+      leaveScopes(scopes, node);
+    }
+  }
+
+  private async transactionOn<T>(
+    target: RoutedNode,
+    fn: (tx: TransactionClient) => Promise<T>,
+    begin: string,
+    holder: string | undefined,
+    track: SessionState | undefined,
+  ): Promise<T> {
     const connection = await target.breaker.call(acquireOn, target.pool, holder);
     const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
     let begun = false;
@@ -498,7 +919,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       begun = true;
       const result = await fn(tx);
       tx.finish();
-      await connection.query('COMMIT');
+      if (track === undefined) await connection.query('COMMIT');
+      else {
+        // COMMIT and the position covering it in one round trip; pg answers a multi-statement string with one result each.
+        const results = (await connection.query(COMMIT_WITH_POSITION_SQL)) as unknown;
+        this.noteWrite(track, Array.isArray(results) ? (results[1] as QueryResult<{ lsn: string }> | undefined)?.rows[0]?.lsn : undefined);
+      }
       connection.release();
       return result;
     } catch (error) {
@@ -550,6 +976,36 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     return new QueryPipeline(this, options);
   }
 
+  /**
+   * A `pg.Pool`-shaped view of the router for code written against `pg.Pool`, Drizzle's node-postgres driver and
+   * Kysely's `PostgresDialect`: `query()` routes each statement as {@link query} does; `connect()` hands out a
+   * client that routes statement by statement until a transaction or session state pins it to one connection.
+   * `end()` closes the router. See {@link RoutedPool}.
+   *
+   * @example
+   * const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: router.asPool() }) });
+   */
+  asPool(): RoutedPool {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    return new RoutedPool(this, {
+      entry: (sql, params) => checkStatement(this.classifier, sql, params),
+      statementName: (sql, entry) => (this.statementCacheEnabled && entry.classification.paramCount > 0 ? (entry.statementName ??= statementNameFor(sql)) : undefined),
+      pin: async (readOnly, holder) => {
+        let target = readOnly ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
+        const session = this.sessions.current();
+        if (session?.consistency === 'read-your-writes') {
+          if (target !== this.primary && session.position !== undefined) target = this.freshReplica(session.position) ?? this.primary;
+          // What a pinned client commits is not probed: the session's later reads go to the primary, never stale.
+          if (target === this.primary && !readOnly) this.noteWrite(session, undefined);
+        }
+        if (target === this.primary) this.routed.primary++;
+        else this.routed.replica++;
+        return { node: target.node.name, connection: await target.breaker.call(acquireOn, target.pool, holder) };
+      },
+      pools: () => [this.primary, ...this.replicas].map(({ pool }) => pool.stats()),
+    });
+  }
+
   /** The narrow interface a {@link QueryPipeline} uses; not part of the router's API. */
   [PIPELINE_BACKEND](): PipelineBackend {
     return {
@@ -587,17 +1043,19 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
   stats(): RouterStats {
-    const nodes = [this.primary, ...this.replicas].map(({ node, pool, breaker }) => {
+    const nodes = [this.primary, ...this.replicas].map(({ node, pool, breaker, role, lagging }) => {
       const pool_ = pool.stats();
       return {
         name: node.name,
-        role: node.role,
+        role,
+        inRecovery: this.health.isStandby(node.name) ?? null,
+        lagging,
         url: node.label,
         healthy: this.health.isHealthy(node.name),
         lastHealthError: this.health.lastError(node.name),
         breaker: breaker.state.state,
         breakerOpens: breaker.opens,
-        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, target: pool_.target, max: pool_.max },
+        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, target: pool_.target, max: pool_.max, reserved: pool_.reserved },
         queries: pool_.queries,
         errors: pool_.errors,
         inFlight: pool_.inFlight,
@@ -607,7 +1065,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         acquireMeanMs: pool_.acquireMeanMs,
         acquireP99Ms: pool_.acquireP99Ms,
         statementCache: pool_.statementCache,
-        ...replicaLag(this.health.lag(node.name), node.role),
+        ...replicaLag(this.health.lag(node.name), role),
+        connections: pool_.connections,
+        recycled: pool_.recycled,
+        connectRetries: pool_.connectRetries,
       };
     });
     const rate = (hits: number, misses: number): number => (hits + misses === 0 ? 0 : hits / (hits + misses));
@@ -634,12 +1095,33 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         catalogLookups: this.volatility.lookups,
         replicasAvailable: this.healthyReplicas.length,
         readsOnPrimary: this.replicas.length === 0 || this.healthyReplicas.length === 0,
+        readsOnPrimaryReason: this.readsOnPrimaryReason(),
       },
+      primary: this.primary.node.name,
+      failovers: this.failovers,
+      consistency: { mode: this.options.consistency, ...this.consistencyCounts },
       classifierCache: { size: this.classifier.size, max: this.classifier.max, hits: this.classifier.hits, misses: this.classifier.misses, hitRate: rate(this.classifier.hits, this.classifier.misses) },
       statementCache: { ...statement, maxPerConnection: this.options.statementCache.max, hitRate: rate(statement.hits, statement.misses) },
       adaptive: { enabled: this.options.adaptive.enabled, patternsTracked: this.learner?.size ?? 0, patternsEvicted: this.learner?.evicted ?? 0 },
       patterns: this.learner?.top(10) ?? [],
+      scopes: this.scopes.snapshot(),
     };
+  }
+
+  /** Why no replica takes reads now, replica by replica; `null` while one does. */
+  private readsOnPrimaryReason(): string | null {
+    if (this.replicas.length === 0) return 'no replicas are configured';
+    if (this.healthyReplicas.length > 0) return null;
+    const why = this.replicas.map((node) => {
+      const name = node.node.name;
+      if (!this.health.isHealthy(name)) return `${name}: health check failed (${this.health.lastError(name) ?? 'no answer'})`;
+      if (node.breaker.isOpen) return `${name}: circuit breaker open`;
+      if (this.health.isStandby(name) === false) return `${name}: not in recovery (a primary of its own), so not a replica of ${this.primary.node.name}`;
+      const lag = this.health.lag(name);
+      if (node.lagging && lag !== undefined) return `${name}: lags ${Math.round(lag.ms)} ms / ${lag.bytes} bytes (maxReplicaLagMs ${this.options.maxReplicaLagMs}${this.options.maxReplicaLagBytes > 0 ? `, maxReplicaLagBytes ${this.options.maxReplicaLagBytes}` : ''})`;
+      return `${name}: unavailable`;
+    });
+    return why.join('; ');
   }
 
   /**
@@ -655,6 +1137,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       this.health.stop();
       this.adaptive.stop();
+      this.scopes.clear();
       const servers = Promise.all([...this.servers].map((server) => server.close()));
       this.servers.clear();
       // Pipelines first: what they accepted is written before the pools close.

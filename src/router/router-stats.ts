@@ -1,11 +1,16 @@
-import type { StatementCacheCounters } from '../pool/index.js';
-import type { PatternSnapshot } from '../adaptive/index.js';
+import type { ConnectionHealthStats, RecycleCounts, StatementCacheCounters } from '../pool/index.js';
+import type { PatternSnapshot, ScopeSnapshot } from '../adaptive/index.js';
 
 /** One node in {@link RouterStats}. */
 export interface NodeStats {
   /** `'primary'`, `'replica-0'`, … */
   readonly name: string;
+  /** Its role now: the configured one, until a failover (`failover: 'auto'`) promotes a replica. */
   readonly role: 'primary' | 'replica';
+  /** Whether its last health check said it is in recovery (a standby); `null` before one succeeded and while they fail. */
+  readonly inRecovery: boolean | null;
+  /** Out of the balancer because it trails the primary by more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */
+  readonly lagging: boolean;
   /** `host:port/database`; never credentials. */
   readonly url: string;
   /** Whether the node passed its last health check. */
@@ -18,9 +23,10 @@ export interface NodeStats {
   readonly breakerOpens: number;
   /**
    * Connections: open in all, idle, checked out, callers waiting for one, the ceiling now (`target`: the adaptive
-   * size when `adaptive.enabled`, else `max`) and the configured `max`.
+   * size when `adaptive.enabled`, else `max`; never below `reserved`), the configured `max`, and the connections
+   * `reserved` for pre-warmed workload scopes (`router.prewarm()`) until their runs end.
    */
-  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number };
+  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number; readonly reserved: number };
   /** Statements run on this node, and how many failed (any cause). */
   readonly queries: number;
   readonly errors: number;
@@ -43,6 +49,16 @@ export interface NodeStats {
   readonly lagBytes: number | null;
   /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
+  /**
+   * Each open connection, lowest health score first: an opaque `id`, its `score` (0–100; below
+   * `pool.healthThreshold` it is closed at its next check-in), `statements` run, `failures` through its own fault,
+   * `ageMs` and whether it is `active` (checked out).
+   */
+  readonly connections: readonly ConnectionHealthStats[];
+  /** Connections closed since start, by reason: `lifetime`, `idle`, `health`, `error` and `shrink` (adaptive sizing). */
+  readonly recycled: Readonly<RecycleCounts>;
+  /** Connection attempts retried since start (`pool.connectRetries`). */
+  readonly connectRetries: number;
 }
 
 /** The JSON snapshot returned by `router.stats()`. */
@@ -76,6 +92,25 @@ export interface RouterStats {
     readonly replicasAvailable: number;
     /** True when no replica can take reads, so reads run on the primary (unless `readFallback: 'replicas-only'`). */
     readonly readsOnPrimary: boolean;
+    /** Why, replica by replica (health, breaker, lag, not a standby), when `readsOnPrimary`; `null` otherwise. */
+    readonly readsOnPrimaryReason: string | null;
+  };
+  /** The node writes go to now (`'primary'` unless a failover promoted another). */
+  readonly primary: string;
+  /** How many times `failover: 'auto'` changed the primary. */
+  readonly failovers: number;
+  /**
+   * Read-your-writes: the mode, reads sent to a replica known to have the session's writes, to one checked in the
+   * same round trip, to one after waiting (`waitForReplicaMs`), reads sent to the primary because no replica had
+   * caught up, and writes whose WAL position a session recorded.
+   */
+  readonly consistency: {
+    readonly mode: 'eventual' | 'read-your-writes';
+    readonly readsOnReplicaKnown: number;
+    readonly readsOnReplicaChecked: number;
+    readonly readsOnReplicaAfterWait: number;
+    readonly readsOnPrimary: number;
+    readonly writesTracked: number;
   };
   /** The classification cache (keyed by SQL text). */
   readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
@@ -85,4 +120,6 @@ export interface RouterStats {
   readonly adaptive: { readonly enabled: boolean; readonly patternsTracked: number; readonly patternsEvicted: number };
   /** The ten most frequent query patterns now (see `router.patterns()`). */
   readonly patterns: readonly PatternSnapshot[];
+  /** Workload scopes (`router.scope()`), most recently used first: runs, statements in flight and last peak per node. */
+  readonly scopes: readonly ScopeSnapshot[];
 }

@@ -1,0 +1,234 @@
+import { EventEmitter } from 'node:events';
+import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
+import { RouterClosedError } from '../errors.js';
+import type { NodeConnection, NodePoolStats } from '../pool/index.js';
+import type { ClassifierEntry } from './classifier.js';
+import { UNPINNED, pinningOf, type Pinning } from './pg-pool-pinning.js';
+import {
+  callbackOf,
+  cursorNotSupported,
+  isCursor,
+  parseQueryCall,
+  scratchCall,
+  settleCallback,
+  type PgQueryCallback,
+  type PgQueryConfig,
+  type QueryCursor,
+  type ResultOptions,
+} from './pg-query-arguments.js';
+import type { QueryRouter } from './query-router.js';
+import { RoutedClient, type ClientHost } from './routed-client.js';
+
+/** What the router lends its pool view: its classifier, statement names and connections. Not public API. */
+export interface PoolBackend {
+  /** Validates a statement and its parameters and returns its cached classification. */
+  entry(sql: unknown, params: unknown): ClassifierEntry;
+  /** The prepared-statement name for a parameterised statement, or `undefined` when the statement cache is off. */
+  statementName(sql: string, entry: ClassifierEntry): string | undefined;
+  /** A connection of the primary, or (`readOnly`) of a replica chosen as for a read, through the node's breaker. */
+  pin(readOnly: boolean, holder: string | undefined): Promise<{ node: string; connection: NodeConnection }>;
+  /** Each node's pool counters. */
+  pools(): readonly NodePoolStats[];
+}
+
+/** Events of a {@link RoutedPool}, as `pg.Pool` emits them. */
+export interface RoutedPoolEvents {
+  /** An idle pooled connection failed (its node restarted, the network dropped it); it was discarded. */
+  error: [error: Error, client: undefined];
+}
+
+/** pg-pool's options as a `RoutedPool` reports them (from the router's `pool` options; no connection settings). */
+export interface RoutedPoolOptions {
+  /** Connections per node, at most. */
+  readonly max: number;
+  readonly min: number;
+  readonly idleTimeoutMillis: number;
+  readonly connectionTimeoutMillis: number;
+}
+
+// Texts this long are generated (inlined bulk data) and do not repeat: the classifier does not cache them either.
+const MAX_CACHED_TEXT_LENGTH = 16_384;
+
+/**
+ * The router seen as a `pg.Pool`: what Drizzle's node-postgres driver, Kysely's `PostgresDialect` and ordinary
+ * `pg.Pool` code call. Made by `router.asPool()`.
+ *
+ * - `query()` routes each statement as `router.query()` does (reads to replicas, everything else to the primary);
+ *   a statement that opens a transaction or sets session state runs on a connection of its own that is cleaned
+ *   up afterwards, so nothing of it reaches other callers.
+ * - `connect()` costs no connection: the {@link RoutedClient} routes per statement until a transaction or session
+ *   state pins it to one connection.
+ * - `end()` closes the router.
+ *
+ * The class name contains "Pool" on purpose: Drizzle tells a pool from a client by it, and takes a client of its
+ * own for each transaction only from a pool.
+ */
+export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
+  /** The router's pool sizing, under pg-pool's names (Kysely reads `options`). */
+  readonly options: RoutedPoolOptions;
+  private readonly host: ClientHost;
+  private readonly pinnings = new Map<string, Pinning>();
+  private readonly pinningsMax: number;
+  private readonly leakStackTraces: boolean;
+  private clients = 0;
+  private closing: Promise<void> | undefined;
+  private isEnded = false;
+  private readonly forwardError = ({ error }: { error: Error }): void => {
+    if (this.listenerCount('error') > 0) this.emit('error', error, undefined);
+  };
+
+  /** @internal Made by `router.asPool()`. */
+  constructor(
+    private readonly router: QueryRouter,
+    private readonly backend: PoolBackend,
+  ) {
+    super();
+    const { pool, classifierCache } = router.options;
+    this.options = Object.freeze({ max: pool.max, min: pool.min, idleTimeoutMillis: pool.idleTimeoutMs, connectionTimeoutMillis: pool.acquireTimeoutMs });
+    this.pinningsMax = Math.max(1, classifierCache.max);
+    this.leakStackTraces = pool.leakStackTraces;
+    this.host = {
+      route: (text, values, options) => router.query(text, values as readonly unknown[] | undefined, options),
+      pinning: (text) => this.pinningOf(text),
+      entry: backend.entry,
+      statementName: backend.statementName,
+      pin: backend.pin,
+      released: () => {
+        this.clients--;
+      },
+    };
+    // Subscribed only once someone listens: an unheard 'error' would crash the process, as it does with pg.Pool.
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event === 'error' && this.listenerCount('error') === 0 && this.closing === undefined) router.on('connectionError', this.forwardError);
+    });
+    (this as EventEmitter).on('removeListener', (event: string | symbol) => {
+      if (event === 'error' && this.listenerCount('error') === 0) router.off('connectionError', this.forwardError);
+    });
+  }
+
+  /**
+   * Runs one statement, as `pg.Pool#query`: text or a config object (`text`, `values`, `name`, `rowMode: 'array'`,
+   * `types`), values, and an optional callback (then it returns `undefined`). Resolves with pg's `QueryResult`;
+   * rejects with the router's errors (`QueryError` keeps PostgreSQL's SQLSTATE in `code`). Cursors and streams
+   * are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
+   */
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends unknown[] = unknown[]>(config: PgQueryConfig & { rowMode: 'array' }, values?: readonly unknown[]): Promise<QueryArrayResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(config: PgQueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, callback: PgQueryCallback<R>): void;
+  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, values: readonly unknown[] | undefined, callback: PgQueryCallback<R>): void;
+  query<C extends QueryCursor>(cursor: C): C;
+  query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
+    if (isCursor(textOrConfig)) throw cursorNotSupported();
+    let done: PgQueryCallback | undefined;
+    let promise: Promise<QueryResult>;
+    try {
+      done = callbackOf(values, callback);
+      parseQueryCall(textOrConfig, values, scratchCall);
+      const { text, values: params, options } = scratchCall;
+      if (typeof text === 'string' && this.pinningOf(text) !== UNPINNED) promise = this.runAlone(text, params, options);
+      else promise = this.router.query(text as string, params as readonly unknown[] | undefined, options);
+    } catch (error) {
+      promise = Promise.reject(error as Error);
+    }
+    if (done === undefined) return promise;
+    settleCallback(promise, done);
+    return undefined;
+  }
+
+  /**
+   * A client for several statements, as `pg.Pool#connect`. It holds no connection until a statement pins it (see
+   * {@link RoutedClient}), so taking one per statement, as Kysely does, costs next to nothing. Release it exactly
+   * once. With a callback, it is called with `(error, client, release)`. After {@link end}, fails with
+   * `RouterClosedError`.
+   */
+  connect(): Promise<RoutedClient>;
+  connect(callback: (error: Error | undefined, client: RoutedClient | undefined, release: (error?: Error | boolean) => void) => void): void;
+  connect(callback?: (error: Error | undefined, client: RoutedClient | undefined, release: (error?: Error | boolean) => void) => void): Promise<RoutedClient> | undefined {
+    if (this.closing !== undefined) {
+      const error = new RouterClosedError('the pool');
+      if (callback === undefined) return Promise.reject(error);
+      queueMicrotask(() => callback(error, undefined, () => undefined));
+      return undefined;
+    }
+    const client = this.checkOut();
+    if (callback === undefined) return Promise.resolve(client);
+    queueMicrotask(() => callback(undefined, client, (error) => client.release(error)));
+    return undefined;
+  }
+
+  /** Closes the router (every node's connections), as `pg.Pool#end` closes the pool. Idempotent. */
+  end(): Promise<void>;
+  end(callback: (error?: Error) => void): void;
+  end(callback?: (error?: Error) => void): Promise<void> | undefined {
+    this.closing ??= this.router.close().then(() => {
+      this.isEnded = true;
+    });
+    this.router.off('connectionError', this.forwardError);
+    if (callback === undefined) return this.closing;
+    this.closing.then(
+      () => callback(),
+      (error: unknown) => callback(error as Error),
+    );
+    return undefined;
+  }
+
+  /** True once {@link end} was called. */
+  get ending(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** True once {@link end} finished. */
+  get ended(): boolean {
+    return this.isEnded;
+  }
+
+  /** Connections open now, over every node. */
+  get totalCount(): number {
+    return this.backend.pools().reduce((sum, pool) => sum + pool.total, 0);
+  }
+
+  /** Connections open and idle now, over every node. */
+  get idleCount(): number {
+    return this.backend.pools().reduce((sum, pool) => sum + pool.idle, 0);
+  }
+
+  /** Callers waiting for a connection now, over every node. */
+  get waitingCount(): number {
+    return this.backend.pools().reduce((sum, pool) => sum + pool.waiting, 0);
+  }
+
+  /** Clients handed out by {@link connect} and not released yet (pinned or not). Not in pg. */
+  get checkedOutCount(): number {
+    return this.clients;
+  }
+
+  private checkOut(): RoutedClient {
+    this.clients++;
+    return new RoutedClient(this.host, this.leakStackTraces ? new Error('connection checked out here').stack : undefined);
+  }
+
+  /** A pinning statement given to the pool itself runs on a client of its own, released (and cleaned) at once. */
+  private async runAlone(text: string, values: unknown, options: ResultOptions | undefined): Promise<QueryResult> {
+    const client = this.checkOut();
+    try {
+      return await client.query({ text, values: values as readonly unknown[] | undefined, ...options });
+    } finally {
+      client.release();
+    }
+  }
+
+  private pinningOf(text: string): Pinning {
+    let pinning = this.pinnings.get(text);
+    if (pinning === undefined) {
+      pinning = pinningOf(text);
+      if (text.length <= MAX_CACHED_TEXT_LENGTH) {
+        // Forgetting everything at once is crude, but only workloads of more distinct texts than the classifier
+        // caches ever get here, and relexing a text costs about what classifying it does.
+        if (this.pinnings.size >= this.pinningsMax) this.pinnings.clear();
+        this.pinnings.set(text, pinning);
+      }
+    }
+    return pinning;
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { QUICK_CONSISTENCY_PARAMS, POLICIES, type ConsistencyBenchParams } from '../bench/consistency-params.js';
+import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency-report.js';
+import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency-workload.js';
+import { sharedCluster } from './helpers/cluster.js';
+
+// A tiny run of the benchmark's workload on the shared cluster: it checks that every policy runs, that the report has
+// every row with numbers in it, and that read-your-writes read nothing stale — never how fast anything is. (The
+// shared cluster commits asynchronously, so this also covers the insert-position path of read-your-writes.)
+const params: ConsistencyBenchParams = { ...QUICK_CONSISTENCY_PARAMS, users: 12, thinkMs: 20, writeShares: [0.5], cellMs: 700 };
+
+describe('bench:consistency smoke run (shared cluster, tiny cells, no timing assertions)', () => {
+  it('runs every policy and reports stale reads, replica share and latency for each', async () => {
+    const cluster = sharedCluster();
+    await createConsistencySchema(cluster.primaryUrl, params.users);
+    await cluster.waitForReplication();
+    const primaryPort = Number(new URL(cluster.primaryUrl).port);
+    const cells: CellResult[] = [];
+    for (const policy of POLICIES) {
+      const router = routerForPolicy(policy, cluster, params);
+      try {
+        cells.push(await runCell(router, policy, 0.5, params, primaryPort, 7));
+      } finally {
+        await router.close();
+      }
+    }
+    const rows = summariseConsistency(cells);
+    expect(rows.map((row) => row.policy)).toEqual([...POLICIES]);
+    for (const row of rows) {
+      expect(row.readsPerSecond).toBeGreaterThan(0);
+      expect(row.writesPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(row.readP99Ms)).toBe(true);
+      expect(row.replicaShare).toBeGreaterThanOrEqual(0);
+      expect(row.replicaShare).toBeLessThanOrEqual(1);
+    }
+    const ryw = rows.find((row) => row.policy === 'read-your-writes')!;
+    expect(ryw.staleReads).toBe(0);
+    expect(consistencyVerdicts(rows)[0]!.noStaleReads).toBe(true);
+    const table = renderConsistencyTable(rows);
+    expect(table.split('\n')).toHaveLength(2 + POLICIES.length);
+    expect(table).toContain('| Write share | Policy');
+  });
+});

@@ -1,0 +1,294 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { until } from './helpers/wait.js';
+
+/*
+ * Read-your-writes and replica lag against a cluster of its own: replay is paused on replicas here, and commits
+ * are synchronous (synchronous_commit = on), as on a production primary.
+ */
+
+let cluster: LocalCluster;
+let replicaPorts: number[];
+const WORKERS = 8;
+
+beforeAll(async () => {
+  cluster = await startLocalCluster({ replicas: 2, settings: { synchronous_commit: 'on' } });
+  replicaPorts = cluster.nodes.slice(1).map((node) => node.port);
+  const admin = new pg.Client(cluster.primaryUrl);
+  await admin.connect();
+  try {
+    await admin.query('CREATE TABLE kv (id int PRIMARY KEY, v bigint NOT NULL)');
+    await admin.query('CREATE TABLE churn (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+    await admin.query(`INSERT INTO kv SELECT g, 0 FROM generate_series(0, 99) g`);
+  } finally {
+    await admin.end();
+  }
+  await cluster.waitForReplication();
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function makeRouter(options: Partial<ConstructorParameters<typeof QueryRouter>[0]> = {}): QueryRouter {
+  return new QueryRouter({
+    primary: cluster.primaryUrl,
+    replicas: [...cluster.replicaUrls],
+    pool: { max: 12, healthCheckIntervalMs: 5_000 },
+    lagCheckIntervalMs: 100,
+    ...options,
+  });
+}
+
+/** Writes to another table until `stop()`: the primary's WAL keeps moving, as in production. */
+function writeLoad(router: QueryRouter): { stop: () => Promise<number> } {
+  let running = true;
+  let writes = 0;
+  const loop = (async () => {
+    while (running) {
+      await router.query('INSERT INTO churn DEFAULT VALUES');
+      writes++;
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return writes;
+    },
+  };
+}
+
+interface PairOutcome {
+  stale: number;
+  onReplica: number;
+  pairs: number;
+}
+
+/**
+ * `pairs` write-then-read pairs over {@link WORKERS} workers, each on its own row: the read must return the value
+ * just written. Each pair runs in a session of its own, as one web request would.
+ */
+async function writeThenRead(router: QueryRouter, pairs: number, firstId: number): Promise<PairOutcome> {
+  const outcome: PairOutcome = { stale: 0, onReplica: 0, pairs: 0 };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async (_, worker) => {
+      const id = firstId + worker;
+      for (let value = Date.now() * 1000 + worker; next < pairs; value++) {
+        next++;
+        await router.session(async () => {
+          await router.query('UPDATE kv SET v = $1 WHERE id = $2', [value, id]);
+          const { rows } = await router.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = $1', [id]);
+          if (Number(rows[0]!.v) !== value) outcome.stale++;
+          if (replicaPorts.includes(rows[0]!.port)) outcome.onReplica++;
+          outcome.pairs++;
+        });
+      }
+    }),
+  );
+  return outcome;
+}
+
+describe('read-your-writes sessions', () => {
+  it('read their own write every time under a continuous write load, mostly from replicas; eventual mode shows staleness', async () => {
+    const ryw = makeRouter({ consistency: 'read-your-writes' });
+    const eventual = makeRouter({ consistency: 'eventual' });
+    const load = writeLoad(ryw);
+    try {
+      const consistent = await writeThenRead(ryw, 10_000, 0);
+      const loose = await writeThenRead(eventual, 3_000, 20);
+      const stats = ryw.stats().consistency;
+      console.log(
+        `read-your-writes: ${consistent.pairs} pairs, ${consistent.stale} stale, ${((100 * consistent.onReplica) / consistent.pairs).toFixed(1)} % of reads on replicas ` +
+          `(known ${stats.readsOnReplicaKnown}, checked ${stats.readsOnReplicaChecked}, primary ${stats.readsOnPrimary}); ` +
+          `eventual: ${loose.stale} of ${loose.pairs} reads stale (${((100 * loose.stale) / loose.pairs).toFixed(2)} %)`,
+      );
+      expect(consistent.pairs).toBe(10_000);
+      expect(consistent.stale).toBe(0);
+      expect(consistent.onReplica / consistent.pairs).toBeGreaterThanOrEqual(0.5);
+      expect(stats.writesTracked).toBeGreaterThanOrEqual(10_000);
+      expect(stats.readsOnReplicaKnown + stats.readsOnReplicaChecked + stats.readsOnPrimary).toBeGreaterThanOrEqual(10_000);
+      // The same pairs without read-your-writes: the test can see a stale read when there is one.
+      expect(loose.stale).toBeGreaterThan(0);
+    } finally {
+      await load.stop();
+      await Promise.all([ryw.close(), eventual.close()]);
+    }
+  });
+
+  it('a committed transaction is read back, also by a read-only transaction; waitForReplicaMs keeps reads on replicas', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes', waitForReplicaMs: 200 });
+    try {
+      await router.session(async () => {
+        for (let value = 1; value <= 300; value++) {
+          await router.transaction(async (tx) => {
+            await tx.query('UPDATE kv SET v = $1 WHERE id = 40', [value]);
+            await tx.query('UPDATE kv SET v = $1 WHERE id = 41', [value]);
+          });
+          const { rows } = await router.query<{ v: string }>('SELECT v FROM kv WHERE id = 40');
+          expect(Number(rows[0]!.v)).toBe(value);
+          const inTx = await router.transaction((tx) => tx.query<{ v: string }>('SELECT v FROM kv WHERE id = 41'), { readOnly: true });
+          expect(Number(inTx.rows[0]!.v)).toBe(value);
+        }
+      });
+      const { consistency } = router.stats();
+      // With a 200 ms wait allowed, a replica that is a little behind is waited for instead of skipped.
+      expect(consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait).toBeGreaterThan(consistency.readsOnPrimary);
+    } finally {
+      await router.close();
+    }
+  });
+
+  it('a token carries a write to another router instance, which reads it even while every replica is stuck behind', async () => {
+    const writer = makeRouter({ consistency: 'read-your-writes' });
+    const reader = makeRouter({ lagCheckIntervalMs: 100, maxReplicaLagMs: 0 });
+    try {
+      const before = await reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50');
+      cluster.pauseReplay('replica1');
+      cluster.pauseReplay('replica2');
+      const token = await writer.session(async () => {
+        expect(writer.consistencyToken()).toBeUndefined();
+        await writer.query('UPDATE kv SET v = v + 1 WHERE id = 50');
+        return writer.consistencyToken();
+      });
+      expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      const expected = Number(before.rows[0]!.v) + 1;
+      // Without the token a replica answers, with the old value: the pause is real.
+      const stale = await reader.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = 50');
+      expect(replicaPorts).toContain(stale.rows[0]!.port);
+      expect(Number(stale.rows[0]!.v)).toBe(expected - 1);
+      const fresh = await reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50', undefined, { after: token! });
+      expect(Number(fresh.rows[0]!.v)).toBe(expected);
+      const inSession = await reader.session(() => reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50'), { after: token!, consistency: 'read-your-writes' });
+      expect(Number(inSession.rows[0]!.v)).toBe(expected);
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await cluster.waitForReplication();
+      // Once the replicas have replayed it, the token's reads go back to them.
+      const later = await reader.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = 50', undefined, { after: token! });
+      expect(Number(later.rows[0]!.v)).toBe(expected);
+      expect(replicaPorts).toContain(later.rows[0]!.port);
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  it('covers pg.Pool-style code through asPool(): plain writes are tracked, a pinned transaction sends later reads to the primary', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    const pool = router.asPool();
+    try {
+      await router.session(async () => {
+        for (let value = 1; value <= 100; value++) {
+          await pool.query('UPDATE kv SET v = $1 WHERE id = 70', [value]);
+          const { rows } = await pool.query<{ v: string }>('SELECT v FROM kv WHERE id = 70');
+          expect(Number(rows[0]!.v)).toBe(value);
+        }
+        const client = await pool.connect();
+        await client.query('BEGIN');
+        await client.query('UPDATE kv SET v = -1 WHERE id = 71');
+        await client.query('COMMIT');
+        client.release();
+        const { rows } = await pool.query<{ v: string; standby: boolean }>('SELECT v, pg_is_in_recovery() AS standby FROM kv WHERE id = 71');
+        expect(Number(rows[0]!.v)).toBe(-1);
+        expect(rows[0]!.standby).toBe(false);
+      });
+    } finally {
+      await router.close();
+    }
+  });
+
+  it('the middleware runs each request in its own session and takes the token a request carries', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({ token: (request) => request.headers['x-db-token'] });
+    const handle = (request: { headers: Record<string, string | undefined> }, handler: () => Promise<string | undefined>): Promise<string | undefined> =>
+      new Promise((resolve, reject) => middleware(request, {}, () => void handler().then(resolve, reject)));
+    try {
+      const token = await handle({ headers: {} }, async () => {
+        await router.query('UPDATE kv SET v = v + 1 WHERE id = 60');
+        return router.consistencyToken();
+      });
+      expect(token).toBeDefined();
+      expect(await handle({ headers: { 'x-db-token': token } }, async () => router.consistencyToken())).toBe(token);
+      // Each request starts afresh: no token, no position.
+      expect(await handle({ headers: {} }, async () => router.consistencyToken())).toBeUndefined();
+      // A tampered token from a client is ignored, not an error page.
+      expect(await handle({ headers: { 'x-db-token': 'drop table' } }, async () => router.consistencyToken())).toBeUndefined();
+    } finally {
+      await router.close();
+    }
+  });
+
+  it('rejects bad consistency input with ConfigError and leaves nothing half-done', async () => {
+    const router = makeRouter();
+    try {
+      await expect(router.query('SELECT 1', undefined, { after: 'not-a-token' })).rejects.toBeInstanceOf(ConfigError);
+      await expect(router.query('SELECT 1', undefined, { after: 42 as unknown as string })).rejects.toThrow(/query\.after/);
+      await expect(router.session(async () => 1, { after: 'x/y' })).rejects.toThrow(/session\.after/);
+      await expect(router.session(async () => 1, { consistency: 'strong' as 'eventual' })).rejects.toThrow(/session\.consistency/);
+      await expect(router.session(async () => 1, { waitForReplicaMs: -1 })).rejects.toThrow(/session\.waitForReplicaMs/);
+      await expect(router.session(async () => 1, { timeout: 5 } as never)).rejects.toThrow(/session\.timeout/);
+      await expect(router.session('nope' as never)).rejects.toBeInstanceOf(ConfigError);
+      expect(() => router.sessionMiddleware({ token: 'cookie' as never })).toThrow(ConfigError);
+      expect(() => new QueryRouter({ primary: cluster.primaryUrl, consistency: 'strong' as 'eventual' })).toThrow(/consistency/);
+      expect(() => new QueryRouter({ primary: cluster.primaryUrl, maxReplicaLagMs: -5 })).toThrow(/maxReplicaLagMs/);
+      expect(() => new QueryRouter({ primary: cluster.primaryUrl, failover: 'yes' as 'auto' })).toThrow(/failover/);
+      expect(router.consistencyToken()).toBeUndefined();
+      // Still serving after all of that.
+      expect((await router.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+    } finally {
+      await router.close();
+    }
+  });
+});
+
+describe('replica lag', () => {
+  it('a replica whose replay is frozen falls behind, leaves the balancer, and rejoins once it catches up', async () => {
+    const router = makeRouter({ maxReplicaLagMs: 300 });
+    const events: string[] = [];
+    router.on('replicaLagging', ({ node, lagMs }) => events.push(`lagging ${node} ${lagMs}`));
+    router.on('replicaCaughtUp', ({ node }) => events.push(`caughtUp ${node}`));
+    const load = writeLoad(router);
+    const readPorts = async (n: number): Promise<Set<number>> => {
+      const ports = new Set<number>();
+      for (let i = 0; i < n; i++) ports.add((await router.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port);
+      return ports;
+    };
+    try {
+      await until(async () => (await readPorts(20)).size === 2, 10_000);
+      cluster.pauseReplay('replica1');
+      await until(() => router.stats().nodes.find((node) => node.name === 'replica-0')!.lagging, 10_000);
+      const lagged = router.stats().nodes.find((node) => node.name === 'replica-0')!;
+      expect(lagged.lagMs!).toBeGreaterThan(300);
+      expect(lagged.healthy).toBe(true);
+      expect(events.some((event) => event.startsWith('lagging replica-0'))).toBe(true);
+      // Only the replica that keeps up serves reads now.
+      expect([...(await readPorts(40))]).toEqual([replicaPorts[1]]);
+
+      cluster.pauseReplay('replica2');
+      await until(() => router.stats().routing.readsOnPrimary, 10_000);
+      const { routing } = router.stats();
+      expect(routing.readsOnPrimaryReason).toMatch(/replica-0: lags \d+ ms/);
+      expect(routing.readsOnPrimaryReason).toMatch(/replica-1: lags \d+ ms/);
+      expect([...(await readPorts(20))]).toEqual([cluster.nodes[0]!.port]);
+
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await until(() => router.stats().routing.replicasAvailable === 2, 10_000);
+      expect(events).toContain('caughtUp replica-0');
+      expect(events).toContain('caughtUp replica-1');
+      expect(router.stats().routing.readsOnPrimaryReason).toBeNull();
+      expect(await readPorts(20)).toEqual(new Set(replicaPorts));
+      const metrics = await router.metricsText();
+      expect(metrics).toMatch(/pgrouter_replica_lag_bytes\{node="replica-0",role="replica"\} \d+/);
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await load.stop();
+      await router.close();
+    }
+  });
+});
