@@ -169,6 +169,7 @@ describe('connection health on a real primary', () => {
       expect(codes.length).toBeGreaterThanOrEqual(3);
       expect(codes.every((code) => code === '25P02')).toBe(true);
       expect(primaryNode(router).recycled).toMatchObject({ health: 1, error: 0 });
+      expect(await router.metricsText()).toMatch(/pgrouter_connections_recycled_total\{node="primary",role="primary",reason="health"\} 1\n/);
       // Scores fell with each failure until the connection was closed at its check-in.
       for (let i = 1; i < scores.length - 1; i++) expect(scores[i]).toBeLessThan(scores[i - 1]!);
       expect(scores.slice(0, -1).every((score) => score >= THRESHOLD)).toBe(true);

@@ -18,6 +18,9 @@ export interface MetricsSnapshot {
     readonly lagMs?: number | null;
     readonly lagBytes?: number | null;
     readonly lagging?: boolean;
+    /** Connections closed since start, by reason (lifetime, idle, health, error, shrink). */
+    readonly recycled?: Readonly<Record<string, number>>;
+    readonly connectRetries?: number;
   }[];
   readonly failovers?: number;
   readonly consistency?: {
@@ -167,6 +170,17 @@ export class RouterMetrics {
     nodeCounter('pgrouter_statement_cache_hits_total', 'Executions of an already prepared statement', (node) => node.statementCache.hits);
     nodeCounter('pgrouter_statement_cache_misses_total', 'Statements prepared (a Parse sent)', (node) => node.statementCache.misses);
     nodeCounter('pgrouter_statement_cache_evictions_total', 'Prepared statements closed to make room', (node) => node.statementCache.evictions);
+    new Counter({
+      name: 'pgrouter_connections_recycled_total',
+      help: 'Connections closed, by reason: lifetime, idle, health (score below pool.healthThreshold), error, shrink (adaptive sizing)',
+      labelNames: ['node', 'role', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) for (const [reason, count] of Object.entries(node.recycled ?? {})) this.inc({ node: node.name, role: node.role, reason }, count);
+      },
+    });
+    nodeCounter('pgrouter_connect_retries_total', 'Connection attempts retried after a connection-level failure (pool.connectRetries)', (node) => node.connectRetries ?? 0);
     new Counter({
       name: 'pgrouter_consistent_reads_total',
       help: 'Read-your-writes reads, by where they ran: a replica known to be caught up, one checked in the same round trip, one waited for, or the primary',
