@@ -5,6 +5,7 @@ import { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { corkSocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
+import { LeanBatch, encodeLeanBatch, isBodylessWrite, resultOfTag, type LeanStatement } from './lean-batch.js';
 import { ConnectionHealth, LatencyReference, isConnectionFault, type ConnectionHealthStats, type RecycleCounts, type RecycleReason } from './connection-health.js';
 import { isRetryableConnectError, loginRefusal, retryConnect, type ConnectRetryPolicy } from './connect-retry.js';
 
@@ -102,6 +103,8 @@ export interface NodePoolStats {
   readonly recycled: Readonly<RecycleCounts>;
   /** Connection attempts retried since start (see {@link NodePoolOptions.connectRetries}). */
   readonly connectRetries: number;
+  /** Pipelined `BEGIN … COMMIT` batches sent lean: Bind/Execute per statement and one Sync (see `lean-batch.ts`). */
+  readonly leanBatches: number;
   /** Connections reserved by {@link NodePool.reserve} (pre-warmed workload scopes) now. */
   readonly reserved: number;
 }
@@ -163,6 +166,11 @@ const SWEEP_INTERVAL_MS = 25;
 const ABORT_GRACE_MS = 1_000;
 /** Passed to `release` to close a connection that must not run another statement. */
 const RETIRED = new Error('connection retired after a cancel request');
+
+/** What PostgreSQL answers for each statement after a failed one in a transaction. */
+function abortedInTransaction(): Error {
+  return Object.assign(new Error('current transaction is aborted, commands ignored until end of transaction block'), { code: '25P02', severity: 'ERROR' });
+}
 
 /** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
 export function isConnectionLevelError(error: unknown): boolean {
@@ -279,6 +287,7 @@ export class NodePool {
   /** How long a caller may wait for a connection, in milliseconds (`0`: forever): connect retries stop at it. */
   private readonly acquireTimeoutMs: number;
   private connectRetries = 0;
+  private leanBatches = 0;
   /** The target last asked of {@link resize}, and whether to keep it warm: re-applied when reservations change. */
   private requested: number;
   private keptWarm = false;
@@ -718,8 +727,10 @@ export class NodePool {
       return statements.map(() => ({ ok: false, error: failure }));
     }
     const pipelined = supportsPipelining(client);
+    const lean = this.leanBody(client, statements);
     let settled: PromiseSettledResult<QueryResult>[];
-    if (pipelined) {
+    if (lean !== undefined) settled = await this.runLean(client, lean);
+    else if (pipelined) {
       setPipelineMode(client, true);
       corkSocket(client);
       const sent: Promise<QueryResult>[] = [];
@@ -754,6 +765,44 @@ export class NodePool {
     this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;
     for (const outcome of outcomes) this.ended(perStatement, outcome.ok);
     return outcomes;
+  }
+
+  /**
+   * The body of `BEGIN, …, COMMIT` when it can go as a {@link LeanBatch}: every statement a write that returns no
+   * rows, prepared already on this connection under its cached name. Otherwise `undefined` (the statements then
+   * go through pg one by one, which also prepares them for the next batch).
+   */
+  private leanBody(client: PoolClient, statements: readonly BatchStatement[]): BatchStatement[] | undefined {
+    const cache = stateOf(client).cache;
+    if (cache === undefined || statements.length < 3 || statements[0]!.text !== 'BEGIN' || statements[statements.length - 1]!.text !== 'COMMIT') return undefined;
+    const body = statements.slice(1, -1);
+    for (const { text, values, statementName } of body) {
+      if (statementName === undefined || values === undefined || values.length === 0 || !isBodylessWrite(text) || !cache.isReady(statementName, text)) return undefined;
+    }
+    for (const { text, statementName } of body) cache.use(statementName!, text);
+    return body;
+  }
+
+  /**
+   * Sends a `BEGIN, body…, COMMIT` batch as one {@link LeanBatch} and reports it as the pipelined path would: BEGIN
+   * and each completed statement fulfilled; the failing statement's error, the statements after it aborted
+   * (25P02) and COMMIT answered `ROLLBACK`; a failure after the last statement is the commit's; a lost connection
+   * fails everything not yet answered.
+   */
+  private async runLean(client: PoolClient, body: readonly BatchStatement[]): Promise<PromiseSettledResult<QueryResult>[]> {
+    this.leanBatches++;
+    const batch = new LeanBatch(encodeLeanBatch(body as readonly LeanStatement[]));
+    void client.query(batch as unknown as QueryConfig);
+    const { completed, error } = await batch.done;
+    const fulfilled = (value: QueryResult): PromiseSettledResult<QueryResult> => ({ status: 'fulfilled', value });
+    const rejected = (reason: unknown): PromiseSettledResult<QueryResult> => ({ status: 'rejected', reason });
+    const settled = [fulfilled(resultOfTag('BEGIN')), ...completed.map((tag) => fulfilled(resultOfTag(tag)))];
+    if (error === undefined) return [...settled, fulfilled(resultOfTag('COMMIT'))];
+    if (isConnectionLevelError(error)) return [...settled, ...Array.from({ length: body.length + 1 - completed.length }, () => rejected(error))];
+    if (completed.length === body.length) return [...settled, rejected(error)];
+    settled.push(rejected(error));
+    for (let i = completed.length + 1; i < body.length; i++) settled.push(rejected(abortedInTransaction()));
+    return [...settled, fulfilled(resultOfTag('ROLLBACK'))];
   }
 
   /** Sends one statement, as a named prepared statement from this connection's cache when it has parameters. */
@@ -923,6 +972,7 @@ export class NodePool {
       connections: this.connectionHealth(),
       recycled: { ...this.recycled },
       connectRetries: this.connectRetries,
+      leanBatches: this.leanBatches,
       reserved: this.reserved,
     };
   }

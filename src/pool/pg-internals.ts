@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
 
@@ -103,3 +104,10 @@ export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): b
   if (keepIdle !== undefined) internals.options.min = keepIdle;
   return true;
 }
+
+/**
+ * pg's own conversion of a parameter to its wire form (`lib/utils.js`: dates, arrays, JSON, Buffers, `toPostgres`):
+ * `null`, a string (text format) or a Buffer (binary). Used by code that writes Bind messages itself, so parameters
+ * travel exactly as pg would send them.
+ */
+export const prepareValue = (createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): unknown }).prepareValue;

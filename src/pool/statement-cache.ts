@@ -78,6 +78,15 @@ export class ConnectionStatementCache {
   }
 
   /**
+   * Whether `text` is prepared under `name` on this connection right now, so {@link use} would answer `'hit'`.
+   * Changes nothing (no counter, no recency), so a caller can check a whole batch before it commits to a path that
+   * sends no Parse.
+   */
+  isReady(name: string, text: string): boolean {
+    return this.lru.peek(name) === text && isPrepared(this.client, name);
+  }
+
+  /**
    * Call once nothing is in flight on the connection: pg forgets again the names closed on the server whose
    * ParseComplete arrived after their Close was sent, so they are prepared afresh next time.
    */

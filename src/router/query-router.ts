@@ -1069,6 +1069,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         connections: pool_.connections,
         recycled: pool_.recycled,
         connectRetries: pool_.connectRetries,
+        leanBatches: pool_.leanBatches,
       };
     });
     const rate = (hits: number, misses: number): number => (hits + misses === 0 ? 0 : hits / (hits + misses));

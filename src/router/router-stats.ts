@@ -59,6 +59,8 @@ export interface NodeStats {
   readonly recycled: Readonly<RecycleCounts>;
   /** Connection attempts retried since start (`pool.connectRetries`). */
   readonly connectRetries: number;
+  /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
+  readonly leanBatches: number;
 }
 
 /** The JSON snapshot returned by `router.stats()`. */
