@@ -92,6 +92,10 @@ describe('the live dashboard in a real browser, on a real router', () => {
     expect(await card('replica-1', 'node-role').textContent()).toBe('replica');
     expect(await card('replica-0', 'node-health').textContent()).toBe('healthy');
     expect(await card('primary', 'node-breaker').textContent()).toBe('breaker closed');
+    // Replica lag is a replica's figure: shown on replica cards once measured, never on the primary's.
+    await expect.poll(() => card('replica-0', 'node-lag').isVisible(), { timeout: 10_000 }).toBe(true);
+    expect(await card('replica-0', 'node-lag').textContent()).toMatch(/ms|µs|unknown/);
+    expect(await card('primary', 'node-lag').isVisible()).toBe(false);
     // The URL shown is the router's label: host, port and database, never the password.
     const url = await card('primary', 'node-url').textContent();
     expect(url).toContain(new URL(primaryUrl).port);

@@ -313,10 +313,14 @@ const SCRIPT = `
     var errors = num(node.errors);
     setText(card['node-errors'], fmtInt(errors));
     setTone(card['node-errors'], errors ? 'bad' : null);
-    var hasLag = node.lagMs !== undefined;
+    var hasLag = node.role === 'replica' && node.lagMs !== undefined;
     card['node-lag'].hidden = !hasLag;
     card['node-lag-label'].hidden = !hasLag;
-    if (hasLag) setText(card['node-lag'], node.lagMs === null ? 'unknown' : fmtMs(num(node.lagMs)));
+    if (hasLag) {
+      var lag = node.lagMs === null ? 'unknown' : fmtMs(num(node.lagMs));
+      setText(card['node-lag'], node.lagging ? lag + ' · lagging, out of the balancer' : lag);
+      setTone(card['node-lag'], node.lagging ? 'warn' : null);
+    }
     var max = num(pool.max) || 1;
     var active = num(pool.active) || 0;
     var idle = num(pool.idle) || 0;
