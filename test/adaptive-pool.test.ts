@@ -13,6 +13,16 @@ const IDLE_TIMEOUT_MS = 1_000;
 // Short, so the test sees the pool keep its size after the load and then let it go.
 const PEAK_HOLD_MS = 1_500;
 const pool = { min: 2, max: 40, idleTimeoutMs: IDLE_TIMEOUT_MS, acquireTimeoutMs: 5_000 };
+const HOUR_MS = 3_600_000;
+
+/**
+ * The learned profile is kept per UTC hour, and the forecast "now" reads the current hour: a test that learns and
+ * then reads the forecast must not straddle an hour boundary. If the next one is less than `spanMs` away, wait it out.
+ */
+async function withinOneHour(spanMs: number): Promise<void> {
+  const left = HOUR_MS - (Date.now() % HOUR_MS);
+  if (left < spanMs) await new Promise((resolve) => setTimeout(resolve, left + 100));
+}
 const adaptive = { enabled: true, intervalMs: INTERVAL_MS, cooldownMs: 2 * INTERVAL_MS, peakHoldMs: PEAK_HOLD_MS };
 
 const routers: QueryRouter[] = [];
@@ -116,6 +126,7 @@ describe('adaptive pool sizing (real primary)', () => {
   });
 
   it('grows under sustained load, never leaves [min, max], keeps its size for peakHoldMs and is back at min after it', async () => {
+    await withinOneHour(25_000);
     const router = new QueryRouter({ primary: primaryUrl, pool, adaptive });
     routers.push(router);
     const resizes: { from: number; to: number; reason: string }[] = [];
@@ -163,9 +174,10 @@ describe('adaptive pool sizing (real primary)', () => {
     expect(frequent[0]!.meanMs).toBeGreaterThanOrEqual(5);
     expect(forecast.recommendedPoolSizeNow['primary']).toBeGreaterThanOrEqual(15);
     expect(forecast.hoursObserved).toBeGreaterThanOrEqual(1);
-  });
+  }, 60_000);
 
   it('a restarted router pre-warms each pool to the size it learned for this hour', async () => {
+    await withinOneHour(25_000);
     const stateFile = join(mkdtempSync(join(tmpdir(), 'pgr-adaptive-')), 'adaptive.json');
     const first = new QueryRouter({ primary: primaryUrl, pool, adaptive: { ...adaptive, stateFile } });
     const signal = { stop: false };
@@ -187,5 +199,5 @@ describe('adaptive pool sizing (real primary)', () => {
     // No statement has run: the connections are the pre-warmed ones.
     await until(() => primaryPool(second).total === learned, 5_000);
     expect(second.stats().nodes[0]!.queries).toBe(0);
-  });
+  }, 60_000);
 });
