@@ -41,7 +41,7 @@ export async function describeEnvironment(url: string): Promise<Environment> {
  * The installed version of `name`. Read from its package.json found above its entry point, because some
  * packages (postgres.js) do not export `./package.json`.
  */
-function packageVersion(name: string): string {
+export function packageVersion(name: string): string {
   try {
     let dir = dirname(createRequire(import.meta.url).resolve(name));
     for (;;) {

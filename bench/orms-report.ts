@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import type { Environment } from './environment.js';
+import { packageVersion, type Environment } from './environment.js';
 import type { OrmsBenchParams } from './orms-params.js';
 import { RAW, REPLICAS, ROUTED, type LibraryResult } from './orms-run.js';
 import type { TargetOutcome } from './report.js';
@@ -67,7 +64,7 @@ export function ormsHeader(env: Environment, params: OrmsBenchParams): string {
     `## pg-query-router under Drizzle and Kysely${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
     '',
     `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · ` +
-      `pg ${env.packages.pg} · drizzle-orm ${versionOf('drizzle-orm')} · kysely ${versionOf('kysely')}`,
+      `pg ${env.packages.pg} · drizzle-orm ${packageVersion('drizzle-orm')} · kysely ${packageVersion('kysely')}`,
     '',
     `One process, one local primary${params.replicas > 0 ? ` with ${params.replicas} streaming replica(s)` : ''}. Each library runs the same read-heavy mix ` +
       '(per ten statements: six user lookups by primary key, three "latest five orders of a user" joins, one counter update) ' +
@@ -79,24 +76,4 @@ export function ormsHeader(env: Environment, params: OrmsBenchParams): string {
       `${env.gcBetweenRuns ? ', GC between runs' : ''}; figures are medians over rounds (± the median absolute deviation of q/s), ratios between those medians. ` +
       `The latency added at one caller comes from one caller sending each statement through raw and the routed contenders on the primary in turn (${(params.interleavedMs / 1000).toFixed(1)} s per library).`,
   ].join('\n');
-}
-
-/** The installed version of `name`, read from its package.json above its entry point. */
-function versionOf(name: string): string {
-  try {
-    let dir = dirname(createRequire(import.meta.url).resolve(name));
-    for (;;) {
-      try {
-        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-        if (manifest.name === name && typeof manifest.version === 'string') return manifest.version;
-      } catch {
-        // no package.json at this level
-      }
-      const parent = dirname(dir);
-      if (parent === dir) return 'unknown';
-      dir = parent;
-    }
-  } catch {
-    return 'unknown';
-  }
 }
