@@ -201,6 +201,32 @@ describe('read-your-writes sessions', () => {
     }
   });
 
+  it('a session read survives a table change under its prepared statement (the plan is prepared again)', async () => {
+    // One replica, one connection per node: the second read meets the statement the first one prepared.
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: [cluster.replicaUrls[0]!],
+      pool: { max: 1 },
+      consistency: 'read-your-writes',
+      waitForReplicaMs: 2_000,
+      lagCheckIntervalMs: 100,
+    });
+    try {
+      await router.query('CREATE TABLE IF NOT EXISTS reshaped (id int PRIMARY KEY, v int)');
+      await router.query('INSERT INTO reshaped VALUES (1, 1) ON CONFLICT DO NOTHING');
+      await router.session(async () => {
+        await router.query('UPDATE reshaped SET v = 2 WHERE id = 1');
+        const before = await router.query<Record<string, unknown>>('SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1', [1]);
+        expect(before.rows[0]).toMatchObject({ id: 1, v: 2, port: replicaPorts[0] });
+        await router.query('ALTER TABLE reshaped ADD COLUMN w int NOT NULL DEFAULT 7');
+        const after = await router.query<Record<string, unknown>>('SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1', [1]);
+        expect(after.rows[0]).toMatchObject({ id: 1, v: 2, w: 7, port: replicaPorts[0] });
+      });
+    } finally {
+      await router.close();
+    }
+  });
+
   it('the middleware runs each request in its own session and takes the token a request carries', async () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
     const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({ token: (request) => request.headers['x-db-token'] });

@@ -842,12 +842,27 @@ export class NodePool {
       return result;
     } catch (error) {
       cache?.settle();
-      // After DDL changes a table's shape, PostgreSQL refuses to reuse the old plan. Outside a transaction
-      // nothing ran, so prepare it again and retry once, as postgres.js does.
-      if (!retryable || statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
-      cache.forget(statementName);
-      return this.send<R>(client, text, values, statementName, options);
+      if (!retryable) throw error;
+      return this.prepareAgain<R>(error, client, text, values, statementName, options);
     }
+  }
+
+  /**
+   * After DDL changes a table's shape, PostgreSQL refuses to reuse a statement's old plan. Outside a transaction
+   * nothing ran, so the statement is prepared again and retried once, as postgres.js does; any other error is thrown.
+   */
+  private prepareAgain<R extends QueryResultRow>(
+    error: unknown,
+    client: PoolClient,
+    text: string,
+    values: readonly unknown[] | undefined,
+    statementName: string | undefined,
+    options: StatementOptions | undefined,
+  ): Promise<QueryResult<R>> {
+    const cache = stateOf(client).cache;
+    if (statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
+    cache.forget(statementName);
+    return this.send<R>(client, text, values, statementName, options);
   }
 
   /** {@link run} with a {@link StatementProbe}: both leave in one write when pg can pipeline, else one after the other. */
@@ -888,11 +903,9 @@ export class NodePool {
     const [probed, main] = probe.before ? [a, b] : [b, a];
     if (probed.status === 'fulfilled') readProbe(probed.value);
     if (main.status === 'fulfilled') return main.value as QueryResult<R>;
-    if (statementName === undefined || cache === undefined || !isStalePlan(main.reason)) throw main.reason;
-    // As in run(): nothing ran, so prepare it again. A probe taken after it no longer says anything about it.
+    // A probe taken after a statement that failed says nothing about it, nor about a run of it again.
     if (!probe.before) probe.value = undefined;
-    cache.forget(statementName);
-    return this.send<R>(client, text, values, statementName, plain);
+    return this.prepareAgain<R>(main.reason, client, text, values, statementName, plain);
   }
 
   /**
