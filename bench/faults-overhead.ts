@@ -4,12 +4,11 @@ import { DEFAULTS, QueryRouter } from '../src/index.js';
 import { NodePool } from '../src/pool/index.js';
 import { BREAKER_DEFAULTS, NodeBreaker } from '../src/resilience/index.js';
 import type { OpossumParams, OverheadParams } from './faults-params.js';
-import { median, percentileOfSorted } from './stats.js';
+import { median } from './stats.js';
+import { interleavedRound, type CallSender } from './interleaved-calls.js';
 
-/** One way of sending `SELECT $1::int`. */
-interface Sender {
-  readonly name: string;
-  readonly send: (value: number) => Promise<unknown>;
+/** A contender with a connection pool of its own to close. */
+interface Sender extends CallSender {
   close(): Promise<void>;
 }
 
@@ -95,27 +94,6 @@ function routerSender(url: string): Sender {
   const router = new QueryRouter({ primary: url });
   router.on('connectionError', () => undefined);
   return { name: OVERHEAD_NAMES.router, send: (value) => router.query(TEXT, [value]), close: () => router.close() };
-}
-
-/**
- * One round: `calls` turns, each sending one statement through every sender in turn (the first of each turn
- * rotating), so the senders' samples are taken microseconds apart and a slow moment of a shared machine falls on
- * all of them alike. Returns each sender's median latency of the round, in µs.
- */
-async function interleavedRound(senders: readonly Sender[], calls: number, samples: readonly Float64Array[], turnOffset: number): Promise<number[]> {
-  const n = senders.length;
-  let before = performance.now();
-  for (let i = 0; i < calls; i++) {
-    const first = (i + turnOffset) % n;
-    for (let k = 0; k < n; k++) {
-      const index = first + k < n ? first + k : first + k - n;
-      await senders[index]!.send(i % 1000);
-      const after = performance.now();
-      samples[index]![i] = after - before;
-      before = after;
-    }
-  }
-  return samples.map((s) => percentileOfSorted(s.subarray(0, calls).sort(), 50) * 1000);
 }
 
 /**

@@ -2,13 +2,8 @@ import pg from 'pg';
 import { QueryRouter } from '../src/index.js';
 import { ConnectionHealth, LatencyReference } from '../src/pool/connection-health.js';
 import type { BookkeepingParams, ParityOverheadParams } from './parity-params.js';
-import { median, percentileOfSorted } from './stats.js';
-
-/** One way of sending `SELECT $1::int`. */
-interface Sender {
-  readonly name: string;
-  readonly send: (value: number) => Promise<unknown>;
-}
+import { median } from './stats.js';
+import { interleavedRound, type CallSender } from './interleaved-calls.js';
 
 /** One contender of a block: medians over rounds. */
 export interface CallCost {
@@ -41,27 +36,7 @@ export const CALL_COST_NAMES = Object.freeze({
 const TEXT = 'SELECT $1::int AS n';
 const STATEMENT_NAME = 'parity_overhead';
 
-/**
- * Calls every sender in turn, `calls` times, the first of each turn rotating, so a slow moment of a shared machine
- * falls on all of them alike; each sender's median time per call of the round, in µs.
- */
-async function interleavedRound(senders: readonly Sender[], calls: number, samples: readonly Float64Array[], turnOffset: number): Promise<number[]> {
-  const n = senders.length;
-  let before = performance.now();
-  for (let i = 0; i < calls; i++) {
-    const first = (i + turnOffset) % n;
-    for (let k = 0; k < n; k++) {
-      const index = (first + k) % n;
-      await senders[index]!.send(i % 1000);
-      const after = performance.now();
-      samples[index]![i] = after - before;
-      before = after;
-    }
-  }
-  return samples.map((s) => percentileOfSorted(s.subarray(0, calls).sort(), 50) * 1000);
-}
-
-async function block(senders: readonly Sender[], params: ParityOverheadParams, label: string, progress?: (message: string) => void): Promise<CallCost[]> {
+async function block(senders: readonly CallSender[], params: ParityOverheadParams, label: string, progress?: (message: string) => void): Promise<CallCost[]> {
   const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
   const medians = senders.map(() => [] as number[]);
   progress?.(`${label}: warm-up`);
@@ -90,7 +65,7 @@ export async function measureCallCost(url: string, params: ParityOverheadParams,
     scoped: new QueryRouter({ primary: url, applicationName: 'parity-scoped' }),
   };
   for (const router of Object.values(routers)) router.on('connectionError', () => undefined);
-  const named: Sender = { name: CALL_COST_NAMES.named, send: (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }) };
+  const named: CallSender = { name: CALL_COST_NAMES.named, send: (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }) };
   try {
     const withoutScopes = await block(
       [named, { name: CALL_COST_NAMES.router, send: (value) => routers.router.query(TEXT, [value]) }, { name: CALL_COST_NAMES.noThreshold, send: (value) => routers.noThreshold.query(TEXT, [value]) }],

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QueryRouter, startLocalCluster, type LocalCluster, type NodeStats } from '../src/index.js';
 import { ConnectionHealth, LatencyReference, approxLog2, isConnectionFault } from '../src/pool/connection-health.js';
+import { until } from './helpers/wait.js';
 
 const THRESHOLD = 50;
 const MEDIAN_MS = 0.5;
@@ -219,14 +220,6 @@ describe('connection health on a real primary', () => {
     }
   });
 });
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('connection health with a replica paused (SIGSTOP)', () => {
   let cluster: LocalCluster;
