@@ -112,6 +112,9 @@ describe('read-your-writes sessions', () => {
       expect(stats.readsOnReplicaKnown + stats.readsOnReplicaChecked + stats.readsOnPrimary).toBeGreaterThanOrEqual(10_000);
       // The same pairs without read-your-writes: the test can see a stale read when there is one.
       expect(loose.stale).toBeGreaterThan(0);
+      const metrics = await ryw.metricsText();
+      expect(metrics).toContain(`pgrouter_consistent_reads_total{outcome="replica_checked"} ${stats.readsOnReplicaChecked}\n`);
+      expect(metrics).toContain(`pgrouter_consistent_reads_total{outcome="primary"} ${stats.readsOnPrimary}\n`);
     } finally {
       await load.stop();
       await Promise.all([ryw.close(), eventual.close()]);

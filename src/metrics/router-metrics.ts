@@ -181,19 +181,26 @@ export class RouterMetrics {
       },
     });
     nodeCounter('pgrouter_connect_retries_total', 'Connection attempts retried after a connection-level failure (pool.connectRetries)', (node) => node.connectRetries ?? 0);
-    new Counter({
-      name: 'pgrouter_consistent_reads_total',
-      help: 'Read-your-writes reads, by where they ran: a replica known to be caught up, one checked in the same round trip, one waited for, or the primary',
-      labelNames: ['outcome'],
-      registers,
-      collect() {
-        this.reset();
-        const counts = read().consistency;
-        if (counts === undefined) return;
-        const outcomes = { replica_known: counts.readsOnReplicaKnown, replica_checked: counts.readsOnReplicaChecked, replica_after_wait: counts.readsOnReplicaAfterWait, primary: counts.readsOnPrimary };
-        for (const [outcome, count] of Object.entries(outcomes)) this.inc({ outcome }, count);
-      },
-    });
+    /** A counter with one label whose values and counts come from the snapshot as `{ value: count }`. */
+    const countsBy = (name: string, help: string, label: string, counts: (s: MetricsSnapshot) => Readonly<Record<string, number>> | undefined): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [value, count] of Object.entries(counts(read()) ?? {})) this.inc({ [label]: value }, count);
+        },
+      });
+    };
+    countsBy(
+      'pgrouter_consistent_reads_total',
+      'Read-your-writes reads, by where they ran: a replica known to be caught up, one checked in the same round trip, one waited for, or the primary',
+      'outcome',
+      ({ consistency: c }) =>
+        c && { replica_known: c.readsOnReplicaKnown, replica_checked: c.readsOnReplicaChecked, replica_after_wait: c.readsOnReplicaAfterWait, primary: c.readsOnPrimary },
+    );
     cacheCounter('pgrouter_failovers_total', 'Times failover: auto made another node the primary', (s) => s.failovers ?? 0);
     new Gauge({
       name: 'pgrouter_classifier_cache_entries',
@@ -203,18 +210,12 @@ export class RouterMetrics {
         this.set(read().classifierCache.size);
       },
     });
-    new Counter({
-      name: 'pgrouter_routing_decisions_total',
-      help: 'Routing decisions: to the primary or a replica; forced by the caller; reads sent to the primary for a volatile function; read fallbacks; caller fallbacks; self-healed misroutes',
-      labelNames: ['decision'],
-      registers,
-      collect() {
-        this.reset();
-        const routing = read().routing;
-        const decisions = { primary: routing.primary, replica: routing.replica, forced: routing.forced, volatile_function: routing.volatileFunction, read_fallback: routing.readFallbacks, caller_fallback: routing.callerFallbacks, self_healed: routing.selfHealed };
-        for (const [decision, count] of Object.entries(decisions)) this.inc({ decision }, count);
-      },
-    });
+    countsBy(
+      'pgrouter_routing_decisions_total',
+      'Routing decisions: to the primary or a replica; forced by the caller; reads sent to the primary for a volatile function; read fallbacks; caller fallbacks; self-healed misroutes',
+      'decision',
+      ({ routing: r }) => ({ primary: r.primary, replica: r.replica, forced: r.forced, volatile_function: r.volatileFunction, read_fallback: r.readFallbacks, caller_fallback: r.callerFallbacks, self_healed: r.selfHealed }),
+    );
     new Gauge({
       name: 'pgrouter_pipeline_queue_depth',
       help: 'Statements held by open pipelines, by state (queued for a batch, or held: queued or in flight)',
