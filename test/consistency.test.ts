@@ -230,6 +230,34 @@ describe('read-your-writes sessions', () => {
     }
   });
 
+  it('tracks a write hidden in a function that claims to be STABLE, once a replica has refused it', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    try {
+      await router.query('CREATE TABLE IF NOT EXISTS hidden_writes (id serial PRIMARY KEY, note text)');
+      await router.query(`CREATE OR REPLACE FUNCTION hidden_insert(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO hidden_writes (note) VALUES (note) RETURNING id $$`);
+      // The lie: STABLE on the outside, so the catalog says a replica may run it.
+      await router.query(`CREATE OR REPLACE FUNCTION hidden_write(note text) RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN hidden_insert(note); END $$`);
+      await cluster.waitForReplication();
+      const sql = 'SELECT hidden_write($1) AS id';
+      // The first call reaches a replica, which refuses it (25006); it runs on the primary and its verdict is corrected.
+      await router.session(() => router.query(sql, ['first']));
+      expect(router.stats().routing.selfHealed).toBe(1);
+      cluster.pauseReplay('replica1');
+      cluster.pauseReplay('replica2');
+      // A later session: the write is recognised as one and tracked, so the read after it does not go to a stale replica.
+      const seen = await router.session(async () => {
+        const { rows } = await router.query<{ id: number }>(sql, ['second']);
+        const read = await router.query<{ note: string }>('SELECT note FROM hidden_writes WHERE id = $1', [rows[0]!.id]);
+        return read.rows[0]?.note;
+      });
+      expect(seen).toBe('second');
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await router.close();
+    }
+  });
+
   it('the middleware runs each request in its own session and takes the token a request carries', async () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
     const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({ token: (request) => request.headers['x-db-token'] });

@@ -432,11 +432,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
           } else if (target !== this.primary) probe = { sql: REPLAY_POSITION_SQL, before: true, value: undefined };
           else this.consistencyCounts.readsOnPrimary++;
         }
-      } else if (session?.consistency === 'read-your-writes' && classification.kind !== 'read') {
+      } else if (session?.consistency === 'read-your-writes' && (classification.kind !== 'read' || entry.misrouted)) {
+        // A statement a replica once refused as a write (misrouted) is a write, whatever its classification says.
         probe = { sql: WRITE_POSITION_SQL, before: false, value: undefined };
       }
     }
-    if (this.primaryInRecovery && target === this.primary && classification.kind !== 'read') throw this.noWritablePrimary();
+    if (this.primaryInRecovery && target === this.primary && (classification.kind !== 'read' || entry.misrouted)) throw this.noWritablePrimary();
     if (route !== 'auto') this.routed.forced++;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
