@@ -264,22 +264,38 @@ describe('QueryPipeline', () => {
 
   it('unnest INSERTs keep single-row semantics: a too-long value fails its own row only, array columns and array values use VALUES', async () => {
     const table = `pipe_semantics_${process.pid}_${Date.now()}`;
-    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), tags int[])`);
+    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[])`);
     const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
-    const scalar = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, code) VALUES ($1, $2)`, [i, i === 17 ? 'toolong' : 'abc']));
+    const sql = `INSERT INTO ${table} (id, code, fixed, bits, doc) VALUES ($1, $2, $3, $4, $5)`;
+    // A group of valid rows: char(n) and bit(n) keep their length (neither cut to one character nor refused), and a
+    // jsonb value is parsed from its text as a jsonb parameter is ('null' is JSON null, not SQL NULL).
+    const docOf = (i: number): unknown => (i === 5 ? 'null' : i === 6 ? null : i === 7 ? '"text"' : { i });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [i, 'abc', 'ab', '101', docOf(i)])));
+    // One batch: the merged INSERT did not fail and fall back to single rows.
+    expect(pipeline.stats()).toMatchObject({ batches: 1, coalesced: 30, coalescedAsArrays: 30, failed: 0 });
+    // A group with bad rows: each fails alone, with the error its single-row INSERT gives.
+    const bad: Record<number, [string, string, string]> = { 17: ['toolong', 'ab', '101'], 23: ['abc', 'sixsix', '101'], 26: ['abc', 'ab', '1'] };
+    const scalar = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]));
     const arrays = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]));
     await pipeline.flush();
     const settled = await Promise.allSettled(scalar);
-    expect(settled.map((outcome) => outcome.status).filter((status) => status === 'rejected')).toHaveLength(1);
-    expect((settled[17] as PromiseRejectedResult).reason.code).toBe('22001');
+    expect(settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [[i, outcome.reason.code]] : []))).toEqual([
+      [17, '22001'],
+      [23, '22001'],
+      [26, '22026'],
+    ]);
     await Promise.all(arrays);
-    expect(pipeline.stats()).toMatchObject({ coalesced: 60, coalescedAsArrays: 30 });
-    const { rows: stored } = await router.query<{ n: string; tags: string }>(
-      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags FROM ${table}`,
+    expect(pipeline.stats()).toMatchObject({ coalesced: 90, coalescedAsArrays: 60 });
+    const { rows: stored } = await router.query<Record<string, string>>(
+      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags,
+         count(*) FILTER (WHERE fixed = 'ab' AND octet_length(fixed) = 5) AS fixed,
+         count(*) FILTER (WHERE bits = B'101') AS bits,
+         string_agg(id || ':' || coalesce(jsonb_typeof(doc), 'sql null'), ' ' ORDER BY id) FILTER (WHERE id BETWEEN 5 AND 8) AS docs
+       FROM ${table}`,
       [],
       { route: 'primary' },
     );
-    expect(stored[0]).toEqual({ n: '59', tags: '60' });
+    expect(stored[0]).toEqual({ n: '87', tags: '60', fixed: '57', bits: '57', docs: '5:null 6:sql null 7:string 8:object' });
     await pipeline.close();
   });
 

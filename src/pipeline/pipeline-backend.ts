@@ -65,9 +65,9 @@ export interface RowTemplate {
 
 /**
  * The single-statement form of many rows of one {@link RowTemplate}:
- * `INSERT INTO t (c1, …) SELECT * FROM unnest($1::type1[], …)`, one array parameter per column. Its text does not
- * depend on the number of rows, so it is prepared once, and PostgreSQL parses one array per column instead of
- * one parameter per value.
+ * `INSERT INTO t (c1, …) SELECT u.c1, … FROM unnest($1::type1[], …) AS u(c1, …)`, one array parameter per
+ * column. Its text does not depend on the number of rows, so it is prepared once, and PostgreSQL parses one array
+ * per column instead of one parameter per value.
  */
 export interface UnnestInsert {
   readonly text: string;

@@ -4,7 +4,7 @@ import type { RowTemplate, UnnestInsert } from '../pipeline/index.js';
 /** One column of the catalog look-up. */
 export interface ColumnCatalogRow {
   readonly attname: string;
-  /** The type's name without a type modifier, as `format_type(oid, NULL)` writes it. */
+  /** The type's schema-qualified internal name (`pg_catalog.int4`), which carries no type modifier. */
   readonly type: string;
   readonly typtype: string;
   readonly typcategory: string;
@@ -15,18 +15,44 @@ export type ColumnCatalogLookup = (table: string, columns: readonly string[]) =>
 
 /**
  * The catalog query: the named columns of a table (resolved with the connection's search_path, as the INSERT
- * itself is) with their types. `format_type(…, NULL)` drops the type modifier, so a cast to it never truncates
- * (`varchar(10)` becomes `character varying`) and the column's own modifier is still checked on assignment.
+ * itself is) with their types. Each type is named by its schema and internal name (`pg_catalog.bpchar`,
+ * `public.mood`), which never carries a type modifier: the SQL names `character` and `bit` mean `character(1)`
+ * and `bit(1)`, so a cast to them would truncate. The column's own modifier is still checked on assignment.
  */
 export const COLUMN_CATALOG_SQL =
-  'SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL) AS type, t.typtype, t.typcategory ' +
-  'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid ' +
+  'SELECT a.attname, pg_catalog.quote_ident(n.nspname) || \'.\' || pg_catalog.quote_ident(t.typname) AS type, t.typtype, t.typcategory ' +
+  'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ' +
   'WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])';
 
 // Columns may be altered at any time, so forms expire; a failed unnest INSERT also forgets its form at once.
 const TTL_MS = 60_000;
 /** Cached for a template that has no unnest form. */
 const NONE = Object.freeze({ none: true } as const);
+
+/**
+ * Types whose values are read per row from a `text[]` and cast, instead of from an array of the type itself: a
+ * `jsonb[]` parameter of 2,000 small objects took PostgreSQL 15 about 12 ms to read, the same values cast from
+ * text row by row about 2 ms. Both go through the type's own input function, so every value is stored exactly as
+ * a parameter of that type would be.
+ */
+const CAST_PER_ROW: ReadonlySet<string> = new Set(['pg_catalog.jsonb']);
+
+/**
+ * `SELECT u.c1, …, u.cN::pg_catalog.jsonb FROM unnest($1::type1[], …, $N::pg_catalog.text[]) AS u(c1, …, cN)`:
+ * one array parameter per column, in the columns' order.
+ */
+function unnestSelect(types: readonly string[]): string {
+  const arrays: string[] = [];
+  const columns: string[] = [];
+  const aliases: string[] = [];
+  types.forEach((type, j) => {
+    const perRow = CAST_PER_ROW.has(type);
+    arrays.push(`$${j + 1}::${perRow ? 'pg_catalog.text' : type}[]`);
+    aliases.push(`c${j + 1}`);
+    columns.push(perRow ? `u.c${j + 1}::${type}` : `u.c${j + 1}`);
+  });
+  return `SELECT ${columns.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${aliases.join(', ')})`;
+}
 
 /**
  * Builds the `unnest` form of single-row INSERT templates from the target columns' types, cached per template.
@@ -81,8 +107,7 @@ export class UnnestInserts {
     }
     // head is `INSERT INTO t (c1, …) VALUES `; the columns keep their written spelling.
     const into = template.head.slice(0, template.head.toLowerCase().lastIndexOf('values'));
-    const arrays = types.map((type, j) => `$${j + 1}::${type}[]`).join(', ');
-    const text = `${into}SELECT * FROM unnest(${arrays})`;
+    const text = `${into}${unnestSelect(types)}`;
     const form: UnnestInsert = { text, statementName: this.nameFor(text) };
     this.forms.set(template.head, form);
     return form;
