@@ -5,7 +5,7 @@ import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch } from './coalesce.js';
 import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement, type RowTemplate, type UnnestInsert } from './pipeline-backend.js';
-import { resolvePipelineOptions, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
+import { resolvePipelineOptions, type PipelineFallback, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
 
 /** What {@link QueryPipeline.flush} and {@link QueryPipeline.close} resolve with. */
 export interface FlushResult {
@@ -79,6 +79,11 @@ interface Entry {
   readonly reject: (error: Error) => void;
 }
 
+/** The pipeline's fallback's answer for a statement refused at once (the primary's breaker is open). */
+async function viaFallback<R extends QueryResultRow>(fallback: PipelineFallback, error: Error, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+  return (await fallback(error, sql, params)) as QueryResult<R>;
+}
+
 interface BatchSummary {
   readonly statements: number;
   readonly failed: number;
@@ -145,19 +150,30 @@ export class QueryPipeline {
    * own error (a bad input is rejected at once, and only this statement), `PipelineFullError` (queue full and
    * `onFull: 'reject'`) or `PipelineClosedError`.
    */
-  async addQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    if (this.closed) throw new PipelineClosedError();
+  addQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    // Not an async function: on the common path (room in the queue) a statement costs one promise, not three.
+    if (this.closed) return Promise.reject(new PipelineClosedError());
     let statement: PipelineStatement;
     try {
       statement = this.backend.prepare(sql, params);
     } catch (error) {
-      if (this.options.fallback !== undefined && isCircuitOpenError(error)) return (await this.options.fallback(error, sql, params)) as QueryResult<R>;
-      throw error;
+      const fallback = this.options.fallback;
+      if (fallback !== undefined && isCircuitOpenError(error)) return viaFallback<R>(fallback, error, sql, params);
+      return Promise.reject(error as Error);
     }
+    if (this.held >= this.options.maxQueueSize) return this.enqueueWhenRoom<R>(statement);
+    return this.enqueue<R>(statement);
+  }
+
+  private async enqueueWhenRoom<R extends QueryResultRow>(statement: PipelineStatement): Promise<QueryResult<R>> {
     while (this.held >= this.options.maxQueueSize) {
       if (this.options.onFull === 'reject') throw new PipelineFullError(this.options.maxQueueSize);
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+    return this.enqueue<R>(statement);
+  }
+
+  private enqueue<R extends QueryResultRow>(statement: PipelineStatement): Promise<QueryResult<R>> {
     this.held++;
     return new Promise<QueryResult<R>>((resolve, reject) => {
       this.queue.push({ statement, resolve: resolve as (result: QueryResult) => void, reject });
