@@ -130,10 +130,11 @@ export function postgresJsReservedContender(url: string, params: PipelineBenchPa
  */
 export function queryPipelineContender(url: string, params: PipelineBenchParams, mode: 'independent' | 'atomic', coalesce: boolean): QueryPipelineContender {
   const router = new QueryRouter({ primary: url, pool: { max: params.poolMax, idleTimeoutMs: 0 } });
+  const batchSize = coalesce ? params.coalesceBatchSize : params.pipelineBatchSize;
   const pipeline = router.pipeline({
-    batchSize: params.pipelineBatchSize,
+    batchSize,
     concurrency: params.pipelineConcurrency,
-    maxQueueSize: Math.max(params.statements, params.pipelineBatchSize),
+    maxQueueSize: Math.max(params.statements, batchSize),
     onFull: 'wait',
     mode,
     coalesce,

@@ -82,7 +82,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
       if (!contender.name.startsWith(PIPELINE_PREFIX)) continue;
       const label = LABELS[kind];
       if (contender.name.endsWith(COALESCE_SUFFIX)) {
-        // Coalescing merges INSERTs only; an UPDATE pipeline with `coalesce: true` sends what it would without.
+        // Coalescing merges INSERTs only; an UPDATE pipeline with `coalesce: true` sends what it would without (in larger batches).
         if (kind !== 'insert') continue;
         const min = PIPELINE_TARGETS.minCoalescedRatioToSequential;
         const met = toSequential >= min;
@@ -114,7 +114,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     `"pjs" is the better of the two postgres.js rows in the same run (${WORKLOAD_ORDER.map((kind) => `${LABELS[kind]}: ${best.get(kind)?.name ?? 'none'}`).join('; ')}).`,
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
-    'Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends exactly what it sends without, so only the INSERT column carries the coalescing target.',
+    'Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows\' larger batches, so only the INSERT column carries the coalescing target.',
     `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}.`,
   ];
   return { table: renderMarkdownTable(headers, aligns, body), targets, notes };
@@ -149,7 +149,7 @@ export function pipelineHeader(env: Environment, params: PipelineBenchParams): s
       `Every run is checked afterwards (row count, sums, well-formed jsonb). ${params.rounds} rounds, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}, after ${params.warmupRuns} untimed run${params.warmupRuns === 1 ? '' : 's'} each; ` +
       'rows/s are medians over rounds (± median absolute deviation), ratios are between medians. ' +
-      `QueryPipeline: batchSize ${params.pipelineBatchSize}, concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
+      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
       `postgres.js: one connection, prepared statements, max_pipeline above the run size. pg pools and the router's pool: max ${params.poolMax}. ` +
       "CPU per row: this process's CPU time (all threads), + the PostgreSQL server's (postmaster and all its children, from /proc/<pid>/schedstat) where readable.",
   ].join('\n');

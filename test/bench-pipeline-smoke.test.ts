@@ -17,6 +17,7 @@ const params: PipelineBenchParams = {
   warmupRuns: 0,
   poolMax: 4,
   pipelineBatchSize: 10,
+  coalesceBatchSize: 15,
   multiRowBatch: 15,
   copyChunkRows: 15,
 };
