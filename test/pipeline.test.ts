@@ -264,7 +264,7 @@ describe('QueryPipeline', () => {
 
   it('unnest INSERTs keep single-row semantics: a too-long value fails its own row only, array columns and array values use VALUES', async () => {
     const table = `pipe_semantics_${process.pid}_${Date.now()}`;
-    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[])`);
+    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[], shape box)`);
     const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
     const sql = `INSERT INTO ${table} (id, code, fixed, bits, doc) VALUES ($1, $2, $3, $4, $5)`;
     // A group of valid rows: char(n) and bit(n) keep their length (neither cut to one character nor refused), and a
@@ -277,6 +277,8 @@ describe('QueryPipeline', () => {
     const bad: Record<number, [string, string, string]> = { 17: ['toolong', 'ab', '101'], 23: ['abc', 'sixsix', '101'], 26: ['abc', 'ab', '1'] };
     const scalar = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]));
     const arrays = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]));
+    // box arrays separate their elements with ';', not ',': such a column also goes as VALUES (it would fail as unnest).
+    const boxes = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, shape) VALUES ($1, $2)`, [200 + i, `((${i},${i}),(0,0))`]));
     await pipeline.flush();
     const settled = await Promise.allSettled(scalar);
     expect(settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [[i, outcome.reason.code]] : []))).toEqual([
@@ -284,10 +286,11 @@ describe('QueryPipeline', () => {
       [23, '22001'],
       [26, '22026'],
     ]);
-    await Promise.all(arrays);
-    expect(pipeline.stats()).toMatchObject({ coalesced: 90, coalescedAsArrays: 60 });
+    await Promise.all([...arrays, ...boxes]);
+    // Batches: the valid group; the second batch as a group commit, without it, and its bad group's rows one by one.
+    expect(pipeline.stats()).toMatchObject({ batches: 4, coalesced: 100, coalescedAsArrays: 60 });
     const { rows: stored } = await router.query<Record<string, string>>(
-      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags,
+      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags, count(*) FILTER (WHERE area(shape) > 0) AS boxes,
          count(*) FILTER (WHERE fixed = 'ab' AND octet_length(fixed) = 5) AS fixed,
          count(*) FILTER (WHERE bits = B'101') AS bits,
          string_agg(id || ':' || coalesce(jsonb_typeof(doc), 'sql null'), ' ' ORDER BY id) FILTER (WHERE id BETWEEN 5 AND 8) AS docs
@@ -295,7 +298,7 @@ describe('QueryPipeline', () => {
       [],
       { route: 'primary' },
     );
-    expect(stored[0]).toEqual({ n: '87', tags: '60', fixed: '57', bits: '57', docs: '5:null 6:sql null 7:string 8:object' });
+    expect(stored[0]).toEqual({ n: '97', tags: '60', boxes: '9', fixed: '57', bits: '57', docs: '5:null 6:sql null 7:string 8:object' });
     await pipeline.close();
   });
 
