@@ -204,6 +204,35 @@ describe('read-your-writes sessions', () => {
     }
   });
 
+  it('tracks pipeline writes: once addQuery resolves, the session reads the row, even with every replica stuck behind', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    const pipeline = router.pipeline({ batchSize: 50, coalesce: true });
+    try {
+      await router.query('CREATE TABLE IF NOT EXISTS piped (id int PRIMARY KEY, v int)');
+      await cluster.waitForReplication();
+      cluster.pauseReplay('replica1');
+      cluster.pauseReplay('replica2');
+      const tracked = router.stats().consistency.writesTracked;
+      const seen = await router.session(async () => {
+        // A merged batch of INSERTs and a plain UPDATE, both from this session.
+        await Promise.all(Array.from({ length: 20 }, (_, i) => pipeline.addQuery('INSERT INTO piped (id, v) VALUES ($1, $2)', [i, i])));
+        await pipeline.addQuery('UPDATE piped SET v = -1 WHERE id = $1', [7]);
+        const { rows } = await router.query<{ n: number; v: number }>('SELECT count(*)::int AS n, sum(v)::int AS v FROM piped');
+        return rows[0];
+      });
+      expect(seen).toEqual({ n: 20, v: 190 - 7 - 1 });
+      expect(router.stats().consistency.writesTracked).toBeGreaterThan(tracked);
+      // Outside any session nothing is tracked: the same read is served by a stuck replica, which has none of it.
+      const { rows } = await router.query<{ n: number; standby: boolean }>('SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM piped');
+      expect(rows[0]).toEqual({ n: 0, standby: true });
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await pipeline.close();
+      await router.close();
+    }
+  });
+
   it('a session read survives a table change under its prepared statement (the plan is prepared again)', async () => {
     // One replica, one connection per node: the second read meets the statement the first one prepared.
     const router = new QueryRouter({

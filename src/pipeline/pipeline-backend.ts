@@ -11,6 +11,8 @@ export interface PipelineStatement extends BatchStatement {
   readonly rowTemplate: RowTemplate | undefined;
   /** A single plain read or write (no DDL, transaction control, SET or utility): it may share a group commit. */
   readonly groupable: boolean;
+  /** What the backend wants to hear of once the statement ran (its caller's read-your-writes session); opaque here. */
+  readonly session: unknown;
 }
 
 /**
@@ -29,6 +31,11 @@ export interface PipelineBackend {
   unnestInsert(template: RowTemplate): Promise<UnnestInsert | undefined>;
   /** Forgets the cached form of a template whose unnest INSERT failed in a way a schema change would explain. */
   forgetUnnestInsert(template: RowTemplate): void;
+  /**
+   * Told, before their promises settle, of the statements of a batch that carry a `session`, with their outcomes
+   * (so read-your-writes sessions learn where their writes landed). Never rejects.
+   */
+  written(statements: readonly PipelineStatement[], outcomes: readonly BatchOutcome[]): Promise<void>;
   /** Told of every batch once its statements settled: how many, and how long it took in milliseconds (for metrics). */
   batchDone?(size: number, durationMs: number): void;
   /** Registers a pipeline so closing the router flushes it and `stats()` reports it; returns the function that unregisters it. */

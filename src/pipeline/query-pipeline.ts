@@ -309,6 +309,14 @@ export class QueryPipeline {
         }
       }
     }
+    const tracked: PipelineStatement[] = [];
+    const trackedOutcomes: BatchOutcome[] = [];
+    statements.forEach((statement, i) => {
+      if (statement.session === undefined) return;
+      tracked.push(statement);
+      trackedOutcomes.push(perEntry[i]!);
+    });
+    if (tracked.length > 0) await this.backend.written(tracked, trackedOutcomes);
     let failed = 0;
     const fallback = this.options.fallback;
     entries.forEach((entry, i) => {

@@ -6,7 +6,7 @@ import type { FallbackFunction } from '../config.js';
 import { HealthMonitor, NodeBreaker, isNodeFailure, parseLsn, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError, type StatementProbe } from '../pool/index.js';
-import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions } from '../pipeline/index.js';
+import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions, type PipelineStatement } from '../pipeline/index.js';
 import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
@@ -490,6 +490,29 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   private noteReplayed(node: RoutedNode, position: bigint): void {
     if (position > node.replayed) node.replayed = position;
+  }
+
+  /**
+   * The read-your-writes sessions of a pipeline batch's statements learn where their writes landed: the primary's
+   * position read after the batch committed covers them. A statement whose connection failed may have committed
+   * (its session then reads the primary); one that failed otherwise wrote nothing.
+   */
+  private async notePipelineWrites(statements: readonly PipelineStatement[], outcomes: readonly BatchOutcome[]): Promise<void> {
+    const committed = new Set<SessionState>();
+    statements.forEach((statement, i) => {
+      const session = statement.session as SessionState;
+      const outcome = outcomes[i]!;
+      if (outcome.ok) committed.add(session);
+      else if (isConnectionLevelError(outcome.error) || isNodeFailure(outcome.error)) this.noteWrite(session, undefined);
+    });
+    if (committed.size === 0) return;
+    let lsn: unknown;
+    try {
+      lsn = (await this.primary.pool.execute<{ lsn: string }>(WRITE_POSITION_SQL, undefined, undefined)).rows[0]?.lsn;
+    } catch {
+      lsn = undefined; // unknown: those sessions read the primary
+    }
+    for (const session of committed) this.noteWrite(session, lsn);
   }
 
   /** Records a write of the session at `lsn` (the probe's answer); an unknown position sends its later reads to the primary. */
@@ -1021,8 +1044,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
         const { kind, statementCount, fingerprintHash } = entry.classification;
         const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
-        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable };
+        const current = this.sessions.current();
+        const session = current?.consistency === 'read-your-writes' ? current : undefined;
+        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable, session };
       },
+      written: (statements, outcomes) => this.notePipelineWrites(statements, outcomes),
       unnestInsert: (template) => this.unnestInserts.get(template),
       forgetUnnestInsert: (template) => this.unnestInserts.forget(template),
       run: async (statements) => {
