@@ -508,7 +508,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (committed.size === 0) return;
     let lsn: unknown;
     try {
-      lsn = (await this.primary.pool.execute<{ lsn: string }>(WRITE_POSITION_SQL, undefined, undefined)).rows[0]?.lsn;
+      lsn = (await this.primary.breaker.fire(executeOn<{ lsn: string }>, this.primary.pool, WRITE_POSITION_SQL, undefined, undefined, undefined)).rows[0]?.lsn;
     } catch {
       lsn = undefined; // unknown: those sessions read the primary
     }
