@@ -309,14 +309,10 @@ export class QueryPipeline {
         }
       }
     }
-    const tracked: PipelineStatement[] = [];
-    const trackedOutcomes: BatchOutcome[] = [];
-    statements.forEach((statement, i) => {
-      if (statement.session === undefined) return;
-      tracked.push(statement);
-      trackedOutcomes.push(perEntry[i]!);
-    });
-    if (tracked.length > 0) await this.backend.written(tracked, trackedOutcomes);
+    if (statements.some((statement) => statement.session !== undefined)) {
+      const tracked = (_: unknown, i: number): boolean => statements[i]!.session !== undefined;
+      await this.backend.written(statements.filter(tracked), perEntry.filter(tracked));
+    }
     let failed = 0;
     const fallback = this.options.fallback;
     entries.forEach((entry, i) => {
