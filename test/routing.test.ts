@@ -21,6 +21,7 @@ describe('routing over a real primary and two streaming replicas', () => {
     primaryPort = await portOf(primaryUrl);
     replicaPorts = await Promise.all(replicaUrls.map(portOf));
     await router.query('CREATE TABLE IF NOT EXISTS routing_items (id serial PRIMARY KEY, name text NOT NULL)');
+    await cluster.waitForReplication();
   });
 
   afterAll(async () => {
@@ -59,12 +60,13 @@ describe('routing over a real primary and two streaming replicas', () => {
     expect(inserted.rowCount).toBe(1);
     expect(inserted.command).toBe('INSERT');
     expect(inserted.rows[0]!.port).toBe(primaryPort);
-    const deadline = Date.now() + 10_000;
+    // Wait for replay by WAL position, then every replica read must see the row.
+    await cluster.waitForReplication();
     const seenOn = new Set<number>();
-    while (seenOn.size < 2 && Date.now() < deadline) {
+    for (let i = 0; i < 20 && seenOn.size < 2; i++) {
       const { rows } = await router.query<{ port: number; n: string }>('SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1', [name]);
-      if (rows[0]!.n === '1') seenOn.add(rows[0]!.port);
-      else await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(rows[0]!.n).toBe('1');
+      seenOn.add(rows[0]!.port);
     }
     expect([...seenOn].sort()).toEqual([...replicaPorts].sort());
   });
