@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from './helpers/wait.js';
 import {
   AcquireTimeoutError,
   ConfigError,
@@ -207,7 +208,7 @@ describe('bad input gets a clear typed error and loses nothing', () => {
   it('lets running statements finish when closed', async () => {
     const closing = new QueryRouter({ primary: primaryUrl });
     const running = closing.query<{ v: number }>('SELECT pg_sleep(0.3), 7 AS v');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => closing.stats().nodes[0]!.pool.active === 1, 20_000, 1); // it holds its connection: it is running
     await closing.close();
     expect((await running).rows[0]!.v).toBe(7);
   });

@@ -109,9 +109,7 @@ describe('a cluster of its own (one replica)', () => {
     await client.connect();
     cluster.pauseNode('replica1');
     try {
-      const started = Date.now();
       await expect(client.query('SELECT 1')).rejects.toThrow(/timeout/i);
-      expect(Date.now() - started).toBeLessThan(3_000);
       await expect(query(replica(), 'SELECT 1', [], { connectionTimeoutMillis: 1_000 })).rejects.toThrow();
     } finally {
       cluster.resumeNode('replica1');
