@@ -111,14 +111,14 @@ describe('adaptive pool sizing (real primary)', () => {
       routers.push(router);
       const resizes: { from: number; to: number }[] = [];
       router.on('poolResize', (event) => resizes.push(event));
-      await until(() => router.stats().nodes[0]!.pool.idle === 1, 5_000);
+      await until(() => router.stats().nodes[0]!.pool.idle === 1, 30_000);
       const first = router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.2)');
-      await until(() => router.stats().nodes[0]!.pool.idle === 0, 1_000, 1); // the first has the only connection
+      await until(() => router.stats().nodes[0]!.pool.idle === 0, 30_000, 1); // the first has the only connection
       const second = router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const [a, b] = await Promise.all([first, second]);
       expect(resizes[0]).toMatchObject({ from: 1 }); // the pool did grow for the waiting caller …
       expect(b.rows[0]!.pid).toBe(a.rows[0]!.pid); // … which was served by the busy connection as it came back
-      await until(() => router.stats().nodes[0]!.pool.idle >= 2, 5_000); // and the new connection joined the idle ones
+      await until(() => router.stats().nodes[0]!.pool.idle >= 2, 30_000); // and the new connection joined the idle ones
     } finally {
       await Promise.all(routers.splice(0).map((router) => router.close()));
       await proxy.close();
@@ -131,7 +131,7 @@ describe('adaptive pool sizing (real primary)', () => {
     routers.push(router);
     const resizes: { from: number; to: number; reason: string }[] = [];
     router.on('poolResize', (event) => resizes.push(event));
-    await until(() => primaryPool(router).total >= pool.min, 5_000); // pre-warmed to min
+    await until(() => primaryPool(router).total >= pool.min, 30_000); // pre-warmed to min
     expect(primaryPool(router)).toMatchObject({ total: 2, target: 2 });
 
     const watcher = watchSize(router);
@@ -193,7 +193,7 @@ describe('adaptive pool sizing (real primary)', () => {
     routers.push(second);
     expect(primaryPool(second).target).toBe(learned);
     // No statement has run: the connections are the pre-warmed ones.
-    await until(() => primaryPool(second).total === learned, 5_000);
+    await until(() => primaryPool(second).total === learned, 30_000);
     expect(second.stats().nodes[0]!.queries).toBe(0);
   }, 60_000);
 });

@@ -209,7 +209,7 @@ describe('connection health on a real primary', () => {
     try {
       await Promise.all(Array.from({ length: 4 }, () => router.query('SELECT pg_sleep(0.05)')));
       // All four go idle; pg-pool closes them after 100 ms.
-      await until(() => primaryNode(router).recycled.idle >= 4, 5_000);
+      await until(() => primaryNode(router).recycled.idle >= 4, 30_000);
       // One connection kept busy until it outlives its lifetime (1 s, whole seconds in pg-pool).
       await until(async () => {
         await router.query('SELECT 1');

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BREAKER_DEFAULTS, NodeBreaker } from '../src/resilience/index.js';
+import { until } from './helpers/wait.js';
 
 // Pure logic: the breaker's bookkeeping with fake actions (node failures are errors with a connection errno).
 const nodeFailure = (): Promise<never> => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
@@ -61,8 +62,7 @@ describe('NodeBreaker', () => {
     const b = breaker({ volumeThreshold: 1, consecutiveFailures: 1, resetTimeoutMs: 50 }, events);
     await b.fire(nodeFailure).catch(() => undefined);
     expect(b.isOpen).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    expect(b.state.state).toBe('halfOpen');
+    await until(() => b.state.state === 'halfOpen', 30_000, 5);
     expect(await b.fire(ok, 1)).toBe(1);
     expect(b.state.state).toBe('closed');
     expect(events).toEqual(['open', 'close']);

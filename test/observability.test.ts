@@ -178,12 +178,12 @@ describe('health endpoint and credentials (own primary)', () => {
     };
     try {
       let health = { status: 0, body: '' };
-      await until(async () => (health = await grab('/health')).status === 200, 5_000);
+      await until(async () => (health = await grab('/health')).status === 200, 30_000);
       expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', reasons: [] });
       for (let i = 0; i < 20; i++) await router.query('SELECT $1::int', [i]).catch((error: Error) => errors.push(`${error.message} ${error.stack}`));
 
       await cluster.stopNode(0);
-      await until(async () => (health = await grab('/health')).status === 503 && health.body.includes('primary failed'), 5_000);
+      await until(async () => (health = await grab('/health')).status === 503 && health.body.includes('primary failed'), 30_000);
       const down = JSON.parse(health.body) as { status: string; reasons: string[] };
       expect(down.status).toBe('unhealthy');
       expect(down.reasons.some((reason) => reason.startsWith('primary failed its health check'))).toBe(true);
@@ -191,7 +191,7 @@ describe('health endpoint and credentials (own primary)', () => {
       expect(errors.length).toBeGreaterThanOrEqual(10);
 
       await cluster.startNode(0);
-      await until(async () => (await grab('/health')).status === 200, 10_000);
+      await until(async () => (await grab('/health')).status === 200, 30_000);
       await router.query('SELECT 1', [], { route: 'primary' });
       for (const path of ['/stats', '/metrics', '/']) await grab(path);
       seen.push(JSON.stringify(router.stats()), await router.metricsText(), JSON.stringify(router.options), JSON.stringify(router.patterns()));
@@ -212,15 +212,15 @@ describe('health endpoint and credentials (own primary)', () => {
     const lagOf = (): { lagMs: number | null; lagBytes: number | null } => router.stats().nodes[1]!;
     try {
       await router.query('CREATE TABLE IF NOT EXISTS lag_probe (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
-      await until(() => lagOf().lagMs === 0, 5_000); // caught up
+      await until(() => lagOf().lagMs === 0, 30_000); // caught up
       expect(router.stats().nodes[0]).toMatchObject({ lagMs: null, lagBytes: null }); // the primary has no lag
       await replica.query('SELECT pg_wal_replay_pause()');
       await router.query('INSERT INTO lag_probe DEFAULT VALUES');
-      await until(() => (lagOf().lagBytes ?? 0) > 0 && (lagOf().lagMs ?? 0) >= 300, 5_000);
+      await until(() => (lagOf().lagBytes ?? 0) > 0 && (lagOf().lagMs ?? 0) >= 300, 30_000);
       const seconds = Number(/pgrouter_replica_lag_seconds\{node="replica-0",role="replica"\} (\S+)/.exec(await router.metricsText())?.[1]);
       expect(seconds).toBeGreaterThanOrEqual(0.3);
       await replica.query('SELECT pg_wal_replay_resume()');
-      await until(() => lagOf().lagBytes === 0 && lagOf().lagMs === 0, 5_000);
+      await until(() => lagOf().lagBytes === 0 && lagOf().lagMs === 0, 30_000);
     } finally {
       await replica.query('SELECT pg_wal_replay_resume()').catch(() => undefined);
       await replica.end();

@@ -182,7 +182,7 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       await client.query('BEGIN');
       await client.query("INSERT INTO adapter_items (id, name) VALUES (12, 'twelve')");
       client.release();
-      await until(() => router.stats().nodes[0]!.pool.active === 0, 5_000);
+      await until(() => router.stats().nodes[0]!.pool.active === 0, 30_000);
       const { rows } = await raw.query('SELECT id FROM adapter_items WHERE id IN (11, 12)');
       expect(rows).toEqual([]);
     });
@@ -440,7 +440,7 @@ describe('asPool(): pg.Pool-style code over the router', () => {
         const errors: Error[] = [];
         ownPool.on('error', (error) => errors.push(error));
         await raw.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-adapter-idle'");
-        await until(() => errors.length > 0, 5_000);
+        await until(() => errors.length > 0, 30_000);
         expect(errors[0]).toBeInstanceOf(Error);
       } finally {
         await ownPool.end();
@@ -464,6 +464,21 @@ describe('asPool(): pg.Pool-style code over the router', () => {
   });
 });
 
+/** Whether a statement whose text contains `marker` is running on the node at `url`. */
+async function isRunning(url: string, marker: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'",
+      [marker],
+    );
+    return rows[0]!.n > 0;
+  } finally {
+    await client.end();
+  }
+}
+
 describe('router.query with an AbortSignal', () => {
   let router: QueryRouter;
 
@@ -476,8 +491,10 @@ describe('router.query with an AbortSignal', () => {
 
   it('cancels the running statement on the server: 57014, and the node stays usable', async () => {
     const controller = new AbortController();
-    const running = router.query('SELECT pg_sleep(30)', undefined, { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const marker = `abort_me_${process.pid}`;
+    const running = router.query(`SELECT pg_sleep(30) AS ${marker}`, undefined, { signal: controller.signal });
+    // Abort once the server is running it (whichever node it went to), not after a guess at how long that takes.
+    await until(async () => (await Promise.all([cluster.primaryUrl, ...cluster.replicaUrls].map((url) => isRunning(url, marker)))).some(Boolean), 30_000);
     controller.abort();
     const error = (await failure(running)) as QueryError;
     expect(error).toBeInstanceOf(QueryError);
@@ -500,7 +517,7 @@ describe('router.query with an AbortSignal', () => {
     try {
       const controller = new AbortController();
       const waiting = router.query('SELECT 1', undefined, { route: 'primary', signal: controller.signal });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await until(() => router.stats().nodes[0]!.pool.waiting === 1, 30_000, 1);
       controller.abort();
       expect(((await failure(waiting)) as QueryError).code).toBe('57014');
     } finally {

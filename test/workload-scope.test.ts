@@ -147,7 +147,7 @@ describe('workload scopes (fake pools)', () => {
     await scopes.run('rare', () => concurrent(scopes, 0, 4, tick()));
     await scopes.prewarm('rare');
     expect(pools.reserved[0]).toBe(4);
-    await until(() => pools.reserved[0] === 0, 2_000);
+    await until(() => pools.reserved[0] === 0, 30_000);
     expect(pools.log).toEqual(['reserve 0 4', 'unreserve 0 4']);
   });
 
@@ -207,7 +207,7 @@ describe('pre-warming a scope on a real primary', () => {
     expect(learned).toMatchObject({ runs: 1, active: 0, lastPeak: { primary: 20 } });
 
     // The adaptive controller takes the pool back to its small target once the load is gone.
-    await until(async () => (await serverConnections()) <= 5, 15_000);
+    await until(async () => (await serverConnections()) <= 5, 30_000);
     const before = await serverConnections();
 
     const prewarmed = await router.prewarm('monthly-report');
@@ -216,7 +216,8 @@ describe('pre-warming a scope on a real primary', () => {
     expect(warm).toBeGreaterThanOrEqual(20);
     expect(warm).toBeLessThanOrEqual(22);
     expect(router.stats().nodes[0]!.pool).toMatchObject({ reserved: 20 });
-    // Held across adaptive intervals with no traffic, until the scope runs.
+    // Held across adaptive intervals with no traffic, until the scope runs (a busy machine runs fewer of them here:
+    // it can only make this check weaker, never fail it falsely).
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await serverConnections()).toBeGreaterThanOrEqual(20);
 
@@ -228,7 +229,7 @@ describe('pre-warming a scope on a real primary', () => {
     expect(afterIds.length).toBeGreaterThan(0);
     expect(afterIds.every((id) => warmIds.has(id))).toBe(true);
     expect(router.stats().nodes[0]!.pool.reserved).toBe(0);
-    await until(async () => (await serverConnections()) <= Math.max(5, before), 15_000);
+    await until(async () => (await serverConnections()) <= Math.max(5, before), 30_000);
     expect(router.stats().nodes[0]!.recycled.shrink).toBeGreaterThan(opened.shrink);
     expect(router.stats().scopes.find((scope) => scope.name === 'monthly-report')).toMatchObject({ runs: 2, lastPeak: { primary: 20 } });
   });
