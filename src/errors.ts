@@ -24,6 +24,7 @@ export type RouterErrorCode =
   | 'PGR_PIPELINE_FULL'
   | 'PGR_PIPELINE_CLOSED'
   | 'PGR_BATCH_ABORTED'
+  | 'PGR_TRANSACTION_ROLLED_BACK'
   | 'PGR_QUERY_FAILED'
   | 'PGR_NO_PRIMARY'
   | 'PGR_NODE_TIMEOUT';
@@ -185,6 +186,25 @@ export class BatchAbortedError extends RouterError {
   }
 }
 
+/**
+ * `transaction()`'s COMMIT was answered with ROLLBACK: a statement of the transaction had failed (its error was
+ * caught inside the callback, which then returned normally), so PostgreSQL kept nothing of the transaction.
+ * `cause` is that statement's error, when it ran through the transaction handle.
+ */
+export class TransactionRolledBackError extends RouterError {
+  /** The node the transaction ran on. */
+  readonly node: string;
+
+  constructor(node: string, options?: { cause?: unknown }) {
+    super(
+      'PGR_TRANSACTION_ROLLED_BACK',
+      `COMMIT on ${node} was answered with ROLLBACK: a statement of the transaction had failed, so none of it was kept`,
+      options,
+    );
+    this.node = node;
+  }
+}
+
 function hasBrand(error: unknown, name?: string): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const brand = (error as Record<symbol, unknown>)[BRAND];
@@ -209,6 +229,8 @@ export const isPipelineFullError = (error: unknown): error is PipelineFullError 
 export const isPipelineClosedError = (error: unknown): error is PipelineClosedError => hasBrand(error, 'PipelineClosedError');
 /** True for a {@link BatchAbortedError}. */
 export const isBatchAbortedError = (error: unknown): error is BatchAbortedError => hasBrand(error, 'BatchAbortedError');
+/** True for a {@link TransactionRolledBackError}. */
+export const isTransactionRolledBackError = (error: unknown): error is TransactionRolledBackError => hasBrand(error, 'TransactionRolledBackError');
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;

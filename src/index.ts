@@ -52,6 +52,7 @@ export {
   PipelineFullError,
   PipelineClosedError,
   BatchAbortedError,
+  TransactionRolledBackError,
   isRouterError,
   isConfigError,
   isQueryError,
@@ -61,6 +62,7 @@ export {
   isPipelineFullError,
   isPipelineClosedError,
   isBatchAbortedError,
+  isTransactionRolledBackError,
   redactSecrets,
 } from './errors.js';
 export type { RouterErrorCode, QueryErrorContext } from './errors.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { QueryRouter } from '../src/index.js';
+import { QueryRouter, TransactionRolledBackError, isTransactionRolledBackError } from '../src/index.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 const primaryUrl = inject('primaryUrl');
@@ -127,6 +127,31 @@ describe('routing over a real primary and two streaming replicas', () => {
     expect((error as { code?: string }).code).toBe('23502');
     const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
     expect(rows[0]!.n).toBe('0');
+  });
+
+  it('rejects when COMMIT is answered with ROLLBACK: a caught statement error inside the callback loses the whole transaction', async () => {
+    for (const consistency of ['eventual', 'read-your-writes'] as const) {
+      const name = `commit-rolled-back-${consistency}-${Date.now()}`;
+      const run = (): Promise<string> =>
+        router.transaction(async (tx) => {
+          await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]);
+          // The caller catches the error and carries on, as if the transaction could still commit.
+          await tx.query('INSERT INTO routing_items (id, name) VALUES (1, $1), (1, $1)', [name]).catch(() => undefined);
+          return 'callback finished';
+        });
+      const error = await (consistency === 'eventual' ? run() : router.session(run, { consistency })).catch((e: unknown) => e);
+      expect(error, consistency).toBeInstanceOf(TransactionRolledBackError);
+      expect(isTransactionRolledBackError(error)).toBe(true);
+      expect(error).toMatchObject({ code: 'PGR_TRANSACTION_ROLLED_BACK', node: 'primary' });
+      expect(((error as Error).cause as { code?: string }).code).toBe('23505');
+      const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+      expect(rows[0]!.n).toBe('0');
+    }
+    // The connection went back clean: the next transaction commits.
+    const name = `after-rolled-back-${Date.now()}`;
+    await router.transaction((tx) => tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]));
+    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    expect(rows[0]!.n).toBe('1');
   });
 
   it('applies isolation level and read-only mode; a read-only transaction may run on a replica', async () => {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { CustomTypesConfig, QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
-import { ConfigError, QueryError, RouterClosedError, isCircuitOpenError } from '../errors.js';
+import { ConfigError, QueryError, RouterClosedError, TransactionRolledBackError, isCircuitOpenError } from '../errors.js';
 import type { FallbackFunction } from '../config.js';
 import { HealthMonitor, NodeBreaker, isNodeFailure, parseLsn, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
@@ -938,19 +938,20 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const connection = await target.breaker.call(acquireOn, target.pool, holder);
     const tx = new Transaction(target.node.name, connection, this.classifier, this.statementCacheEnabled);
     let begun = false;
+    let result: T;
+    let committed: string | undefined;
     try {
       await connection.query(begin);
       begun = true;
-      const result = await fn(tx);
+      result = await fn(tx);
       tx.finish();
-      if (track === undefined) await connection.query('COMMIT');
+      if (track === undefined) committed = (await connection.query('COMMIT')).command;
       else {
         // COMMIT and the position covering it in one round trip; pg answers a multi-statement string with one result each.
         const results = (await connection.query(COMMIT_WITH_POSITION_SQL)) as unknown;
+        committed = Array.isArray(results) ? (results[0] as QueryResult | undefined)?.command : undefined;
         this.noteWrite(track, Array.isArray(results) ? (results[1] as QueryResult<{ lsn: string }> | undefined)?.rows[0]?.lsn : undefined);
       }
-      connection.release();
-      return result;
     } catch (error) {
       tx.finish();
       if (!begun) {
@@ -965,6 +966,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       }
       throw error;
     }
+    connection.release();
+    // PostgreSQL answers COMMIT of a failed transaction with the tag ROLLBACK, not an error: nothing was kept.
+    if (committed === 'ROLLBACK') throw new TransactionRolledBackError(target.node.name, { cause: tx.failure });
+    return result;
   }
 
   /**

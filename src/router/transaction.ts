@@ -51,6 +51,8 @@ export function parseTransactionOptions(options: unknown): { begin: string; read
 /** The {@link TransactionClient} given to a callback; refuses statements once the transaction has ended. */
 export class Transaction implements TransactionClient {
   private finished = false;
+  /** The first statement error, which aborted the transaction even if the callback caught it. */
+  failure: unknown;
 
   constructor(
     readonly node: string,
@@ -64,7 +66,12 @@ export class Transaction implements TransactionClient {
     const entry = checkStatement(this.classifier, sql, params);
     let name: string | undefined;
     if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
-    return this.connection.query<R>(sql, params, name);
+    try {
+      return await this.connection.query<R>(sql, params, name);
+    } catch (error) {
+      this.failure ??= error;
+      throw error;
+    }
   }
 
   /** Marks the transaction ended; later statements are refused. */
