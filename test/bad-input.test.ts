@@ -57,6 +57,28 @@ describe('bad input gets a clear typed error and loses nothing', () => {
     expect(totalQueries()).toBe(before);
   });
 
+  it('refuses SQL with a NUL character and more than 65,535 parameters before sending; neither touches a breaker', async () => {
+    const before = totalQueries();
+    for (let i = 0; i < 10; i++) {
+      for (const sql of ['SELECT 1 AS a\0', "INSERT INTO bad_input_items VALUES (1, 'x\0y')"]) {
+        const error = await failure(router.query(sql));
+        expect(error).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+        expect((error as Error).message).toMatch(/NUL/);
+      }
+    }
+    const many = Array.from({ length: 65_536 }, (_, i) => i);
+    const tooMany = await failure(router.query(`SELECT ${many.map((i) => `$${i + 1}`).join(', ')}`, many));
+    expect(tooMany).toMatchObject({ code: 'PGR_PARAMETER_COUNT' });
+    expect((tooMany as Error).message).toMatch(/at most 65535 parameters, got 65536/);
+    expect(totalQueries()).toBe(before);
+    // A NUL inside a parameter reaches PostgreSQL, which refuses it as the caller's data (22021), not a node failure.
+    for (let i = 0; i < 10; i++) {
+      await expect(router.query('INSERT INTO bad_input_items VALUES ($1, $2)', [1_000 + i, 'x\0y'])).rejects.toMatchObject({ code: '22021' });
+    }
+    expect(router.stats().nodes.map((node) => node.breaker)).toEqual(['closed', 'closed', 'closed']);
+    await router.query('INSERT INTO bad_input_items VALUES ($1, $2) ON CONFLICT DO NOTHING', [999, 'written after all that']);
+  });
+
   it('rejects a wrong parameter count before sending anything', async () => {
     const before = totalQueries();
     const tooFew = await failure(router.query('SELECT $1::int + $2::int', [1]));

@@ -51,6 +51,12 @@ describe('error blame by SQLSTATE', () => {
     expect(blame(QueryError.from(dropped))).toBe('node');
   });
 
+  it('blames the caller for a protocol violation answered with ERROR (the caller\'s message), the node for a FATAL one', () => {
+    expect(blame(serverError('08P01'))).toBe('caller');
+    expect(blame(new QueryError('08P01', 'invalid message format', { cause: serverError('08P01') }))).toBe('caller');
+    expect(blame({ code: '08P01', severity: 'FATAL', message: 'x' })).toBe('node');
+  });
+
   it('blames the caller for the router\'s own input errors', () => {
     expect(blame(new QueryError('PGR_PARAMETER_COUNT', 'x'))).toBe('caller');
     expect(blame(new QueryError('PGR_INVALID_QUERY', 'x'))).toBe('caller');

@@ -73,6 +73,9 @@ export function blame(error: unknown): ErrorBlame {
     if (code.startsWith('PGR_')) return 'caller';
     if (code.length === 5) {
       if (NODE_CODES.has(code)) return 'node';
+      // A protocol violation answered with a plain ERROR is the server refusing the caller's message (a NUL in the
+      // text, a malformed parameter); the connection stays usable. A FATAL one ends the connection: the node's.
+      if (code === '08P01') return (error as { severity?: unknown }).severity === 'ERROR' ? 'caller' : 'node';
       return SQLSTATE_CLASS_BLAME[code.slice(0, 2)] ?? 'caller';
     }
     return 'node';

@@ -13,6 +13,8 @@ export interface ClassifierEntry {
   misrouted: boolean;
   /** Coalescing template of a single-row INSERT (`null`: not one), computed on first use by a pipeline. */
   rowTemplate: RowTemplate | null | undefined;
+  /** The text holds a NUL character, which no PostgreSQL statement can carry: it is refused before sending. */
+  readonly containsNul: boolean;
 }
 
 // Longer texts are nearly always generated (inlined bulk VALUES) and never repeat; caching them would only
@@ -39,7 +41,13 @@ export class Classifier {
       return cached;
     }
     this.misses++;
-    const entry: ClassifierEntry = { classification: classifyQuery(sql), statementName: undefined, rowTemplate: undefined, misrouted: false };
+    const entry: ClassifierEntry = {
+      classification: classifyQuery(sql),
+      statementName: undefined,
+      rowTemplate: undefined,
+      misrouted: false,
+      containsNul: sql.includes('\0'),
+    };
     if (sql.length <= MAX_CACHED_SQL_LENGTH) this.cache.set(sql, entry);
     return entry;
   }
