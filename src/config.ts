@@ -213,6 +213,19 @@ export type Consistency = 'eventual' | 'read-your-writes';
 /** A caller's fallback: turns the node failure of a statement into a result of its own, or throws. */
 export type FallbackFunction = (error: Error, sql: string) => QueryResult | Promise<QueryResult>;
 
+function hideSecret(config: PoolConfig, key: 'password' | 'connectionString'): void {
+  let secret = config[key];
+  delete config[key];
+  Object.defineProperty(config, key, {
+    get: () => secret,
+    set: (value: typeof secret) => {
+      secret = value;
+    },
+    enumerable: false,
+    configurable: true,
+  });
+}
+
 /** One node after validation. `config.password` is not enumerable, so logging the object never shows it. */
 export interface ResolvedNode {
   /** `'primary'`, `'replica-0'`, `'replica-1'`, … */
@@ -378,17 +391,9 @@ function resolveNode(value: unknown, key: string, name: string, role: 'primary' 
   } else {
     throw new ConfigError(key, `must be a connection URL or a pg.PoolConfig, got ${describe(value)}`);
   }
-  // Keep the secret out of console.log / JSON.stringify of the resolved options, as pg-pool does.
-  if ('password' in config) {
-    const password = config.password;
-    delete config.password;
-    Object.defineProperty(config, 'password', { value: password, enumerable: false, writable: true, configurable: true });
-  }
-  if ('connectionString' in config) {
-    const connectionString = config.connectionString;
-    delete config.connectionString;
-    Object.defineProperty(config, 'connectionString', { value: connectionString, enumerable: false, writable: true, configurable: true });
-  }
+  // Keep the secrets out of console.log, JSON.stringify and util.inspect (even with showHidden, which shows
+  // non-enumerable values but not what a getter returns) of the resolved options.
+  for (const key of ['password', 'connectionString'] as const) if (key in config) hideSecret(config, key);
   return Object.freeze({ name, role, label: nodeLabel(config), config });
 }
 

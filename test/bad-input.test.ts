@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from './helpers/wait.js';
 import {
@@ -213,6 +214,40 @@ describe('bad input gets a clear typed error and loses nothing', () => {
       await broken.close();
     }
     expect(JSON.stringify(router.stats())).not.toContain(secret);
+  });
+
+  it('never shows credentials in util.inspect of the router or anything it hands out, at any depth', async () => {
+    const secret = secretOf(primaryUrl);
+    const own = new QueryRouter({ primary: primaryUrl, replicas: [replicaUrls[0]!, { connectionString: replicaUrls[1]!, max: 2 }] });
+    const shown: string[] = [];
+    const show = (value: unknown): void => {
+      for (const showHidden of [false, true]) shown.push(inspect(value, { depth: Infinity, showHidden }));
+    };
+    try {
+      await own.query('SELECT 1'); // pools with open connections
+      await own.query('SELECT 1', [], { route: 'primary' });
+      const pool = own.asPool();
+      const client = await pool.connect();
+      await client.query('BEGIN'); // pinned to a live connection
+      show(client);
+      await client.query('ROLLBACK');
+      client.release();
+      await own.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        show(tx);
+      });
+      show(own);
+      show(pool);
+      show(own.options);
+      show(own.pipeline());
+      show(own.stats());
+    } finally {
+      await own.close();
+    }
+    expect(shown.join('\n')).not.toContain(secret);
+    expect(inspect(own)).toMatch(/^QueryRouter \{\s+primary: '127\.0\.0\.1:\d+\/postgres'/);
+    // The secrets are still there for the connections that need them.
+    expect(own.options.primary.config.connectionString).toBe(primaryUrl);
   });
 
   it('rejects queries and transactions after close(), and close() is idempotent', async () => {

@@ -5,6 +5,7 @@ import { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { corkSocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
+import { withoutConnectionString } from './pool-config.js';
 import { LeanBatch, encodeLeanBatch, isBodylessWrite, resultOfTag, type LeanStatement } from './lean-batch.js';
 import { ConnectionHealth, LatencyReference, isConnectionFault, type ConnectionHealthStats, type RecycleCounts, type RecycleReason } from './connection-health.js';
 import { isRetryableConnectError, loginRefusal, retryConnect, type ConnectRetryPolicy } from './connect-retry.js';
@@ -309,12 +310,9 @@ export class NodePool {
     this.lifetimeMs = (connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000)) * 1000;
     this.retryPolicy = { retries: options.connectRetries ?? 0, delayMs: options.connectRetryDelayMs ?? 100 };
     this.acquireTimeoutMs = connection.connectionTimeoutMillis ?? options.acquireTimeoutMs;
-    // Object spread drops the non-enumerable secrets, so copy them explicitly.
     this.pool = new pg.Pool({
       application_name: options.applicationName,
-      ...connection,
-      password: connection.password,
-      connectionString: connection.connectionString,
+      ...withoutConnectionString(connection),
       max: this.max,
       min: this.min,
       idleTimeoutMillis: connection.idleTimeoutMillis ?? options.idleTimeoutMs,

@@ -1,3 +1,5 @@
+import { INSPECT, inspectAs } from './safe-inspect.js';
+import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
@@ -104,6 +106,11 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     (this as EventEmitter).on('removeListener', (event: string | symbol) => {
       if (event === 'error' && this.listenerCount('error') === 0) router.off('connectionError', this.forwardError);
     });
+  }
+
+  /** What `console.log(pool)` shows: its sizing and state, never the router's connections behind it. */
+  [INSPECT](depth: number, options: InspectOptions): string {
+    return inspectAs('RoutedPool', { options: this.options, clients: this.clients, ended: this.isEnded }, depth, options);
   }
 
   /**

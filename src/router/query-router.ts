@@ -37,6 +37,8 @@ import { PROFILES, type ConfigurationProfile, type ProfileName } from '../config
 import { PREWARM_WAIT_MS, WorkloadScopes, enterScopes, leaveScopes, type ScopePrewarm } from './workload-scope.js';
 import { RoutedPool } from './pg-pool-adapter.js';
 import { checkResultOptions } from './pg-query-arguments.js';
+import { INSPECT, inspectAs } from './safe-inspect.js';
+import type { InspectOptions } from 'node:util';
 
 /** Per-call options of {@link QueryRouter.query}. */
 export interface QueryOptions {
@@ -1071,6 +1073,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         return () => this.pipelines.delete(pipeline);
       },
     };
+  }
+
+  /** What `console.log(router)` shows: the nodes by label, never the pools (and secrets) behind them. */
+  [INSPECT](depth: number, options: InspectOptions): string {
+    return inspectAs('QueryRouter', { primary: this.primary.node.label, replicas: this.replicas.map((replica) => replica.node.label), closed: this.closing !== undefined }, depth, options);
   }
 
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */

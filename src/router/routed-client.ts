@@ -1,3 +1,5 @@
+import { INSPECT, inspectAs } from './safe-inspect.js';
+import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { QueryError, RouterError } from '../errors.js';
@@ -74,6 +76,11 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
     private readonly holder: string | undefined,
   ) {
     super();
+  }
+
+  /** What `console.log(client)` shows: where it is pinned, never the connection behind it. */
+  [INSPECT](depth: number, options: InspectOptions): string {
+    return inspectAs('RoutedClient', { pinnedTo: this.pinnedNode, released: this.released }, depth, options);
   }
 
   /** The node this client is pinned to (`'primary'`, `'replica-0'`, …), or `undefined` while it routes per statement. */

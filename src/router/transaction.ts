@@ -1,3 +1,5 @@
+import { INSPECT, inspectAs } from './safe-inspect.js';
+import type { InspectOptions } from 'node:util';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { ConfigError, RouterError } from '../errors.js';
 import type { NodeConnection } from '../pool/index.js';
@@ -72,6 +74,11 @@ export class Transaction implements TransactionClient {
       this.failure ??= error;
       throw error;
     }
+  }
+
+  /** What `console.log(tx)` shows: its node and state, never the connection behind it. */
+  [INSPECT](depth: number, options: InspectOptions): string {
+    return inspectAs('Transaction', { node: this.node, finished: this.finished }, depth, options);
   }
 
   /** Marks the transaction ended; later statements are refused. */
