@@ -292,6 +292,69 @@ describe('read-your-writes sessions', () => {
     }
   });
 
+  it('a read that fails on a replica behind the session (a table or column it just made) runs on the primary; a real error stays', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    const table = `fresh_${process.pid}`;
+    try {
+      cluster.pauseReplay('replica1');
+      cluster.pauseReplay('replica2');
+      const seen = await router.session(async () => {
+        await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+        await router.query(`INSERT INTO ${table} VALUES (1)`);
+        const created = await router.query<{ id: number }>(`SELECT id FROM ${table}`); // 42P01 on the replicas
+        await router.query(`ALTER TABLE ${table} ADD COLUMN note text DEFAULT 'added'`);
+        const altered = await router.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = $1`, [1]); // 42703 there
+        await router.query(`CREATE FUNCTION ${table}_twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * x $$`);
+        const called = await router.query<{ v: number }>(`SELECT ${table}_twice(21) AS v`); // 42883 there
+        return { created: created.rows, altered: altered.rows, called: called.rows };
+      });
+      expect(seen).toEqual({ created: [{ id: 1 }], altered: [{ note: 'added' }], called: [{ v: 42 }] });
+      expect(router.stats().consistency.readsOnPrimary).toBeGreaterThanOrEqual(3);
+
+      // Once the replicas have what the session wrote, an error of the read itself is the answer: not run twice.
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await cluster.waitForReplication();
+      const onPrimary = router.stats().consistency.readsOnPrimary;
+      const error = await router
+        .session(async () => {
+          await router.query(`INSERT INTO ${table} VALUES (2)`);
+          await cluster.waitForReplication();
+          return router.query(`SELECT no_such_column FROM ${table}`);
+        })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: '42703' });
+      expect(router.stats().consistency.readsOnPrimary).toBe(onPrimary);
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await router.close();
+    }
+  });
+
+  it('a SELECT of a VOLATILE function that writes is a write of the session: the next read sees its row', async () => {
+    const router = makeRouter({ consistency: 'read-your-writes' });
+    try {
+      await router.query('CREATE TABLE IF NOT EXISTS fn_writes (id serial PRIMARY KEY, note text)');
+      await router.query(`CREATE OR REPLACE FUNCTION fn_write(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO fn_writes (note) VALUES (note) RETURNING id $$`);
+      await cluster.waitForReplication();
+      cluster.pauseReplay('replica1');
+      cluster.pauseReplay('replica2');
+      const tracked = router.stats().consistency.writesTracked;
+      const seen = await router.session(async () => {
+        const { rows } = await router.query<{ id: number }>('SELECT fn_write($1) AS id', ['from a select']);
+        const read = await router.query<{ note: string }>('SELECT note FROM fn_writes WHERE id = $1', [rows[0]!.id]);
+        return read.rows;
+      });
+      expect(seen).toEqual([{ note: 'from a select' }]);
+      expect(router.stats().consistency.writesTracked).toBe(tracked + 1);
+    } finally {
+      cluster.resumeReplay('replica1');
+      cluster.resumeReplay('replica2');
+      await router.close();
+    }
+  });
+
   it('the middleware runs each request in its own session and takes the token a request carries', async () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
     const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({ token: (request) => request.headers['x-db-token'] });

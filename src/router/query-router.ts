@@ -409,11 +409,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     let target = this.primary;
     const route = options === undefined ? 'auto' : this.routeOption(options);
     let read = false;
+    // Provably a read: anything else that runs on the primary may write, also a SELECT of a VOLATILE function.
+    let provableRead = classification.route === 'replica' && !entry.misrouted;
+    if (provableRead && classification.functions.length > 0) provableRead = route === 'auto' && this.replicas.length > 0 && (await this.functionsAllowReplica(classification));
     if (this.replicas.length > 0) {
-      if (
-        route === 'replica' ||
-        (route === 'auto' && classification.route === 'replica' && !entry.misrouted && (classification.functions.length === 0 || (await this.functionsAllowReplica(classification))))
-      ) {
+      if (route === 'replica' || (route === 'auto' && provableRead)) {
         read = true;
         target = this.balancer.pick(this.healthyReplicas) ?? (route === 'replica' || this.options.readFallback === 'replicas-only' ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary);
       }
@@ -434,8 +434,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
           } else if (target !== this.primary) probe = { sql: REPLAY_POSITION_SQL, before: true, value: undefined };
           else this.consistencyCounts.readsOnPrimary++;
         }
-      } else if (session?.consistency === 'read-your-writes' && (classification.kind !== 'read' || entry.misrouted)) {
-        // A statement a replica once refused as a write (misrouted) is a write, whatever its classification says.
+      } else if (session?.consistency === 'read-your-writes' && !provableRead) {
+        // Every statement that is not provably a read is a write of the session: a DML or DDL statement, a SELECT of a
+        // VOLATILE function, one a replica once refused as a write (misrouted), whatever its classification says.
         probe = { sql: WRITE_POSITION_SQL, before: false, value: undefined };
       }
     }
@@ -467,6 +468,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         // Another replica may be further behind: only the primary surely has the session's writes.
         this.routed.readFallbacks++;
         return this.readOnPrimary<R>(entry, sql, params, name, options);
+      }
+      if (probe?.before === true && (failure as { code?: unknown }).code !== '25006' && !this.replayedBefore(probe, target, required!)) {
+        // The replica had not replayed the session's writes when the read ran: its error (42P01 for a table the
+        // session just created, 42703 for a new column …) says nothing about the read. Run it where they are.
+        return this.staleRead<R>(target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
       }
       const result = await this.recover<R>(failure, target, read && route === 'auto', entry, sql, params, name, options);
       // A misrouted write (SQLSTATE 25006) re-run on the primary: its position was not probed.
@@ -539,12 +545,34 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     name: string | undefined,
     options: QueryOptions | undefined,
   ): Promise<QueryResult<R>> {
-    const replayed = parseLsn(probe.value);
-    if (replayed !== undefined) this.noteReplayed(target, replayed);
-    if (replayed !== undefined && replayed >= required) {
+    if (this.replayedBefore(probe, target, required)) {
       this.consistencyCounts.readsOnReplicaChecked++;
       return result;
     }
+    return this.staleRead<R>(target, required, waitMs, entry, sql, params, name, options);
+  }
+
+  /** Whether `target` had replayed `required` when the probe in front of a read ran (and notes what it had). */
+  private replayedBefore(probe: StatementProbe, target: RoutedNode, required: bigint): boolean {
+    const replayed = parseLsn(probe.value);
+    if (replayed !== undefined) this.noteReplayed(target, replayed);
+    return replayed !== undefined && replayed >= required;
+  }
+
+  /**
+   * A read that ran on a replica not yet at `required`: after waiting up to `waitMs` for that replica to catch up,
+   * run again there, else on the primary.
+   */
+  private async staleRead<R extends QueryResultRow>(
+    target: RoutedNode,
+    required: bigint,
+    waitMs: number,
+    entry: ClassifierEntry,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    name: string | undefined,
+    options: QueryOptions | undefined,
+  ): Promise<QueryResult<R>> {
     if (waitMs > 0 && (await this.waitForReplay(target, required, waitMs))) {
       try {
         const again = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, options);
