@@ -71,6 +71,8 @@ export interface QueryErrorContext {
   readonly node?: string;
   /** The statement's fingerprint hash, when it was classified. */
   readonly fingerprintHash?: string;
+  /** The statement was sent and its result never came back: see {@link QueryError.outcomeUnknown}. */
+  readonly outcomeUnknown?: boolean;
 }
 
 /**
@@ -97,6 +99,13 @@ export class QueryError extends RouterError {
   readonly node: string | undefined;
   /** The statement's fingerprint hash (never the SQL text, which may carry secrets). */
   readonly fingerprintHash: string | undefined;
+  /**
+   * `true` when the statement was sent and then its connection was lost, or its node stopped answering, before
+   * its result arrived: it may or may not have taken effect (a COMMIT may have landed). The router never re-sends
+   * such a statement; retry it only if it is idempotent, or after checking whether it happened. A rejection
+   * without this flag means the statement did not take effect.
+   */
+  readonly outcomeUnknown: boolean;
 
   constructor(code: string, message: string, options?: { cause?: unknown; context?: QueryErrorContext }) {
     super(code, message, options);
@@ -113,6 +122,19 @@ export class QueryError extends RouterError {
     this.constraint = text('constraint');
     this.node = options?.context?.node;
     this.fingerprintHash = options?.context?.fingerprintHash;
+    this.outcomeUnknown = options?.context?.outcomeUnknown === true;
+  }
+
+  /**
+   * `error` as a QueryError marked {@link outcomeUnknown} (the same one when it already is): for a statement that
+   * was sent on a connection that then failed.
+   */
+  static outcomeUnknown(error: unknown, node?: string): QueryError {
+    if (isQueryError(error)) {
+      if (error.outcomeUnknown) return error;
+      return new QueryError(error.code, error.message, { cause: error.cause ?? error, context: { node: error.node ?? node, fingerprintHash: error.fingerprintHash, outcomeUnknown: true } });
+    }
+    return QueryError.from(error, { node, outcomeUnknown: true });
   }
 
   /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
@@ -229,6 +251,11 @@ export const isPipelineFullError = (error: unknown): error is PipelineFullError 
 export const isPipelineClosedError = (error: unknown): error is PipelineClosedError => hasBrand(error, 'PipelineClosedError');
 /** True for a {@link BatchAbortedError}. */
 export const isBatchAbortedError = (error: unknown): error is BatchAbortedError => hasBrand(error, 'BatchAbortedError');
+/**
+ * True when `error` says its statement may or may not have taken effect ({@link QueryError.outcomeUnknown}): the
+ * one case where a caller must check before retrying a write.
+ */
+export const isOutcomeUnknown = (error: unknown): boolean => typeof error === 'object' && error !== null && (error as { outcomeUnknown?: unknown }).outcomeUnknown === true;
 /** True for a {@link TransactionRolledBackError}. */
 export const isTransactionRolledBackError = (error: unknown): error is TransactionRolledBackError => hasBrand(error, 'TransactionRolledBackError');
 

@@ -63,6 +63,7 @@ export {
   isPipelineClosedError,
   isBatchAbortedError,
   isTransactionRolledBackError,
+  isOutcomeUnknown,
   redactSecrets,
 } from './errors.js';
 export type { RouterErrorCode, QueryErrorContext } from './errors.js';

@@ -15,8 +15,8 @@ export interface CoalescedBatch {
   readonly mergedAsArrays: number;
   /** Each original statement's outcome, from the outcomes of {@link statements}. */
   expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
-  /** Original indices of the members of every merged INSERT that failed. */
-  failedGroups(outcomes: readonly BatchOutcome[]): number[][];
+  /** Original indices of the members of every merged INSERT that failed with an error `rerunnable` accepts. */
+  failedGroups(outcomes: readonly BatchOutcome[], rerunnable: (error: Error) => boolean): number[][];
   /** The templates whose unnest INSERT failed with an error that a changed table could explain (classes 22 and 42). */
   failedUnnestTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<RowTemplate>;
 }
@@ -118,8 +118,11 @@ export function coalesceBatch(statements: readonly PipelineStatement[], unnest?:
       });
       return perStatement;
     },
-    failedGroups(outcomes) {
-      return members.filter((group, s) => group.length > 1 && !outcomes[s]!.ok);
+    failedGroups(outcomes, rerunnable) {
+      return members.filter((group, s) => {
+        const outcome = outcomes[s]!;
+        return group.length > 1 && !outcome.ok && rerunnable(outcome.error);
+      });
     },
     failedUnnestTemplates(outcomes) {
       const failed = new Set<RowTemplate>();

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { QueryResult, QueryResultRow } from 'pg';
-import { BatchAbortedError, PipelineClosedError, PipelineFullError, isCircuitOpenError } from '../errors.js';
+import { BatchAbortedError, PipelineClosedError, PipelineFullError, isCircuitOpenError, isOutcomeUnknown } from '../errors.js';
 import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch } from './coalesce.js';
@@ -293,7 +293,9 @@ export class QueryPipeline {
       this.coalesced += plan.merged;
       this.coalescedAsArrays += plan.mergedAsArrays;
       perEntry = plan.expand(outcomes);
-      const failedGroups = plan.failedGroups(outcomes);
+      // Only a merged statement that failed on its own content is re-run row by row: one whose outcome is unknown
+      // (its connection was lost after it was sent) may have committed, and one refused by its node would fail again.
+      const failedGroups = plan.failedGroups(outcomes, (error) => !isOutcomeUnknown(error) && !dueToNode(error));
       for (const template of plan.failedUnnestTemplates(outcomes)) this.backend.forgetUnnestInsert(template);
       if (failedGroups.length > 0) {
         // A merged INSERT failed as a whole. Find out which rows were at fault by running them one by one:
@@ -396,6 +398,11 @@ export class QueryPipeline {
     const body = outcomes.slice(1, -1);
     if (!begin.ok) return body.map(() => begin);
     const failedIndex = body.findIndex((outcome) => !outcome.ok);
+    const failure = failedIndex >= 0 ? (body[failedIndex] as { error: Error }).error : undefined;
+    if (failure !== undefined && isOutcomeUnknown(failure)) {
+      // The whole batch, COMMIT included, had been sent when the connection failed: it may all have committed.
+      return body.map(() => ({ ok: false, error: failure }));
+    }
     if (failedIndex >= 0) {
       const cause = (body[failedIndex] as { error: Error }).error;
       return body.map((outcome, i) => (i === failedIndex ? outcome : { ok: false, error: new BatchAbortedError(failedIndex, { cause }) }));

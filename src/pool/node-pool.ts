@@ -190,9 +190,22 @@ function isStalePlan(error: unknown): boolean {
 const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
 
 /** The error of a statement whose AbortSignal fired: SQLSTATE 57014 (query_canceled), as PostgreSQL reports a cancel. */
-function abortedError(signal: AbortSignal, node: string, cause?: unknown): QueryError {
-  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, { cause: cause ?? signal.reason, context: { node } });
+function abortedError(signal: AbortSignal, node: string, cause?: unknown, outcomeUnknown = false): QueryError {
+  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, { cause: cause ?? signal.reason, context: { node, outcomeUnknown } });
 }
+
+/**
+ * Whether a statement whose connection was lost after it was sent may have taken effect. Inside a transaction the
+ * loss rolls the transaction back, so only the statement that ends it (COMMIT, END, PREPARE TRANSACTION) may have
+ * landed; outside one, any statement but BEGIN may have. In a failed transaction nothing can.
+ */
+function mayHaveTakenEffect(text: string, status: string | undefined): boolean {
+  if (status === 'E') return false;
+  if (status === 'T') return ENDS_TRANSACTION.test(text);
+  return !BEGINS_TRANSACTION.test(text);
+}
+const ENDS_TRANSACTION = /^\s*(?:commit|end|prepare\s+transaction)\b/i;
+const BEGINS_TRANSACTION = /^\s*(?:begin|start\s+transaction)\b/i;
 
 function isAcquireTimeout(error: unknown): boolean {
   const message = error instanceof Error ? error.message : '';
@@ -417,11 +430,16 @@ export class NodePool {
       this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
       const timedOut = state.timedOutMs;
       state.timedOutMs = 0;
-      if (isAborted(signal) && (code === '57014' || isConnectionLevelError(error))) throw abortedError(signal!, this.name, error);
+      // The statement was sent: a connection lost (or a node gone silent) before its answer leaves its outcome unknown.
+      const lost = isConnectionLevelError(error);
+      if (isAborted(signal) && (code === '57014' || lost)) throw abortedError(signal!, this.name, error, lost);
       if (timedOut > 0) {
-        throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, { cause: error, context: { node: this.name } });
+        throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, {
+          cause: error,
+          context: { node: this.name, outcomeUnknown: true },
+        });
       }
-      throw QueryError.from(error, { node: this.name });
+      throw lost ? QueryError.outcomeUnknown(error, this.name) : QueryError.from(error, { node: this.name });
     } finally {
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       this.inFlight--;
@@ -671,6 +689,7 @@ export class NodePool {
       query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string, options?: StatementOptions) => {
         this.inFlight++;
         const began = performance.now();
+        const status = client.getTransactionStatus() ?? undefined;
         let ok = false;
         let fault = false;
         try {
@@ -679,6 +698,7 @@ export class NodePool {
           return result;
         } catch (error) {
           fault = isConnectionFault(error, true);
+          if (isConnectionLevelError(error) && mayHaveTakenEffect(text, status)) throw QueryError.outcomeUnknown(error, this.name);
           throw QueryError.from(error, { node: this.name });
         } finally {
           this.inFlight--;
@@ -688,7 +708,7 @@ export class NodePool {
         }
       },
       get transactionStatus() {
-        const status = client.getTransactionStatus();
+        const status = client.getTransactionStatus() ?? undefined;
         return status === 'I' || status === 'T' || status === 'E' ? status : undefined;
       },
       subscribe: (event, listener) => {
@@ -754,8 +774,10 @@ export class NodePool {
       const fault = outcome.status === 'rejected' && isConnectionFault(outcome.reason, true);
       this.scoreStatement(state, -1, fault, answered);
       if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
-      if (isConnectionLevelError(outcome.reason)) broken = true;
-      return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
+      if (!isConnectionLevelError(outcome.reason)) return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
+      // Every statement of the batch was written before any answer was read: one not answered may have run.
+      broken = true;
+      return { ok: false, error: QueryError.outcomeUnknown(outcome.reason, this.name) };
     });
     this.checkin(client, broken ? new Error('connection failed during a pipelined batch') : undefined);
     this.inFlight -= statements.length;
