@@ -184,6 +184,24 @@ describe('routing over a real primary and two streaming replicas', () => {
     expect(immutable.rows[0]).toEqual({ d: 42, r: true });
   });
 
+  it('reads views of the node\'s own state on the primary: the locks a transaction holds there are seen', async () => {
+    const key = 40_000 + (process.pid % 10_000);
+    const seen = await router.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+      // Another caller's plain read, while the lock is held on the primary.
+      const { rows } = await router.query<{ n: string; r: boolean }>(
+        "SELECT count(*) AS n, pg_is_in_recovery() AS r FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+        [key],
+      );
+      return rows[0];
+    });
+    expect(seen).toEqual({ n: '1', r: false });
+    expect(router.explain('SELECT * FROM pg_stat_activity')).toMatchObject({ route: 'primary', kind: 'read', reason: expect.stringContaining('pg_stat_activity') });
+    // A forced route still reads a replica's own view.
+    const onReplica = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r FROM pg_stat_activity LIMIT 1', [], { route: 'replica' });
+    expect(onReplica.rows[0]!.r).toBe(true);
+  });
+
   it('honours route overrides', async () => {
     const forcedPrimary = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r', [], { route: 'primary' });
     expect(forcedPrimary.rows[0]!.r).toBe(false);

@@ -1,3 +1,4 @@
+import { nodeLocalView } from './node-local-views.js';
 import { hasSideEffects, isKnownReadOnlyBuiltin, NON_CALL_KEYWORDS } from './builtin-functions.js';
 import type { Classification, Route, StatementKind } from './classification.js';
 import { fingerprintOf, stableHash } from './fingerprint.js';
@@ -127,9 +128,16 @@ export function classifyQuery(sql: string): Classification {
   const final = verdict!;
   for (const name of collected.cteNames) collected.tables.delete(name);
   // DESIGN.md: a replica gets ONE statement that is provably a read; a multi-statement string never does.
-  const route: Route = final.kind === 'read' && ranges.length === 1 ? 'replica' : 'primary';
+  const local = final.kind === 'read' ? nodeLocalView(collected.tables) : undefined;
+  const route: Route = final.kind === 'read' && ranges.length === 1 && local === undefined ? 'replica' : 'primary';
   const reason =
-    ranges.length === 1 ? final.reason : final.kind === 'read' ? `${ranges.length} statements (only a single read may go to a replica)` : `multi-statement string: ${final.reason}`;
+    local !== undefined
+      ? `reads ${local}, which describes the server that runs it (the primary; force route: 'replica' for a replica's)`
+      : ranges.length === 1
+        ? final.reason
+        : final.kind === 'read'
+          ? `${ranges.length} statements (only a single read may go to a replica)`
+          : `multi-statement string: ${final.reason}`;
   return freeze(route, final.kind, reason, fingerprint, [...collected.tables], [...collected.functions], ranges.length, paramCount);
 }
 

@@ -409,11 +409,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     let target = this.primary;
     const route = options === undefined ? 'auto' : this.routeOption(options);
     let read = false;
-    // Provably a read: anything else that runs on the primary may write, also a SELECT of a VOLATILE function.
-    let provableRead = classification.route === 'replica' && !entry.misrouted;
+    // Provably a read: anything else that runs on the primary may write, also a SELECT of a VOLATILE function. (A
+    // read may still belong on the primary: a multi-statement string, a view of the node's own state.)
+    let provableRead = classification.kind === 'read' && !entry.misrouted;
     if (provableRead && classification.functions.length > 0) provableRead = route === 'auto' && this.replicas.length > 0 && (await this.functionsAllowReplica(classification));
     if (this.replicas.length > 0) {
-      if (route === 'replica' || (route === 'auto' && provableRead)) {
+      if (route === 'replica' || (route === 'auto' && provableRead && classification.route === 'replica')) {
         read = true;
         target = this.balancer.pick(this.healthyReplicas) ?? (route === 'replica' || this.options.readFallback === 'replicas-only' ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary);
       }
