@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QueryRouter, isQueryError, startLocalCluster, type LocalCluster } from '../src/index.js';
 import { MAX_CONNECT_RETRY_DELAY_MS, connectRetryDelayMs, isRetryableConnectError, loginRefusal, retryConnect } from '../src/pool/connect-retry.js';
@@ -119,6 +122,22 @@ describe('connect retry delays (fake clock)', () => {
     );
     await expect(failing).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(slept).toEqual([100, 200, 400]); // 100 + 200 + 400 = 700; another 800 would end at 1,500
+  });
+});
+
+describe('a pending connect retry', () => {
+  it('keeps the process alive until the statement settles (a script does not exit mid-backoff)', () => {
+    // A program whose only work is one statement, against a port where nothing listens.
+    const script = `
+      import { QueryRouter } from './src/index.ts';
+      const router = new QueryRouter({ primary: 'postgres://app:pw@127.0.0.1:1/app', pool: { connectRetries: 3, connectRetryDelayMs: 100, acquireTimeoutMs: 30000 } });
+      const error = await router.query('SELECT 1').catch((e) => e);
+      console.log('settled with ' + error.code);
+      await router.close();
+    `;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(dirname(fileURLToPath(import.meta.url)), '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toContain('settled with ECONNREFUSED');
+    expect(run.status).toBe(0);
   });
 });
 

@@ -81,7 +81,9 @@ export interface ConnectRetryHooks {
   readonly now?: () => number;
 }
 
-const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+// Not unref()ed: a retry stands for a caller's pending statement, which keeps the process alive until it settles,
+// as pg's own connection attempts do (an unref()ed one let a script exit mid-backoff, its statement lost).
+const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * After `connect()` failed with `firstError`, tries it again up to `policy.retries` times while the error is
