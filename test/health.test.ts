@@ -75,6 +75,27 @@ describe('health checks, leaks, pool exhaustion and shutdown', () => {
     }
   });
 
+  it('close({ timeoutMs }) resolves by its deadline while callers hold connections they never give back', async () => {
+    const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls });
+    const client = await router.asPool().connect();
+    await client.query('BEGIN'); // pinned to a primary connection, never released
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const stuck = router
+      .transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        entered();
+        await new Promise(() => undefined); // a callback that never returns
+      })
+      .catch((e: unknown) => e);
+    await inside;
+    // The test's own timeout is the bound: without the deadline, close() waits for releases that never come.
+    await router.close({ timeoutMs: 500 });
+    expect(router.stats().closed).toBe(true);
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    void stuck;
+  });
+
   it('close({ timeoutMs }) writes every pipelined statement, cuts what runs past the deadline, and resolves', async () => {
     const router = new QueryRouter({ primary: cluster.primaryUrl });
     await router.query('CREATE TABLE IF NOT EXISTS shutdown_rows (id int PRIMARY KEY)');

@@ -140,6 +140,36 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
     }
   });
 
+  it('pipeline: batches on a node that stopped answering settle by the statement deadline, outcome unknown; flush() resolves', async () => {
+    const router = new QueryRouter({ primary: proxy.url, pool: { max: 2, acquireTimeoutMs: 1_000 }, breaker: { timeoutMs: 300, volumeThreshold: 10_000 } });
+    const table = await freshTable();
+    const ledger = new OutcomeLedger();
+    const pipeline = router.pipeline({ batchSize: 50, concurrency: 2 });
+    try {
+      const insert = `INSERT INTO ${table} (id, note) VALUES ($1, $2)`;
+      await ledger.track(0, pipeline.addQuery(insert, [0, 'before']));
+      proxy.blackHole();
+      const writes = Array.from({ length: 200 }, (_, i) => ledger.track(1 + i, pipeline.addQuery(insert, [1 + i, 'frozen'])));
+      const summary = await pipeline.flush();
+      const settled = await Promise.allSettled(writes);
+      proxy.heal();
+      expect(summary.failed).toBeGreaterThan(0);
+      expect(settled.every((outcome) => outcome.status === 'rejected')).toBe(true);
+      // Batches that were sent: outcome unknown; batches that never got a connection: known not to have happened.
+      const reasons = settled.map((outcome) => (outcome as PromiseRejectedResult).reason as { code: string; outcomeUnknown: boolean });
+      expect(reasons.filter((reason) => reason.outcomeUnknown).length).toBeGreaterThan(0);
+      expect(reasons.filter((reason) => !reason.outcomeUnknown).every((reason) => reason.code === 'PGR_ACQUIRE_TIMEOUT')).toBe(true);
+      expect(await ledger.check(cluster.primaryUrl, table)).toEqual([]);
+      // Healed, the same pipeline writes again.
+      await ledger.track(1_000, pipeline.addQuery(insert, [1_000, 'after']));
+      expect(await countOf(table, 1_000)).toBe(1);
+    } finally {
+      proxy.heal();
+      await pipeline.close();
+      await router.close();
+    }
+  });
+
   const modes: [string, PipelineOptions][] = [
     ['independent', { mode: 'independent' }],
     ['independent, no group commit', { mode: 'independent', groupCommit: false }],

@@ -744,6 +744,10 @@ export class NodePool {
       const failure = this.acquireError(error, started);
       return statements.map(() => ({ ok: false, error: failure }));
     }
+    // The batch has the statement deadline: on a node that stops answering, a cancel, then the connection is cut
+    // and every statement not answered fails (outcome unknown), instead of the batch waiting forever.
+    const watchedState = stateOf(client);
+    if (this.statementTimeoutMs > 0) this.watch(watchedState, this.statementTimeoutMs);
     const pipelined = supportsPipelining(client);
     const lean = this.leanBody(client, statements);
     let settled: PromiseSettledResult<QueryResult>[];
@@ -766,9 +770,11 @@ export class NodePool {
         settled.push(await this.send(client, statement.text, statement.values, statement.statementName).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
       }
     }
-    let broken = false;
+    // A cancel request still on its way would hit whatever this connection runs next: it is retired then.
+    let broken = this.statementTimeoutMs > 0 && unwatch(watchedState);
+    watchedState.timedOutMs = 0;
     // A batch's statements share one round trip, so their times say nothing of the connection: only their outcomes count.
-    const state = stateOf(client);
+    const state = watchedState;
     const answered = performance.now();
     const outcomes = settled.map((outcome): BatchOutcome => {
       const fault = outcome.status === 'rejected' && isConnectionFault(outcome.reason, true);
@@ -779,7 +785,7 @@ export class NodePool {
       broken = true;
       return { ok: false, error: QueryError.outcomeUnknown(outcome.reason, this.name) };
     });
-    this.checkin(client, broken ? new Error('connection failed during a pipelined batch') : undefined);
+    this.checkin(client, broken ? new Error('connection failed or was cancelled during a pipelined batch') : undefined);
     this.inFlight -= statements.length;
     const perStatement = (performance.now() - started) / Math.max(1, statements.length);
     this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;
@@ -1032,14 +1038,16 @@ export class NodePool {
     const ending = this.pool.end();
     if (deadline === undefined) return ending;
     let timer: NodeJS.Timeout | undefined;
-    const cut = new Promise<void>((resolve) => {
+    const cut = new Promise<'cut'>((resolve) => {
       timer = setTimeout(() => {
         for (const client of this.clients) if (stateOf(client).active) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-        resolve();
+        resolve('cut');
       }, Math.max(0, deadline - Date.now()));
     });
-    await Promise.race([ending, cut]);
+    const first = await Promise.race([ending, cut]);
     clearTimeout(timer);
-    await ending;
+    // pg-pool's end() also waits for connections held by callers (a transaction whose callback never returns, a
+    // client never released) to be released: past the deadline their sockets are cut, and nothing more is waited for.
+    if (first !== 'cut') return;
   }
 }
