@@ -154,6 +154,43 @@ describe('routing over a real primary and two streaming replicas', () => {
     expect(rows[0]!.n).toBe('1');
   });
 
+  it('runs a nested transaction as a SAVEPOINT of the outer one: same connection, undone alone, committed only with the outer', async () => {
+    const tag = `nested-${process.pid}-${Date.now()}`;
+    const count = async (name: string): Promise<string> =>
+      (await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' })).rows[0]!.n;
+    // The inner part fails: only it is undone, the outer commits.
+    await router.transaction(async (tx) => {
+      await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-outer`]);
+      const inner = await router
+        .transaction(async (nested) => {
+          await nested.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-inner`]);
+          throw new Error('inner part failed');
+        })
+        .catch((e: unknown) => e);
+      expect((inner as Error).message).toBe('inner part failed');
+      // The outer transaction is still usable, and sees its own row but not the undone one.
+      expect((await tx.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name LIKE $1', [`${tag}-%`])).rows[0]!.n).toBe('1');
+    });
+    expect([await count(`${tag}-outer`), await count(`${tag}-inner`)]).toEqual(['1', '0']);
+    // The inner part succeeds but the outer fails: nothing is kept (the inner did not commit on its own).
+    await expect(
+      router.transaction(async (tx) => {
+        await tx.transaction((nested) => nested.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-kept-by-inner`]));
+        throw new Error('outer part failed');
+      }),
+    ).rejects.toThrow('outer part failed');
+    expect(await count(`${tag}-kept-by-inner`)).toBe('0');
+    // A row the outer transaction locked is written by the nested one: no second connection waiting on the lock.
+    const { rows } = await router.query<{ id: number }>('INSERT INTO routing_items (name) VALUES ($1) RETURNING id', [`${tag}-locked`]);
+    await router.transaction(async (tx) => {
+      await tx.query('UPDATE routing_items SET name = $1 WHERE id = $2', [`${tag}-locked-outer`, rows[0]!.id]);
+      await router.transaction((nested) => nested.query('UPDATE routing_items SET name = $1 WHERE id = $2', [`${tag}-locked-inner`, rows[0]!.id]));
+    });
+    expect(await count(`${tag}-locked-inner`)).toBe('1');
+    // A savepoint cannot change the outer transaction's isolation or access mode.
+    await expect(router.transaction((tx) => tx.transaction(async () => 1, { isolationLevel: 'serializable' }))).rejects.toMatchObject({ code: 'PGR_CONFIG' });
+  });
+
   it('applies isolation level and read-only mode; a read-only transaction may run on a replica', async () => {
     const level = await router.transaction(async (tx) => (await tx.query<{ l: string }>("SELECT current_setting('transaction_isolation') AS l")).rows[0]!.l, { isolationLevel: 'repeatable read' });
     expect(level).toBe('repeatable read');

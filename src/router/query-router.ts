@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CustomTypesConfig, QueryResult, QueryResultRow } from 'pg';
 import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
 import { ConfigError, QueryError, RouterClosedError, TransactionRolledBackError, isCircuitOpenError } from '../errors.js';
@@ -225,6 +226,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   /** The last "two primaries" warning, so a split is reported once. */
   private splitWarning: string | undefined;
   private readonly sessions: Sessions;
+  /** The transaction whose callback is running (across awaits): a `transaction()` inside it becomes a SAVEPOINT. */
+  private readonly openTransactions = new AsyncLocalStorage<Transaction>();
   private readonly consistencyCounts = { readsOnReplicaKnown: 0, readsOnReplicaChecked: 0, readsOnReplicaAfterWait: 0, readsOnPrimary: 0, writesTracked: 0 };
   private readonly classifier: Classifier;
   private readonly balancer: ReplicaBalancer;
@@ -937,6 +940,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const holder = this.options.pool.leakStackTraces ? new Error('connection checked out here').stack : undefined;
     if (this.closing !== undefined) throw new RouterClosedError();
     if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
+    // Called inside a transaction's callback: a SAVEPOINT on that transaction's connection, as query builders do,
+    // never a second connection (whose work would commit even if the outer one rolled back, or wait for its locks).
+    const outer = this.openTransactions.getStore();
+    if (outer !== undefined && !outer.isFinished) return outer.transaction(fn, options);
     const { begin, readOnly, serializable } = parseTransactionOptions(options);
     let target = readOnly && !serializable ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
     // In a read-your-writes session a read-only transaction needs a replica known to have the session's writes;
@@ -974,7 +981,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     try {
       await connection.query(begin);
       begun = true;
-      result = await fn(tx);
+      result = await this.openTransactions.run(tx, fn, tx);
       tx.finish();
       if (track === undefined) committed = (await connection.query('COMMIT')).command;
       else {

@@ -26,6 +26,13 @@ export interface TransactionClient {
   readonly node: string;
   /** Runs a statement inside the transaction. */
   query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * A nested transaction: `fn` runs inside a SAVEPOINT of this one, on the same connection. Released when `fn`
+   * returns; rolled back to (undoing only what `fn` did) and the error rethrown when it throws. The outer
+   * transaction commits or rolls back everything. `router.transaction()` called inside a transaction's callback
+   * does the same. Isolation level and read-only mode are the outer transaction's.
+   */
+  transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
 const ISOLATION_LEVELS: readonly IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'];
@@ -53,6 +60,7 @@ export function parseTransactionOptions(options: unknown): { begin: string; read
 /** The {@link TransactionClient} given to a callback; refuses statements once the transaction has ended. */
 export class Transaction implements TransactionClient {
   private finished = false;
+  private savepoints = 0;
   /** The first statement error, which aborted the transaction even if the callback caught it. */
   failure: unknown;
 
@@ -79,6 +87,35 @@ export class Transaction implements TransactionClient {
   /** What `console.log(tx)` shows: its node and state, never the connection behind it. */
   [INSPECT](depth: number, options: InspectOptions): string {
     return inspectAs('Transaction', { node: this.node, finished: this.finished }, depth, options);
+  }
+
+  async transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    if (this.finished) throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
+    if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
+    const { readOnly, begin } = parseTransactionOptions(options);
+    if (readOnly || begin !== 'BEGIN') {
+      throw new ConfigError('transaction', 'a nested transaction is a SAVEPOINT of the outer one: it cannot set isolationLevel or readOnly');
+    }
+    const savepoint = `pgr_savepoint_${++this.savepoints}`;
+    const failure = this.failure;
+    await this.connection.query(`SAVEPOINT ${savepoint}`);
+    let result: T;
+    try {
+      result = await fn(this);
+    } catch (error) {
+      // Undo what the nested part did; the outer transaction goes on (unless the connection itself failed).
+      await this.connection.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+      await this.connection.query(`RELEASE SAVEPOINT ${savepoint}`);
+      this.failure = failure;
+      throw error;
+    }
+    await this.connection.query(`RELEASE SAVEPOINT ${savepoint}`);
+    return result;
+  }
+
+  /** Whether the transaction has committed or rolled back. */
+  get isFinished(): boolean {
+    return this.finished;
   }
 
   /** Marks the transaction ended; later statements are refused. */
