@@ -356,6 +356,27 @@ describe('QueryPipeline', () => {
     await pipeline.close();
   });
 
+  it('ready() lets a producer loop wait for room: nothing is parked, the queue stays within maxQueueSize, all is written', async () => {
+    const table = await freshTable();
+    const pipeline = router.pipeline({ batchSize: 10, maxQueueSize: 20, onFull: 'reject' });
+    let maxHeld = 0;
+    let maxWaiting = 0;
+    const written: Promise<unknown>[] = [];
+    for (let i = 0; i < 500; i++) {
+      await pipeline.ready();
+      written.push(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+      const { held, waiting } = pipeline.stats();
+      maxHeld = Math.max(maxHeld, held);
+      maxWaiting = Math.max(maxWaiting, waiting);
+    }
+    await Promise.all(written); // with onFull: 'reject', one addQuery past the room would have rejected
+    expect(maxHeld).toBeLessThanOrEqual(20);
+    expect(maxWaiting).toBe(0);
+    expect((await rows(table)).n).toBe(500);
+    await pipeline.close();
+    await expect(pipeline.ready()).rejects.toBeInstanceOf(PipelineClosedError);
+  });
+
   it('sends a partial batch after flushIntervalMs without flush()', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 1000, flushIntervalMs: 30 });

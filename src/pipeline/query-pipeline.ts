@@ -123,6 +123,8 @@ export class QueryPipeline {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<BatchSummary>>();
   private readonly waiters: (() => void)[] = [];
+  /** Callers of {@link ready} waiting for room. */
+  private readonly roomWaiters: (() => void)[] = [];
   private closed = false;
   private closing: Promise<FlushResult> | undefined;
   private batches = 0;
@@ -163,6 +165,24 @@ export class QueryPipeline {
     }
     if (this.held >= this.options.maxQueueSize) return this.enqueueWhenRoom<R>(statement);
     return this.enqueue<R>(statement);
+  }
+
+  /**
+   * Resolves once the pipeline has room for another statement (at once if it has): a producer that awaits it
+   * before each `addQuery` never holds more than `maxQueueSize` statements in memory, whereas `onFull: 'wait'`
+   * bounds the queue but parks every statement added beyond it, parameters and all. Rejects with
+   * `PipelineClosedError` after `close()`.
+   *
+   * @example
+   * for await (const event of source) {
+   *   await pipeline.ready();
+   *   pipeline.addQuery('INSERT INTO events (kind) VALUES ($1)', [event.kind]).catch(report);
+   * }
+   */
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new PipelineClosedError());
+    if (this.held < this.options.maxQueueSize) return Promise.resolve();
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
   private async enqueueWhenRoom<R extends QueryResultRow>(statement: PipelineStatement): Promise<QueryResult<R>> {
@@ -275,6 +295,7 @@ export class QueryPipeline {
   private wakeWaiters(): void {
     let room = this.options.maxQueueSize - this.held;
     while (room-- > 0 && this.waiters.length > 0) this.waiters.shift()!();
+    if (this.held < this.options.maxQueueSize) for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
   private async runBatch(entries: readonly Entry[]): Promise<BatchSummary> {
