@@ -40,7 +40,7 @@ export { MAX_SCOPES, MAX_SCOPE_NAME_LENGTH, PREWARM_WAIT_MS } from './router/ind
 export type { ScopePrewarm } from './router/index.js';
 export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, Consistency, AdaptiveOptions, MetricsOptions, ConnectionHooks, ResolvedOptions, ResolvedNode } from './config.js';
 export { healthReport, silentLogger } from './metrics/index.js';
-export type { Logger, LogMethod, HealthReport, MonitorServer, MonitorServerOptions, MonitoredStats } from './metrics/index.js';
+export type { Logger, LogMethod, HealthReport, MonitorServer, MonitorServerOptions, MonitorAuth, MonitoredStats } from './metrics/index.js';
 export type { PatternSnapshot, WorkloadForecast, ScopeSnapshot } from './adaptive/index.js';
 export {
   RouterError,

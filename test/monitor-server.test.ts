@@ -323,6 +323,61 @@ describe('startMonitorServer', () => {
     await expect(startMonitorServer(new FakeSource(), { port: first.port })).rejects.toThrow(/EADDRINUSE/);
   });
 
+  describe('access', () => {
+    /** A raw GET with the headers given (fetch may not set Host). */
+    const get = (url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> =>
+      new Promise((resolve, reject) => {
+        request(`${url}${path}`, { headers }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        })
+          .on('error', reject)
+          .end();
+      });
+
+    it('refuses a Host header other than loopback names when listening on loopback (DNS rebinding)', async () => {
+      const server = await start(new FakeSource());
+      expect((await get(server.url, '/stats', { host: 'attacker.example' })).status).toBe(403);
+      expect((await get(server.url, '/stats', { host: `attacker.example:${server.port}` })).status).toBe(403);
+      for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+        expect((await get(server.url, '/stats', { host })).status, host).toBe(200);
+      }
+      const named = await start(new FakeSource(), { allowedHosts: ['monitor.internal'] });
+      expect((await get(named.url, '/stats', { host: 'monitor.internal:9187' })).status).toBe(200);
+      expect((await get(named.url, '/stats', { host: `127.0.0.1:${named.port}` })).status).toBe(403);
+    });
+
+    it('with a token: 401 without it, 200 with the bearer token, and a browser gets a cookie from /?token=', async () => {
+      const token = 'a-long-enough-monitor-token';
+      const server = await start(new FakeSource(), { auth: token });
+      for (const path of ['/', '/stats', '/metrics', '/health', '/events']) {
+        expect((await get(server.url, path)).status, path).toBe(401);
+        expect((await get(server.url, path, { authorization: 'Bearer wrong-token-of-some-length' })).status, path).toBe(401);
+      }
+      expect((await get(server.url, '/stats', { authorization: `Bearer ${token}` })).status).toBe(200);
+      const visit = await get(server.url, `/?token=${token}`);
+      expect(visit.status).toBe(303);
+      expect(visit.headers.location).toBe('/');
+      const cookie = visit.headers['set-cookie']![0]!;
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Strict/);
+      const page = await get(server.url, '/', { cookie: cookie.split(';')[0]! });
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<html');
+      expect((await get(server.url, '/?token=wrong')).status).toBe(401);
+    });
+
+    it('with a function: it decides for each request', async () => {
+      const server = await start(new FakeSource(), { auth: (req) => req.headers['x-team'] === 'ops' });
+      expect((await get(server.url, '/stats')).status).toBe(401);
+      expect((await get(server.url, '/stats', { 'x-team': 'ops' })).status).toBe(200);
+      await expect(start(new FakeSource(), { auth: 'short' })).rejects.toMatchObject({ key: 'serve.auth' });
+      await expect(start(new FakeSource(), { allowedHosts: 'localhost' as never })).rejects.toMatchObject({ key: 'serve.allowedHosts' });
+    });
+  });
+
   describe('/events', () => {
     it('sends a snapshot at once, before the first tick', async () => {
       const source = new FakeSource();

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { healthReport } from './health-report.js';
+import { COMMON_HEADERS, sendJson } from './http-response.js';
+import { admitted, type MonitorAuth } from './monitor-access.js';
 import type { MonitoredStats } from './monitored-stats.js';
 
 /** What a monitor server shows: a router, or anything shaped like one. */
@@ -23,6 +25,18 @@ export interface MonitorServerOptions {
   host?: string;
   /** How often `/events` pushes a snapshot to the dashboard, in milliseconds; default `1000`, at least `50`. */
   intervalMs?: number;
+  /**
+   * Who may read: a bearer token (requests send `Authorization: Bearer <token>`; a browser opens
+   * `/?token=<token>` once and gets an HttpOnly same-site cookie for the dashboard), or a function that decides
+   * for each request. Default: anyone who can reach the port (which is loopback only, unless `host` says otherwise).
+   */
+  auth?: MonitorAuth;
+  /**
+   * Host names (without port) that requests may name in their `Host` header; others get 403. This is what stops a
+   * web page the developer visits from reading the stats through DNS rebinding. Default: `localhost`, `127.0.0.1`
+   * and `::1` when listening on loopback; any host otherwise (name your public host names here).
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** A running monitor server. */
@@ -39,29 +53,37 @@ interface ResolvedMonitorOptions {
   readonly port: number;
   readonly host: string;
   readonly intervalMs: number;
+  readonly auth: MonitorAuth | undefined;
+  /** `undefined`: any host. */
+  readonly allowedHosts: ReadonlySet<string> | undefined;
 }
 
-const OPTION_KEYS = new Set(['port', 'host', 'intervalMs']);
+const OPTION_KEYS = new Set(['port', 'host', 'intervalMs', 'auth', 'allowedHosts']);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const MIN_INTERVAL_MS = 50;
 const CLOSE_GRACE_MS = 1000;
 
 function resolveMonitorOptions(options: MonitorServerOptions | undefined): ResolvedMonitorOptions {
-  if (options === undefined) return { port: 0, host: '127.0.0.1', intervalMs: 1000 };
+  if (options === undefined) return { port: 0, host: '127.0.0.1', intervalMs: 1000, auth: undefined, allowedHosts: LOOPBACK };
   if (typeof options !== 'object' || options === null) throw new ConfigError('serve', 'options must be an object');
   for (const key in options) {
     if (!OPTION_KEYS.has(key)) throw new ConfigError(`serve.${key}`, `unknown option; expected one of ${[...OPTION_KEYS].join(', ')}`);
   }
-  const { port = 0, host = '127.0.0.1', intervalMs = 1000 } = options;
+  const { port = 0, host = '127.0.0.1', intervalMs = 1000, auth, allowedHosts } = options;
+  if (auth !== undefined && typeof auth !== 'function' && (typeof auth !== 'string' || auth.length < 16)) {
+    throw new ConfigError('serve.auth', 'must be a token of at least 16 characters or a function (request) => boolean');
+  }
+  if (allowedHosts !== undefined && (!Array.isArray(allowedHosts) || allowedHosts.some((name) => typeof name !== 'string' || name === ''))) {
+    throw new ConfigError('serve.allowedHosts', `must be an array of host names, got ${JSON.stringify(allowedHosts)}`);
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError('serve.port', `must be an integer in [0, 65535], got ${JSON.stringify(port)}`);
   if (typeof host !== 'string' || host === '') throw new ConfigError('serve.host', `must be a non-empty string, got ${JSON.stringify(host)}`);
   if (!Number.isInteger(intervalMs) || intervalMs < MIN_INTERVAL_MS) {
     throw new ConfigError('serve.intervalMs', `must be an integer ≥ ${MIN_INTERVAL_MS}, got ${JSON.stringify(intervalMs)}`);
   }
-  return { port, host, intervalMs };
+  const hosts = allowedHosts !== undefined ? new Set(allowedHosts.map((name) => name.toLowerCase())) : LOOPBACK.has(host) ? LOOPBACK : undefined;
+  return { port, host, intervalMs, auth, allowedHosts: hosts };
 }
-
-// Stats change every tick and may be read by a proxy in between: never let anything cache them.
-const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' } as const;
 
 // The page is self-contained: nothing but its own inline code and same-origin requests may run.
 const DASHBOARD_HEADERS = {
@@ -70,12 +92,6 @@ const DASHBOARD_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
 } as const;
-
-function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders?: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...extraHeaders });
-  res.end(text);
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -152,8 +168,10 @@ class EventStream {
   }
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, source: MonitorSource, events: EventStream): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://monitor.invalid').pathname;
+async function route(req: IncomingMessage, res: ServerResponse, source: MonitorSource, events: EventStream, options: ResolvedMonitorOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://monitor.invalid');
+  if (!(await admitted(req, res, url, options.auth, options.allowedHosts))) return;
+  const path = url.pathname;
   const known = path === '/' || path === '/metrics' || path === '/health' || path === '/stats' || path === '/events';
   if (!known) return sendJson(res, 404, { error: 'not found', path, routes: ['/', '/metrics', '/health', '/stats', '/events'] });
   if (req.method !== 'GET') return sendJson(res, 405, { error: `method ${req.method ?? ''} not allowed; use GET` }, { Allow: 'GET' });
@@ -208,10 +226,11 @@ function urlOf(host: string, port: number): string {
  * await monitor.close();
  */
 export async function startMonitorServer(source: MonitorSource, options?: MonitorServerOptions): Promise<MonitorServer> {
-  const { port, host, intervalMs } = resolveMonitorOptions(options);
+  const resolved = resolveMonitorOptions(options);
+  const { port, host, intervalMs } = resolved;
   const events = new EventStream(source, intervalMs);
   const server = createServer((req, res) => {
-    route(req, res, source, events).catch((error: unknown) => {
+    route(req, res, source, events, resolved).catch((error: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: messageOf(error) });
       else res.destroy();
     });
