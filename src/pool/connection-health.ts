@@ -5,9 +5,11 @@
  * - `health`: its health score fell below `pool.healthThreshold` (see {@link ConnectionHealth});
  * - `error`: it failed at connection level (lost, reset, refused its `onConnect` hook or a ping) or could not be
  *   trusted any more (a cancel request for a statement that had already ended was still on its way);
- * - `shrink`: adaptive sizing lowered the pool's target below the connections open.
+ * - `shrink`: adaptive sizing lowered the pool's target below the connections open;
+ * - `session`: a statement left session state on it (a setting, `LISTEN`, a temporary table, a prepared statement
+ *   or cursor of the caller's, a session advisory lock, an open transaction) that must not reach the next caller.
  */
-export type RecycleReason = 'lifetime' | 'idle' | 'health' | 'error' | 'shrink';
+export type RecycleReason = 'lifetime' | 'idle' | 'health' | 'error' | 'shrink' | 'session';
 
 /** Connections closed by a pool since it started, by {@link RecycleReason}. */
 export type RecycleCounts = Record<RecycleReason, number>;

@@ -123,6 +123,8 @@ export interface StatementOptions {
   readonly signal?: AbortSignal;
   /** A small statement to run next to this one on the same connection, in the same round trip. */
   readonly probe?: StatementProbe;
+  /** It leaves session state on its connection: the connection is closed after it rather than handed to anyone else. */
+  readonly leavesSession?: boolean;
 }
 
 /**
@@ -155,6 +157,8 @@ export interface BatchStatement {
   readonly values: readonly unknown[] | undefined;
   /** Prepared-statement name from the statement cache, or `undefined` to run unnamed. */
   readonly statementName: string | undefined;
+  /** It leaves session state on its connection (see {@link StatementOptions.leavesSession}). */
+  readonly leavesSession?: boolean;
 }
 
 /** How one statement of a batch ended. */
@@ -249,6 +253,18 @@ const STATEMENT_OK = 1;
 const STATEMENT_FAULT = 2;
 /** Passed to `release` to close a connection whose health score fell below the threshold. */
 const UNHEALTHY = new Error('connection recycled: health score below pool.healthThreshold');
+/** Passed to `checkin` to close a connection that a statement left session state on. */
+const SESSION_LEFT = new Error('connection closed: a statement left session state on it');
+
+/**
+ * Whether a pooled statement left its connection unfit for the next caller: it said it leaves session state, or
+ * the connection is inside a transaction (a BEGIN, or a string that opens one, sent as one statement).
+ */
+function leftSessionState(client: PoolClient, declared: boolean | undefined): boolean {
+  if (declared === true) return true;
+  const status = client.getTransactionStatus();
+  return status === 'T' || status === 'E';
+}
 
 const STATE: unique symbol = Symbol('pg-query-router.connection-state');
 type StatefulClient = PoolClient & { [STATE]: ClientState };
@@ -296,7 +312,7 @@ export class NodePool {
   private readonly healthThreshold: number;
   /** pg-pool's maximum connection lifetime in milliseconds (`0`: none): its lifetime closes are told apart by age. */
   private readonly lifetimeMs: number;
-  private readonly recycled: RecycleCounts = { lifetime: 0, idle: 0, health: 0, error: 0, shrink: 0 };
+  private readonly recycled: RecycleCounts = { lifetime: 0, idle: 0, health: 0, error: 0, shrink: 0, session: 0 };
   private readonly retryPolicy: ConnectRetryPolicy;
   /** How long a caller may wait for a connection, in milliseconds (`0`: forever): connect retries stop at it. */
   private readonly acquireTimeoutMs: number;
@@ -421,13 +437,14 @@ export class NodePool {
     try {
       const result = await this.run<R>(client, text, values, statementName, true, options);
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
-      this.checkin(client, watched && unwatch(state) ? RETIRED : undefined, STATEMENT_OK);
+      this.checkin(client, watched && unwatch(state) ? RETIRED : leftSessionState(client, options?.leavesSession) ? SESSION_LEFT : undefined, STATEMENT_OK);
       ok = true;
       return result;
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       const cancelPending = watched && unwatch(state) && code !== '57014';
-      this.checkin(client, isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : undefined, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
+      const retire = isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : leftSessionState(client, options?.leavesSession) ? SESSION_LEFT : undefined;
+      this.checkin(client, retire, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
       const timedOut = state.timedOutMs;
       state.timedOutMs = 0;
       // The statement was sent: a connection lost (or a node gone silent) before its answer leaves its outcome unknown.
@@ -649,7 +666,7 @@ export class NodePool {
     this.options.observer?.checkin?.(held);
     if (statement !== NO_STATEMENT) this.scoreStatement(state, held, statement === STATEMENT_FAULT, now);
     if (error !== undefined) {
-      this.recycle(state, 'error');
+      this.recycle(state, error === SESSION_LEFT ? 'session' : 'error');
     } else if (this.healthThreshold > 0 && state.health.score(now, this.lifetimeMs) < this.healthThreshold) {
       this.recycle(state, 'health');
       error = UNHEALTHY;
@@ -785,7 +802,8 @@ export class NodePool {
       broken = true;
       return { ok: false, error: QueryError.outcomeUnknown(outcome.reason, this.name) };
     });
-    this.checkin(client, broken ? new Error('connection failed or was cancelled during a pipelined batch') : undefined);
+    const leftSession = !broken && (statements.some((statement) => statement.leavesSession === true) || leftSessionState(client, false));
+    this.checkin(client, broken ? new Error('connection failed or was cancelled during a pipelined batch') : leftSession ? SESSION_LEFT : undefined);
     this.inFlight -= statements.length;
     const perStatement = (performance.now() - started) / Math.max(1, statements.length);
     this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;

@@ -1,3 +1,4 @@
+import { SESSION_SETTINGS, SESSION_STATE, pinningOf } from './pg-pool-pinning.js';
 import { LRUCache } from 'lru-cache';
 import type { RowTemplate } from '../pipeline/index.js';
 import type { Classification } from './classification.js';
@@ -15,6 +16,17 @@ export interface ClassifierEntry {
   rowTemplate: RowTemplate | null | undefined;
   /** The text holds a NUL character, which no PostgreSQL statement can carry: it is refused before sending. */
   readonly containsNul: boolean;
+  /**
+   * It leaves session state on its connection (a setting, `LISTEN`, a temporary table, a prepared statement or
+   * cursor, a session advisory lock, an open transaction): run alone, its connection is closed after it, so the
+   * state never reaches another caller.
+   */
+  readonly leavesSession: boolean;
+}
+
+function leavesSession(sql: string): boolean {
+  const pinning = pinningOf(sql);
+  return pinning.begins || (pinning.session & (SESSION_SETTINGS | SESSION_STATE)) !== 0;
 }
 
 // Longer texts are nearly always generated (inlined bulk VALUES) and never repeat; caching them would only
@@ -47,6 +59,7 @@ export class Classifier {
       rowTemplate: undefined,
       misrouted: false,
       containsNul: sql.includes('\0'),
+      leavesSession: leavesSession(sql),
     };
     if (sql.length <= MAX_CACHED_SQL_LENGTH) this.cache.set(sql, entry);
     return entry;

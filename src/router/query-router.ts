@@ -176,7 +176,7 @@ const executeOn = <R extends QueryResultRow>(
 ): Promise<QueryResult<R>> => pool.execute<R>(sql, params, name, options?.timeoutMs, options);
 
 /** A caller's options plus, for read-your-writes, a WAL-position probe riding in the same round trip. */
-type ProbedOptions = QueryOptions & { readonly probe?: StatementProbe };
+type ProbedOptions = QueryOptions & { readonly probe?: StatementProbe; readonly leavesSession?: boolean };
 const acquireOn = (pool: NodePool, holder: string | undefined) => pool.acquire(holder);
 
 /** The lag fields of a node in `stats()`: `null` for the primary and for a replica not measured yet. */
@@ -226,6 +226,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   /** The last "two primaries" warning, so a split is reported once. */
   private splitWarning: string | undefined;
   private readonly sessions: Sessions;
+  /** Whether the one-time warning about session state sent through `query()` was given. */
+  private warnedSessionState = false;
   /** The transaction whose callback is running (across awaits): a `transaction()` inside it becomes a SAVEPOINT. */
   private readonly openTransactions = new AsyncLocalStorage<Transaction>();
   private readonly consistencyCounts = { readsOnReplicaKnown: 0, readsOnReplicaChecked: 0, readsOnReplicaAfterWait: 0, readsOnPrimary: 0, writesTracked: 0 };
@@ -453,9 +455,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const scopes = this.scopes.used ? this.scopes.current() : undefined;
     const scopeNode = scopes === undefined ? -1 : this.nodeIndex(target);
     if (scopes !== undefined) enterScopes(scopes, scopeNode);
+    let sent: ProbedOptions | undefined = probe === undefined ? options : { ...options, probe };
+    if (entry.leavesSession) {
+      // Rare by design: the connection is closed after it, so the state never reaches another caller.
+      this.warnSessionState();
+      sent = { ...sent, leavesSession: true };
+    }
     const started = performance.now();
     try {
-      const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, probe === undefined ? options : { ...options, probe });
+      const result = await target.breaker.fire(executeOn<R>, target.pool, sql, params, name, sent);
       this.observe(classification, target, performance.now() - started, true);
       if (probe === undefined) return result;
       if (!probe.before) {
@@ -485,6 +493,16 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     } finally {
       if (scopes !== undefined) leaveScopes(scopes, scopeNode);
     }
+  }
+
+  /** Says once that session state does not carry across `query()` calls. */
+  private warnSessionState(): void {
+    if (this.warnedSessionState) return;
+    this.warnedSessionState = true;
+    this.warn(
+      'a statement that leaves session state (SET, LISTEN, a temporary table, PREPARE, a session advisory lock, BEGIN, …) ran alone: ' +
+        'its connection is closed after it, so the state does not carry to the next call. Use transaction() or asPool().connect() for work that needs it',
+    );
   }
 
   /** The WAL position a read must see: the session's (in read-your-writes) and the caller's `after` token, whichever is later. */
@@ -1018,8 +1036,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   explain(sql: string): Classification {
     if (typeof sql !== 'string') return classifyQuery(sql);
     const cached = this.classifier.peek(sql);
-    const classification = cached?.classification ?? this.classifier.classify(sql).classification;
-    let result: Classification = { ...classification, cached: cached !== undefined };
+    const entry = cached ?? this.classifier.classify(sql);
+    let result: Classification = { ...entry.classification, cached: cached !== undefined };
+    if (entry.leavesSession) {
+      result = { ...result, reason: `${result.reason}; sent alone, its connection is closed after it, so its session state does not carry to the next call (use transaction() or asPool().connect())` };
+    }
     if (cached?.misrouted === true) result = { ...result, route: 'primary', kind: 'write', reason: 'a replica refused it as a write (SQLSTATE 25006); now sent to the primary' };
     if (result.route === 'replica' && result.functions.length > 0) {
       const verdict = this.volatility.known(result.functions);
@@ -1089,7 +1110,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
         const current = this.sessions.current();
         const session = current?.consistency === 'read-your-writes' ? current : undefined;
-        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable, session };
+        if (entry.leavesSession) this.warnSessionState();
+        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable, session, leavesSession: entry.leavesSession };
       },
       written: (statements, outcomes) => this.notePipelineWrites(statements, outcomes),
       unnestInsert: (template) => this.unnestInserts.get(template),
