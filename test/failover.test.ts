@@ -100,11 +100,20 @@ describe('failover: auto', () => {
       await cluster.startNode('primary');
       const oldPort = cluster.nodes[0]!.port;
       await until(() => router.stats().nodes.find((node) => node.name === 'primary')!.inRecovery === false, 30_000);
+      // The other replica still streams from the old primary, on the old timeline: its data is not the new
+      // primary's history (its lag, measured by WAL position, can look tiny), so it leaves the balancer too.
+      const staleReplicaPort = cluster.nodes[2]!.port;
+      await until(() => router.stats().nodes.find((node) => node.name === 'replica-1')!.diverged !== null, 30_000);
+      const stale = router.stats().nodes.find((node) => node.name === 'replica-1')!;
+      expect(stale.diverged).toMatch(/follows timeline 1, the primary replica-0 is on timeline 2/);
+      expect(router.stats().nodes.find((node) => node.name === 'replica-0')!.timeline).toBe(2);
       for (let i = 0; i < 30; i++) {
         expect((await write(router, `split ${i}`)).port).toBe(promotedPort);
         const { rows } = await router.query<{ port: number }>('SELECT inet_server_port() AS port');
         expect(rows[0]!.port).not.toBe(oldPort);
+        expect(rows[0]!.port).not.toBe(staleReplicaPort);
       }
+      expect(router.stats().routing.readsOnPrimaryReason).toMatch(/replica-1: follows timeline 1/);
       expect(router.stats().primary).toBe('replica-0');
       expect(router.stats().failovers).toBe(1);
     } finally {

@@ -180,6 +180,15 @@ describe('healthReport', () => {
     expect(all.warnings).toHaveLength(2);
   });
 
+  it('warns about a replica holding another history than the primary, and counts it out of the balancer', () => {
+    const diverged = 'follows timeline 1, the primary replica-0 is on timeline 2';
+    const one = healthReport(stats({}, [node('primary'), node('replica-0', { diverged }), node('replica-1', { diverged: null })]));
+    expect(one).toEqual({ healthy: true, reasons: [], warnings: [`replica-0 ${diverged}: out of the balancer`] });
+    const only = healthReport(stats({}, [node('primary'), node('replica-0', { diverged })]));
+    expect(only.healthy).toBe(false);
+    expect(only.reasons).toEqual(['no healthy replica: reads run on the primary']);
+  });
+
   it('warns about half-open breakers', () => {
     expect(healthReport(stats({}, [node('primary', { breaker: 'halfOpen' }), node('replica-0')]))).toEqual({ healthy: true, reasons: [], warnings: ['primary breaker half-open'] });
   });

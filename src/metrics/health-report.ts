@@ -16,7 +16,7 @@ function healthFailure(node: MonitoredNode): string {
 
 /** A replica takes reads only while it is healthy, its breaker lets calls through and it keeps up. */
 function canTakeReads(node: MonitoredNode): boolean {
-  return node.healthy && node.breaker !== 'open' && node.lagging !== true;
+  return node.healthy && node.breaker !== 'open' && node.lagging !== true && (node.diverged ?? null) === null;
 }
 
 /**
@@ -43,6 +43,7 @@ export function healthReport(stats: MonitoredStats): HealthReport {
     if (!node.healthy) into.push(healthFailure(node));
     if (node.breaker === 'open') into.push(`${node.name} breaker open`);
     else if (node.breaker === 'halfOpen') warnings.push(`${node.name} breaker half-open`);
+    if (node.role === 'replica' && node.diverged !== undefined && node.diverged !== null) warnings.push(`${node.name} ${node.diverged}: out of the balancer`);
     if (node.lagging === true) warnings.push(`${node.name} lags ${node.lagMs ?? '?'} ms behind the primary: out of the balancer until it catches up`);
   }
   // The router's own count is what routing uses; the node flags can be a tick ahead of it, so either saying

@@ -50,6 +50,8 @@ export interface MonitoredNode {
   readonly lagMs?: number | null;
   /** True while the replica is out of the balancer for lagging more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */
   readonly lagging?: boolean;
+  /** Why a replica is out of the balancer for holding another history than the primary's (cluster or timeline), if it is. */
+  readonly diverged?: string | null;
 }
 
 /** A statement shape the router has learnt, by fingerprint. */

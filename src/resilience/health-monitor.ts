@@ -46,6 +46,17 @@ interface Position {
   readonly sinceReplayMs: number | undefined;
 }
 
+/** Which history a node's data belongs to, from {@link IDENTITY_SQL}. */
+interface Lineage {
+  /** The cluster's system identifier: the same on a primary and every standby made from it. */
+  readonly systemId: string | undefined;
+  /**
+   * The timeline a primary writes, or that a standby receives; `undefined` where the server does not say (a standby
+   * not streaming, or a role without `pg_read_all_stats`, which sees no `received_tli`).
+   */
+  readonly timeline: number | undefined;
+}
+
 interface Watched {
   readonly target: HealthTarget;
   client: pg.Client | undefined;
@@ -53,6 +64,7 @@ interface Watched {
   lastError: string | undefined;
   checking: boolean;
   position: Position | undefined;
+  lineage: Lineage | undefined;
   /** When the checks first saw this replica behind the primary, without a check in between that saw it caught up. */
   behindSince: number | undefined;
   lag: ReplicaLag | undefined;
@@ -65,6 +77,15 @@ interface Watched {
 const HEALTH_SQL =
   "SELECT pg_is_in_recovery() AS standby, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, " +
   'EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000 AS since_replay_ms';
+
+/**
+ * Kept apart from the health check, and allowed to fail without failing it: `pg_control_system()` may be
+ * revoked on a managed server. A primary's timeline is in its current WAL file name.
+ */
+const IDENTITY_SQL =
+  'SELECT (SELECT system_identifier FROM pg_control_system())::text AS system_id, ' +
+  'CASE WHEN pg_is_in_recovery() THEN (SELECT received_tli FROM pg_stat_wal_receiver) ' +
+  "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline";
 
 /**
  * Checks every node on its own connection (so a full pool never delays a check) every `intervalMs`: one small
@@ -83,7 +104,7 @@ export class HealthMonitor {
     private readonly onChange: HealthListener,
   ) {
     this.primary = options.primary;
-    this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false, position: undefined, behindSince: undefined, lag: undefined }]));
+    this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false, position: undefined, lineage: undefined, behindSince: undefined, lag: undefined }]));
   }
 
   /** Starts checking every node periodically. */
@@ -122,6 +143,29 @@ export class HealthMonitor {
   /** The node's WAL position at its last successful check: replayed (a standby) or written (a primary). */
   position(node: string): bigint | undefined {
     return this.watched.get(node)?.position?.lsn;
+  }
+
+  /**
+   * Why `replica`'s data cannot be trusted to be the primary's history, or `undefined`: it belongs to another
+   * cluster, or it is on another timeline than the primary (it still follows an old primary after a failover, or
+   * has not switched to the new timeline yet). Unknown lineage (see {@link Lineage}) says nothing.
+   */
+  divergence(replica: string): string | undefined {
+    const own = this.watched.get(replica)?.lineage;
+    const leader = this.watched.get(this.primary)?.lineage;
+    if (own === undefined || leader === undefined || replica === this.primary) return undefined;
+    if (own.systemId !== undefined && leader.systemId !== undefined && own.systemId !== leader.systemId) {
+      return `belongs to another cluster (system identifier ${own.systemId}, the primary's is ${leader.systemId})`;
+    }
+    if (own.timeline !== undefined && leader.timeline !== undefined && own.timeline !== leader.timeline) {
+      return `follows timeline ${own.timeline}, the primary ${this.primary} is on timeline ${leader.timeline}`;
+    }
+    return undefined;
+  }
+
+  /** The timeline the node writes (a primary) or receives (a standby), when known. */
+  timeline(node: string): number | undefined {
+    return this.watched.get(node)?.lineage?.timeline;
   }
 
   /** Measures lag against `node` from now on (after a failover). */
@@ -169,6 +213,7 @@ export class HealthMonitor {
     } catch (error) {
       this.drop(watched);
       watched.position = undefined;
+      watched.lineage = undefined;
       this.mark(watched, false, error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
@@ -195,6 +240,12 @@ export class HealthMonitor {
     if (row !== undefined) {
       const since = row.since_replay_ms === null ? undefined : Number(row.since_replay_ms);
       watched.position = { standby: row.standby, lsn: parseLsn(row.lsn), sinceReplayMs: since };
+    }
+    try {
+      const lineage = (await watched.client.query<{ system_id: string | null; timeline: number | null }>(IDENTITY_SQL)).rows[0];
+      watched.lineage = { systemId: lineage?.system_id ?? undefined, timeline: lineage?.timeline ?? undefined };
+    } catch {
+      watched.lineage = undefined;
     }
   }
 

@@ -145,6 +145,8 @@ interface RoutedNode {
   replayed: bigint;
   /** Out of the balancer because it trails by more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */
   lagging: boolean;
+  /** Out of the balancer because its data is not the primary's history (see `HealthMonitor.divergence`). */
+  diverged: string | undefined;
 }
 
 function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): RoutedNode {
@@ -155,6 +157,7 @@ function routedNode(node: ResolvedNode, pool: NodePool, breaker: NodeBreaker): R
     role: node.role,
     replayed: 0n,
     lagging: false,
+    diverged: undefined,
     get inFlight() {
       return pool.inFlight;
     },
@@ -849,7 +852,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    */
   private refreshHealthyReplicas(): void {
     this.healthyReplicas = this.replicas.filter(
-      (node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name) && !node.lagging && this.health.isStandby(node.node.name) !== false,
+      (node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name) && !node.lagging && node.diverged === undefined && this.health.isStandby(node.node.name) !== false,
     );
   }
 
@@ -864,6 +867,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       } else if (this.health.isStandby(name) === true) {
         const position = this.health.position(name);
         if (position !== undefined) this.noteReplayed(node, position);
+      }
+      const diverged = this.health.isHealthy(name) ? this.health.divergence(name) : undefined;
+      if (diverged !== node.diverged) {
+        node.diverged = diverged;
+        if (diverged !== undefined) this.warn(`${name} ${diverged}: out of the balancer until it follows the primary again`);
       }
       const lag = this.health.lag(name);
       const lagging = lag !== undefined && ((maxReplicaLagMs > 0 && lag.ms > maxReplicaLagMs) || (maxReplicaLagBytes > 0 && lag.bytes > maxReplicaLagBytes));
@@ -898,6 +906,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     from.role = 'replica';
     next.role = 'primary';
     next.lagging = false;
+    next.diverged = undefined;
     this.primary = next;
     this.replicas = this.nodes.filter((node) => node !== next);
     this.primaryInRecovery = false;
@@ -1140,7 +1149,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
   stats(): RouterStats {
-    const nodes = [this.primary, ...this.replicas].map(({ node, pool, breaker, role, lagging }) => {
+    const nodes = [this.primary, ...this.replicas].map(({ node, pool, breaker, role, lagging, diverged }) => {
       const pool_ = pool.stats();
       return {
         name: node.name,
@@ -1163,6 +1172,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         acquireP99Ms: pool_.acquireP99Ms,
         statementCache: pool_.statementCache,
         ...replicaLag(this.health.lag(node.name), role),
+        timeline: this.health.timeline(node.name) ?? null,
+        diverged: role === 'replica' ? (diverged ?? null) : null,
         connections: pool_.connections,
         recycled: pool_.recycled,
         connectRetries: pool_.connectRetries,
@@ -1215,6 +1226,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       if (!this.health.isHealthy(name)) return `${name}: health check failed (${this.health.lastError(name) ?? 'no answer'})`;
       if (node.breaker.isOpen) return `${name}: circuit breaker open`;
       if (this.health.isStandby(name) === false) return `${name}: not in recovery (a primary of its own), so not a replica of ${this.primary.node.name}`;
+      if (node.diverged !== undefined) return `${name}: ${node.diverged}`;
       const lag = this.health.lag(name);
       if (node.lagging && lag !== undefined) return `${name}: lags ${Math.round(lag.ms)} ms / ${lag.bytes} bytes (maxReplicaLagMs ${this.options.maxReplicaLagMs}${this.options.maxReplicaLagBytes > 0 ? `, maxReplicaLagBytes ${this.options.maxReplicaLagBytes}` : ''})`;
       return `${name}: unavailable`;

@@ -47,6 +47,13 @@ export interface NodeStats {
    */
   readonly lagMs: number | null;
   readonly lagBytes: number | null;
+  /** The timeline the node writes (the primary) or receives (a replica): `null` where the server does not say. */
+  readonly timeline: number | null;
+  /**
+   * Why this replica is out of the balancer for holding another history than the primary's: another cluster, or
+   * another timeline (it follows an old primary after a failover, or has not switched yet). `null` otherwise.
+   */
+  readonly diverged: string | null;
   /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
   /**
