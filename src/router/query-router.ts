@@ -473,7 +473,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         this.noteWrite(session!, probe.value);
         return result;
       }
-      return await this.checkedRead<R>(result, probe, target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
+      // Kept if the replica had replayed the session's writes before the read began (replay only moves forward).
+      if (this.replayedBefore(probe, target, required!)) {
+        this.consistencyCounts.readsOnReplicaChecked++;
+        return result;
+      }
+      return await this.staleRead<R>(target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
     } catch (error) {
       this.observe(classification, target, performance.now() - started, false);
       const failure = target.breaker.translate(error);
@@ -552,29 +557,6 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private noteWrite(session: SessionState, lsn: unknown): void {
     session.position = laterPosition(session.position, parseLsn(lsn) ?? UNKNOWN_POSITION);
     this.consistencyCounts.writesTracked++;
-  }
-
-  /**
-   * A read that ran on a replica behind a position probe: kept if the replica had replayed `required` before the
-   * read began; otherwise, after waiting up to `waitMs` for that replica to catch up, run again there or on the primary.
-   */
-  private async checkedRead<R extends QueryResultRow>(
-    result: QueryResult<R>,
-    probe: StatementProbe,
-    target: RoutedNode,
-    required: bigint,
-    waitMs: number,
-    entry: ClassifierEntry,
-    sql: string,
-    params: readonly unknown[] | undefined,
-    name: string | undefined,
-    options: QueryOptions | undefined,
-  ): Promise<QueryResult<R>> {
-    if (this.replayedBefore(probe, target, required)) {
-      this.consistencyCounts.readsOnReplicaChecked++;
-      return result;
-    }
-    return this.staleRead<R>(target, required, waitMs, entry, sql, params, name, options);
   }
 
   /** Whether `target` had replayed `required` when the probe in front of a read ran (and notes what it had). */
