@@ -725,7 +725,7 @@ export class NodePool {
         }
       },
       get transactionStatus() {
-        const status = client.getTransactionStatus() ?? undefined;
+        const status = client.getTransactionStatus();
         return status === 'I' || status === 'T' || status === 'E' ? status : undefined;
       },
       subscribe: (event, listener) => {
