@@ -1,4 +1,4 @@
-import type { AdaptiveOptions, PoolOptions } from '../src/config.js';
+import type { AdaptiveOptions, PoolOptions } from '../src/config/index.js';
 
 /** One phase of the bursty workload: requests arrive at `ratePerSecond` (a Poisson process) for `durationMs`. */
 export interface LoadPhase {

@@ -31,14 +31,14 @@ export type {
 } from './router/index.js';
 export { QueryPipeline, PIPELINE_DEFAULTS, MAX_PARAMETERS } from './pipeline/index.js';
 export type { PipelineOptions, PipelineFallback, FlushResult, PipelineStats } from './pipeline/index.js';
-export { DEFAULTS, ENV_OPTIONS } from './config.js';
-export { PROFILES } from './config-profiles.js';
-export type { ConfigurationProfile, ProfileName } from './config-profiles.js';
+export { DEFAULTS, ENV_OPTIONS } from './config/index.js';
+export { PROFILES } from './config/index.js';
+export type { ConfigurationProfile, ProfileName } from './config/index.js';
 export { HEALTH_PENALTIES, MAX_CONNECT_RETRY_DELAY_MS } from './pool/index.js';
 export type { ConnectionHealthStats, RecycleCounts, RecycleReason } from './pool/index.js';
 export { MAX_SCOPES, MAX_SCOPE_NAME_LENGTH, PREWARM_WAIT_MS } from './router/index.js';
 export type { ScopePrewarm } from './router/index.js';
-export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, Consistency, AdaptiveOptions, MetricsOptions, ConnectionHooks, ResolvedOptions, ResolvedNode } from './config.js';
+export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, Consistency, AdaptiveOptions, MetricsOptions, ConnectionHooks, ResolvedOptions, ResolvedNode } from './config/index.js';
 export { healthReport, silentLogger } from './metrics/index.js';
 export type { Logger, LogMethod, HealthReport, MonitorServer, MonitorServerOptions, MonitorAuth, MonitoredStats } from './metrics/index.js';
 export type { PatternSnapshot, WorkloadForecast, ScopeSnapshot } from './adaptive/index.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, redactSecrets } from '../src/index.js';
-import { optionsFromEnv, resolveOptions } from '../src/config.js';
+import { optionsFromEnv, resolveOptions } from '../src/config/index.js';
 
 describe('options', () => {
   it('applies documented defaults and freezes the result', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { DEFAULTS, PROFILES, QueryRouter, isConfigError, type ProfileName } from '../src/index.js';
-import { optionsFromEnv, resolveOptions } from '../src/config.js';
+import { optionsFromEnv, resolveOptions } from '../src/config/index.js';
 
 const primary = 'postgres://app@db.example:5432/app';
 const names = Object.keys(PROFILES) as ProfileName[];

@@ -1,5 +1,7 @@
 export { QueryRouter } from './query-router.js';
-export type { QueryOptions, RouterEvents, CloseOptions, WorkloadPatterns } from './query-router.js';
+export type { WorkloadPatterns } from './query-router.js';
+export type { QueryOptions, CloseOptions } from './query-options.js';
+export type { RouterEvents } from './router-events.js';
 export { classifyQuery } from './classify.js';
 export type { Classification, Route, StatementKind } from './classification.js';
 export type { TransactionClient, TransactionOptions, IsolationLevel } from './transaction.js';

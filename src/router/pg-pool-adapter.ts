@@ -18,8 +18,18 @@ import {
   type QueryCursor,
   type ResultOptions,
 } from './pg-query-arguments.js';
-import type { QueryRouter } from './query-router.js';
+import type { ResolvedOptions } from '../config/index.js';
+import type { QueryOptions } from './query-options.js';
 import { RoutedClient, type ClientHost } from './routed-client.js';
+
+/** What a pool from `asPool()` needs of its router, and nothing more (so it does not depend on `QueryRouter`). */
+export interface PoolRouter {
+  readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache'>;
+  query(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
+  on(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
+  off(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
+  close(): Promise<void>;
+}
 
 /** What the router lends its pool view: its classifier, statement names and connections. Not public API. */
 export interface PoolBackend {
@@ -81,7 +91,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
 
   /** @internal Made by `router.asPool()`. */
   constructor(
-    private readonly router: QueryRouter,
+    private readonly router: PoolRouter,
     private readonly backend: PoolBackend,
   ) {
     super();

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CustomTypesConfig, QueryResult, QueryResultRow } from 'pg';
-import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config.js';
+import type { QueryResult, QueryResultRow } from 'pg';
+import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config/index.js';
 import { ConfigError, QueryError, RouterClosedError, TransactionRolledBackError, isCircuitOpenError } from '../errors.js';
-import type { FallbackFunction } from '../config.js';
 import { HealthMonitor, NodeBreaker, isNodeFailure, parseLsn, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError, type StatementProbe } from '../pool/index.js';
@@ -34,101 +33,20 @@ import {
   type SessionOptions,
   type SessionState,
 } from './read-consistency.js';
-import { PROFILES, type ConfigurationProfile, type ProfileName } from '../config-profiles.js';
+import { PROFILES, type ConfigurationProfile, type ProfileName } from '../config/index.js';
 import { PREWARM_WAIT_MS, WorkloadScopes, enterScopes, leaveScopes, type ScopePrewarm } from './workload-scope.js';
 import { RoutedPool } from './pg-pool-adapter.js';
 import { checkResultOptions } from './pg-query-arguments.js';
 import { INSPECT, inspectAs } from './safe-inspect.js';
+import type { CloseOptions, QueryOptions } from './query-options.js';
+import type { RouterEvents } from './router-events.js';
 import type { InspectOptions } from 'node:util';
-
-/** Per-call options of {@link QueryRouter.query}. */
-export interface QueryOptions {
-  /**
-   * `'auto'` (default) routes by classification; `'primary'` forces the primary (e.g. to read your own write);
-   * `'replica'` forces a replica even for a statement not proven to be a read (the replica will reject a write
-   * with SQLSTATE 25006). With no replicas configured every statement runs on the primary.
-   */
-  route?: 'auto' | Route;
-  /**
-   * Turns a node failure of this statement (after the read fallbacks) into a result of your own; wins over the
-   * router's `fallback` option. Never called for the caller's own errors (syntax, constraints, permissions).
-   */
-  fallback?: FallbackFunction;
-  /** Statement timeout for this call, in milliseconds (`0`: none); default `breaker.timeoutMs`. */
-  timeoutMs?: number;
-  /**
-   * Aborting it cancels the statement: a cancel request goes to the server if it is running, and waiting for a
-   * connection stops. The call then rejects with a `QueryError` whose `code` is `'57014'` (query_canceled); a
-   * statement that finished first keeps its result. Never retried on another node, never counted by a breaker.
-   */
-  signal?: AbortSignal;
-  /** `'array'`: rows come back as arrays of values in column order, as pg's `rowMode: 'array'` (`fields` names them). */
-  rowMode?: 'array';
-  /** Type parsers for this statement's result, as pg's per-query `types` (`{ getTypeParser(oid, format) }`). */
-  types?: CustomTypesConfig;
-  /**
-   * A token from {@link QueryRouter.consistencyToken} (another request's, another process's): a read runs on a
-   * replica only if it has replayed every write the token covers, else on the primary.
-   */
-  after?: string;
-}
-
-/** Events of a {@link QueryRouter}, for `router.on(name, listener)`. */
-export interface RouterEvents {
-  /**
-   * An idle pooled connection failed (the node restarted, the network dropped it). The connection is discarded
-   * and replaced on demand; nothing the application sent was lost. Unlike `pg.Pool`'s `error` event, an
-   * unhandled one does not crash the process.
-   */
-  connectionError: [event: { node: string; error: Error }];
-  /** A node's breaker opened: calls to it fail at once until `retryAt` (epoch ms). */
-  breakerOpen: [event: { node: string; retryAt: number }];
-  /** A node's breaker lets one trial call through. */
-  breakerHalfOpen: [event: { node: string }];
-  /** A node's breaker closed again: the node is back. */
-  breakerClose: [event: { node: string }];
-  /** A replica failed its health check and left the balancer. */
-  replicaDown: [event: { node: string; reason: string | undefined }];
-  /** A replica passed its health check again and rejoined the balancer. */
-  replicaUp: [event: { node: string }];
-  /** A `transaction()` held its connection past `pool.leakTimeoutMs`; `stack` says where it was taken (with `pool.leakStackTraces`). */
-  leak: [event: { node: string; heldMs: number; stack: string | undefined }];
-  /** Adaptive sizing changed a pool's target (`adaptive.enabled`): from `from` to `to` connections, and why. */
-  poolResize: [event: { node: string; from: number; to: number; reason: string }];
-  /**
-   * Something the router worked around but an operator should know, e.g. an adaptive state file that was
-   * ignored. Without a listener it becomes a Node process warning.
-   */
-  warning: [event: { message: string }];
-  /** A `query()` took at least `slowQueryMs`; the statement is named by its fingerprint, never its text. */
-  slowQuery: [event: { node: string; fingerprint: string; durationMs: number }];
-  /**
-   * Opening a connection failed at connection level and is retried (`pool.connectRetries`) after `delayMs`;
-   * `retry` counts from 1. Authentication and configuration errors are never retried.
-   */
-  connectRetry: [event: { node: string; retry: number; delayMs: number; error: Error }];
-  /** A replica trails the primary by more than `maxReplicaLagMs` (or `maxReplicaLagBytes`) and left the balancer. */
-  replicaLagging: [event: { node: string; lagMs: number; lagBytes: number }];
-  /** A lagging replica caught up and rejoined the balancer. */
-  replicaCaughtUp: [event: { node: string }];
-  /** With `failover: 'auto'`: the primary stopped answering (or went into recovery) and a promoted node took its place. */
-  primaryChanged: [event: { from: string; to: string }];
-}
 
 /** What {@link QueryRouter.patterns} returns. */
 export interface WorkloadPatterns {
   /** The patterns with the highest arrival rate now, most frequent first. */
   readonly frequent: readonly PatternSnapshot[];
   readonly forecast: WorkloadForecast;
-}
-
-/** Options of {@link QueryRouter.close}. */
-export interface CloseOptions {
-  /**
-   * How long to wait for running statements, transactions and pipelines, in milliseconds; connections still
-   * busy then are cut. Default: wait for them however long they take.
-   */
-  timeoutMs?: number;
 }
 
 /** One node as the router sees it. */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Consistency } from '../config.js';
+import type { Consistency } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { formatLsn, parseLsn } from '../resilience/index.js';
 

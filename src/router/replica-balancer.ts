@@ -1,4 +1,4 @@
-import type { LoadBalancing } from '../config.js';
+import type { LoadBalancing } from '../config/index.js';
 
 /** What a balancer may read of a replica. */
 export interface BalancedNode {

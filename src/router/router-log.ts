@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { redactSecrets } from '../errors.js';
 import type { Logger } from '../metrics/index.js';
-import type { RouterEvents } from './query-router.js';
+import type { RouterEvents } from './router-events.js';
 
 /**
  * Writes the router's events to `logger`: breaker changes, replicas leaving and rejoining, resizes, leaks, slow

@@ -1,15 +1,4 @@
-import type { QueryRouterOptions } from './config.js';
-
-/**
- * A preset of router options for one kind of deployment: everything but the nodes. Spread it under your own
- * options (`new QueryRouter({ ...QueryRouter.profiles.production, primary, replicas })`) or name it
- * (`profile: 'production'`); naming it merges section by section, so `pool: { max: 50 }` keeps the profile's other
- * pool settings, where a spread would replace its whole `pool`.
- */
-export type ConfigurationProfile = Readonly<Pick<QueryRouterOptions, 'pool' | 'breaker' | 'statementCache' | 'classifierCache' | 'loadBalancing' | 'adaptive' | 'slowQueryMs'>>;
-
-/** The names of the {@link PROFILES}. */
-export type ProfileName = 'development' | 'production' | 'highThroughput' | 'lowLatency' | 'reliable';
+import type { ConfigurationProfile, ProfileName } from './options.js';
 
 /**
  * The configuration profiles, frozen. Each setting differs from the defaults for the reason given beside it; what a

@@ -1,0 +1,20 @@
+export type {
+  NodeConfig,
+  PoolOptions,
+  StatementCacheOptions,
+  ClassifierCacheOptions,
+  LoadBalancing,
+  AdaptiveOptions,
+  ConnectionHooks,
+  MetricsOptions,
+  QueryRouterOptions,
+  Consistency,
+  FallbackFunction,
+  ResolvedNode,
+  ResolvedOptions,
+  ConfigurationProfile,
+  ProfileName,
+} from './options.js';
+export { PROFILES, withProfile } from './profiles.js';
+export { DEFAULTS, nodeLabel, resolveOptions } from './resolve.js';
+export { ENV_OPTIONS, optionsFromEnv } from './environment.js';
