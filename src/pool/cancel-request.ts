@@ -1,11 +1,6 @@
 import { connect } from 'node:net';
 import type { PoolClient } from 'pg';
-
-interface CancelTarget {
-  processID?: number | null;
-  secretKey?: number | null;
-  connectionParameters?: { host?: string; port?: number };
-}
+import { backendKeyOf } from './pg-internals.js';
 
 const CANCEL_REQUEST_CODE = 80877102;
 
@@ -16,12 +11,9 @@ const CANCEL_REQUEST_CODE = 80877102;
  * on the query itself: it fails with SQLSTATE 57014 if the cancel arrived in time.
  */
 export function sendCancelRequest(client: PoolClient, timeoutMs: number): Promise<boolean> {
-  const target = client as unknown as CancelTarget;
-  const host = target.connectionParameters?.host;
-  const port = target.connectionParameters?.port;
-  if (typeof target.processID !== 'number' || typeof target.secretKey !== 'number' || host === undefined || port === undefined) {
-    return Promise.resolve(false);
-  }
+  const target = backendKeyOf(client);
+  if (target === undefined) return Promise.resolve(false);
+  const { host, port } = target;
   const message = Buffer.alloc(16);
   message.writeInt32BE(16, 0);
   message.writeInt32BE(CANCEL_REQUEST_CODE, 4);

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
-import { corkSocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
+import { corkSocket, destroySocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
 import { withoutConnectionString } from './pool-config.js';
@@ -971,7 +971,7 @@ export class NodePool {
         state.cancelAt = 0;
         state.timedOutMs = state.timeoutMs;
         // The statement may still be running on a frozen node: cutting the socket fails it at once here.
-        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        destroySocket(client);
       }
     }
   }
@@ -1058,7 +1058,7 @@ export class NodePool {
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<'cut'>((resolve) => {
       timer = setTimeout(() => {
-        for (const client of this.clients) if (stateOf(client).active) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        for (const client of this.clients) if (stateOf(client).active) destroySocket(client);
         resolve('cut');
       }, Math.max(0, deadline - Date.now()));
     });

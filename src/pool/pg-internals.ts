@@ -111,3 +111,29 @@ export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): b
  * travel exactly as pg would send them.
  */
 export const prepareValue = (createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): unknown }).prepareValue;
+
+/**
+ * Cuts a client's socket at once. pg's `end()` sends Terminate and waits for the server to close, which a frozen or
+ * unreachable node never does; destroying the socket fails the client's pending queries with a connection error.
+ */
+export function destroySocket(client: pg.ClientBase): void {
+  (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
+/** What a CancelRequest needs of a connected client: its backend's key and where the server listens. */
+export interface BackendKey {
+  readonly processID: number;
+  readonly secretKey: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `client`'s backend key (sent by the server at startup) and address, or `undefined` if pg does not expose them. */
+export function backendKeyOf(client: pg.ClientBase): BackendKey | undefined {
+  const target = client as unknown as { processID?: unknown; secretKey?: unknown; connectionParameters?: { host?: unknown; port?: unknown } };
+  const { processID, secretKey } = target;
+  const host = target.connectionParameters?.host;
+  const port = target.connectionParameters?.port;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number' || typeof host !== 'string' || typeof port !== 'number') return undefined;
+  return { processID, secretKey, host, port };
+}

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { parseLsn } from './wal-position.js';
+import { destroySocket } from '../pool/index.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {
@@ -254,7 +255,7 @@ export class HealthMonitor {
     watched.client = undefined;
     if (client !== undefined) {
       // A frozen node never answers a Terminate: close the socket instead of waiting on end().
-      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      destroySocket(client);
       client.end().catch(() => undefined);
     }
   }
