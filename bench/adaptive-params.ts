@@ -55,7 +55,12 @@ export interface AdaptiveBenchParams {
   /** Options every contender shares (acquisition timeout, health checks). */
   readonly commonPool: PoolOptions;
   /** fixed-min, fixed-max, adaptive, adaptive from a cold start: in this order, with these names (the report looks them up by name). */
-  readonly contenders: readonly [AdaptiveContenderParams, AdaptiveContenderParams, AdaptiveContenderParams, AdaptiveContenderParams];
+  readonly contenders: readonly [
+    AdaptiveContenderParams,
+    AdaptiveContenderParams,
+    AdaptiveContenderParams,
+    AdaptiveContenderParams,
+  ];
   readonly targets: AdaptiveTargets;
 }
 
@@ -76,7 +81,12 @@ const COMMON_POOL: PoolOptions = Object.freeze({ acquireTimeoutMs: 120_000, heal
  * 15 s → 750 ms, peak hold 120 s → 6 s), as the phases are seconds where a service's are minutes; utilisation and
  * hysteresis are the defaults.
  */
-const ADAPTIVE_SETTINGS: AdaptiveOptions = Object.freeze({ enabled: true, intervalMs: 250, cooldownMs: 750, peakHoldMs: 6_000 });
+const ADAPTIVE_SETTINGS: AdaptiveOptions = Object.freeze({
+  enabled: true,
+  intervalMs: 250,
+  cooldownMs: 750,
+  peakHoldMs: 6_000,
+});
 const ADAPTIVE_POOL: PoolOptions = Object.freeze({ min: 2, max: 40, idleTimeoutMs: 1_000 });
 
 /**

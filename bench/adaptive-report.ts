@@ -1,6 +1,19 @@
 import type { Environment } from './environment.js';
-import { ADAPTIVE, ADAPTIVE_COLD, FIXED_MAX, FIXED_MIN, type AdaptiveBenchParams, type AdaptiveContenderParams } from './adaptive-params.js';
-import { RAMP_SETTLE_MS, RAMP_WINDOW_MS, summariseAdaptive, type AdaptiveResults, type AdaptiveSummary } from './adaptive-rounds.js';
+import {
+  ADAPTIVE,
+  ADAPTIVE_COLD,
+  FIXED_MAX,
+  FIXED_MIN,
+  type AdaptiveBenchParams,
+  type AdaptiveContenderParams,
+} from './adaptive-params.js';
+import {
+  RAMP_SETTLE_MS,
+  RAMP_WINDOW_MS,
+  summariseAdaptive,
+  type AdaptiveResults,
+  type AdaptiveSummary,
+} from './adaptive-rounds.js';
 import { renderMarkdownTable } from './pipeline-report.js';
 import type { TargetOutcome } from './report.js';
 
@@ -28,7 +41,21 @@ export const ADAPTIVE_TABLE_HEADERS: readonly string[] = Object.freeze([
   'Targets',
 ]);
 
-const ALIGNS = ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] as const;
+const ALIGNS = [
+  'left',
+  'left',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'left',
+] as const;
 const DASH = '—';
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -67,7 +94,11 @@ export function describePool(contender: AdaptiveContenderParams): string {
   const adaptive = contender.adaptive;
   const inService = contender.inService === true ? '; in service' : '';
   if (adaptive?.enabled !== true) return `${size}${idle}${inService}`;
-  const parts = [`every ${adaptive.intervalMs ?? 5_000} ms`, `cool-down ${(adaptive.cooldownMs ?? 15_000) / 1000} s`, `hold ${(adaptive.peakHoldMs ?? 120_000) / 1000} s`];
+  const parts = [
+    `every ${adaptive.intervalMs ?? 5_000} ms`,
+    `cool-down ${(adaptive.cooldownMs ?? 15_000) / 1000} s`,
+    `hold ${(adaptive.peakHoldMs ?? 120_000) / 1000} s`,
+  ];
   if (adaptive.targetUtilization !== undefined) parts.push(`utilisation ${adaptive.targetUtilization}`);
   if (adaptive.hysteresis !== undefined) parts.push(`hysteresis ${adaptive.hysteresis}`);
   return `${size}${idle}; adaptive ${parts.join(', ')}${inService}`;
@@ -78,7 +109,9 @@ export function describePool(contender: AdaptiveContenderParams): string {
  * adaptive row), the targets one by one with their measured values, and notes.
  */
 export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchParams): AdaptiveReport {
-  const summaries = new Map<string, AdaptiveSummary | undefined>(params.contenders.map((c) => [c.name, summariseAdaptive(results, c.name)]));
+  const summaries = new Map<string, AdaptiveSummary | undefined>(
+    params.contenders.map((c) => [c.name, summariseAdaptive(results, c.name)]),
+  );
   const fixedMax = summaries.get(FIXED_MAX);
   const fixedMin = summaries.get(FIXED_MIN);
   const adaptive = summaries.get(ADAPTIVE);
@@ -89,25 +122,49 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     const connRatio = adaptive.connectionSeconds / fixedMax.connectionSeconds;
     const gain = fixedMin.p99Ms / adaptive.p99Ms;
     targets.push(
-      { name: `adaptive p99 ≤ ${goal.maxP99RatioToFixedMax}× fixed-max p99`, met: p99Ratio <= goal.maxP99RatioToFixedMax, measured: `${ratio(p99Ratio)} (${formatMs(adaptive.p99Ms)} vs ${formatMs(fixedMax.p99Ms)})` },
+      {
+        name: `adaptive p99 ≤ ${goal.maxP99RatioToFixedMax}× fixed-max p99`,
+        met: p99Ratio <= goal.maxP99RatioToFixedMax,
+        measured: `${ratio(p99Ratio)} (${formatMs(adaptive.p99Ms)} vs ${formatMs(fixedMax.p99Ms)})`,
+      },
       {
         name: `adaptive connection-seconds ≤ ${Math.round(goal.maxConnectionSecondsRatio * 100)} % of fixed-max's`,
         met: connRatio <= goal.maxConnectionSecondsRatio,
         measured: `${ratio(connRatio)} (${adaptive.connectionSeconds.toFixed(0)} vs ${fixedMax.connectionSeconds.toFixed(0)} connection-s)`,
       },
-      { name: `fixed-min p99 ≥ ${goal.minP99GainOverFixedMin}× adaptive p99 ("far better")`, met: gain >= goal.minP99GainOverFixedMin, measured: `${ratio(gain)} (${formatMs(fixedMin.p99Ms)} vs ${formatMs(adaptive.p99Ms)})` },
+      {
+        name: `fixed-min p99 ≥ ${goal.minP99GainOverFixedMin}× adaptive p99 ("far better")`,
+        met: gain >= goal.minP99GainOverFixedMin,
+        measured: `${ratio(gain)} (${formatMs(fixedMin.p99Ms)} vs ${formatMs(adaptive.p99Ms)})`,
+      },
     );
   }
 
   // Short forms of the targets above, in the same order, for the adaptive row's cell.
-  const labels = [`p99 ≤ ${goal.maxP99RatioToFixedMax}×`, `conn-s ≤ ${Math.round(goal.maxConnectionSecondsRatio * 100)} %`, `fixed-min ≥ ${goal.minP99GainOverFixedMin}×`];
+  const labels = [
+    `p99 ≤ ${goal.maxP99RatioToFixedMax}×`,
+    `conn-s ≤ ${Math.round(goal.maxConnectionSecondsRatio * 100)} %`,
+    `fixed-min ≥ ${goal.minP99GainOverFixedMin}×`,
+  ];
   const body = params.contenders.map((contender) => {
     const s = summaries.get(contender.name);
-    if (s === undefined) return [contender.name, describePool(contender), ...new Array<string>(ADAPTIVE_TABLE_HEADERS.length - 2).fill(DASH)];
+    if (s === undefined)
+      return [
+        contender.name,
+        describePool(contender),
+        ...new Array<string>(ADAPTIVE_TABLE_HEADERS.length - 2).fill(DASH),
+      ];
     const isBaseline = contender.name === FIXED_MAX;
     const p99Ratio = fixedMax === undefined ? Number.NaN : s.p99Ms / fixedMax.p99Ms;
     const connRatio = fixedMax === undefined ? Number.NaN : s.connectionSeconds / fixedMax.connectionSeconds;
-    const marks = contender.name === ADAPTIVE ? targets.map((t, i) => `${labels[i]} ${mark(t.met)}`).join('; ') : isBaseline ? 'baseline' : contender.name === ADAPTIVE_COLD ? 'no target (first start)' : '';
+    const marks =
+      contender.name === ADAPTIVE
+        ? targets.map((t, i) => `${labels[i]} ${mark(t.met)}`).join('; ')
+        : isBaseline
+          ? 'baseline'
+          : contender.name === ADAPTIVE_COLD
+            ? 'no target (first start)'
+            : '';
     return [
       contender.name,
       describePool(contender),
@@ -148,7 +205,9 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     const s = summaries.get(name);
     return s === undefined ? [] : [`${name} ${formatMs(s.dispatchLagMaxMs)}`];
   });
-  notes.push(`Dispatch lateness (how late this process's event loop issued a request after it was due, worst of a run, median over rounds; part of every latency): ${lags.join(', ')}.`);
+  notes.push(
+    `Dispatch lateness (how late this process's event loop issued a request after it was due, worst of a run, median over rounds; part of every latency): ${lags.join(', ')}.`,
+  );
   for (const contender of params.contenders) {
     const s = summaries.get(contender.name);
     if (contender.adaptive?.enabled !== true || s === undefined) continue;
@@ -156,14 +215,22 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
     const max = contender.pool.max ?? 10;
     notes.push(
       `${contender.name} sizing, medians over rounds: the target was ${d.startTargets.map(count).join(' and ')} (max ${max}) when the bursts began` +
-        (Number.isFinite(d.rampMs) ? `, and grew to ${count(d.rampTarget)} within ${count(d.rampMs)} ms of a burst's start. ` : `, and did not grow in a burst's first ${RAMP_SETTLE_MS} ms. `) +
+        (Number.isFinite(d.rampMs)
+          ? `, and grew to ${count(d.rampTarget)} within ${count(d.rampMs)} ms of a burst's start. `
+          : `, and did not grow in a burst's first ${RAMP_SETTLE_MS} ms. `) +
         (d.shrinksInBursts > 0
           ? `${count(d.shrinksInBursts)} shrink${d.shrinksInBursts === 1 ? '' : 's'} per run while a burst was on, to ${count(d.shrankTo)}` +
-            (Number.isFinite(d.regrowMs) ? `, grown back to ${count(d.regrewTo)} ${count(d.regrowMs)} ms later.` : ', not grown back.')
+            (Number.isFinite(d.regrowMs)
+              ? `, grown back to ${count(d.regrewTo)} ${count(d.regrowMs)} ms later.`
+              : ', not grown back.')
           : 'It did not shrink while a burst was on.'),
     );
   }
-  if (fixedMin !== undefined && fixedMax !== undefined && fixedMin.connectionSeconds / fixedMin.meanOpen > (fixedMax.connectionSeconds / fixedMax.meanOpen) * 1.05) {
+  if (
+    fixedMin !== undefined &&
+    fixedMax !== undefined &&
+    fixedMin.connectionSeconds / fixedMin.meanOpen > (fixedMax.connectionSeconds / fixedMax.meanOpen) * 1.05
+  ) {
     notes.push(
       `fixed-min's connection-seconds cover its own, longer window (${(fixedMin.connectionSeconds / fixedMin.meanOpen).toFixed(0)} s): it was still working off the bursts' backlog after the last arrival.`,
     );
@@ -177,14 +244,19 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
       : `${integer.format(failures)} of ${integer.format(requests)} requests FAILED: ${[...new Set(runs.flatMap((r) => r.failureMessages))].join(' | ')}`,
   );
   const loads = runs.map((r) => r.loadAverage).filter(Number.isFinite);
-  if (loads.length > 0) notes.push(`1-minute load average at the start of each run: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`);
+  if (loads.length > 0)
+    notes.push(
+      `1-minute load average at the start of each run: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`,
+    );
   notes.push(`Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}.`);
   return { table: renderMarkdownTable(ADAPTIVE_TABLE_HEADERS, ALIGNS, body), targets, notes };
 }
 
 /** The lines printed above the table. */
 export function adaptiveHeader(env: Environment, params: AdaptiveBenchParams): string {
-  const phases = params.phases.map((p) => `${p.kind} ${integer.format(p.ratePerSecond)}/s for ${(p.durationMs / 1000).toFixed(1)} s`).join(' → ');
+  const phases = params.phases
+    .map((p) => `${p.kind} ${integer.format(p.ratePerSecond)}/s for ${(p.durationMs / 1000).toFixed(1)} s`)
+    .join(' → ');
   const burst = Math.max(...params.phases.map((p) => p.ratePerSecond));
   return [
     `## Adaptive pool sizing under bursty load${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,

@@ -77,7 +77,11 @@ export function statementOf(params: AdaptiveBenchParams): { sql: string; values:
 }
 
 /** The router options of `contender` on `url`. */
-export function routerOptions(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams): QueryRouterOptions {
+export function routerOptions(
+  url: string,
+  contender: AdaptiveContenderParams,
+  params: AdaptiveBenchParams,
+): QueryRouterOptions {
   return {
     primary: url,
     pool: { ...params.commonPool, ...contender.pool },
@@ -91,19 +95,30 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function waitForOpen(router: QueryRouter, count: number, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (router.stats().nodes[0]!.pool.idle < count) {
-    if (performance.now() > deadline) throw new Error(`the pool did not open ${count} connections within ${timeoutMs} ms (has ${router.stats().nodes[0]!.pool.total})`);
+    if (performance.now() > deadline)
+      throw new Error(
+        `the pool did not open ${count} connections within ${timeoutMs} ms (has ${router.stats().nodes[0]!.pool.total})`,
+      );
     await sleep(10);
   }
 }
 
-function percentiles(values: Float64Array, mask?: (i: number) => boolean): { p50: number; p99: number; max: number; count: number } {
+function percentiles(
+  values: Float64Array,
+  mask?: (i: number) => boolean,
+): { p50: number; p99: number; max: number; count: number } {
   const kept: number[] = [];
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (!Number.isNaN(v) && (mask === undefined || mask(i))) kept.push(v);
   }
   const sorted = Float64Array.from(kept).sort();
-  return { p50: percentileOfSorted(sorted, 50), p99: percentileOfSorted(sorted, 99), max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!, count: sorted.length };
+  return {
+    p50: percentileOfSorted(sorted, 50),
+    p99: percentileOfSorted(sorted, 99),
+    max: sorted.length === 0 ? Number.NaN : sorted[sorted.length - 1]!,
+    count: sorted.length,
+  };
 }
 
 /** Time-weighted mean of the open-connection samples over [fromMs, toMs). */
@@ -135,7 +150,11 @@ export function burstDynamics(record: OpenLoopRecord, params: AdaptiveBenchParam
     resizes.forEach((r, k) => {
       if (r.to >= r.from || r.atMs < start || r.atMs >= end) return;
       const next = resizes.slice(k + 1).find((later) => later.to > later.from);
-      shrinks.push({ to: r.to, regrowMs: next === undefined ? Number.NaN : next.atMs - r.atMs, regrewTo: next === undefined ? Number.NaN : next.to });
+      shrinks.push({
+        to: r.to,
+        regrowMs: next === undefined ? Number.NaN : next.atMs - r.atMs,
+        regrewTo: next === undefined ? Number.NaN : next.to,
+      });
     });
   });
   const finite = (values: number[]): number[] => values.filter(Number.isFinite);
@@ -151,7 +170,13 @@ export function burstDynamics(record: OpenLoopRecord, params: AdaptiveBenchParam
 }
 
 /** Summarises one open-loop record. */
-export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchParams, round: number, connectionsOpened = Number.NaN, loadAverage = Number.NaN): AdaptiveRun {
+export function summariseRecord(
+  record: OpenLoopRecord,
+  params: AdaptiveBenchParams,
+  round: number,
+  connectionsOpened = Number.NaN,
+  loadAverage = Number.NaN,
+): AdaptiveRun {
   const { schedule, latencyMs, samples } = record;
   let waitingMs = 0;
   let peakWaiting = 0;
@@ -160,7 +185,8 @@ export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchPar
     if (samples[k]!.waiting > 0 && k + 1 < samples.length) waitingMs += samples[k + 1]!.atMs - samples[k]!.atMs;
   }
   const kindOf = (i: number): 'quiet' | 'burst' => params.phases[schedule.phase[i]!]!.kind;
-  const inRamp = (i: number): boolean => kindOf(i) === 'burst' && schedule.dueMs[i]! - schedule.phaseStartsMs[schedule.phase[i]!]! < RAMP_WINDOW_MS;
+  const inRamp = (i: number): boolean =>
+    kindOf(i) === 'burst' && schedule.dueMs[i]! - schedule.phaseStartsMs[schedule.phase[i]!]! < RAMP_WINDOW_MS;
   const all = percentiles(latencyMs);
   const ramp = percentiles(latencyMs, inRamp);
   let quietMs = 0;
@@ -217,7 +243,8 @@ export function summariseRecord(record: OpenLoopRecord, params: AdaptiveBenchPar
 /** Runs `rounds` × `concurrency` statements, `concurrency` at a time: every pre-opened connection serves a few. */
 async function warmUp(router: QueryRouter, params: AdaptiveBenchParams, concurrency: number): Promise<void> {
   const { sql, values } = statementOf(params);
-  for (let i = 0; i < params.warmupRounds; i++) await Promise.all(Array.from({ length: concurrency }, () => router.query(sql, values)));
+  for (let i = 0; i < params.warmupRounds; i++)
+    await Promise.all(Array.from({ length: concurrency }, () => router.query(sql, values)));
 }
 
 /** Arrivals of the untimed pass of an in-service contender: the same phases, never the same times as a timed run. */
@@ -230,9 +257,17 @@ export const IN_SERVICE_SEED_OFFSET = 1_000_003;
  * and the timed run follows at once, as the workload's next cycle. The router is closed afterwards and the server
  * given `settleMs` to reap its backends.
  */
-export async function runContender(url: string, contender: AdaptiveContenderParams, params: AdaptiveBenchParams, round: number): Promise<AdaptiveRun> {
+export async function runContender(
+  url: string,
+  contender: AdaptiveContenderParams,
+  params: AdaptiveBenchParams,
+  round: number,
+): Promise<AdaptiveRun> {
   let opened = 0;
-  const router = new QueryRouter({ ...routerOptions(url, contender, params), hooks: { onConnect: () => void opened++ } });
+  const router = new QueryRouter({
+    ...routerOptions(url, contender, params),
+    hooks: { onConnect: () => void opened++ },
+  });
   const warnings: string[] = [];
   router.on('warning', ({ message }) => warnings.push(message));
   router.on('connectionError', () => undefined);
@@ -244,24 +279,43 @@ export async function runContender(url: string, contender: AdaptiveContenderPara
     await waitForOpen(router, min);
     await warmUp(router, params, Math.max(1, min));
     const { sql, values } = statementOf(params);
-    if (contender.inService === true) await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + IN_SERVICE_SEED_OFFSET + round), sql, values, params.sampleIntervalMs);
+    if (contender.inService === true)
+      await runOpenLoop(
+        router,
+        arrivalSchedule(params.phases, params.seed + IN_SERVICE_SEED_OFFSET + round),
+        sql,
+        values,
+        params.sampleIntervalMs,
+      );
     // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
     globalThis.gc?.();
     openedBefore = opened;
-    record = await runOpenLoop(router, arrivalSchedule(params.phases, params.seed + round), sql, values, params.sampleIntervalMs);
+    record = await runOpenLoop(
+      router,
+      arrivalSchedule(params.phases, params.seed + round),
+      sql,
+      values,
+      params.sampleIntervalMs,
+    );
   } finally {
     await router.close();
     await sleep(params.settleMs);
   }
   const run = summariseRecord(record, params, round, opened - openedBefore, load);
-  return warnings.length === 0 ? run : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
+  return warnings.length === 0
+    ? run
+    : { ...run, failureMessages: [...run.failureMessages, ...warnings.map((w) => `warning: ${w}`)] };
 }
 
 /**
  * Every contender once per round, the order rotating by one per round, so the machine's slow moments fall on all
  * of them rather than on whoever runs at that time.
  */
-export async function runAdaptiveRounds(url: string, params: AdaptiveBenchParams, progress?: AdaptiveProgress): Promise<AdaptiveResults> {
+export async function runAdaptiveRounds(
+  url: string,
+  params: AdaptiveBenchParams,
+  progress?: AdaptiveProgress,
+): Promise<AdaptiveResults> {
   const { contenders } = params;
   const results = new Map<string, AdaptiveRun[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < params.rounds; round++) {
@@ -333,7 +387,9 @@ export function summariseAdaptive(results: AdaptiveResults, name: string): Adapt
     rampShare: mid((r) => r.rampShare),
     dispatchLagMaxMs: mid((r) => r.dispatchLagMaxMs),
     dynamics: {
-      startTargets: (runs[0]?.dynamics.startTargets ?? []).map((_, k) => mid((r) => r.dynamics.startTargets[k] ?? Number.NaN)),
+      startTargets: (runs[0]?.dynamics.startTargets ?? []).map((_, k) =>
+        mid((r) => r.dynamics.startTargets[k] ?? Number.NaN),
+      ),
       rampMs: mid((r) => r.dynamics.rampMs),
       rampTarget: mid((r) => r.dynamics.rampTarget),
       shrinksInBursts: mid((r) => r.dynamics.shrinksInBursts),

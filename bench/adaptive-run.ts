@@ -21,7 +21,11 @@ export interface AdaptiveBenchOutcome {
  * request runs on the primary's pool): every contender in rounds, then the report. Never throws for failed
  * requests: they are counted and printed, and the caller decides (the entry point fails the run).
  */
-export async function runAdaptiveBenchmark(url: string, params: AdaptiveBenchParams, progress?: AdaptiveProgress): Promise<AdaptiveBenchOutcome> {
+export async function runAdaptiveBenchmark(
+  url: string,
+  params: AdaptiveBenchParams,
+  progress?: AdaptiveProgress,
+): Promise<AdaptiveBenchOutcome> {
   const started = performance.now();
   const environment = await describeEnvironment(url);
   const results = await runAdaptiveRounds(url, params, progress);
@@ -31,7 +35,10 @@ export async function runAdaptiveBenchmark(url: string, params: AdaptiveBenchPar
   const failures = runs.reduce((sum, r) => sum + r.failures, 0);
   const seconds = (performance.now() - started) / 1000;
   const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
-  const notes = [...report.notes, `Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`];
+  const notes = [
+    ...report.notes,
+    `Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
+  ];
   const text = `${adaptiveHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   return { environment, results, report, requests, failures, text };
 }

@@ -13,7 +13,9 @@ const STEP_MS = 100;
 export function formatTrace(run: AdaptiveRun, params: AdaptiveBenchParams): string {
   const { record } = run;
   const { schedule, samples, resizes, latencyMs } = record;
-  const lines = [`adaptive, round ${run.round + 1}: t, phase, open/target/busy/waiting, p99 of requests due then, resizes`];
+  const lines = [
+    `adaptive, round ${run.round + 1}: t, phase, open/target/busy/waiting, p99 of requests due then, resizes`,
+  ];
   let s = 0;
   let r = 0;
   let i = 0;
@@ -26,15 +28,22 @@ export function formatTrace(run: AdaptiveRun, params: AdaptiveBenchParams): stri
       if (!Number.isNaN(latencyMs[i]!)) due.push(latencyMs[i]!);
       i++;
     }
-    const phase = schedule.phaseStartsMs.findIndex((start, k) => k + 1 < schedule.phaseStartsMs.length && from >= start && from < schedule.phaseStartsMs[k + 1]!);
+    const phase = schedule.phaseStartsMs.findIndex(
+      (start, k) => k + 1 < schedule.phaseStartsMs.length && from >= start && from < schedule.phaseStartsMs[k + 1]!,
+    );
     const kind = phase < 0 ? 'drain' : params.phases[phase]!.kind;
-    const p99 = due.length === 0 ? '' : `p99 ${percentileOfSorted(Float64Array.from(due).sort(), 99).toFixed(1)} ms (${due.length})`;
+    const p99 =
+      due.length === 0
+        ? ''
+        : `p99 ${percentileOfSorted(Float64Array.from(due).sort(), 99).toFixed(1)} ms (${due.length})`;
     const changes: string[] = [];
     while (r < resizes.length && resizes[r]!.atMs < to) {
       const resize = resizes[r++]!;
       changes.push(`@${resize.atMs.toFixed(0)} ${resize.from}→${resize.to} ${resize.reason}`);
     }
-    lines.push(`${String(from).padStart(6)} ms ${kind.padEnd(5)} ${sample.total}/${sample.target}/${sample.active}/${sample.waiting} ${p99}${changes.length > 0 ? `\n           ${changes.join('\n           ')}` : ''}`);
+    lines.push(
+      `${String(from).padStart(6)} ms ${kind.padEnd(5)} ${sample.total}/${sample.target}/${sample.active}/${sample.waiting} ${p99}${changes.length > 0 ? `\n           ${changes.join('\n           ')}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

@@ -125,7 +125,8 @@ export async function runOpenLoop(
     else {
       failures++;
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (failureMessages.length < MAX_FAILURE_MESSAGES && !failureMessages.includes(message)) failureMessages.push(message);
+      if (failureMessages.length < MAX_FAILURE_MESSAGES && !failureMessages.includes(message))
+        failureMessages.push(message);
     }
     lastDoneMs = Math.max(lastDoneMs, now);
     if (--outstanding === 0 && dispatched === n) allDone();

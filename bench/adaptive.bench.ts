@@ -24,5 +24,6 @@ runBench({ replicas: 0 }, async (cluster) => {
     for (const run of outcome.results.get('adaptive') ?? []) process.stderr.write(`\n${formatTrace(run, params)}\n`);
   }
   process.stdout.write(outcome.text);
-  if (outcome.failures > 0) throw new Error(`${outcome.failures} of ${outcome.requests} requests failed (see the notes above)`);
+  if (outcome.failures > 0)
+    throw new Error(`${outcome.failures} of ${outcome.requests} requests failed (see the notes above)`);
 });

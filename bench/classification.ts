@@ -53,7 +53,10 @@ interface SqlParser {
  * Classification cost over `statements`: uncached (`classifyQuery`), cached (`Classifier`), how many needed the
  * parser, and what node-sql-parser alone costs for a typical statement, for scale.
  */
-export function measureClassification(statements: readonly string[], params: ClassificationParams): ClassificationResult {
+export function measureClassification(
+  statements: readonly string[],
+  params: ClassificationParams,
+): ClassificationResult {
   if (statements.length === 0) throw new RangeError('statements: expected at least one');
   let sink = 0;
 
@@ -108,7 +111,9 @@ export function measureClassification(statements: readonly string[], params: Cla
   const lexerReferenceUs = reference(() => classifyQuery(REFERENCE_STATEMENT).paramCount);
   globalThis.gc?.();
   const parser = loadParser();
-  const parserReferenceUs = reference(() => (parser.astify(REFERENCE_STATEMENT, { database: 'postgresql' }) === undefined ? 0 : 1));
+  const parserReferenceUs = reference(() =>
+    parser.astify(REFERENCE_STATEMENT, { database: 'postgresql' }) === undefined ? 0 : 1,
+  );
   // Keeps every result observably used, so no call can be optimised away.
   if (sink === -1) console.error(sink);
 
@@ -140,8 +145,16 @@ function report(costs: Costs): Measurement {
   const coldMet = costs.coldP50Us <= maxColdP50Us;
   const warmMet = costs.warmUs <= maxWarmUs;
   const targets: TargetOutcome[] = [
-    { name: `classifyQuery p50 over the corpus ≤ ${maxColdP50Us} µs`, met: coldMet, measured: formatMicros(costs.coldP50Us) },
-    { name: `cached classification ≤ ${maxWarmUs} µs per statement`, met: warmMet, measured: formatNanos(costs.warmUs * 1000) },
+    {
+      name: `classifyQuery p50 over the corpus ≤ ${maxColdP50Us} µs`,
+      met: coldMet,
+      measured: formatMicros(costs.coldP50Us),
+    },
+    {
+      name: `cached classification ≤ ${maxWarmUs} µs per statement`,
+      met: warmMet,
+      measured: formatNanos(costs.warmUs * 1000),
+    },
   ];
   const corpus = `${costs.statements} corpus statements`;
   const rows: TableRow[] = [

@@ -67,7 +67,13 @@ export class LatencyBuffer {
  * `durationMs` have passed. Each caller starts at a different offset in `steps`, so a mixed workload is mixed at
  * every moment and not in lockstep.
  */
-export async function runClosedLoop(query: QueryFn, steps: readonly Step[], concurrency: number, durationMs: number, buffer: LatencyBuffer): Promise<RunResult> {
+export async function runClosedLoop(
+  query: QueryFn,
+  steps: readonly Step[],
+  concurrency: number,
+  durationMs: number,
+  buffer: LatencyBuffer,
+): Promise<RunResult> {
   if (steps.length === 0) throw new RangeError('steps: expected at least one step');
   buffer.reset();
   let queries = 0;
@@ -120,7 +126,12 @@ export interface InterleavedResult {
  * slow moment of a shared machine lands on all of them alike: the fairest way to compare single-caller latency,
  * where the differences sought (a few µs) are smaller than the noise between two separate runs.
  */
-export async function runInterleaved(queries: readonly QueryFn[], steps: readonly Step[], durationMs: number, buffers: readonly LatencyBuffer[]): Promise<InterleavedResult[]> {
+export async function runInterleaved(
+  queries: readonly QueryFn[],
+  steps: readonly Step[],
+  durationMs: number,
+  buffers: readonly LatencyBuffer[],
+): Promise<InterleavedResult[]> {
   const n = queries.length;
   if (n === 0 || buffers.length !== n) throw new RangeError('queries and buffers: expected one buffer per contender');
   if (steps.length === 0) throw new RangeError('steps: expected at least one step');
@@ -145,6 +156,10 @@ export async function runInterleaved(queries: readonly QueryFn[], steps: readonl
   }
   return buffers.map((buffer, c) => {
     const sorted = buffer.sorted();
-    return { queries: counts[c]!, p50Us: percentileOfSorted(sorted, 50) * 1000, p99Us: percentileOfSorted(sorted, 99) * 1000 };
+    return {
+      queries: counts[c]!,
+      p50Us: percentileOfSorted(sorted, 50) * 1000,
+      p99Us: percentileOfSorted(sorted, 99) * 1000,
+    };
   });
 }

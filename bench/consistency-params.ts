@@ -40,7 +40,14 @@ const FULL: ConsistencyBenchParams = {
 };
 
 /** The quick run: the same shape, seconds instead of minutes. */
-export const QUICK_CONSISTENCY_PARAMS: ConsistencyBenchParams = { ...FULL, quick: true, users: 40, writeShares: [0.1, 0.6], cellMs: 1_500, rounds: 1 };
+export const QUICK_CONSISTENCY_PARAMS: ConsistencyBenchParams = {
+  ...FULL,
+  quick: true,
+  users: 40,
+  writeShares: [0.1, 0.6],
+  cellMs: 1_500,
+  rounds: 1,
+};
 
 /** The parameters for this run: `BENCH_QUICK=1` for the quick one, `BENCH_ROUNDS` / `BENCH_CELL_MS` to override. */
 export function consistencyParamsFromEnv(env: Readonly<Record<string, string | undefined>>): ConsistencyBenchParams {
@@ -49,7 +56,8 @@ export function consistencyParamsFromEnv(env: Readonly<Record<string, string | u
     const raw = env[name];
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
     return value;
   };
   return { ...base, rounds: positive('BENCH_ROUNDS', base.rounds), cellMs: positive('BENCH_CELL_MS', base.cellMs) };

@@ -56,7 +56,11 @@ export function consistencyVerdicts(rows: readonly ConsistencyRow[]): Consistenc
   return [...new Set(rows.map((row) => row.writeShare))].map((writeShare) => {
     const ryw = rows.find((row) => row.writeShare === writeShare && row.policy === 'read-your-writes');
     const pin = rows.find((row) => row.writeShare === writeShare && row.policy === 'primary for 2 s after a write');
-    return { writeShare, noStaleReads: ryw !== undefined && ryw.staleReads === 0, moreReplicaReadsThanPinning: ryw !== undefined && pin !== undefined && ryw.replicaShare > pin.replicaShare };
+    return {
+      writeShare,
+      noStaleReads: ryw !== undefined && ryw.staleReads === 0,
+      moreReplicaReadsThanPinning: ryw !== undefined && pin !== undefined && ryw.replicaShare > pin.replicaShare,
+    };
   });
 }
 
@@ -66,16 +70,39 @@ const rate = (value: number): string => Math.round(value).toLocaleString('en-US'
 
 export function renderConsistencyTable(rows: readonly ConsistencyRow[]): string {
   const verdicts = consistencyVerdicts(rows);
-  const header = ['Write share', 'Policy', 'Writes/s', 'Reads/s', 'Stale reads', 'Reads on replicas', 'Read p50', 'Read p99', 'Target'];
+  const header = [
+    'Write share',
+    'Policy',
+    'Writes/s',
+    'Reads/s',
+    'Stale reads',
+    'Reads on replicas',
+    'Read p50',
+    'Read p99',
+    'Target',
+  ];
   const lines = rows.map((row) => {
     const verdict = verdicts.find((v) => v.writeShare === row.writeShare)!;
     const target =
-      row.policy === 'read-your-writes' ? `0 stale ${verdict.noStaleReads ? '✓' : '✗'}, more on replicas than the 2 s rule ${verdict.moreReplicaReadsThanPinning ? '✓' : '✗'}` : '';
-    return [pct(row.writeShare), row.policy, rate(row.writesPerSecond), rate(row.readsPerSecond), `${row.staleReads.toLocaleString('en-US')} (${pct(row.staleShare)})`, pct(row.replicaShare), ms(row.readP50Ms), ms(row.readP99Ms), target];
+      row.policy === 'read-your-writes'
+        ? `0 stale ${verdict.noStaleReads ? '✓' : '✗'}, more on replicas than the 2 s rule ${verdict.moreReplicaReadsThanPinning ? '✓' : '✗'}`
+        : '';
+    return [
+      pct(row.writeShare),
+      row.policy,
+      rate(row.writesPerSecond),
+      rate(row.readsPerSecond),
+      `${row.staleReads.toLocaleString('en-US')} (${pct(row.staleShare)})`,
+      pct(row.replicaShare),
+      ms(row.readP50Ms),
+      ms(row.readP99Ms),
+      target,
+    ];
   });
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
   const right = new Set([2, 3, 4, 5, 6, 7]);
-  const format = (cells: readonly string[]): string => `| ${cells.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
+  const format = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `| ${widths.map((width, i) => (right.has(i) ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
   return [format(header), rule, ...lines.map(format)].join('\n');
 }

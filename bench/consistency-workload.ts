@@ -40,7 +40,11 @@ export async function createConsistencySchema(primaryUrl: string, users: number)
 }
 
 /** The router for a policy: the framework rule is an eventual router plus the caller's own pinning. */
-export function routerForPolicy(policy: ReadPolicy, cluster: { primaryUrl: string; replicaUrls: readonly string[] }, params: ConsistencyBenchParams): QueryRouter {
+export function routerForPolicy(
+  policy: ReadPolicy,
+  cluster: { primaryUrl: string; replicaUrls: readonly string[] },
+  params: ConsistencyBenchParams,
+): QueryRouter {
   return new QueryRouter({
     primary: cluster.primaryUrl,
     replicas: [...cluster.replicaUrls],
@@ -51,7 +55,14 @@ export function routerForPolicy(policy: ReadPolicy, cluster: { primaryUrl: strin
 }
 
 /** Runs one policy at one write share for `params.cellMs`; `primaryPort` tells replica reads from primary reads. */
-export async function runCell(router: QueryRouter, policy: ReadPolicy, writeShare: number, params: ConsistencyBenchParams, primaryPort: number, seed: number): Promise<CellResult> {
+export async function runCell(
+  router: QueryRouter,
+  policy: ReadPolicy,
+  writeShare: number,
+  params: ConsistencyBenchParams,
+  primaryPort: number,
+  seed: number,
+): Promise<CellResult> {
   const random = seededRandom(seed);
   const deadline = performance.now() + params.cellMs;
   const started = performance.now();
@@ -65,7 +76,11 @@ export async function runCell(router: QueryRouter, policy: ReadPolicy, writeShar
   const read = async (user: number): Promise<void> => {
     const pinned = policy === 'primary for 2 s after a write' && performance.now() - lastWriteAt[user]! < params.pinMs;
     const begun = performance.now();
-    const { rows } = await router.query<{ version: string; port: number }>(READ_SQL, [user], pinned ? { route: 'primary' } : undefined);
+    const { rows } = await router.query<{ version: string; port: number }>(
+      READ_SQL,
+      [user],
+      pinned ? { route: 'primary' } : undefined,
+    );
     latencies.push(performance.now() - begun);
     if (Number(rows[0]!.version) < versions[user]!) staleReads++;
     if (rows[0]!.port !== primaryPort) replicaReads++;
@@ -95,7 +110,16 @@ export async function runCell(router: QueryRouter, policy: ReadPolicy, writeShar
   };
   await Promise.all(Array.from({ length: params.users }, (_, user) => userLoop(user)));
   const readMs = Float64Array.from(latencies).sort();
-  return { policy, writeShare, writes, reads: latencies.length, staleReads, replicaReads, readMs, seconds: (performance.now() - started) / 1000 };
+  return {
+    policy,
+    writeShare,
+    writes,
+    reads: latencies.length,
+    staleReads,
+    replicaReads,
+    readMs,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

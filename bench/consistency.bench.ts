@@ -28,8 +28,17 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
         const router = routerForPolicy(policy, cluster, params);
         try {
           // Untimed warm-up: connections open, statements prepared, classification cached.
-          await runCell(router, policy, writeShare, { ...params, cellMs: Math.min(500, params.cellMs) }, primaryPort, params.seed - 1);
-          cells.push(await runCell(router, policy, writeShare, params, primaryPort, params.seed + round * 100 + shareIndex));
+          await runCell(
+            router,
+            policy,
+            writeShare,
+            { ...params, cellMs: Math.min(500, params.cellMs) },
+            primaryPort,
+            params.seed - 1,
+          );
+          cells.push(
+            await runCell(router, policy, writeShare, params, primaryPort, params.seed + round * 100 + shareIndex),
+          );
         } finally {
           await router.close();
         }
@@ -39,5 +48,7 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
   progress('');
   const seconds = (performance.now() - started) / 1000;
   const footer = `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`;
-  process.stdout.write(`${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`);
+  process.stdout.write(
+    `${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`,
+  );
 });

@@ -32,7 +32,11 @@ export async function describeEnvironment(url: string): Promise<Environment> {
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown',
     loadAverage: loadavg()[0] ?? 0,
-    packages: { pg: packageVersion('pg'), postgres: packageVersion('postgres'), 'node-sql-parser': packageVersion('node-sql-parser') },
+    packages: {
+      pg: packageVersion('pg'),
+      postgres: packageVersion('postgres'),
+      'node-sql-parser': packageVersion('node-sql-parser'),
+    },
     gcBetweenRuns: typeof globalThis.gc === 'function',
   };
 }
@@ -46,7 +50,10 @@ export function packageVersion(name: string): string {
     let dir = dirname(createRequire(import.meta.url).resolve(name));
     for (;;) {
       try {
-        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+        const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          name?: unknown;
+          version?: unknown;
+        };
         if (manifest.name === name && typeof manifest.version === 'string') return manifest.version;
       } catch {
         // no package.json at this level

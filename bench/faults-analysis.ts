@@ -125,7 +125,14 @@ function countCodes(codes: Map<string, number>): (readonly [string, number])[] {
  * The statements that started in [`from`, `to`); `shownTo` is the phase's end as printed (the last phase also
  * takes the statements that started before its end and were still running).
  */
-function summarisePhase(result: ScenarioResult, name: string, from: number, to: number, shownTo: number, origin: number): PhaseSummary {
+function summarisePhase(
+  result: ScenarioResult,
+  name: string,
+  from: number,
+  to: number,
+  shownTo: number,
+  origin: number,
+): PhaseSummary {
   const reads: number[] = [];
   const writes: number[] = [];
   let readCount = 0;
@@ -163,14 +170,23 @@ function summarisePhase(result: ScenarioResult, name: string, from: number, to: 
   };
 }
 
-const first = (events: readonly RecordedEvent[], node: string, name: RecordedEvent['name'], from: number, to = Number.POSITIVE_INFINITY): RecordedEvent | undefined =>
-  events.find((e) => e.node === node && e.name === name && e.atMs >= from && e.atMs < to);
+const first = (
+  events: readonly RecordedEvent[],
+  node: string,
+  name: RecordedEvent['name'],
+  from: number,
+  to = Number.POSITIVE_INFINITY,
+): RecordedEvent | undefined => events.find((e) => e.node === node && e.name === name && e.atMs >= from && e.atMs < to);
 
 /**
  * The node's breaker and health state at `at`, replaying its events from the scenario's start. Before any event
  * a breaker is closed and a node healthy, as the router starts them.
  */
-function stateAt(events: readonly RecordedEvent[], node: string, at: number): { breakerClosed: boolean; healthy: boolean } {
+function stateAt(
+  events: readonly RecordedEvent[],
+  node: string,
+  at: number,
+): { breakerClosed: boolean; healthy: boolean } {
   let breakerClosed = true;
   let healthy = true;
   for (const e of events) {
@@ -212,11 +228,18 @@ function firstSuccessOn(result: ScenarioResult, node: ScenarioNode, from: number
   return Number.isFinite(best) ? best : undefined;
 }
 
-function analyseFault(result: ScenarioResult, fault: ClusterAction, back: ClusterAction, phase: string, limitMs: number): FaultOutcome {
+function analyseFault(
+  result: ScenarioResult,
+  fault: ClusterAction,
+  back: ClusterAction,
+  phase: string,
+  limitMs: number,
+): FaultOutcome {
   const node = result.nodes[fault.nodeIndex]!;
   const name = node.routerName;
   const open = first(result.events, name, 'breakerOpen', fault.startedMs, back.startedMs);
-  const down = node.index === 0 ? undefined : first(result.events, name, 'replicaDown', fault.startedMs, back.startedMs);
+  const down =
+    node.index === 0 ? undefined : first(result.events, name, 'replicaDown', fault.startedMs, back.startedMs);
   const detectedAt = Math.min(open?.atMs ?? Number.POSITIVE_INFINITY, down?.atMs ?? Number.POSITIVE_INFINITY);
   // From the call, not its resolution: the cluster polls for the restarted node, and the router may see it first.
   const backAt = back.startedMs;
@@ -287,7 +310,10 @@ function analyseWrites(result: ScenarioResult, stop: ClusterAction, back: Cluste
     outside,
     breakerOpenedMs: relative(opened?.atMs),
     breakerClosedMs: relative(closed?.atMs),
-    beforeOpen: { ...latency(before), maxMs: before.length === 0 ? Number.NaN : before.reduce((max, ms) => Math.max(max, ms), Number.NEGATIVE_INFINITY) },
+    beforeOpen: {
+      ...latency(before),
+      maxMs: before.length === 0 ? Number.NaN : before.reduce((max, ms) => Math.max(max, ms), Number.NEGATIVE_INFINITY),
+    },
     onceOpen,
     rejected,
     failedTrials: once.length - rejected,
@@ -302,7 +328,9 @@ function faultPairs(phases: readonly Phase[]): { phase: string; fault: ClusterAc
   phases.forEach((phase, i) => {
     const fault = phase.action;
     if (fault?.effect !== 'fault') return;
-    const back = phases.slice(i + 1).find((p) => p.action?.effect === 'back' && p.action.nodeIndex === fault.nodeIndex)?.action;
+    const back = phases
+      .slice(i + 1)
+      .find((p) => p.action?.effect === 'back' && p.action.nodeIndex === fault.nodeIndex)?.action;
     if (back !== undefined) pairs.push({ phase: phase.name, fault, back });
   });
   return pairs;
@@ -315,7 +343,16 @@ export function analyseScenario(result: ScenarioResult): FaultsAnalysis {
   if (firstPhase === undefined || last === undefined) throw new RangeError('the scenario recorded no phase');
   const origin = firstPhase.startMs;
   // A statement still running when its phase ended belongs to the phase it started in; the last phase takes the stragglers.
-  const phases = result.phases.map((p, i) => summarisePhase(result, p.name, p.startMs, i === result.phases.length - 1 ? Number.POSITIVE_INFINITY : p.endMs, p.endMs, origin));
+  const phases = result.phases.map((p, i) =>
+    summarisePhase(
+      result,
+      p.name,
+      p.startMs,
+      i === result.phases.length - 1 ? Number.POSITIVE_INFINITY : p.endMs,
+      p.endMs,
+      origin,
+    ),
+  );
   const total = summarisePhase(result, 'all phases', origin, Number.POSITIVE_INFINITY, last.endMs, origin);
   const limitMs = result.options.breaker.resetTimeoutMs + FAULT_TARGETS.recoverySlackMs;
   const pairs = faultPairs(result.phases);

@@ -46,8 +46,18 @@ export class StatementLog {
    * succeeded, the server port that answered (reads return `inet_server_port()`; 0 when unknown) and its error code
    * (SQLSTATE, errno or `PGR_…`; `''` for a success). Allocates nothing per statement.
    */
-  forEach(fn: (startMs: number, latencyMs: number, kind: StatementKind, ok: boolean, port: number, code: string) => void): void {
-    for (let i = 0; i < this.length; i++) fn(this.starts[i]!, this.latencies[i]!, this.kinds[i] as StatementKind, this.oks[i] === 1, this.ports[i]!, this.codes[this.codeIds[i]!]!);
+  forEach(
+    fn: (startMs: number, latencyMs: number, kind: StatementKind, ok: boolean, port: number, code: string) => void,
+  ): void {
+    for (let i = 0; i < this.length; i++)
+      fn(
+        this.starts[i]!,
+        this.latencies[i]!,
+        this.kinds[i] as StatementKind,
+        this.oks[i] === 1,
+        this.ports[i]!,
+        this.codes[this.codeIds[i]!]!,
+      );
   }
 
   private grow(): void {
@@ -67,7 +77,13 @@ export class StatementLog {
 }
 
 /** Names of the router events the scenario listens to. */
-export const ROUTER_EVENT_NAMES = ['breakerOpen', 'breakerHalfOpen', 'breakerClose', 'replicaDown', 'replicaUp'] as const;
+export const ROUTER_EVENT_NAMES = [
+  'breakerOpen',
+  'breakerHalfOpen',
+  'breakerClose',
+  'replicaDown',
+  'replicaUp',
+] as const;
 /** One of {@link ROUTER_EVENT_NAMES}. */
 export type RouterEventName = (typeof ROUTER_EVENT_NAMES)[number];
 

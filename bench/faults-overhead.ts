@@ -52,7 +52,9 @@ function pgSender(name: string, url: string, named: boolean): Sender {
   pool.on('error', () => undefined);
   return {
     name,
-    send: named ? (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }) : (value) => pool.query(TEXT, [value]),
+    send: named
+      ? (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] })
+      : (value) => pool.query(TEXT, [value]),
     close: () => pool.end(),
   };
 }
@@ -102,8 +104,18 @@ function routerSender(url: string): Sender {
  * options whose only node is `url`. Warm-up, then rounds of interleaved calls; per round each contender's median,
  * then the median over rounds of each contender's difference to named pg.Pool in the same round.
  */
-export async function measureOverhead(url: string, params: OverheadParams, progress?: (message: string) => void): Promise<OverheadResult> {
-  const senders = [pgSender(OVERHEAD_NAMES.unnamed, url, false), pgSender(OVERHEAD_NAMES.named, url, true), poolSender(url), breakerSender(url), routerSender(url)];
+export async function measureOverhead(
+  url: string,
+  params: OverheadParams,
+  progress?: (message: string) => void,
+): Promise<OverheadResult> {
+  const senders = [
+    pgSender(OVERHEAD_NAMES.unnamed, url, false),
+    pgSender(OVERHEAD_NAMES.named, url, true),
+    poolSender(url),
+    breakerSender(url),
+    routerSender(url),
+  ];
   const named = 1;
   const router = senders.length - 1;
   const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
@@ -120,7 +132,8 @@ export async function measureOverhead(url: string, params: OverheadParams, progr
   } finally {
     await Promise.allSettled(senders.map((s) => s.close()));
   }
-  const addedTo = (baseline: number, i: number): number => median(medians[i]!.map((v, round) => v - medians[baseline]![round]!));
+  const addedTo = (baseline: number, i: number): number =>
+    median(medians[i]!.map((v, round) => v - medians[baseline]![round]!));
   return {
     rounds: params.rounds,
     callsPerRound: params.callsPerRound,
@@ -149,7 +162,7 @@ export const OPOSSUM_NAMES = Object.freeze({
   direct: 'await fn(i) (direct)',
   bare: 'await breaker.fire(i), opossum as the router configures it',
   defaults: 'await breaker.fire(i), opossum defaults (10 s timeout)',
-  node: 'await nodeBreaker.fire(fn, i) (the router\'s wrapper)',
+  node: "await nodeBreaker.fire(fn, i) (the router's wrapper)",
 });
 
 /**
@@ -194,5 +207,9 @@ export async function measureOpossum(params: OpossumParams): Promise<OpossumResu
   }
   // Keeps the results alive, so no engine could drop the calls as unused.
   if (sink < 0) throw new Error('unreachable');
-  return { rounds: params.rounds, callsPerRound: params.callsPerRound, variants: variants.map((v, i) => ({ name: v.name, nsPerCall: median(timings[i]!) })) };
+  return {
+    rounds: params.rounds,
+    callsPerRound: params.callsPerRound,
+    variants: variants.map((v, i) => ({ name: v.name, nsPerCall: median(timings[i]!) })),
+  };
 }

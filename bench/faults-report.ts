@@ -1,5 +1,12 @@
 import type { Environment } from './environment.js';
-import { FAULT_TARGETS, type FaultOutcome, type FaultsAnalysis, type Latency, type PhaseSummary, type WriteOutage } from './faults-analysis.js';
+import {
+  FAULT_TARGETS,
+  type FaultOutcome,
+  type FaultsAnalysis,
+  type Latency,
+  type PhaseSummary,
+  type WriteOutage,
+} from './faults-analysis.js';
 import type { FaultsBenchParams } from './faults-params.js';
 import type { ScenarioResult } from './faults-scenario.js';
 import { OVERHEAD_NAMES, type OpossumResult, type OverheadResult } from './faults-overhead.js';
@@ -98,7 +105,9 @@ function writeRows(w: WriteOutage): string[][] {
     ['Failed writes', `${integer.format(w.failedWrites)} (${codes(w.codes)})`, ''],
     [
       'Failure window, from stopNode(0)',
-      w.failedWrites === 0 ? 'no write failed' : `${signedSeconds(w.firstFailureMs)} … ${signedSeconds(w.lastFailureMs)} (startNode(0) at ${signedSeconds(w.restartMs)}, resolved at ${signedSeconds(w.backMs)})`,
+      w.failedWrites === 0
+        ? 'no write failed'
+        : `${signedSeconds(w.firstFailureMs)} … ${signedSeconds(w.lastFailureMs)} (startNode(0) at ${signedSeconds(w.restartMs)}, resolved at ${signedSeconds(w.backMs)})`,
       `within +0.00 s … ${signedSeconds(w.allowedUntilMs)}: ${integer.format(w.outside)} outside ${mark(w.outside === 0)}`,
     ],
     [
@@ -118,9 +127,10 @@ function writeRows(w: WriteOutage): string[][] {
 /** The run's setting, printed above the tables. */
 export function faultsHeader(env: Environment, params: FaultsBenchParams, scenario: ScenarioResult): string {
   const { pool, breaker, readFallback, loadBalancing, statementCache } = scenario.options;
-  const seconds = Object.entries(params.phases)
-    .filter(([key]) => key !== 'warmupMs')
-    .reduce((sum, [, ms]) => sum + ms, 0) / 1000;
+  const seconds =
+    Object.entries(params.phases)
+      .filter(([key]) => key !== 'warmupMs')
+      .reduce((sum, [, ms]) => sum + ms, 0) / 1000;
   const nodes = scenario.nodes.map((n) => `${n.clusterName} = router ${n.routerName}`).join(', ');
   return [
     `## Fault injection${params.quick ? ' (BENCH_QUICK: short phases, numbers indicative only)' : ''}`,
@@ -145,7 +155,11 @@ export function faultsHeader(env: Environment, params: FaultsBenchParams, scenar
  * The tables (phases, faults, the write outage, the router's events, the overhead per call, opossum), the
  * targets with their measured values, and notes.
  */
-export function faultsReport(analysis: FaultsAnalysis, overhead: OverheadResult | undefined, opossum: OpossumResult | undefined): FaultsReport {
+export function faultsReport(
+  analysis: FaultsAnalysis,
+  overhead: OverheadResult | undefined,
+  opossum: OpossumResult | undefined,
+): FaultsReport {
   const sections: { title: string; table: string }[] = [];
   const targets: TargetOutcome[] = [];
   const notes: string[] = [];
@@ -153,31 +167,72 @@ export function faultsReport(analysis: FaultsAnalysis, overhead: OverheadResult 
   sections.push({
     title: 'Statements per phase (p50/p99 of successful statements; max of all)',
     table: renderMarkdownTable(
-      ['Phase', 'Window', 'Reads', 'Failed reads', 'Read p50', 'Read p99', 'Read max', 'Writes', 'Failed writes', 'Write p50', 'Write p99', 'Write max'],
+      [
+        'Phase',
+        'Window',
+        'Reads',
+        'Failed reads',
+        'Read p50',
+        'Read p99',
+        'Read max',
+        'Writes',
+        'Failed writes',
+        'Write p50',
+        'Write p99',
+        'Write max',
+      ],
       ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-      [...analysis.phases.map((p) => phaseRow(p)), phaseRow(analysis.total, `**all phases: ${integer.format(analysis.total.reads + analysis.total.writes)} statements attempted**`)],
+      [
+        ...analysis.phases.map((p) => phaseRow(p)),
+        phaseRow(
+          analysis.total,
+          `**all phases: ${integer.format(analysis.total.reads + analysis.total.writes)} statements attempted**`,
+        ),
+      ],
     ),
   });
 
   sections.push({
     title: 'Detection and recovery (detection from the fault; recovery from the restart or resume)',
     table: renderMarkdownTable(
-      ['Fault', 'Router node', 'breakerOpen', 'replicaDown', 'Detected after', 'Back', 'breakerClose', 'replicaUp', 'First success', 'Recovered after', 'Target'],
+      [
+        'Fault',
+        'Router node',
+        'breakerOpen',
+        'replicaDown',
+        'Detected after',
+        'Back',
+        'breakerClose',
+        'replicaUp',
+        'First success',
+        'Recovered after',
+        'Target',
+      ],
       ['left', 'left', 'right', 'right', 'right', 'left', 'right', 'right', 'right', 'right', 'left'],
       analysis.faults.map(faultRow),
     ),
   });
 
   const failedReads = analysis.total.failedReads;
-  targets.push({ name: `${FAULT_TARGETS.maxFailedReads} failed reads`, met: failedReads <= FAULT_TARGETS.maxFailedReads, measured: `${integer.format(failedReads)} (${codes(analysis.failedReadCodes)})` });
+  targets.push({
+    name: `${FAULT_TARGETS.maxFailedReads} failed reads`,
+    met: failedReads <= FAULT_TARGETS.maxFailedReads,
+    measured: `${integer.format(failedReads)} (${codes(analysis.failedReadCodes)})`,
+  });
 
   const w = analysis.writes;
   if (w !== undefined) {
-    sections.push({ title: 'Writes during the primary outage', table: renderMarkdownTable(['Measure', 'Value', 'Target'], ['left', 'left', 'left'], writeRows(w)) });
+    sections.push({
+      title: 'Writes during the primary outage',
+      table: renderMarkdownTable(['Measure', 'Value', 'Target'], ['left', 'left', 'left'], writeRows(w)),
+    });
     targets.push({
       name: 'writes fail only while the primary is down (stop … restart + resetTimeoutMs + 1 s)',
       met: w.outside === 0,
-      measured: w.failedWrites === 0 ? 'no write failed' : `${integer.format(w.failedWrites)} failed from ${signedSeconds(w.firstFailureMs)} to ${signedSeconds(w.lastFailureMs)} after the stop, ${integer.format(w.outside)} outside`,
+      measured:
+        w.failedWrites === 0
+          ? 'no write failed'
+          : `${integer.format(w.failedWrites)} failed from ${signedSeconds(w.firstFailureMs)} to ${signedSeconds(w.lastFailureMs)} after the stop, ${integer.format(w.outside)} outside`,
     });
     targets.push({
       name: `failed writes fail fast once the breaker is open (p99 < ${FAULT_TARGETS.maxOpenBreakerFailedWriteP99Ms} ms)`,
@@ -194,11 +249,16 @@ export function faultsReport(analysis: FaultsAnalysis, overhead: OverheadResult 
   }
 
   sections.push({
-    title: "Router events (time since the baseline began)",
+    title: 'Router events (time since the baseline began)',
     table: renderMarkdownTable(
       ['Time', 'Event', 'Node', 'Detail'],
       ['right', 'left', 'left', 'left'],
-      analysis.events.map((e) => [`${(e.atMs / 1000).toFixed(3)} s`, e.name, e.node, e.detail === undefined ? '' : e.detail.slice(0, 80)]),
+      analysis.events.map((e) => [
+        `${(e.atMs / 1000).toFixed(3)} s`,
+        e.name,
+        e.node,
+        e.detail === undefined ? '' : e.detail.slice(0, 80),
+      ]),
     ),
   });
 
@@ -220,7 +280,11 @@ export function faultsReport(analysis: FaultsAnalysis, overhead: OverheadResult 
         ],
       ),
     });
-    targets.push({ name: `the router adds ≤ ${OVERHEAD_TARGETS.maxAddedUs} µs per query (p50 vs named pg.Pool, one caller)`, met, measured: formatMicrosDelta(overhead.addedUs) });
+    targets.push({
+      name: `the router adds ≤ ${OVERHEAD_TARGETS.maxAddedUs} µs per query (p50 vs named pg.Pool, one caller)`,
+      met,
+      measured: formatMicrosDelta(overhead.addedUs),
+    });
   }
 
   if (opossum !== undefined) {
@@ -230,14 +294,18 @@ export function faultsReport(analysis: FaultsAnalysis, overhead: OverheadResult 
       table: renderMarkdownTable(
         ['Variant', 'Per call', 'Added to the direct call'],
         ['left', 'right', 'right'],
-        opossum.variants.map((v, i) => [v.name, formatNanos(v.nsPerCall), i === 0 ? 'baseline' : `+${formatNanos(v.nsPerCall - direct)}`]),
+        opossum.variants.map((v, i) => [
+          v.name,
+          formatNanos(v.nsPerCall),
+          i === 0 ? 'baseline' : `+${formatNanos(v.nsPerCall - direct)}`,
+        ]),
       ),
     });
   }
 
   notes.push(
-    'Detection: from the cluster action to the node\'s first `breakerOpen` or `replicaDown`, whichever came first. Recovery: from the ' +
-      '`startNode` or `resumeNode` call to the moment the node\'s breaker is closed, its health check passes and it has answered a statement ' +
+    "Detection: from the cluster action to the node's first `breakerOpen` or `replicaDown`, whichever came first. Recovery: from the " +
+      "`startNode` or `resumeNode` call to the moment the node's breaker is closed, its health check passes and it has answered a statement " +
       '(reads return `inet_server_port()`, so each success names its node); a restart\'s own start-up time ("took") is included.',
     `Failed reads by code: ${codes(analysis.failedReadCodes)}.`,
   );

@@ -1,5 +1,12 @@
 import { QueryRouter, type LocalCluster, type ResolvedOptions } from '../src/index.js';
-import { ROUTER_EVENT_NAMES, StatementLog, type ActionEffect, type ClusterAction, type Phase, type RecordedEvent } from './faults-log.js';
+import {
+  ROUTER_EVENT_NAMES,
+  StatementLog,
+  type ActionEffect,
+  type ClusterAction,
+  type Phase,
+  type RecordedEvent,
+} from './faults-log.js';
 import type { FaultsBenchParams } from './faults-params.js';
 import { startLoad, type FaultsSchema } from './faults-workload.js';
 
@@ -31,7 +38,12 @@ export type ScenarioProgress = (message: string) => void;
 interface PlannedPhase {
   readonly name: string;
   readonly durationMs: number;
-  readonly action?: { readonly label: string; readonly nodeIndex: number; readonly effect: ActionEffect; readonly run: () => Promise<void> | void };
+  readonly action?: {
+    readonly label: string;
+    readonly nodeIndex: number;
+    readonly effect: ActionEffect;
+    readonly run: () => Promise<void> | void;
+  };
 }
 
 /** The router's name of cluster node `index`: the router numbers its replicas from 0, the cluster from 1. */
@@ -43,16 +55,41 @@ function plan(cluster: LocalCluster, params: FaultsBenchParams): PlannedPhase[] 
   const { killReplica: kill, pauseReplica: pause, phases: ms } = params;
   const name = (index: number): string => cluster.nodes[index]?.name ?? `node ${index}`;
   for (const index of [kill, pause]) {
-    if (!Number.isInteger(index) || index < 1 || index >= cluster.nodes.length) throw new RangeError(`replica index ${index}: expected 1 to ${cluster.nodes.length - 1}`);
+    if (!Number.isInteger(index) || index < 1 || index >= cluster.nodes.length)
+      throw new RangeError(`replica index ${index}: expected 1 to ${cluster.nodes.length - 1}`);
   }
   return [
     { name: 'baseline', durationMs: ms.baselineMs },
-    { name: `${name(kill)} SIGKILLed`, durationMs: ms.replicaKilledMs, action: { label: `killNode(${kill})`, nodeIndex: kill, effect: 'fault', run: () => cluster.killNode(kill) } },
-    { name: `${name(kill)} restarted`, durationMs: ms.replicaRestartedMs, action: { label: `startNode(${kill})`, nodeIndex: kill, effect: 'back', run: () => cluster.startNode(kill) } },
-    { name: `${name(pause)} frozen (SIGSTOP)`, durationMs: ms.replicaPausedMs, action: { label: `pauseNode(${pause})`, nodeIndex: pause, effect: 'fault', run: () => cluster.pauseNode(pause) } },
-    { name: `${name(pause)} resumed`, durationMs: ms.replicaResumedMs, action: { label: `resumeNode(${pause})`, nodeIndex: pause, effect: 'back', run: () => cluster.resumeNode(pause) } },
-    { name: 'primary stopped', durationMs: ms.primaryDownMs, action: { label: 'stopNode(0)', nodeIndex: 0, effect: 'fault', run: () => cluster.stopNode(0) } },
-    { name: 'primary restarted, recovery', durationMs: ms.recoveryMs, action: { label: 'startNode(0)', nodeIndex: 0, effect: 'back', run: () => cluster.startNode(0) } },
+    {
+      name: `${name(kill)} SIGKILLed`,
+      durationMs: ms.replicaKilledMs,
+      action: { label: `killNode(${kill})`, nodeIndex: kill, effect: 'fault', run: () => cluster.killNode(kill) },
+    },
+    {
+      name: `${name(kill)} restarted`,
+      durationMs: ms.replicaRestartedMs,
+      action: { label: `startNode(${kill})`, nodeIndex: kill, effect: 'back', run: () => cluster.startNode(kill) },
+    },
+    {
+      name: `${name(pause)} frozen (SIGSTOP)`,
+      durationMs: ms.replicaPausedMs,
+      action: { label: `pauseNode(${pause})`, nodeIndex: pause, effect: 'fault', run: () => cluster.pauseNode(pause) },
+    },
+    {
+      name: `${name(pause)} resumed`,
+      durationMs: ms.replicaResumedMs,
+      action: { label: `resumeNode(${pause})`, nodeIndex: pause, effect: 'back', run: () => cluster.resumeNode(pause) },
+    },
+    {
+      name: 'primary stopped',
+      durationMs: ms.primaryDownMs,
+      action: { label: 'stopNode(0)', nodeIndex: 0, effect: 'fault', run: () => cluster.stopNode(0) },
+    },
+    {
+      name: 'primary restarted, recovery',
+      durationMs: ms.recoveryMs,
+      action: { label: 'startNode(0)', nodeIndex: 0, effect: 'back', run: () => cluster.startNode(0) },
+    },
   ];
 }
 
@@ -64,14 +101,23 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * resumed, the primary stopped then restarted. Leaves every node running again. The load stops and the router
  * closes before this resolves or rejects.
  */
-export async function runFaultScenario(cluster: LocalCluster, schema: FaultsSchema, params: FaultsBenchParams, progress?: ScenarioProgress): Promise<ScenarioResult> {
+export async function runFaultScenario(
+  cluster: LocalCluster,
+  schema: FaultsSchema,
+  params: FaultsBenchParams,
+  progress?: ScenarioProgress,
+): Promise<ScenarioResult> {
   const phasesPlanned = plan(cluster, params);
   const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: [...cluster.replicaUrls], ...params.router });
   const events: RecordedEvent[] = [];
   for (const name of ROUTER_EVENT_NAMES) {
     router.on(name, (event: { node: string; reason?: string | undefined }) => {
       const atMs = performance.now();
-      events.push(event.reason === undefined ? { atMs, name, node: event.node } : { atMs, name, node: event.node, detail: event.reason });
+      events.push(
+        event.reason === undefined
+          ? { atMs, name, node: event.node }
+          : { atMs, name, node: event.node, detail: event.reason },
+      );
     });
   }
   // Idle connections to a node that dies fail outside any statement; the router reports them here, and they need no action.
@@ -92,7 +138,12 @@ export async function runFaultScenario(cluster: LocalCluster, schema: FaultsSche
         action = { label, nodeIndex, effect, startedMs: startMs, doneMs: performance.now() };
       }
       await sleep(startMs + planned.durationMs - performance.now());
-      phases.push({ name: planned.name, startMs, endMs: performance.now(), ...(action === undefined ? {} : { action }) });
+      phases.push({
+        name: planned.name,
+        startMs,
+        endMs: performance.now(),
+        ...(action === undefined ? {} : { action }),
+      });
     }
   } finally {
     await load.stop();
@@ -103,7 +154,12 @@ export async function runFaultScenario(cluster: LocalCluster, schema: FaultsSche
     log,
     events,
     phases,
-    nodes: cluster.nodes.map((node, index) => ({ index, clusterName: node.name, routerName: routerNodeName(index), port: node.port })),
+    nodes: cluster.nodes.map((node, index) => ({
+      index,
+      clusterName: node.name,
+      routerName: routerNodeName(index),
+      port: node.port,
+    })),
     options: { pool, breaker, readFallback, loadBalancing, statementCache },
   };
 }

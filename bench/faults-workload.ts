@@ -21,15 +21,23 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** (Re)creates `schema` on the primary at `url` with `accounts` (seeded) and `events` (empty). */
 export async function createFaultsSchema(url: string, schema: string, accounts: number): Promise<FaultsSchema> {
-  if (!IDENTIFIER.test(schema)) throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
-  if (!Number.isInteger(accounts) || accounts < 1) throw new RangeError(`accounts: expected a positive integer, got ${accounts}`);
+  if (!IDENTIFIER.test(schema))
+    throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+  if (!Number.isInteger(accounts) || accounts < 1)
+    throw new RangeError(`accounts: expected a positive integer, got ${accounts}`);
   await withClient(url, async (client) => {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await client.query(`CREATE SCHEMA ${schema}`);
     // fillfactor leaves room for HOT updates, so a minute of UPDATEs does not bloat the index the reads use.
-    await client.query(`CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0, updated_at timestamptz) WITH (fillfactor = 70)`);
-    await client.query(`CREATE TABLE ${schema}.events (id bigserial PRIMARY KEY, account_id int NOT NULL, amount int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
-    await client.query(`INSERT INTO ${schema}.accounts (id) SELECT g FROM generate_series(1, $1::int) AS g`, [accounts]);
+    await client.query(
+      `CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0, updated_at timestamptz) WITH (fillfactor = 70)`,
+    );
+    await client.query(
+      `CREATE TABLE ${schema}.events (id bigserial PRIMARY KEY, account_id int NOT NULL, amount int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await client.query(`INSERT INTO ${schema}.accounts (id) SELECT g FROM generate_series(1, $1::int) AS g`, [
+      accounts,
+    ]);
     await client.query(`VACUUM ANALYZE ${schema}.accounts`);
   });
   return {
@@ -60,7 +68,13 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * Starts `readers` callers sending the schema's read and `writers` callers alternating its INSERT and UPDATE,
  * each sending its next statement as soon as the previous one settled, and records every statement in `log`.
  */
-export function startLoad(router: QueryRouter, schema: FaultsSchema, readers: number, writers: number, log: StatementLog): Load {
+export function startLoad(
+  router: QueryRouter,
+  schema: FaultsSchema,
+  readers: number,
+  writers: number,
+  log: StatementLog,
+): Load {
   let running = true;
   const caller = async (kind: StatementKind, seed: number): Promise<void> => {
     const next = seededRandom(seed);

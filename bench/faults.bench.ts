@@ -35,4 +35,3 @@ runBench({ replicas: params.replicas }, async (cluster) => {
   const footer = `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`;
   process.stdout.write(`${faultsHeader(environment, params, scenario)}\n\n${renderFaultsReport(report)}\n${footer}\n`);
 });
-

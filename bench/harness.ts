@@ -18,7 +18,10 @@ const SERVER_LOG_LINES = 60;
  * its stack and the servers' last log lines, since a node that would not start says why only there, and sets
  * exit code 1.
  */
-export function runBench(options: Omit<LocalClusterOptions, 'log'>, body: (cluster: LocalCluster) => Promise<void>): void {
+export function runBench(
+  options: Omit<LocalClusterOptions, 'log'>,
+  body: (cluster: LocalCluster) => Promise<void>,
+): void {
   let cluster: LocalCluster | undefined;
   let interrupted = false;
   const serverLog: string[] = [];
@@ -47,7 +50,9 @@ export function runBench(options: Omit<LocalClusterOptions, 'log'>, body: (clust
   main().catch((error: unknown) => {
     // After Ctrl-C the statements in flight fail as the servers go away; that is not worth a stack trace.
     if (interrupted) return;
-    process.stderr.write(`\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     if (serverLog.length > 0) process.stderr.write(`last server log lines:\n${serverLog.join('\n')}\n`);
     process.exitCode = 1;
   });

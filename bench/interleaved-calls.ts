@@ -15,7 +15,12 @@ export interface CallSender {
  * rotating with `turnOffset`. `samples` holds one buffer of at least `calls` entries per sender. Returns each
  * sender's median time per call of the round, in µs.
  */
-export async function interleavedRound(senders: readonly CallSender[], calls: number, samples: readonly Float64Array[], turnOffset: number): Promise<number[]> {
+export async function interleavedRound(
+  senders: readonly CallSender[],
+  calls: number,
+  samples: readonly Float64Array[],
+  turnOffset: number,
+): Promise<number[]> {
   const n = senders.length;
   let before = performance.now();
   for (let i = 0; i < calls; i++) {

@@ -42,7 +42,8 @@ export function ormMixWorkload(schema: BenchSchema, seed = 3): Step[] {
 export type OrmLibrary = 'Drizzle' | 'Kysely';
 
 /** Where the contender's queries go. */
-export type OrmTarget = 'pg.Pool' | 'router.asPool()' | 'router.asPool(), statement cache off' | 'router.asPool(), reads on replicas';
+export type OrmTarget =
+  'pg.Pool' | 'router.asPool()' | 'router.asPool(), statement cache off' | 'router.asPool(), reads on replicas';
 
 /** A contender of one library over one pool. */
 export interface OrmContender extends Contender {
@@ -56,7 +57,12 @@ export interface OrmContender extends Contender {
 const IDLE_TIMEOUT_MS = 30_000;
 
 /** A raw `pg.Pool` on `url`, or `router.asPool()` of a router over `url` (and `replicaUrls`), sized alike. */
-function poolFor(target: OrmTarget, url: string, replicaUrls: readonly string[], params: PoolParams): { pool: pg.Pool; router: QueryRouter | undefined } {
+function poolFor(
+  target: OrmTarget,
+  url: string,
+  replicaUrls: readonly string[],
+  params: PoolParams,
+): { pool: pg.Pool; router: QueryRouter | undefined } {
   if (target === 'pg.Pool') {
     const pool = new pg.Pool({ connectionString: url, max: params.max, min: 0, idleTimeoutMillis: IDLE_TIMEOUT_MS });
     // Ctrl-C stops the cluster under the benchmark: an idle connection's error must not crash it first.
@@ -75,7 +81,13 @@ function poolFor(target: OrmTarget, url: string, replicaUrls: readonly string[],
 }
 
 /** Drizzle over `target`: `db.select()…`, `db.update()…` on the bench schema. */
-export function drizzleContender(target: OrmTarget, url: string, replicaUrls: readonly string[], schema: BenchSchema, params: PoolParams): OrmContender {
+export function drizzleContender(
+  target: OrmTarget,
+  url: string,
+  replicaUrls: readonly string[],
+  schema: BenchSchema,
+  params: PoolParams,
+): OrmContender {
   const tables = pgSchema(schema.name);
   const users = tables.table('users', {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
@@ -97,7 +109,10 @@ export function drizzleContender(target: OrmTarget, url: string, replicaUrls: re
     const id = step.params[0] as number;
     switch (step.name as OrmOperation) {
       case 'user':
-        return db.select({ id: users.id, email: users.email, name: users.name, visits: users.visits }).from(users).where(eq(users.id, id));
+        return db
+          .select({ id: users.id, email: users.email, name: users.name, visits: users.visits })
+          .from(users)
+          .where(eq(users.id, id));
       case 'orders':
         return db
           .select({ id: orders.id, amount: orders.amount, status: orders.status, name: users.name })
@@ -122,7 +137,13 @@ interface BenchTables {
 }
 
 /** Kysely over `target`: `selectFrom()…`, `updateTable()…` on the bench schema. */
-export function kyselyContender(target: OrmTarget, url: string, replicaUrls: readonly string[], schema: BenchSchema, params: PoolParams): OrmContender {
+export function kyselyContender(
+  target: OrmTarget,
+  url: string,
+  replicaUrls: readonly string[],
+  schema: BenchSchema,
+  params: PoolParams,
+): OrmContender {
   const { pool, router } = poolFor(target, url, replicaUrls, params);
   const root = new Kysely<BenchTables>({ dialect: new PostgresDialect({ pool }) });
   const db = root.withSchema(schema.name);

@@ -9,7 +9,10 @@ import { formatMicros, formatMicrosDelta, formatRatio, formatTarget, measuredCel
 export const ORMS_MIN_RATIO = 0.95;
 
 /** The table rows and targets of a run. */
-export function ormsReport(results: readonly LibraryResult[], params: OrmsBenchParams): { rows: TableRow[]; targets: TargetOutcome[]; notes: string[] } {
+export function ormsReport(
+  results: readonly LibraryResult[],
+  params: OrmsBenchParams,
+): { rows: TableRow[]; targets: TargetOutcome[]; notes: string[] } {
   const rows: TableRow[] = [];
   const targets: TargetOutcome[] = [];
   const notes: string[] = [];
@@ -25,7 +28,11 @@ export function ormsReport(results: readonly LibraryResult[], params: OrmsBenchP
         if (contender.target === ROUTED && concurrency === high) {
           const met = ratio >= ORMS_MIN_RATIO;
           target = formatTarget(`≥ ${ORMS_MIN_RATIO.toFixed(2)}×`, met);
-          targets.push({ name: `${library} over router.asPool() ≥ ${ORMS_MIN_RATIO}× ${library} over pg.Pool (q/s, ${callers(concurrency)})`, met, measured: `${ratio.toFixed(2)}×` });
+          targets.push({
+            name: `${library} over router.asPool() ≥ ${ORMS_MIN_RATIO}× ${library} over pg.Pool (q/s, ${callers(concurrency)})`,
+            met,
+            measured: `${ratio.toFixed(2)}×`,
+          });
         }
         rows.push({
           benchmark: `${library}, ${callers(concurrency)}`,
@@ -47,7 +54,9 @@ export function ormsReport(results: readonly LibraryResult[], params: OrmsBenchP
       });
     }
     if (replicaRouting !== undefined && contenders.some((c) => c.target === REPLICAS)) {
-      notes.push(`${library} over the router with replicas sent ${replicaRouting.replica.toLocaleString('en-US')} statements to replicas and ${replicaRouting.primary.toLocaleString('en-US')} to the primary.`);
+      notes.push(
+        `${library} over the router with replicas sent ${replicaRouting.replica.toLocaleString('en-US')} statements to replicas and ${replicaRouting.primary.toLocaleString('en-US')} to the primary.`,
+      );
     }
   }
   return { rows, targets, notes };
@@ -71,7 +80,9 @@ export function ormsHeader(env: Environment, params: OrmsBenchParams): string {
       `over a raw pg.Pool on the primary and over router.asPool() of a router whose only node is that primary, each with a pool of ${pool.max}; ` +
       'the router prepares parameterised statements (its default) where the libraries over raw pg send them unnamed, so a second routed contender turns ' +
       "the router's statement cache off to show the router's own cost on equal terms" +
-      (params.replicas > 0 ? `; a last contender's router also has the replica (${pool.max} more connections) and sends the reads there` : '') +
+      (params.replicas > 0
+        ? `; a last contender's router also has the replica (${pool.max} more connections) and sends the reads there`
+        : '') +
       `. ${loop.rounds} rounds of ${(loop.runMs / 1000).toFixed(1)} s per contender and concurrency, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}; figures are medians over rounds (± the median absolute deviation of q/s), ratios between those medians. ` +
       `The latency added at one caller comes from one caller sending each statement through raw and the routed contenders on the primary in turn (${(params.interleavedMs / 1000).toFixed(1)} s per library).`,

@@ -1,5 +1,12 @@
 import { LatencyBuffer, runInterleaved, type InterleavedResult } from './closed-loop.js';
-import { drizzleContender, kyselyContender, ormMixWorkload, type OrmContender, type OrmLibrary, type OrmTarget } from './orms-contenders.js';
+import {
+  drizzleContender,
+  kyselyContender,
+  ormMixWorkload,
+  type OrmContender,
+  type OrmLibrary,
+  type OrmTarget,
+} from './orms-contenders.js';
 import type { OrmsBenchParams } from './orms-params.js';
 import { runRounds, type ProgressFn, type RoundResults } from './rounds.js';
 import type { BenchSchema } from './schema.js';
@@ -35,32 +42,50 @@ export interface OrmsCluster {
  * router that sends the reads to them; at each concurrency in rounds, then one caller interleaving the contenders
  * on the primary query by query for the added latency.
  */
-export async function measureOrms(cluster: OrmsCluster, schema: BenchSchema, params: OrmsBenchParams, buffer: LatencyBuffer, progress?: ProgressFn): Promise<LibraryResult[]> {
+export async function measureOrms(
+  cluster: OrmsCluster,
+  schema: BenchSchema,
+  params: OrmsBenchParams,
+  buffer: LatencyBuffer,
+  progress?: ProgressFn,
+): Promise<LibraryResult[]> {
   const steps = ormMixWorkload(schema);
   const results: LibraryResult[] = [];
   const makers = [drizzleContender, kyselyContender] as const;
   for (const make of makers) {
-    const targets: OrmTarget[] = cluster.replicaUrls.length > 0 ? [RAW, ROUTED, UNNAMED, REPLICAS] : [RAW, ROUTED, UNNAMED];
-    const contenders: OrmContender[] = targets.map((target) => make(target, cluster.primaryUrl, cluster.replicaUrls, schema, params.pool));
+    const targets: OrmTarget[] =
+      cluster.replicaUrls.length > 0 ? [RAW, ROUTED, UNNAMED, REPLICAS] : [RAW, ROUTED, UNNAMED];
+    const contenders: OrmContender[] = targets.map((target) =>
+      make(target, cluster.primaryUrl, cluster.replicaUrls, schema, params.pool),
+    );
     const library = contenders[0]!.library;
     try {
       const byConcurrency: { concurrency: number; results: RoundResults }[] = [];
       for (const concurrency of params.concurrency) {
         const label = `${library}, read-heavy mix, ${callers(concurrency)}`;
-        byConcurrency.push({ concurrency, results: await runRounds(contenders, { label, steps, concurrency }, params.loop, buffer, progress) });
+        byConcurrency.push({
+          concurrency,
+          results: await runRounds(contenders, { label, steps, concurrency }, params.loop, buffer, progress),
+        });
       }
       progress?.(`${library}: one caller, raw and routed interleaved`);
       globalThis.gc?.();
       const onPrimary = contenders.filter((c) => c.target !== REPLICAS);
       const buffers = onPrimary.map(() => new LatencyBuffer(Math.ceil(params.interleavedMs * SAMPLES_PER_MS)));
-      const interleaved = await runInterleaved(onPrimary.map((c) => c.query), steps, params.interleavedMs, buffers);
+      const interleaved = await runInterleaved(
+        onPrimary.map((c) => c.query),
+        steps,
+        params.interleavedMs,
+        buffers,
+      );
       const replicated = contenders.find((c) => c.target === REPLICAS)?.router?.stats().routing;
       results.push({
         library,
         contenders: contenders.map((c) => ({ name: c.name, target: c.target })),
         byConcurrency,
         interleaved: onPrimary.map((c, i) => ({ target: c.target, result: interleaved[i]! })),
-        replicaRouting: replicated === undefined ? undefined : { replica: replicated.replica, primary: replicated.primary },
+        replicaRouting:
+          replicated === undefined ? undefined : { replica: replicated.replica, primary: replicated.primary },
       });
     } finally {
       await Promise.allSettled(contenders.map((c) => c.close()));

@@ -27,7 +27,12 @@ const POOL: PoolParams = Object.freeze({ max: 10 });
 export const FULL_PARAMS: BenchParams = Object.freeze<BenchParams>({
   quick: false,
   seed: { users: 10_000, ordersPerUser: 10 },
-  throughput: { loop: { rounds: 7, runMs: 700, warmupMs: 500, rewarmMs: 100 }, pool: POOL, concurrency: [1, 32], interleavedMs: 4_000 },
+  throughput: {
+    loop: { rounds: 7, runMs: 700, warmupMs: 500, rewarmMs: 100 },
+    pool: POOL,
+    concurrency: [1, 32],
+    interleavedMs: 4_000,
+  },
   statementCache: { loop: { rounds: 7, runMs: 700, warmupMs: 500, rewarmMs: 100 }, pool: POOL, concurrency: [1, 8] },
   classification: { coldRepetitions: 100, warmPasses: 2_000, warmRounds: 5, parserRepetitions: 200 },
   sampleCapacity: 1 << 21,
@@ -37,7 +42,12 @@ export const FULL_PARAMS: BenchParams = Object.freeze<BenchParams>({
 export const QUICK_PARAMS: BenchParams = Object.freeze<BenchParams>({
   quick: true,
   seed: { users: 500, ordersPerUser: 5 },
-  throughput: { loop: { rounds: 2, runMs: 100, warmupMs: 50, rewarmMs: 0 }, pool: POOL, concurrency: [1, 32], interleavedMs: 100 },
+  throughput: {
+    loop: { rounds: 2, runMs: 100, warmupMs: 50, rewarmMs: 0 },
+    pool: POOL,
+    concurrency: [1, 32],
+    interleavedMs: 100,
+  },
   statementCache: { loop: { rounds: 2, runMs: 100, warmupMs: 50, rewarmMs: 0 }, pool: POOL, concurrency: [1, 8] },
   classification: { coldRepetitions: 5, warmPasses: 20, warmRounds: 2, parserRepetitions: 10 },
   sampleCapacity: 1 << 18,

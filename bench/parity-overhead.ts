@@ -36,7 +36,12 @@ export const CALL_COST_NAMES = Object.freeze({
 const TEXT = 'SELECT $1::int AS n';
 const STATEMENT_NAME = 'parity_overhead';
 
-async function block(senders: readonly CallSender[], params: ParityOverheadParams, label: string, progress?: (message: string) => void): Promise<CallCost[]> {
+async function block(
+  senders: readonly CallSender[],
+  params: ParityOverheadParams,
+  label: string,
+  progress?: (message: string) => void,
+): Promise<CallCost[]> {
   const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
   const medians = senders.map(() => [] as number[]);
   progress?.(`${label}: warm-up`);
@@ -47,7 +52,11 @@ async function block(senders: readonly CallSender[], params: ParityOverheadParam
     const p50 = await interleavedRound(senders, params.callsPerRound, samples, round);
     p50.forEach((value, i) => medians[i]!.push(value));
   }
-  return senders.map((sender, i) => ({ name: sender.name, p50Us: median(medians[i]!), addedUs: median(medians[i]!.map((value, round) => value - medians[0]![round]!)) }));
+  return senders.map((sender, i) => ({
+    name: sender.name,
+    p50Us: median(medians[i]!),
+    addedUs: median(medians[i]!.map((value, round) => value - medians[0]![round]!)),
+  }));
 }
 
 /**
@@ -56,26 +65,45 @@ async function block(senders: readonly CallSender[], params: ParityOverheadParam
  * scope; then inside a scope of one router next to a router without one. AsyncLocalStorage, once used, stays on
  * for the whole process, so the second block runs last.
  */
-export async function measureCallCost(url: string, params: ParityOverheadParams, progress?: (message: string) => void): Promise<CallCostResult> {
+export async function measureCallCost(
+  url: string,
+  params: ParityOverheadParams,
+  progress?: (message: string) => void,
+): Promise<CallCostResult> {
   const pool = new pg.Pool({ connectionString: url });
   pool.on('error', () => undefined);
   const routers = {
     router: new QueryRouter({ primary: url, applicationName: 'parity-router' }),
-    noThreshold: new QueryRouter({ primary: url, pool: { healthThreshold: 0 }, applicationName: 'parity-no-threshold' }),
+    noThreshold: new QueryRouter({
+      primary: url,
+      pool: { healthThreshold: 0 },
+      applicationName: 'parity-no-threshold',
+    }),
     scoped: new QueryRouter({ primary: url, applicationName: 'parity-scoped' }),
   };
   for (const router of Object.values(routers)) router.on('connectionError', () => undefined);
-  const named: CallSender = { name: CALL_COST_NAMES.named, send: (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }) };
+  const named: CallSender = {
+    name: CALL_COST_NAMES.named,
+    send: (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }),
+  };
   try {
     const withoutScopes = await block(
-      [named, { name: CALL_COST_NAMES.router, send: (value) => routers.router.query(TEXT, [value]) }, { name: CALL_COST_NAMES.noThreshold, send: (value) => routers.noThreshold.query(TEXT, [value]) }],
+      [
+        named,
+        { name: CALL_COST_NAMES.router, send: (value) => routers.router.query(TEXT, [value]) },
+        { name: CALL_COST_NAMES.noThreshold, send: (value) => routers.noThreshold.query(TEXT, [value]) },
+      ],
       params,
       'call cost without scopes',
       progress,
     );
     const withScopes = await routers.scoped.scope('bench', () =>
       block(
-        [named, { name: CALL_COST_NAMES.unscoped, send: (value) => routers.router.query(TEXT, [value]) }, { name: CALL_COST_NAMES.scoped, send: (value) => routers.scoped.query(TEXT, [value]) }],
+        [
+          named,
+          { name: CALL_COST_NAMES.unscoped, send: (value) => routers.router.query(TEXT, [value]) },
+          { name: CALL_COST_NAMES.scoped, send: (value) => routers.scoped.query(TEXT, [value]) },
+        ],
         params,
         'call cost with scopes',
         progress,
@@ -129,5 +157,10 @@ export function measureBookkeeping(params: BookkeepingParams): BookkeepingResult
     counted.push(checkins());
   }
   if (sink === Number.NEGATIVE_INFINITY) throw new Error('unreachable: keeps the loops from being optimised away');
-  return { rounds: params.rounds, statementsPerRound: params.statementsPerRound, loopNs: median(loops), checkinNs: median(counted) };
+  return {
+    rounds: params.rounds,
+    statementsPerRound: params.statementsPerRound,
+    loopNs: median(loops),
+    checkinNs: median(counted),
+  };
 }

@@ -43,7 +43,13 @@ export const FULL_PARITY_PARAMS: ParityBenchParams = Object.freeze({
   quick: false,
   overhead: Object.freeze({ rounds: 15, callsPerRound: 2_000, warmupCalls: 2_000 }),
   bookkeeping: Object.freeze({ rounds: 9, statementsPerRound: 2_000_000 }),
-  prewarm: Object.freeze({ rounds: 7, concurrency: 20, statementMs: 20, pool: Object.freeze({ min: 2, max: 40 }), adaptiveIntervalMs: 200 }),
+  prewarm: Object.freeze({
+    rounds: 7,
+    concurrency: 20,
+    statementMs: 20,
+    pool: Object.freeze({ min: 2, max: 40 }),
+    adaptiveIntervalMs: 200,
+  }),
 });
 
 /** `BENCH_QUICK=1`. */
@@ -51,5 +57,11 @@ export const QUICK_PARITY_PARAMS: ParityBenchParams = Object.freeze({
   quick: true,
   overhead: Object.freeze({ rounds: 5, callsPerRound: 400, warmupCalls: 400 }),
   bookkeeping: Object.freeze({ rounds: 3, statementsPerRound: 200_000 }),
-  prewarm: Object.freeze({ rounds: 3, concurrency: 20, statementMs: 20, pool: Object.freeze({ min: 2, max: 40 }), adaptiveIntervalMs: 200 }),
+  prewarm: Object.freeze({
+    rounds: 3,
+    concurrency: 20,
+    statementMs: 20,
+    pool: Object.freeze({ min: 2, max: 40 }),
+    adaptiveIntervalMs: 200,
+  }),
 });

@@ -27,7 +27,10 @@ export interface PrewarmResult {
   readonly learnedPeak: number;
 }
 
-export const PREWARM_NAMES = Object.freeze({ cold: 'cold: pool at its adaptive minimum', prewarmed: 'after router.prewarm(scope)' });
+export const PREWARM_NAMES = Object.freeze({
+  cold: 'cold: pool at its adaptive minimum',
+  prewarmed: 'after router.prewarm(scope)',
+});
 
 const SCOPE = 'bench-burst';
 
@@ -44,7 +47,10 @@ async function settle(router: QueryRouter, min: number): Promise<void> {
   for (;;) {
     const { pool } = router.stats().nodes[0]!;
     if (pool.total <= min && pool.reserved === 0 && pool.target <= min) return;
-    if (Date.now() > deadline) throw new Error(`the pool did not return to ${min} connections within 30 s (${pool.total} open, target ${pool.target})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the pool did not return to ${min} connections within 30 s (${pool.total} open, target ${pool.target})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -73,7 +79,13 @@ async function runOnce(router: QueryRouter, params: PrewarmParams, prewarm: bool
     ),
   );
   const runMs = performance.now() - started;
-  return { runMs, latencies, openAtStart: atStart.pool.total, openedDuringRun: [...seen].filter((id) => !before.has(id)).length, prewarmMs };
+  return {
+    runMs,
+    latencies,
+    openAtStart: atStart.pool.total,
+    openedDuringRun: [...seen].filter((id) => !before.has(id)).length,
+    prewarmMs,
+  };
 }
 
 function summarise(name: string, runs: readonly Run[]): PrewarmContender {
@@ -95,12 +107,21 @@ function summarise(name: string, runs: readonly Run[]): PrewarmContender {
  * minimum before each run: run cold, and run right after `prewarm()` of the scope, alternating which goes first.
  * One untimed run first teaches the router the scope's peak.
  */
-export async function measurePrewarm(url: string, params: PrewarmParams, progress?: (message: string) => void): Promise<PrewarmResult> {
+export async function measurePrewarm(
+  url: string,
+  params: PrewarmParams,
+  progress?: (message: string) => void,
+): Promise<PrewarmResult> {
   const router = new QueryRouter({
     primary: url,
     pool: { ...params.pool, idleTimeoutMs: 10 * params.adaptiveIntervalMs, acquireTimeoutMs: 30_000 },
     // No peak hold, so the pool is back at its minimum soon after each run.
-    adaptive: { enabled: true, intervalMs: params.adaptiveIntervalMs, cooldownMs: 2 * params.adaptiveIntervalMs, peakHoldMs: 0 },
+    adaptive: {
+      enabled: true,
+      intervalMs: params.adaptiveIntervalMs,
+      cooldownMs: 2 * params.adaptiveIntervalMs,
+      peakHoldMs: 0,
+    },
     applicationName: 'parity-prewarm',
   });
   router.on('connectionError', () => undefined);
@@ -112,9 +133,15 @@ export async function measurePrewarm(url: string, params: PrewarmParams, progres
     const prewarmed: Run[] = [];
     for (let round = 0; round < params.rounds; round++) {
       progress?.(`prewarm: round ${round + 1}/${params.rounds}`);
-      for (const warm of round % 2 === 0 ? [false, true] : [true, false]) (warm ? prewarmed : cold).push(await runOnce(router, params, warm));
+      for (const warm of round % 2 === 0 ? [false, true] : [true, false])
+        (warm ? prewarmed : cold).push(await runOnce(router, params, warm));
     }
-    return { cold: summarise(PREWARM_NAMES.cold, cold), prewarmed: summarise(PREWARM_NAMES.prewarmed, prewarmed), statements: params.concurrency, learnedPeak };
+    return {
+      cold: summarise(PREWARM_NAMES.cold, cold),
+      prewarmed: summarise(PREWARM_NAMES.prewarmed, prewarmed),
+      statements: params.concurrency,
+      learnedPeak,
+    };
   } finally {
     await router.close();
   }

@@ -12,16 +12,49 @@ export interface ParityReport {
   readonly notes: readonly string[];
 }
 
-export const CALL_COST_HEADERS: readonly string[] = Object.freeze(['Block', 'Contender', 'p50 per call', 'vs named pg.Pool (median of per-round differences)']);
-export const PREWARM_HEADERS: readonly string[] = Object.freeze(['Contender', 'Run time', 'Statement p50', 'Statement p99', 'Open at start', 'Opened during the run', 'prewarm() took', 'Run time ÷ cold']);
+export const CALL_COST_HEADERS: readonly string[] = Object.freeze([
+  'Block',
+  'Contender',
+  'p50 per call',
+  'vs named pg.Pool (median of per-round differences)',
+]);
+export const PREWARM_HEADERS: readonly string[] = Object.freeze([
+  'Contender',
+  'Run time',
+  'Statement p50',
+  'Statement p99',
+  'Open at start',
+  'Opened during the run',
+  'prewarm() took',
+  'Run time ÷ cold',
+]);
 
-const ms = (value: number): string => (value < 10 ? `${value.toFixed(2)} ms` : value < 100 ? `${value.toFixed(1)} ms` : `${Math.round(value).toLocaleString('en-US')} ms`);
+const ms = (value: number): string =>
+  value < 10
+    ? `${value.toFixed(2)} ms`
+    : value < 100
+      ? `${value.toFixed(1)} ms`
+      : `${Math.round(value).toLocaleString('en-US')} ms`;
 
 /** The tables and the notes under them. */
-export function parityReport(callCost: CallCostResult, bookkeeping: BookkeepingResult, prewarm: PrewarmResult): ParityReport {
+export function parityReport(
+  callCost: CallCostResult,
+  bookkeeping: BookkeepingResult,
+  prewarm: PrewarmResult,
+): ParityReport {
   const callRows = [
-    ...callCost.withoutScopes.map((row, i) => ['no scope has run', row.name, formatMicros(row.p50Us), i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs)]),
-    ...callCost.withScopes.map((row, i) => ['inside router.scope()', row.name, formatMicros(row.p50Us), i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs)]),
+    ...callCost.withoutScopes.map((row, i) => [
+      'no scope has run',
+      row.name,
+      formatMicros(row.p50Us),
+      i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs),
+    ]),
+    ...callCost.withScopes.map((row, i) => [
+      'inside router.scope()',
+      row.name,
+      formatMicros(row.p50Us),
+      i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs),
+    ]),
   ];
   const prewarmRows = [prewarm.cold, prewarm.prewarmed].map((row) => [
     row.name,
@@ -44,7 +77,11 @@ export function parityReport(callCost: CallCostResult, bookkeeping: BookkeepingR
   ];
   return {
     callCostTable: renderMarkdownTable(CALL_COST_HEADERS, ['left', 'left', 'right', 'right'], callRows),
-    prewarmTable: renderMarkdownTable(PREWARM_HEADERS, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'], prewarmRows),
+    prewarmTable: renderMarkdownTable(
+      PREWARM_HEADERS,
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      prewarmRows,
+    ),
     notes,
   };
 }

@@ -96,7 +96,9 @@ export function postgresJsTransactionContender(url: string, params: PipelineBenc
     name: 'postgres.js, sql.begin(sql => [...])',
     kinds: BOTH,
     async run(workload) {
-      await sql.begin((tx) => workload.params.map((values) => tx.unsafe(workload.text, values as PostgresValues, options)));
+      await sql.begin((tx) =>
+        workload.params.map((values) => tx.unsafe(workload.text, values as PostgresValues, options)),
+      );
     },
     close: () => sql.end({ timeout: 5 }),
   };
@@ -115,7 +117,9 @@ export function postgresJsReservedContender(url: string, params: PipelineBenchPa
     async run(workload) {
       const reserved = await sql.reserve();
       try {
-        await Promise.all(workload.params.map((values) => reserved.unsafe(workload.text, values as PostgresValues, options)));
+        await Promise.all(
+          workload.params.map((values) => reserved.unsafe(workload.text, values as PostgresValues, options)),
+        );
       } finally {
         reserved.release();
       }
@@ -128,7 +132,12 @@ export function postgresJsReservedContender(url: string, params: PipelineBenchPa
  * `router.pipeline(...)`: every statement queued with `addQuery` at once, then `flush()`. `maxQueueSize` holds
  * a whole run, as postgres.js's array holds it, so neither waits on back-pressure.
  */
-export function queryPipelineContender(url: string, params: PipelineBenchParams, mode: 'independent' | 'atomic', coalesce: boolean): QueryPipelineContender {
+export function queryPipelineContender(
+  url: string,
+  params: PipelineBenchParams,
+  mode: 'independent' | 'atomic',
+  coalesce: boolean,
+): QueryPipelineContender {
   const router = new QueryRouter({ primary: url, pool: { max: params.poolMax, idleTimeoutMs: 0 } });
   const batchSize = coalesce ? params.coalesceBatchSize : params.pipelineBatchSize;
   const pipeline = router.pipeline({
@@ -151,7 +160,8 @@ export function queryPipelineContender(url: string, params: PipelineBenchParams,
       const done = workload.params.map((values) => pipeline.addQuery(workload.text, values));
       lastFlush = await pipeline.flush();
       await Promise.all(done);
-      if (lastFlush.failed > 0) throw new Error(`${lastFlush.failed} of ${lastFlush.queriesExecuted} statements failed`);
+      if (lastFlush.failed > 0)
+        throw new Error(`${lastFlush.failed} of ${lastFlush.queriesExecuted} statements failed`);
     },
     close: () => router.close(),
   };

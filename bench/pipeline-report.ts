@@ -46,12 +46,17 @@ function mark(met: boolean): string {
 }
 
 /** The best postgres.js median on `kind`: the bar the pipeline is held to. */
-function bestPostgresJs(results: PipelineResults, contenders: readonly PipelineContender[], kind: WorkloadKind): { name: string; summary: PipelineSummary } | undefined {
+function bestPostgresJs(
+  results: PipelineResults,
+  contenders: readonly PipelineContender[],
+  kind: WorkloadKind,
+): { name: string; summary: PipelineSummary } | undefined {
   let best: { name: string; summary: PipelineSummary } | undefined;
   for (const { name } of contenders) {
     if (!name.startsWith(POSTGRES_JS_PREFIX)) continue;
     const summary = summarisePipeline(results, kind, name);
-    if (summary !== undefined && (best === undefined || summary.rowsPerSecond > best.summary.rowsPerSecond)) best = { name, summary };
+    if (summary !== undefined && (best === undefined || summary.rowsPerSecond > best.summary.rowsPerSecond))
+      best = { name, summary };
   }
   return best;
 }
@@ -62,7 +67,9 @@ function bestPostgresJs(results: PipelineResults, contenders: readonly PipelineC
  */
 export function pipelineReport(results: PipelineResults, contenders: readonly PipelineContender[]): PipelineReport {
   const targets: TargetOutcome[] = [];
-  const baselines = new Map<WorkloadKind, PipelineSummary | undefined>(WORKLOAD_ORDER.map((kind) => [kind, summarisePipeline(results, kind, BASELINE)]));
+  const baselines = new Map<WorkloadKind, PipelineSummary | undefined>(
+    WORKLOAD_ORDER.map((kind) => [kind, summarisePipeline(results, kind, BASELINE)]),
+  );
   const best = new Map(WORKLOAD_ORDER.map((kind) => [kind, bestPostgresJs(results, contenders, kind)]));
   const body = contenders.map((contender) => {
     const cells: string[] = [contender.name];
@@ -77,8 +84,15 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
         continue;
       }
       const toSequential = summary.rowsPerSecond / baseline.rowsPerSecond;
-      cells.push(formatRate(summary.rowsPerSecond, 'rows/s', summary.spread), contender.name === BASELINE ? '1.00× (baseline)' : ratio(toSequential));
-      cpu.push(summary.serverCpuUsPerRow === undefined ? micros(summary.cpuUsPerRow) : `${micros(summary.cpuUsPerRow)} + ${micros(summary.serverCpuUsPerRow)}`);
+      cells.push(
+        formatRate(summary.rowsPerSecond, 'rows/s', summary.spread),
+        contender.name === BASELINE ? '1.00× (baseline)' : ratio(toSequential),
+      );
+      cpu.push(
+        summary.serverCpuUsPerRow === undefined
+          ? micros(summary.cpuUsPerRow)
+          : `${micros(summary.cpuUsPerRow)} + ${micros(summary.serverCpuUsPerRow)}`,
+      );
       if (!contender.name.startsWith(PIPELINE_PREFIX)) continue;
       const label = LABELS[kind];
       if (contender.name.endsWith(COALESCE_SUFFIX)) {
@@ -86,27 +100,41 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
         if (kind !== 'insert') continue;
         const min = PIPELINE_TARGETS.minCoalescedRatioToSequential;
         const met = toSequential >= min;
-        targets.push({ name: `${contender.name} ≥ ${min}× sequential pg (${label})`, met, measured: ratio(toSequential) });
+        targets.push({
+          name: `${contender.name} ≥ ${min}× sequential pg (${label})`,
+          met,
+          measured: ratio(toSequential),
+        });
         marks.push(`${label} ≥ ${min}× seq ${mark(met)}`);
         continue;
       }
       const minSeq = PIPELINE_TARGETS.minRatioToSequential;
       const seqMet = toSequential >= minSeq;
-      targets.push({ name: `${contender.name} ≥ ${minSeq}× sequential pg (${label})`, met: seqMet, measured: ratio(toSequential) });
+      targets.push({
+        name: `${contender.name} ≥ ${minSeq}× sequential pg (${label})`,
+        met: seqMet,
+        measured: ratio(toSequential),
+      });
       const rival = best.get(kind);
       let rivalMark = '';
       if (rival !== undefined) {
         const minPjs = PIPELINE_TARGETS.minRatioToPostgresJs;
         const toRival = summary.rowsPerSecond / rival.summary.rowsPerSecond;
         const met = toRival >= minPjs;
-        targets.push({ name: `${contender.name} ≥ ${minPjs.toFixed(1)}× best postgres.js (${rival.name}) (${label})`, met, measured: ratio(toRival) });
+        targets.push({
+          name: `${contender.name} ≥ ${minPjs.toFixed(1)}× best postgres.js (${rival.name}) (${label})`,
+          met,
+          measured: ratio(toRival),
+        });
         rivalMark = `, ${ratio(toRival)} pjs ≥ ${minPjs.toFixed(1)} ${mark(met)}`;
       }
       marks.push(`${label} ≥ ${minSeq}× seq ${mark(seqMet)}${rivalMark}`);
     }
     return [...cells, cpu.join(' / '), marks.join('; ')];
   });
-  const serverMeasured = [...results.values()].some((byName) => [...byName.values()].some((runs) => runs.some((r) => r.serverCpuUsPerRow !== undefined)));
+  const serverMeasured = [...results.values()].some((byName) =>
+    [...byName.values()].some((runs) => runs.some((r) => r.serverCpuUsPerRow !== undefined)),
+  );
   const cpuTitle = serverMeasured ? 'CPU µs/row, client + server (INS / UPD)' : 'Client CPU µs/row (INS / UPD)';
   const headers = ['Contender', 'INSERT', 'INSERT × seq pg', 'UPDATE', 'UPDATE × seq pg', cpuTitle, 'Targets'];
   const aligns: Align[] = ['left', 'right', 'right', 'right', 'right', 'right', 'left'];
@@ -114,7 +142,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     `"pjs" is the better of the two postgres.js rows in the same run (${WORKLOAD_ORDER.map((kind) => `${LABELS[kind]}: ${best.get(kind)?.name ?? 'none'}`).join('; ')}).`,
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
-    'Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows\' larger batches, so only the INSERT column carries the coalescing target.',
+    "Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows' larger batches, so only the INSERT column carries the coalescing target.",
     `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}.`,
   ];
   return { table: renderMarkdownTable(headers, aligns, body), targets, notes };
@@ -123,12 +151,17 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
 type Align = 'left' | 'right';
 
 /** A GitHub-flavoured Markdown table, padded so the raw text also reads in a terminal. */
-export function renderMarkdownTable(headers: readonly string[], aligns: readonly Align[], rows: readonly (readonly string[])[]): string {
+export function renderMarkdownTable(
+  headers: readonly string[],
+  aligns: readonly Align[],
+  rows: readonly (readonly string[])[],
+): string {
   const escape = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
   const cells = rows.map((row) => headers.map((_, i) => escape(row[i] ?? '')));
   // `×`, `µ`, `—`, `✓`, `≥` are one UTF-16 unit each, so `length` is the display width and the padding lines up.
   const widths = headers.map((title, i) => Math.max(title.length, 3, ...cells.map((row) => row[i]!.length)));
-  const pad = (text: string, i: number): string => (aligns[i] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
+  const pad = (text: string, i: number): string =>
+    aligns[i] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
   const line = (values: readonly string[]): string => `| ${values.map(pad).join(' | ')} |`;
   const rule = `| ${widths.map((w, i) => (aligns[i] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
   return [line(headers), rule, ...cells.map(line)].join('\n');

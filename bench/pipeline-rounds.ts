@@ -43,7 +43,12 @@ export const WORKLOAD_ORDER: readonly WorkloadKind[] = Object.freeze(['insert', 
  * One run: the table reset first (untimed), then the contender's writes timed from the first statement to the
  * last commit, then the table checked (untimed) so a run that lost or doubled rows fails the benchmark.
  */
-export async function timedRun(contender: PipelineContender, schema: PipelineSchema, kind: WorkloadKind, serverCpu?: ServerCpuClock): Promise<PipelineRun> {
+export async function timedRun(
+  contender: PipelineContender,
+  schema: PipelineSchema,
+  kind: WorkloadKind,
+  serverCpu?: ServerCpuClock,
+): Promise<PipelineRun> {
   const workload = schema[kind];
   await schema.reset(kind);
   // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
@@ -58,8 +63,15 @@ export async function timedRun(contender: PipelineContender, schema: PipelineSch
   const serverAfter = serverCpu?.();
   await schema.verify(kind);
   const rows = workload.params.length;
-  const serverCpuUsPerRow = serverBefore === undefined || serverAfter === undefined ? undefined : (serverAfter - serverBefore) / rows;
-  return { rows, seconds, rowsPerSecond: rows / seconds, cpuUsPerRow: (cpu.user + cpu.system) / rows, serverCpuUsPerRow };
+  const serverCpuUsPerRow =
+    serverBefore === undefined || serverAfter === undefined ? undefined : (serverAfter - serverBefore) / rows;
+  return {
+    rows,
+    seconds,
+    rowsPerSecond: rows / seconds,
+    cpuUsPerRow: (cpu.user + cpu.system) / rows,
+    serverCpuUsPerRow,
+  };
 }
 
 /**
@@ -98,7 +110,11 @@ export async function runPipelineRounds(
 }
 
 /** The medians over rounds of `name` on `kind`, or `undefined` if it did not run that workload. */
-export function summarisePipeline(results: PipelineResults, kind: WorkloadKind, name: string): PipelineSummary | undefined {
+export function summarisePipeline(
+  results: PipelineResults,
+  kind: WorkloadKind,
+  name: string,
+): PipelineSummary | undefined {
   const runs = results.get(kind)?.get(name);
   if (runs === undefined || runs.length === 0) return undefined;
   const rates = runs.map((r) => r.rowsPerSecond);

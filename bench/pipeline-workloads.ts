@@ -104,8 +104,10 @@ function expected(workload: Workload): Expectation {
  * one contender's run would otherwise be charged to it alone.
  */
 export async function createPipelineSchema(url: string, schema: string, statements: number): Promise<PipelineSchema> {
-  if (!IDENTIFIER.test(schema)) throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
-  if (!Number.isInteger(statements) || statements < 1) throw new RangeError(`statements: expected a positive integer, got ${statements}`);
+  if (!IDENTIFIER.test(schema))
+    throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+  if (!Number.isInteger(statements) || statements < 1)
+    throw new RangeError(`statements: expected a positive integer, got ${statements}`);
   const client = new pg.Client({ connectionString: url });
   // The server going away (Ctrl-C stops the cluster) must fail the next query, not crash the process.
   client.on('error', () => undefined);
@@ -113,8 +115,12 @@ export async function createPipelineSchema(url: string, schema: string, statemen
   try {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await client.query(`CREATE SCHEMA ${schema}`);
-    await client.query(`CREATE TABLE ${schema}.events (id bigserial PRIMARY KEY, user_id int, kind text, payload jsonb) WITH (autovacuum_enabled = false)`);
-    await client.query(`CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0) WITH (autovacuum_enabled = false)`);
+    await client.query(
+      `CREATE TABLE ${schema}.events (id bigserial PRIMARY KEY, user_id int, kind text, payload jsonb) WITH (autovacuum_enabled = false)`,
+    );
+    await client.query(
+      `CREATE TABLE ${schema}.accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0) WITH (autovacuum_enabled = false)`,
+    );
   } catch (error) {
     await client.end();
     throw error;
@@ -145,7 +151,9 @@ export async function createPipelineSchema(url: string, schema: string, statemen
         return;
       }
       await client.query(`TRUNCATE ${schema}.accounts`);
-      await client.query(`INSERT INTO ${schema}.accounts (id) SELECT g FROM generate_series(1, $1::int) AS g`, [statements]);
+      await client.query(`INSERT INTO ${schema}.accounts (id) SELECT g FROM generate_series(1, $1::int) AS g`, [
+        statements,
+      ]);
       // Fresh statistics and a visibility map, so every run's UPDATEs meet the same table and the same plan.
       await client.query(`VACUUM ANALYZE ${schema}.accounts`);
     },
@@ -159,7 +167,9 @@ export async function createPipelineSchema(url: string, schema: string, statemen
           : `SELECT count(*) FILTER (WHERE balance <> 0)::int AS rows, coalesce(sum(balance), 0)::float8 AS sum,
                count(*)::int AS good
              FROM ${schema}.accounts`;
-      const { rows: [got] } = await client.query<{ rows: number; sum: number; good: number }>(sql);
+      const {
+        rows: [got],
+      } = await client.query<{ rows: number; sum: number; good: number }>(sql);
       const good = kind === 'insert' ? want.rows : statements;
       if (got === undefined || got.rows !== want.rows || got.sum !== want.sum || got.good !== good) {
         throw new Error(

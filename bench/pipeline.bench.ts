@@ -31,18 +31,34 @@ runBench({ replicas: 0 }, async (cluster) => {
     const environment = await describeEnvironment(url);
     schema = await createPipelineSchema(url, 'bench_pipeline', params.statements);
     contenders = pipelineContenders(url, params);
-    const results = await runPipelineRounds(contenders, schema, params, progress, serverCpuClock(cluster.nodes[0]?.pid));
+    const results = await runPipelineRounds(
+      contenders,
+      schema,
+      params,
+      progress,
+      serverCpuClock(cluster.nodes[0]?.pid),
+    );
     progress('');
 
     const report = pipelineReport(results, contenders);
-    const batches = contenders.filter(isQueryPipeline).map((c) => `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs (${c.pipeline.stats().coalescedAsArrays.toLocaleString('en-US')} as unnest arrays)`);
+    const batches = contenders
+      .filter(isQueryPipeline)
+      .map(
+        (c) =>
+          `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs (${c.pipeline.stats().coalescedAsArrays.toLocaleString('en-US')} as unnest arrays)`,
+      );
     const seconds = (performance.now() - started) / 1000;
-    const notes = [...report.notes, ...batches, `Total run time ${seconds.toFixed(0)} s; load ${loadavg()[0]?.toFixed(2) ?? '?'} at the end.`];
+    const notes = [
+      ...report.notes,
+      ...batches,
+      `Total run time ${seconds.toFixed(0)} s; load ${loadavg()[0]?.toFixed(2) ?? '?'} at the end.`,
+    ];
     const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
-    process.stdout.write(`${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+    process.stdout.write(
+      `${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`,
+    );
   } finally {
     await Promise.allSettled(contenders.map((c) => c.close()));
     await schema?.close().catch(() => undefined);
   }
 });
-

@@ -58,11 +58,18 @@ function collectGarbage(): void {
  * one contender's rounds back to back, spreads the machine's slow moments (other tenants, autovacuum, a
  * checkpoint) over all of them instead of penalising whoever ran at that time.
  */
-export async function runRounds(contenders: readonly Contender[], scenario: Scenario, params: LoopParams, buffer: LatencyBuffer, progress?: ProgressFn): Promise<RoundResults> {
+export async function runRounds(
+  contenders: readonly Contender[],
+  scenario: Scenario,
+  params: LoopParams,
+  buffer: LatencyBuffer,
+  progress?: ProgressFn,
+): Promise<RoundResults> {
   const { steps, concurrency } = scenario;
   const results = new Map<string, RunResult[]>(contenders.map((c) => [c.name, []]));
   if (params.warmupMs > 0) {
-    for (const contender of contenders) await runClosedLoop(contender.query, steps, concurrency, params.warmupMs, buffer);
+    for (const contender of contenders)
+      await runClosedLoop(contender.query, steps, concurrency, params.warmupMs, buffer);
   }
   for (let round = 0; round < params.rounds; round++) {
     for (let k = 0; k < contenders.length; k++) {

@@ -29,7 +29,10 @@ runBench({ replicas: 0 }, async (cluster) => {
   const buffer = new LatencyBuffer(params.sampleCapacity);
 
   progress('classification…');
-  const classification = measureClassification(classificationCorpus.map((c) => c.sql), params.classification);
+  const classification = measureClassification(
+    classificationCorpus.map((c) => c.sql),
+    params.classification,
+  );
   const throughput = await measureThroughput(url, schema, params.throughput, buffer, progress);
   const cache = await measureStatementCache(url, schema, params.statementCache, buffer, progress);
   const measurements: Measurement[] = [throughput, cache, classification];
@@ -43,8 +46,11 @@ runBench({ replicas: 0 }, async (cluster) => {
     `Statement cache counters: max 500 → ${cache.cached.hits} hits, ${cache.cached.misses} misses; max 0 → ${cache.uncached.hits} hits, ${cache.uncached.misses} misses.`,
     `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}. Total run time ${seconds.toFixed(0)} s; ` +
       `1-minute load ${environment.loadAverage.toFixed(2)} at start, ${endLoad.toFixed(2)} at the end` +
-      (Math.max(environment.loadAverage, endLoad) > environment.cpus ? ` (above ${environment.cpus}: other work competed for the CPUs).` : '.'),
+      (Math.max(environment.loadAverage, endLoad) > environment.cpus
+        ? ` (above ${environment.cpus}: other work competed for the CPUs).`
+        : '.'),
   ];
-  process.stdout.write(`${formatHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+  process.stdout.write(
+    `${formatHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`,
+  );
 });
-

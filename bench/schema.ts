@@ -25,8 +25,10 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  * seeds it, and vacuums and analyzes it so the first plans are the plans of a live system.
  */
 export async function createBenchSchema(url: string, schema: string, size: SeedSize): Promise<BenchSchema> {
-  if (!IDENTIFIER.test(schema)) throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
-  if (!Number.isInteger(size.users) || size.users < 1) throw new RangeError(`users: expected a positive integer, got ${size.users}`);
+  if (!IDENTIFIER.test(schema))
+    throw new TypeError(`schema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`);
+  if (!Number.isInteger(size.users) || size.users < 1)
+    throw new RangeError(`users: expected a positive integer, got ${size.users}`);
   const orders = size.users * size.ordersPerUser;
   await withClient(url, async (client) => {
     await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -47,13 +49,19 @@ export async function createBenchSchema(url: string, schema: string, size: SeedS
       status text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);
-    await client.query(`INSERT INTO ${schema}.users (email, name, created_at)
+    await client.query(
+      `INSERT INTO ${schema}.users (email, name, created_at)
       SELECT 'user' || g || '@example.com', 'User ' || g, now() - g * interval '1 minute'
-      FROM generate_series(1, $1::int) AS g`, [size.users]);
-    await client.query(`INSERT INTO ${schema}.orders (user_id, amount, status, created_at)
+      FROM generate_series(1, $1::int) AS g`,
+      [size.users],
+    );
+    await client.query(
+      `INSERT INTO ${schema}.orders (user_id, amount, status, created_at)
       SELECT 1 + (g * 7919) % $1::int, ((g * 31) % 50000) / 100.0,
              (ARRAY['new', 'paid', 'shipped', 'cancelled'])[1 + g % 4], now() - g * interval '1 second'
-      FROM generate_series(1, $2::int) AS g`, [size.users, orders]);
+      FROM generate_series(1, $2::int) AS g`,
+      [size.users, orders],
+    );
     await client.query(`CREATE INDEX ON ${schema}.orders (user_id, created_at)`);
     await client.query(`CREATE INDEX ON ${schema}.orders (status)`);
     // VACUUM too: otherwise autovacuum notices the fresh inserts and runs in the middle of a measurement.
@@ -63,7 +71,8 @@ export async function createBenchSchema(url: string, schema: string, size: SeedS
     name: schema,
     users: size.users,
     orders,
-    drop: () => withClient(url, (client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => undefined)),
+    drop: () =>
+      withClient(url, (client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).then(() => undefined)),
   };
 }
 

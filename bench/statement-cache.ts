@@ -26,7 +26,11 @@ export interface CacheCounters {
 /** Per concurrency, both routers' runs by round, and their statement caches' counters. */
 export interface StatementCacheResult extends Measurement {
   /** `ratio`: median q/s with the cache over median q/s without it. */
-  readonly scenarios: readonly { readonly scenario: Scenario; readonly results: RoundResults; readonly ratio: number }[];
+  readonly scenarios: readonly {
+    readonly scenario: Scenario;
+    readonly results: RoundResults;
+    readonly ratio: number;
+  }[];
   readonly cached: CacheCounters;
   readonly uncached: CacheCounters;
 }
@@ -39,7 +43,13 @@ const UNCACHED = 'router, statementCache.max 0';
  * statement cache: with it, the statement is parsed and planned once per connection (named prepared
  * statement), without it on every call.
  */
-export async function measureStatementCache(url: string, schema: BenchSchema, params: StatementCacheParams, buffer: LatencyBuffer, progress?: ProgressFn): Promise<StatementCacheResult> {
+export async function measureStatementCache(
+  url: string,
+  schema: BenchSchema,
+  params: StatementCacheParams,
+  buffer: LatencyBuffer,
+  progress?: ProgressFn,
+): Promise<StatementCacheResult> {
   const steps = joinWorkload(schema);
   const cached = routerContender(CACHED, url, params.pool, 500);
   const uncached = routerContender(UNCACHED, url, params.pool, 0);
@@ -48,7 +58,11 @@ export async function measureStatementCache(url: string, schema: BenchSchema, pa
   let counters: { cached: CacheCounters; uncached: CacheCounters };
   try {
     for (const concurrency of params.concurrency) {
-      const scenario: Scenario = { label: `Repeated join, ${concurrency} caller${concurrency === 1 ? '' : 's'}`, steps, concurrency };
+      const scenario: Scenario = {
+        label: `Repeated join, ${concurrency} caller${concurrency === 1 ? '' : 's'}`,
+        steps,
+        concurrency,
+      };
       const results = await runRounds(contenders, scenario, params.loop, buffer, progress);
       scenarios.push({ scenario, results, ratio: summarise(results, CACHED).qps / summarise(results, UNCACHED).qps });
     }
@@ -61,7 +75,11 @@ export async function measureStatementCache(url: string, schema: BenchSchema, pa
   const targets: TargetOutcome[] = [];
   for (const { scenario, results, ratio } of scenarios) {
     const met = ratio >= STATEMENT_CACHE_TARGET;
-    targets.push({ name: `statement cache ≥ ${STATEMENT_CACHE_TARGET}× q/s without it (${scenario.label})`, met, measured: `${ratio.toFixed(2)}×` });
+    targets.push({
+      name: `statement cache ≥ ${STATEMENT_CACHE_TARGET}× q/s without it (${scenario.label})`,
+      met,
+      measured: `${ratio.toFixed(2)}×`,
+    });
     for (const contender of contenders) {
       const summary = summarise(results, contender.name);
       const isCached = contender === cached;
@@ -77,7 +95,10 @@ export async function measureStatementCache(url: string, schema: BenchSchema, pa
   const notes: string[] = [];
   const missed = scenarios.filter(({ ratio }) => ratio < STATEMENT_CACHE_TARGET);
   if (missed.length > 0) {
-    const savings = scenarios.map(({ scenario, results }) => `${formatMicros(summarise(results, UNCACHED).p50Us)} → ${formatMicros(summarise(results, CACHED).p50Us)} p50 at ${scenario.label.replace(/^Repeated join, /, '')}`);
+    const savings = scenarios.map(
+      ({ scenario, results }) =>
+        `${formatMicros(summarise(results, UNCACHED).p50Us)} → ${formatMicros(summarise(results, CACHED).p50Us)} p50 at ${scenario.label.replace(/^Repeated join, /, '')}`,
+    );
     notes.push(
       `Statement cache below ${STATEMENT_CACHE_TARGET}× at ${missed.map(({ scenario }) => scenario.label.replace(/^Repeated join, /, '')).join(', ')}: ` +
         `the cache saves only the server's parse and plan of the join (${savings.join('; ')}); the round trip, the execution and ` +

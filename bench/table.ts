@@ -50,7 +50,8 @@ export function renderTable(rows: readonly TableRow[]): string {
   const cells = rows.map((row) => COLUMNS.map(([key]) => escapeCell(row[key] ?? '')));
   // `×`, `µ`, `−`, `✓` are one UTF-16 unit each, so `length` is the display width and the padding lines up.
   const widths = COLUMNS.map(([, title], i) => Math.max(title.length, 3, ...cells.map((line) => line[i]!.length)));
-  const pad = (text: string, i: number): string => (COLUMNS[i]![2] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!));
+  const pad = (text: string, i: number): string =>
+    COLUMNS[i]![2] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
   const line = (values: readonly string[]): string => `| ${values.map(pad).join(' | ')} |`;
   const rule = `| ${COLUMNS.map(([, , align], i) => (align === 'right' ? `${'-'.repeat(widths[i]! - 1)}:` : '-'.repeat(widths[i]!))).join(' | ')} |`;
   return [line(COLUMNS.map(([, title]) => title)), rule, ...cells.map(line)].join('\n');
@@ -93,7 +94,13 @@ export function formatTarget(target: string, met: boolean): string {
 }
 
 /** The measured cells of a table row, from a contender's summary over rounds. */
-export function measuredCells(summary: { qps: number; qpsSpread: number; p50Us: number; p99Us: number; cpuUsPerQuery: number }): Pick<TableRow, 'throughput' | 'p50' | 'tail' | 'cpu'> {
+export function measuredCells(summary: {
+  qps: number;
+  qpsSpread: number;
+  p50Us: number;
+  p99Us: number;
+  cpuUsPerQuery: number;
+}): Pick<TableRow, 'throughput' | 'p50' | 'tail' | 'cpu'> {
   return {
     throughput: formatRate(summary.qps, 'q/s', summary.qpsSpread),
     p50: formatMicros(summary.p50Us),

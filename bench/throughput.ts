@@ -1,7 +1,21 @@
 import { LatencyBuffer, runInterleaved, type InterleavedResult, type Step } from './closed-loop.js';
-import { pgPoolContender, pgPreparedContender, postgresJsContender, routerContender, type PoolParams } from './contenders.js';
+import {
+  pgPoolContender,
+  pgPreparedContender,
+  postgresJsContender,
+  routerContender,
+  type PoolParams,
+} from './contenders.js';
 import type { Measurement, TargetOutcome } from './report.js';
-import { runRounds, summarise, type Contender, type LoopParams, type ProgressFn, type RoundResults, type Scenario } from './rounds.js';
+import {
+  runRounds,
+  summarise,
+  type Contender,
+  type LoopParams,
+  type ProgressFn,
+  type RoundResults,
+  type Scenario,
+} from './rounds.js';
 import type { BenchSchema } from './schema.js';
 import { formatMicros, formatMicrosDelta, formatRatio, formatTarget, measuredCells, type TableRow } from './table.js';
 import { mixWorkload, selectIntWorkload } from './workloads.js';
@@ -50,13 +64,21 @@ const SAMPLES_PER_MS = 50;
  * number of concurrent callers, in rounds; then, per workload, one caller interleaving the contenders query by
  * query, for the added latency at one caller.
  */
-export async function measureThroughput(url: string, schema: BenchSchema, params: ThroughputParams, buffer: LatencyBuffer, progress?: ProgressFn): Promise<ThroughputResult> {
+export async function measureThroughput(
+  url: string,
+  schema: BenchSchema,
+  params: ThroughputParams,
+  buffer: LatencyBuffer,
+  progress?: ProgressFn,
+): Promise<ThroughputResult> {
   const [low, high] = params.concurrency;
   const workloads: readonly (readonly [string, readonly Step[]])[] = [
     ['SELECT $1::int', selectIntWorkload()],
     ['OLTP mix', mixWorkload(schema)],
   ];
-  const scenarios: Scenario[] = workloads.flatMap(([label, steps]) => [low, high].map((concurrency) => ({ label: `${label}, ${callers(concurrency)}`, steps, concurrency })));
+  const scenarios: Scenario[] = workloads.flatMap(([label, steps]) =>
+    [low, high].map((concurrency) => ({ label: `${label}, ${callers(concurrency)}`, steps, concurrency })),
+  );
   const contenders: Contender[] = [
     pgPoolContender(url, params.pool),
     routerContender(ROUTER, url, params.pool),
@@ -66,7 +88,8 @@ export async function measureThroughput(url: string, schema: BenchSchema, params
   const outcomes: { scenario: Scenario; results: RoundResults }[] = [];
   const interleaved: InterleavedOutcome[] = [];
   try {
-    for (const scenario of scenarios) outcomes.push({ scenario, results: await runRounds(contenders, scenario, params.loop, buffer, progress) });
+    for (const scenario of scenarios)
+      outcomes.push({ scenario, results: await runRounds(contenders, scenario, params.loop, buffer, progress) });
     const buffers = contenders.map(() => new LatencyBuffer(Math.ceil(params.interleavedMs * SAMPLES_PER_MS)));
     for (const [label, steps] of workloads) {
       progress?.(`${label}: ${callers(1)}, contenders interleaved`);
@@ -74,7 +97,12 @@ export async function measureThroughput(url: string, schema: BenchSchema, params
       interleaved.push({
         label: `${label}, ${callers(1)}, interleaved`,
         contenders: contenders.map((c) => c.name),
-        results: await runInterleaved(contenders.map((c) => c.query), steps, params.interleavedMs, buffers),
+        results: await runInterleaved(
+          contenders.map((c) => c.query),
+          steps,
+          params.interleavedMs,
+          buffers,
+        ),
       });
     }
   } finally {
@@ -83,7 +111,12 @@ export async function measureThroughput(url: string, schema: BenchSchema, params
   return { scenarios: outcomes, interleaved, ...report(outcomes, interleaved, contenders, high) };
 }
 
-function report(outcomes: readonly { scenario: Scenario; results: RoundResults }[], interleaved: readonly InterleavedOutcome[], contenders: readonly Contender[], high: number): Measurement {
+function report(
+  outcomes: readonly { scenario: Scenario; results: RoundResults }[],
+  interleaved: readonly InterleavedOutcome[],
+  contenders: readonly Contender[],
+  high: number,
+): Measurement {
   const rows: TableRow[] = [];
   const targets: TargetOutcome[] = [];
   for (const { scenario, results } of outcomes) {
@@ -96,7 +129,11 @@ function report(outcomes: readonly { scenario: Scenario; results: RoundResults }
         const min = THROUGHPUT_TARGETS.minRatioAtHighConcurrency;
         const met = ratio >= min;
         target = formatTarget(`≥ ${min.toFixed(2)}×`, met);
-        targets.push({ name: `router q/s ≥ ${min}× pg.Pool#query (${scenario.label})`, met, measured: `${ratio.toFixed(2)}×` });
+        targets.push({
+          name: `router q/s ≥ ${min}× pg.Pool#query (${scenario.label})`,
+          met,
+          measured: `${ratio.toFixed(2)}×`,
+        });
       }
       rows.push({
         benchmark: scenario.label,
@@ -110,7 +147,10 @@ function report(outcomes: readonly { scenario: Scenario; results: RoundResults }
   for (const { label, contenders: names, results } of interleaved) {
     const of = (name: string): InterleavedResult => results[names.indexOf(name)]!;
     const router = of(ROUTER);
-    for (const [baselineName, short] of [[BASELINE, 'pg.Pool#query'], [NAMED, 'pg named']] as const) {
+    for (const [baselineName, short] of [
+      [BASELINE, 'pg.Pool#query'],
+      [NAMED, 'pg named'],
+    ] as const) {
       const baseline = of(baselineName);
       const added = router.p50Us - baseline.p50Us;
       const row: TableRow = {
@@ -122,7 +162,11 @@ function report(outcomes: readonly { scenario: Scenario; results: RoundResults }
       if (baselineName === BASELINE) {
         const max = THROUGHPUT_TARGETS.maxAddedP50Us;
         const met = added <= max;
-        targets.push({ name: `router p50 − pg.Pool#query p50 ≤ ${max} µs (${label})`, met, measured: formatMicrosDelta(added) });
+        targets.push({
+          name: `router p50 − pg.Pool#query p50 ≤ ${max} µs (${label})`,
+          met,
+          measured: formatMicrosDelta(added),
+        });
         rows.push({ ...row, target: formatTarget(`≤ +${max} µs`, met) });
       } else {
         rows.push(row);

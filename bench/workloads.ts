@@ -30,7 +30,9 @@ export function selectIntWorkload(): Step[] {
 }
 
 /** The statements of {@link mixWorkload}, for reports. */
-export function mixStatements(schema: string): Readonly<Record<'user' | 'order' | 'summary' | 'insert' | 'update', string>> {
+export function mixStatements(
+  schema: string,
+): Readonly<Record<'user' | 'order' | 'summary' | 'insert' | 'update', string>> {
   return {
     user: `SELECT id, email, name, visits, created_at FROM ${schema}.users WHERE id = $1`,
     order: `SELECT id, user_id, amount, status, created_at FROM ${schema}.orders WHERE id = $1`,

@@ -109,17 +109,27 @@ const demo: Command = {
   summary: 'start a local primary + 2 replicas and drive a live mixed workload through the router (npm start)',
   async run(args) {
     const { values } = parsing(() =>
-      parseArgs({ args, strict: true, allowPositionals: false, options: { seconds: { type: 'string' }, concurrency: { type: 'string' }, port: { type: 'string' } } }),
+      parseArgs({
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: { seconds: { type: 'string' }, concurrency: { type: 'string' }, port: { type: 'string' } },
+      }),
     );
     const whole = (name: string, value: string | undefined): number | undefined => {
       if (value === undefined) return undefined;
-      if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`--${name}: expected a positive whole number, got "${value}"`);
+      if (!/^[1-9]\d*$/.test(value))
+        throw new UsageError(`--${name}: expected a positive whole number, got "${value}"`);
       return Number(value);
     };
     const seconds = whole('seconds', values.seconds ?? process.env['DEMO_SECONDS']);
     const concurrency = whole('concurrency', values.concurrency);
     const port = whole('port', values.port ?? process.env['DEMO_PORT']);
-    await runDemo({ ...(seconds === undefined ? {} : { seconds }), ...(concurrency === undefined ? {} : { concurrency }), ...(port === undefined ? {} : { port }) });
+    await runDemo({
+      ...(seconds === undefined ? {} : { seconds }),
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(port === undefined ? {} : { port }),
+    });
     return 0;
   },
 };
@@ -152,7 +162,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = findCommand(argv);
   if (command === undefined) {
-    process.stderr.write(`${argv.length === 0 ? 'No command given.' : `Unknown command: ${argv.join(' ')}`}\n\n${usage()}`);
+    process.stderr.write(
+      `${argv.length === 0 ? 'No command given.' : `Unknown command: ${argv.join(' ')}`}\n\n${usage()}`,
+    );
     return 2;
   }
   const args = argv.slice(command.name.split(' ').length);

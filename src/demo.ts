@@ -17,7 +17,10 @@ const USERS = 2_000;
 
 const READS = [
   { sql: 'SELECT id, name, email FROM demo_users WHERE id = $1', params: (): unknown[] => [randomUser()] },
-  { sql: 'SELECT id, total_cents, created_at FROM demo_orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 10', params: (): unknown[] => [randomUser()] },
+  {
+    sql: 'SELECT id, total_cents, created_at FROM demo_orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 10',
+    params: (): unknown[] => [randomUser()],
+  },
   {
     sql: `SELECT u.id, u.name, count(o.id) AS orders, coalesce(sum(o.total_cents), 0) AS spent
             FROM demo_users u LEFT JOIN demo_orders o ON o.user_id = u.id
@@ -47,7 +50,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const started = Date.now();
   // Commits wait for their WAL to be flushed, as on a production primary: replicas then get each write at once.
   const cluster: LocalCluster = await startLocalCluster({ replicas: 2, settings: { synchronous_commit: 'on' } });
-  print(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s: PostgreSQL ${cluster.version}, primary on port ${cluster.nodes[0]!.port}, replicas on ${cluster.nodes.slice(1).map((node) => node.port).join(' and ')}`);
+  print(
+    `Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s: PostgreSQL ${cluster.version}, primary on port ${cluster.nodes[0]!.port}, replicas on ${cluster.nodes
+      .slice(1)
+      .map((node) => node.port)
+      .join(' and ')}`,
+  );
   const router = new QueryRouter({
     primary: cluster.primaryUrl,
     replicas: cluster.replicaUrls,
@@ -56,7 +64,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     consistency: 'read-your-writes',
   });
   const monitor = await router.serve({ port: options.port ?? 0 });
-  print(`Live dashboard: ${monitor.url}/  (metrics ${monitor.url}/metrics, health ${monitor.url}/health) — open it now, it updates every second.`);
+  print(
+    `Live dashboard: ${monitor.url}/  (metrics ${monitor.url}/metrics, health ${monitor.url}/health) — open it now, it updates every second.`,
+  );
   let resizes = 0;
   router.on('poolResize', () => void resizes++);
   let stopping = false;
@@ -66,11 +76,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await router.query(`CREATE TABLE demo_users (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
-    await router.query(`CREATE TABLE demo_orders (id bigserial PRIMARY KEY, user_id int NOT NULL REFERENCES demo_users, total_cents int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
+    await router.query(
+      `CREATE TABLE demo_users (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await router.query(
+      `CREATE TABLE demo_orders (id bigserial PRIMARY KEY, user_id int NOT NULL REFERENCES demo_users, total_cents int NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
     await router.query('CREATE INDEX ON demo_orders (user_id, created_at)');
-    await router.query(`INSERT INTO demo_users (id, name, email) SELECT g, 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${USERS}) g`);
-    await router.query(`INSERT INTO demo_orders (user_id, total_cents) SELECT 1 + (g % ${USERS}), (g * 37) % 10000 FROM generate_series(1, 20000) g`);
+    await router.query(
+      `INSERT INTO demo_users (id, name, email) SELECT g, 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, ${USERS}) g`,
+    );
+    await router.query(
+      `INSERT INTO demo_orders (user_id, total_cents) SELECT 1 + (g % ${USERS}), (g * 37) % 10000 FROM generate_series(1, 20000) g`,
+    );
     await cluster.waitForReplication();
 
     print('');
@@ -87,7 +105,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       print(`  ${verdict.route.padEnd(7)} ${verdict.reason.padEnd(42)} ${sql.replace(/\s+/g, ' ').slice(0, 70)}`);
     }
     print('');
-    print(`Driving ${concurrency} concurrent callers for ${seconds} s (70% reads, 15% inserts, 10% edits read back in read-your-writes sessions, 5% transactions)…`);
+    print(
+      `Driving ${concurrency} concurrent callers for ${seconds} s (70% reads, 15% inserts, 10% edits read back in read-your-writes sessions, 5% transactions)…`,
+    );
 
     const deadline = Date.now() + seconds * 1000;
     let latencies: number[] = [];
@@ -103,21 +123,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
             const read = READS[Math.floor(Math.random() * READS.length)]!;
             await router.query(read.sql, read.params());
           } else if (roll < 0.85) {
-            await router.query('INSERT INTO demo_orders (user_id, total_cents) VALUES ($1, $2)', [randomUser(), Math.floor(Math.random() * 10000)]);
+            await router.query('INSERT INTO demo_orders (user_id, total_cents) VALUES ($1, $2)', [
+              randomUser(),
+              Math.floor(Math.random() * 10000),
+            ]);
           } else if (roll < 0.95) {
             await router.session(async () => {
               // Each caller edits users of its own, so a read that differs from the edit can only be a stale one.
               const user = workerIndex + 1 + concurrency * Math.floor(Math.random() * Math.floor(USERS / concurrency));
               const name = `user ${user} (${Date.now()})`;
               await router.query('UPDATE demo_users SET name = $1, updated_at = now() WHERE id = $2', [name, user]);
-              const { rows } = await router.query<{ name: string }>('SELECT name FROM demo_users WHERE id = $1', [user]);
+              const { rows } = await router.query<{ name: string }>('SELECT name FROM demo_users WHERE id = $1', [
+                user,
+              ]);
               edits.sessions++;
               if (rows[0]?.name !== name) edits.stale++;
             });
           } else {
             await router.transaction(async (tx) => {
-              const { rows } = await tx.query<{ id: string }>('SELECT id FROM demo_orders WHERE user_id = $1 ORDER BY id LIMIT 1 FOR UPDATE', [randomUser()]);
-              if (rows[0] !== undefined) await tx.query('UPDATE demo_orders SET total_cents = total_cents + 1 WHERE id = $1', [rows[0].id]);
+              const { rows } = await tx.query<{ id: string }>(
+                'SELECT id FROM demo_orders WHERE user_id = $1 ORDER BY id LIMIT 1 FOR UPDATE',
+                [randomUser()],
+              );
+              if (rows[0] !== undefined)
+                await tx.query('UPDATE demo_orders SET total_cents = total_cents + 1 WHERE id = $1', [rows[0].id]);
             });
           }
           latencies.push(performance.now() - t0);
@@ -147,22 +176,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     const final = router.stats();
     const total = final.routing.primary + final.routing.replica;
     print('');
-    print(`Done: ${total} statements and transactions, ${((final.routing.replica / Math.max(total, 1)) * 100).toFixed(1)}% served by replicas, ${failures} failed.`);
+    print(
+      `Done: ${total} statements and transactions, ${((final.routing.replica / Math.max(total, 1)) * 100).toFixed(1)}% served by replicas, ${failures} failed.`,
+    );
     const { consistency } = final;
-    const onReplica = consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait;
+    const onReplica =
+      consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait;
     print(
       `Read-your-writes: ${edits.sessions} profile edits read back at once, ${edits.stale} stale; ` +
         `${((onReplica / Math.max(onReplica + consistency.readsOnPrimary, 1)) * 100).toFixed(1)}% of those reads served by replicas that had replayed the edit.`,
     );
     for (const node of final.nodes) {
-      print(`  ${node.name.padEnd(10)} ${node.url.padEnd(26)} ${String(node.queries).padStart(7)} statements, pool ${node.pool.total}/${node.pool.max} open, mean ${node.latencyMs.toFixed(2)} ms`);
+      print(
+        `  ${node.name.padEnd(10)} ${node.url.padEnd(26)} ${String(node.queries).padStart(7)} statements, pool ${node.pool.total}/${node.pool.max} open, mean ${node.latencyMs.toFixed(2)} ms`,
+      );
     }
-    print(`  classifier cache: ${final.classifierCache.size} entries, hit rate ${(final.classifierCache.hitRate * 100).toFixed(2)}%`);
-    print(`  prepared statements: ${final.statementCache.hits} reused, ${final.statementCache.misses} prepared, ${final.statementCache.evictions} evicted`);
-    print(`  adaptive sizing: ${resizes} resizes; targets now ${final.nodes.map((node) => `${node.name} ${node.pool.target}`).join(', ')}`);
+    print(
+      `  classifier cache: ${final.classifierCache.size} entries, hit rate ${(final.classifierCache.hitRate * 100).toFixed(2)}%`,
+    );
+    print(
+      `  prepared statements: ${final.statementCache.hits} reused, ${final.statementCache.misses} prepared, ${final.statementCache.evictions} evicted`,
+    );
+    print(
+      `  adaptive sizing: ${resizes} resizes; targets now ${final.nodes.map((node) => `${node.name} ${node.pool.target}`).join(', ')}`,
+    );
     const { frequent } = router.patterns(3);
     print('  most frequent patterns:');
-    for (const pattern of frequent) print(`    ${pattern.ratePerSecond.toFixed(0).padStart(6)}/s  p95 ${pattern.p95Ms.toFixed(2)} ms  ${pattern.route.padEnd(7)}  ${pattern.fingerprint.replace(/\s+/g, ' ').slice(0, 90)}`);
+    for (const pattern of frequent)
+      print(
+        `    ${pattern.ratePerSecond.toFixed(0).padStart(6)}/s  p95 ${pattern.p95Ms.toFixed(2)} ms  ${pattern.route.padEnd(7)}  ${pattern.fingerprint.replace(/\s+/g, ' ').slice(0, 90)}`,
+      );
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -110,7 +110,8 @@ export class QueryError extends RouterError {
   constructor(code: string, message: string, options?: { cause?: unknown; context?: QueryErrorContext }) {
     super(code, message, options);
     const source = (options?.cause ?? {}) as Partial<Record<string, unknown>>;
-    const text = (key: string): string | undefined => (typeof source[key] === 'string' ? (source[key] as string) : undefined);
+    const text = (key: string): string | undefined =>
+      typeof source[key] === 'string' ? (source[key] as string) : undefined;
     this.severity = text('severity');
     this.detail = text('detail');
     this.hint = text('hint');
@@ -132,7 +133,10 @@ export class QueryError extends RouterError {
   static outcomeUnknown(error: unknown, node?: string): QueryError {
     if (isQueryError(error)) {
       if (error.outcomeUnknown) return error;
-      return new QueryError(error.code, error.message, { cause: error.cause ?? error, context: { node: error.node ?? node, fingerprintHash: error.fingerprintHash, outcomeUnknown: true } });
+      return new QueryError(error.code, error.message, {
+        cause: error.cause ?? error,
+        context: { node: error.node ?? node, fingerprintHash: error.fingerprintHash, outcomeUnknown: true },
+      });
     }
     return QueryError.from(error, { node, outcomeUnknown: true });
   }
@@ -140,7 +144,8 @@ export class QueryError extends RouterError {
   /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
   static from(error: unknown, context?: QueryErrorContext): QueryError {
     if (isQueryError(error)) return error;
-    const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'PGR_QUERY_FAILED';
+    const code =
+      typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'PGR_QUERY_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     return new QueryError(code, message, { cause: error, context });
   }
@@ -156,9 +161,16 @@ export class AcquireTimeoutError extends RouterError {
   /** How long the caller waited, in milliseconds. */
   readonly waitedMs: number;
 
-  constructor(node: string, waitedMs: number, options?: { cause?: unknown; pool?: { total: number; max: number; idle: number; waiting: number } }) {
+  constructor(
+    node: string,
+    waitedMs: number,
+    options?: { cause?: unknown; pool?: { total: number; max: number; idle: number; waiting: number } },
+  ) {
     const pool = options?.pool;
-    const state = pool === undefined ? 'pool exhausted or node not answering' : `pool ${pool.total - pool.idle}/${pool.max} in use, ${pool.idle} idle, ${pool.waiting} waiting`;
+    const state =
+      pool === undefined
+        ? 'pool exhausted or node not answering'
+        : `pool ${pool.total - pool.idle}/${pool.max} in use, ${pool.idle} idle, ${pool.waiting} waiting`;
     super('PGR_ACQUIRE_TIMEOUT', `no connection to ${node} within ${waitedMs} ms (${state})`, options);
     this.node = node;
     this.waitedMs = waitedMs;
@@ -173,7 +185,11 @@ export class CircuitOpenError extends RouterError {
   readonly retryAt: number;
 
   constructor(node: string, retryAt: number, options?: { cause?: unknown }) {
-    super('PGR_CIRCUIT_OPEN', `circuit open for ${node}; next attempt after ${new Date(retryAt).toISOString()}`, options);
+    super(
+      'PGR_CIRCUIT_OPEN',
+      `circuit open for ${node}; next attempt after ${new Date(retryAt).toISOString()}`,
+      options,
+    );
     this.node = node;
     this.retryAt = retryAt;
   }
@@ -242,22 +258,26 @@ export const isQueryError = (error: unknown): error is QueryError => hasBrand(er
 /** True for a {@link RouterClosedError}. */
 export const isRouterClosedError = (error: unknown): error is RouterClosedError => hasBrand(error, 'RouterClosedError');
 /** True for an {@link AcquireTimeoutError}. */
-export const isAcquireTimeoutError = (error: unknown): error is AcquireTimeoutError => hasBrand(error, 'AcquireTimeoutError');
+export const isAcquireTimeoutError = (error: unknown): error is AcquireTimeoutError =>
+  hasBrand(error, 'AcquireTimeoutError');
 /** True for a {@link CircuitOpenError}. */
 export const isCircuitOpenError = (error: unknown): error is CircuitOpenError => hasBrand(error, 'CircuitOpenError');
 /** True for a {@link PipelineFullError}. */
 export const isPipelineFullError = (error: unknown): error is PipelineFullError => hasBrand(error, 'PipelineFullError');
 /** True for a {@link PipelineClosedError}. */
-export const isPipelineClosedError = (error: unknown): error is PipelineClosedError => hasBrand(error, 'PipelineClosedError');
+export const isPipelineClosedError = (error: unknown): error is PipelineClosedError =>
+  hasBrand(error, 'PipelineClosedError');
 /** True for a {@link BatchAbortedError}. */
 export const isBatchAbortedError = (error: unknown): error is BatchAbortedError => hasBrand(error, 'BatchAbortedError');
 /**
  * True when `error` says its statement may or may not have taken effect ({@link QueryError.outcomeUnknown}): the
  * one case where a caller must check before retrying a write.
  */
-export const isOutcomeUnknown = (error: unknown): boolean => typeof error === 'object' && error !== null && (error as { outcomeUnknown?: unknown }).outcomeUnknown === true;
+export const isOutcomeUnknown = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { outcomeUnknown?: unknown }).outcomeUnknown === true;
 /** True for a {@link TransactionRolledBackError}. */
-export const isTransactionRolledBackError = (error: unknown): error is TransactionRolledBackError => hasBrand(error, 'TransactionRolledBackError');
+export const isTransactionRolledBackError = (error: unknown): error is TransactionRolledBackError =>
+  hasBrand(error, 'TransactionRolledBackError');
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(:[^/@\s]*)?@/gi;
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
@@ -269,6 +289,10 @@ const KEYWORD_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
 export function redactSecrets(text: string): string {
   if (!text.includes('@') && !/password/i.test(text)) return text;
   return text
-    .replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass: string | undefined) => `${scheme}${user}${pass === undefined ? '' : ':***'}@`)
+    .replace(
+      URL_CREDENTIALS,
+      (_m, scheme: string, user: string, pass: string | undefined) =>
+        `${scheme}${user}${pass === undefined ? '' : ':***'}@`,
+    )
     .replace(KEYWORD_PASSWORD, '$1***');
 }

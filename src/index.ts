@@ -38,9 +38,30 @@ export { HEALTH_PENALTIES, MAX_CONNECT_RETRY_DELAY_MS } from './pool/index.js';
 export type { ConnectionHealthStats, RecycleCounts, RecycleReason } from './pool/index.js';
 export { MAX_SCOPES, MAX_SCOPE_NAME_LENGTH, PREWARM_WAIT_MS } from './router/index.js';
 export type { ScopePrewarm } from './router/index.js';
-export type { QueryRouterOptions, NodeConfig, PoolOptions, StatementCacheOptions, ClassifierCacheOptions, LoadBalancing, Consistency, AdaptiveOptions, MetricsOptions, ConnectionHooks, ResolvedOptions, ResolvedNode } from './config/index.js';
+export type {
+  QueryRouterOptions,
+  NodeConfig,
+  PoolOptions,
+  StatementCacheOptions,
+  ClassifierCacheOptions,
+  LoadBalancing,
+  Consistency,
+  AdaptiveOptions,
+  MetricsOptions,
+  ConnectionHooks,
+  ResolvedOptions,
+  ResolvedNode,
+} from './config/index.js';
 export { healthReport, silentLogger } from './metrics/index.js';
-export type { Logger, LogMethod, HealthReport, MonitorServer, MonitorServerOptions, MonitorAuth, MonitoredStats } from './metrics/index.js';
+export type {
+  Logger,
+  LogMethod,
+  HealthReport,
+  MonitorServer,
+  MonitorServerOptions,
+  MonitorAuth,
+  MonitoredStats,
+} from './metrics/index.js';
 export type { PatternSnapshot, WorkloadForecast, ScopeSnapshot } from './adaptive/index.js';
 export {
   RouterError,

@@ -78,7 +78,10 @@ async function slowConnectProxy(target: URL, delayMs: number): Promise<{ url: st
     const open = (): void => {
       const upstream = connect(Number(target.port), target.hostname);
       sockets.add(upstream);
-      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         from.pipe(to);
         from.on('error', () => to.destroy());
         from.on('close', () => to.destroy());
@@ -107,7 +110,11 @@ describe('adaptive pool sizing (real primary)', () => {
     // busy connection (back in 200 ms) waited for a new one instead (here 1.5 s).
     const proxy = await slowConnectProxy(new URL(primaryUrl), 1_500);
     try {
-      const router = new QueryRouter({ primary: proxy.url, pool: { min: 1, max: 4, acquireTimeoutMs: 10_000 }, adaptive: { enabled: true, intervalMs: 60_000 } });
+      const router = new QueryRouter({
+        primary: proxy.url,
+        pool: { min: 1, max: 4, acquireTimeoutMs: 10_000 },
+        adaptive: { enabled: true, intervalMs: 60_000 },
+      });
       routers.push(router);
       const resizes: { from: number; to: number }[] = [];
       router.on('poolResize', (event) => resizes.push(event));

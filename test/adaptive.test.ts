@@ -33,11 +33,16 @@ class FakeClock implements Clock {
 const sizerOptions = { min: 2, max: 40, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 10_000, peakHoldMs: 0 };
 
 /** One interval of `elapsedMs` ending at `now` in which `busy` connections were busy on average (5 ms per hand-out). */
-function interval(now: number, busy: number, elapsedMs = 1_000, waiting = 0): { now: number; elapsedMs: number; acquisitions: number; heldMs: number; waiting: number } {
+function interval(
+  now: number,
+  busy: number,
+  elapsedMs = 1_000,
+  waiting = 0,
+): { now: number; elapsedMs: number; acquisitions: number; heldMs: number; waiting: number } {
   return { now, elapsedMs, acquisitions: Math.round((busy * elapsedMs) / 5), heldMs: busy * elapsedMs, waiting };
 }
 
-describe('PoolSizer (Little\'s law)', () => {
+describe("PoolSizer (Little's law)", () => {
   it('targets ⌈λ·W / utilisation⌉ for known rates and hold times', () => {
     const sizer = new PoolSizer(sizerOptions, 2);
     // 200 acquisitions/s held 25 ms each = 5 busy connections; at 50 % utilisation → 10.
@@ -71,8 +76,28 @@ describe('PoolSizer (Little\'s law)', () => {
 
   it('periodic growth also opens at most MAX_OPENING ahead of the open connections', () => {
     const sizer = new PoolSizer(sizerOptions, 2);
-    expect(sizer.evaluate({ now: 1_000, elapsedMs: 1_000, acquisitions: 1_000, heldMs: 10_000, waiting: 0, open: 2, opening: 0 })).toMatchObject({ to: 6 });
-    expect(sizer.evaluate({ now: 2_000, elapsedMs: 1_000, acquisitions: 1_000, heldMs: 10_000, waiting: 0, open: 6, opening: 2 })).toMatchObject({ to: 8 });
+    expect(
+      sizer.evaluate({
+        now: 1_000,
+        elapsedMs: 1_000,
+        acquisitions: 1_000,
+        heldMs: 10_000,
+        waiting: 0,
+        open: 2,
+        opening: 0,
+      }),
+    ).toMatchObject({ to: 6 });
+    expect(
+      sizer.evaluate({
+        now: 2_000,
+        elapsedMs: 1_000,
+        acquisitions: 1_000,
+        heldMs: 10_000,
+        waiting: 0,
+        open: 6,
+        opening: 2,
+      }),
+    ).toMatchObject({ to: 8 });
   });
 
   it('does not flap on a rate oscillating around a threshold', () => {
@@ -81,7 +106,11 @@ describe('PoolSizer (Little\'s law)', () => {
     // Busy connections alternate 4.9 and 5.1 each interval: desired 10 and 11.
     for (let i = 0; i < 200; i++) {
       const busy = i % 2 === 0 ? 4.9 : 5.1;
-      if (sizer.evaluate({ now: i * 1_000, elapsedMs: 1_000, acquisitions: 100, heldMs: busy * 1_000, waiting: 0 }) !== undefined) changes++;
+      if (
+        sizer.evaluate({ now: i * 1_000, elapsedMs: 1_000, acquisitions: 100, heldMs: busy * 1_000, waiting: 0 }) !==
+        undefined
+      )
+        changes++;
     }
     expect(changes).toBe(2); // 2 → 10, then 10 → 11, never back
     expect(sizer.target).toBe(11);
@@ -90,18 +119,35 @@ describe('PoolSizer (Little\'s law)', () => {
   it('shrinks only below the hysteresis band and after the cool-down', () => {
     const sizer = new PoolSizer(sizerOptions, 20);
     // 8 busy → desired 16, which is above 20 × 0.75 = 15: kept.
-    expect(sizer.evaluate({ now: 20_000, elapsedMs: 1_000, acquisitions: 100, heldMs: 8_000, waiting: 0 })).toBeUndefined();
+    expect(
+      sizer.evaluate({ now: 20_000, elapsedMs: 1_000, acquisitions: 100, heldMs: 8_000, waiting: 0 }),
+    ).toBeUndefined();
     sizer.reset(20, 20_000);
     // Desired 4, but the cool-down since the reset at 20 s holds until 30 s.
-    expect(sizer.evaluate({ now: 25_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
+    expect(
+      sizer.evaluate({ now: 25_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 }),
+    ).toBeUndefined();
     // With traffic it shrinks half-way (a pool recurring bursts need decays), one step per cool-down …
-    expect(sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 20, to: 12 });
-    expect(sizer.evaluate({ now: 35_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toBeUndefined();
-    expect(sizer.evaluate({ now: 40_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 })).toMatchObject({ from: 12, to: 8 });
+    expect(
+      sizer.evaluate({ now: 30_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 }),
+    ).toMatchObject({ from: 20, to: 12 });
+    expect(
+      sizer.evaluate({ now: 35_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 }),
+    ).toBeUndefined();
+    expect(
+      sizer.evaluate({ now: 40_000, elapsedMs: 1_000, acquisitions: 10, heldMs: 2_000, waiting: 0 }),
+    ).toMatchObject({ from: 12, to: 8 });
     // … and with no traffic at all it goes straight to the target (the median of the last intervals: 2 busy → 4, then 0 → 2).
-    expect(sizer.evaluate({ now: 50_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 8, to: 4 });
-    for (let t = 51_000; t < 60_000; t += 1_000) expect(sizer.evaluate({ now: t, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toBeUndefined();
-    expect(sizer.evaluate({ now: 60_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({ from: 4, to: 2 });
+    expect(sizer.evaluate({ now: 50_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({
+      from: 8,
+      to: 4,
+    });
+    for (let t = 51_000; t < 60_000; t += 1_000)
+      expect(sizer.evaluate({ now: t, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toBeUndefined();
+    expect(sizer.evaluate({ now: 60_000, elapsedMs: 1_000, acquisitions: 0, heldMs: 0, waiting: 0 })).toMatchObject({
+      from: 4,
+      to: 2,
+    });
   });
 
   it(`takes the median of the last ${BUSY_WINDOW} intervals: one slow interval does not grow the pool, a lasting change does`, () => {
@@ -121,7 +167,10 @@ describe('PoolSizer (Little\'s law)', () => {
     const sizer = new PoolSizer(sizerOptions, 10);
     // 5 ms held per hand-out, 30 ms to open a connection, 10 open: 50 waiting clear in 25 ms, 70 take 35 ms.
     expect(sizer.evaluate({ ...interval(1_000, 4), waiting: 50, open: 10, connectMs: 30 })).toBeUndefined();
-    expect(sizer.evaluate({ ...interval(2_000, 4), waiting: 70, open: 10, connectMs: 30 })).toMatchObject({ from: 10, to: 14 });
+    expect(sizer.evaluate({ ...interval(2_000, 4), waiting: 70, open: 10, connectMs: 30 })).toMatchObject({
+      from: 10,
+      to: 14,
+    });
   });
 
   it('shrinking half-way with light traffic still reaches the target, one connection at least per step', () => {
@@ -143,7 +192,7 @@ describe('PoolSizer peak hold (recurring bursts)', () => {
     for (let s = 1; s <= seconds; s++) sizer.evaluate(interval(from + s * 1_000, 10));
   }
 
-  it('holds the burst size for peakHoldMs after the burst, then decays to the Little\'s-law target', () => {
+  it("holds the burst size for peakHoldMs after the burst, then decays to the Little's-law target", () => {
     const sizer = new PoolSizer(hold, 2);
     burst(sizer, 0, 10); // last burst interval ends at 10 s
     expect(sizer.target).toBe(20);
@@ -283,7 +332,12 @@ describe('PatternLearner', () => {
     const clock = new FakeClock();
     const learner = new PatternLearner({ maxPatterns: 50, clock });
     for (let i = 0; i < 5_000; i++) {
-      learner.record({ fingerprint: `select ? from t${i}`, fingerprintHash: `h${i}`, kind: 'select', tables: [`t${i}`] }, 'replica', 1, true);
+      learner.record(
+        { fingerprint: `select ? from t${i}`, fingerprintHash: `h${i}`, kind: 'select', tables: [`t${i}`] },
+        'replica',
+        1,
+        true,
+      );
       expect(learner.size).toBeLessThanOrEqual(50);
     }
     expect(learner.size).toBe(50);
@@ -293,7 +347,12 @@ describe('PatternLearner', () => {
   it('ranks patterns by arrival rate and keeps count, errors, latency and route', () => {
     const clock = new FakeClock();
     const learner = new PatternLearner({ maxPatterns: 10, clock });
-    const hot = { fingerprint: 'select * from users where id = $1', fingerprintHash: 'a', kind: 'select', tables: ['users'] };
+    const hot = {
+      fingerprint: 'select * from users where id = $1',
+      fingerprintHash: 'a',
+      kind: 'select',
+      tables: ['users'],
+    };
     const cold = { fingerprint: 'update users set x = $1', fingerprintHash: 'b', kind: 'update', tables: ['users'] };
     for (let i = 0; i < 1_000; i++) {
       clock.advance(10);
@@ -327,7 +386,11 @@ describe('forecast', () => {
     const clock = new FakeClock();
     const profiles = { arrivals: new HourlyProfile(), busy: new HourlyProfile() };
     syntheticDay(clock, profiles);
-    const forecast = forecastWorkload([{ name: 'primary', ...profiles }], { min: 2, max: 40, targetUtilization: 0.5 }, Date.UTC(2026, 0, 6, 10, 30));
+    const forecast = forecastWorkload(
+      [{ name: 'primary', ...profiles }],
+      { min: 2, max: 40, targetUtilization: 0.5 },
+      Date.UTC(2026, 0, 6, 10, 30),
+    );
     expect(forecast.hoursObserved).toBe(24);
     expect(forecast.peakHours).toEqual([11, 10, 9, 14]);
     expect(forecast.expectedRatePerHour[3]).toBeCloseTo(20, 6);
@@ -353,20 +416,46 @@ describe('forecast', () => {
   });
 });
 
-function fakePool(name: string, label: string): SizedPool & { counters_: { queries: number; acquisitions: number; heldMs: number; waiting: number }; sizes: number[] } {
+function fakePool(
+  name: string,
+  label: string,
+): SizedPool & {
+  counters_: { queries: number; acquisitions: number; heldMs: number; waiting: number };
+  sizes: number[];
+} {
   const counters_ = { queries: 0, acquisitions: 0, heldMs: 0, waiting: 0 };
   const sizes: number[] = [];
-  return { name, label, counters_, sizes, counters: () => ({ ...counters_ }), resize: (target) => void sizes.push(target) };
+  return {
+    name,
+    label,
+    counters_,
+    sizes,
+    counters: () => ({ ...counters_ }),
+    resize: (target) => void sizes.push(target),
+  };
 }
 
-const settings = { enabled: true, intervalMs: 1_000, targetUtilization: 0.5, hysteresis: 0.25, cooldownMs: 5_000, peakHoldMs: 0, saveIntervalMs: 60_000, min: 2, max: 40 };
+const settings = {
+  enabled: true,
+  intervalMs: 1_000,
+  targetUtilization: 0.5,
+  hysteresis: 0.25,
+  cooldownMs: 5_000,
+  peakHoldMs: 0,
+  saveIntervalMs: 60_000,
+  min: 2,
+  max: 40,
+};
 
 describe('AdaptiveController', () => {
   it('sizes each pool from what it did in the interval and says why', () => {
     const clock = new FakeClock();
     const pool = fakePool('primary', 'db:5432/app');
     const resizes: unknown[] = [];
-    const controller = new AdaptiveController([pool], { ...settings, stateFile: undefined }, clock, { onResize: (node, resize) => resizes.push({ node, ...resize }), onWarning: () => undefined });
+    const controller = new AdaptiveController([pool], { ...settings, stateFile: undefined }, clock, {
+      onResize: (node, resize) => resizes.push({ node, ...resize }),
+      onWarning: () => undefined,
+    });
     expect(pool.sizes).toEqual([2]); // starts at min
     clock.advance(1_000);
     pool.counters_.acquisitions += 300;
@@ -384,12 +473,15 @@ describe('AdaptiveController', () => {
     expect(controller.forecast().expectedRatePerHour[0]).toBeGreaterThan(0);
   });
 
-  it('saves the learned profile and a restart pre-warms to this hour\'s size; corrupt or foreign files are ignored with a warning', () => {
+  it("saves the learned profile and a restart pre-warms to this hour's size; corrupt or foreign files are ignored with a warning", () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgr-adaptive-'));
     const stateFile = join(dir, 'state', 'adaptive.json');
     const clock = new FakeClock(Date.UTC(2026, 0, 5, 9, 0, 0));
     const pool = fakePool('primary', 'db:5432/app');
-    const first = new AdaptiveController([pool], { ...settings, stateFile }, clock, { onResize: () => undefined, onWarning: (message) => expect.fail(message) });
+    const first = new AdaptiveController([pool], { ...settings, stateFile }, clock, {
+      onResize: () => undefined,
+      onWarning: (message) => expect.fail(message),
+    });
     expect(first.learnedSize('primary')).toBeUndefined();
     for (let i = 0; i < 30; i++) {
       clock.advance(1_000);
@@ -402,17 +494,34 @@ describe('AdaptiveController', () => {
     expect(readStateFile(stateFile)).toMatchObject({ ok: true });
 
     clock.advance(10 * 60_000); // restarted ten minutes later, same hour
-    const second = new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, { onResize: () => undefined, onWarning: (message) => expect.fail(message) });
+    const second = new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, {
+      onResize: () => undefined,
+      onWarning: (message) => expect.fail(message),
+    });
     expect(second.learnedSize('primary')).toBe(18);
     expect(second.target('primary')).toBe(18);
 
     const warnings: string[] = [];
     const collect = { onResize: () => undefined, onWarning: (message: string) => warnings.push(message) };
     writeFileSync(stateFile, '{ not json');
-    expect(new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect).learnedSize('primary')).toBeUndefined();
+    expect(
+      new AdaptiveController(
+        [fakePool('primary', 'db:5432/app')],
+        { ...settings, stateFile },
+        clock,
+        collect,
+      ).learnedSize('primary'),
+    ).toBeUndefined();
     writeFileSync(stateFile, JSON.stringify({ format: 'something-else', version: 1, nodes: {} }));
     new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect);
-    writeFileSync(stateFile, JSON.stringify({ format: 'pg-query-router/adaptive-state', version: 1, nodes: { 'db:5432/app': { arrivals: [1, 2], busy: [] } } }));
+    writeFileSync(
+      stateFile,
+      JSON.stringify({
+        format: 'pg-query-router/adaptive-state',
+        version: 1,
+        nodes: { 'db:5432/app': { arrivals: [1, 2], busy: [] } },
+      }),
+    );
     new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect);
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/ignored: not JSON/);
@@ -421,14 +530,24 @@ describe('AdaptiveController', () => {
     // A state file of other nodes (another cluster's) is ignored too, and says so.
     second.save();
     writeFileSync(stateFile, readFileSync(stateFile, 'utf8').replace('db:5432/app', 'elsewhere:5432/app'));
-    expect(new AdaptiveController([fakePool('primary', 'db:5432/app')], { ...settings, stateFile }, clock, collect).learnedSize('primary')).toBeUndefined();
+    expect(
+      new AdaptiveController(
+        [fakePool('primary', 'db:5432/app')],
+        { ...settings, stateFile },
+        clock,
+        collect,
+      ).learnedSize('primary'),
+    ).toBeUndefined();
     expect(warnings[3]).toMatch(/ignored: it describes other nodes \(elsewhere:5432\/app\)/);
   });
 
   it('learns but never resizes when disabled', () => {
     const clock = new FakeClock();
     const pool = fakePool('primary', 'db:5432/app');
-    const controller = new AdaptiveController([pool], { ...settings, enabled: false, stateFile: undefined }, clock, { onResize: () => expect.fail('resized'), onWarning: () => undefined });
+    const controller = new AdaptiveController([pool], { ...settings, enabled: false, stateFile: undefined }, clock, {
+      onResize: () => expect.fail('resized'),
+      onWarning: () => undefined,
+    });
     clock.advance(1_000);
     pool.counters_.queries += 500;
     pool.counters_.acquisitions += 500;

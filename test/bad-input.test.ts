@@ -74,10 +74,15 @@ describe('bad input gets a clear typed error and loses nothing', () => {
     expect(totalQueries()).toBe(before);
     // A NUL inside a parameter reaches PostgreSQL, which refuses it as the caller's data (22021), not a node failure.
     for (let i = 0; i < 10; i++) {
-      await expect(router.query('INSERT INTO bad_input_items VALUES ($1, $2)', [1_000 + i, 'x\0y'])).rejects.toMatchObject({ code: '22021' });
+      await expect(
+        router.query('INSERT INTO bad_input_items VALUES ($1, $2)', [1_000 + i, 'x\0y']),
+      ).rejects.toMatchObject({ code: '22021' });
     }
     expect(router.stats().nodes.map((node) => node.breaker)).toEqual(['closed', 'closed', 'closed']);
-    await router.query('INSERT INTO bad_input_items VALUES ($1, $2) ON CONFLICT DO NOTHING', [999, 'written after all that']);
+    await router.query('INSERT INTO bad_input_items VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      999,
+      'written after all that',
+    ]);
   });
 
   it('rejects a wrong parameter count before sending anything', async () => {
@@ -104,7 +109,12 @@ describe('bad input gets a clear typed error and loses nothing', () => {
   it('keeps the SQLSTATE and diagnostic fields of a constraint violation', async () => {
     await router.query('INSERT INTO bad_input_items VALUES (1, $1) ON CONFLICT DO NOTHING', ['one']);
     const error = await failure(router.query('INSERT INTO bad_input_items VALUES ($1, $2)', [1, 'again']));
-    expect(error).toMatchObject({ code: '23505', constraint: 'bad_input_items_pkey', table: 'bad_input_items', severity: 'ERROR' });
+    expect(error).toMatchObject({
+      code: '23505',
+      constraint: 'bad_input_items_pkey',
+      table: 'bad_input_items',
+      severity: 'ERROR',
+    });
     expect((error as Error).cause).toBeInstanceOf(Error);
     // The statement cache is left consistent: the same statement works with good values.
     await router.query('INSERT INTO bad_input_items VALUES ($1, $2) ON CONFLICT DO NOTHING', [2, 'two']);
@@ -156,15 +166,25 @@ describe('bad input gets a clear typed error and loses nothing', () => {
   });
 
   it('rejects bad per-call options', async () => {
-    await expect(router.query('SELECT 1', [], { route: 'sideways' as never })).rejects.toMatchObject({ key: 'query.route' });
-    await expect(router.query('SELECT 1', [], { rout: 'primary' } as never)).rejects.toMatchObject({ key: 'query.rout' });
-    await expect(router.transaction(async () => 1, { isolationLevel: 'chaos' as never })).rejects.toMatchObject({ key: 'transaction.isolationLevel' });
+    await expect(router.query('SELECT 1', [], { route: 'sideways' as never })).rejects.toMatchObject({
+      key: 'query.route',
+    });
+    await expect(router.query('SELECT 1', [], { rout: 'primary' } as never)).rejects.toMatchObject({
+      key: 'query.rout',
+    });
+    await expect(router.transaction(async () => 1, { isolationLevel: 'chaos' as never })).rejects.toMatchObject({
+      key: 'transaction.isolationLevel',
+    });
   });
 
   it('rejects a missing DATABASE_URL and unknown PGROUTER_ variables', () => {
     expect(() => QueryRouter.fromEnv({})).toThrow(ConfigError);
-    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAXX: '3' })).toThrow(/PGROUTER_POOL_MAXX/);
-    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAX: 'lots' })).toThrow(/PGROUTER_POOL_MAX/);
+    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAXX: '3' })).toThrow(
+      /PGROUTER_POOL_MAXX/,
+    );
+    expect(() => QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, PGROUTER_POOL_MAX: 'lots' })).toThrow(
+      /PGROUTER_POOL_MAX/,
+    );
   });
 
   it('refuses statements in a transaction that has ended', async () => {
@@ -218,7 +238,10 @@ describe('bad input gets a clear typed error and loses nothing', () => {
 
   it('never shows credentials in util.inspect of the router or anything it hands out, at any depth', async () => {
     const secret = secretOf(primaryUrl);
-    const own = new QueryRouter({ primary: primaryUrl, replicas: [replicaUrls[0]!, { connectionString: replicaUrls[1]!, max: 2 }] });
+    const own = new QueryRouter({
+      primary: primaryUrl,
+      replicas: [replicaUrls[0]!, { connectionString: replicaUrls[1]!, max: 2 }],
+    });
     const shown: string[] = [];
     const show = (value: unknown): void => {
       for (const showHidden of [false, true]) shown.push(inspect(value, { depth: Infinity, showHidden }));

@@ -1,5 +1,12 @@
 import { describe, expect, inject, it } from 'vitest';
-import { ADAPTIVE, ADAPTIVE_COLD, FIXED_MAX, FIXED_MIN, QUICK_ADAPTIVE_PARAMS, type AdaptiveBenchParams } from '../bench/adaptive-params.js';
+import {
+  ADAPTIVE,
+  ADAPTIVE_COLD,
+  FIXED_MAX,
+  FIXED_MIN,
+  QUICK_ADAPTIVE_PARAMS,
+  type AdaptiveBenchParams,
+} from '../bench/adaptive-params.js';
 import { ADAPTIVE_TABLE_HEADERS } from '../bench/adaptive-report.js';
 import { runAdaptiveBenchmark } from '../bench/adaptive-run.js';
 import { arrivalSchedule } from '../bench/adaptive-workload.js';
@@ -22,8 +29,17 @@ const params: AdaptiveBenchParams = {
   contenders: [
     { name: FIXED_MIN, pool: { min: 2, max: 2 } },
     { name: FIXED_MAX, pool: { min: 6, max: 6 } },
-    { name: ADAPTIVE, pool: { min: 2, max: 6, idleTimeoutMs: 200 }, adaptive: { enabled: true, intervalMs: 50, cooldownMs: 100, peakHoldMs: 400 }, inService: true },
-    { name: ADAPTIVE_COLD, pool: { min: 2, max: 6, idleTimeoutMs: 200 }, adaptive: { enabled: true, intervalMs: 50, cooldownMs: 100, peakHoldMs: 400 } },
+    {
+      name: ADAPTIVE,
+      pool: { min: 2, max: 6, idleTimeoutMs: 200 },
+      adaptive: { enabled: true, intervalMs: 50, cooldownMs: 100, peakHoldMs: 400 },
+      inService: true,
+    },
+    {
+      name: ADAPTIVE_COLD,
+      pool: { min: 2, max: 6, idleTimeoutMs: 200 },
+      adaptive: { enabled: true, intervalMs: 50, cooldownMs: 100, peakHoldMs: 400 },
+    },
   ],
 };
 
@@ -59,8 +75,18 @@ describe('bench:adaptive smoke run (tiny phases, no timing assertions)', () => {
 
     const lines = outcome.report.table.split('\n');
     expect(lines).toHaveLength(2 + 4);
-    expect(lines[0]!.split('|').map((cell) => cell.trim()).filter((cell) => cell !== '')).toEqual(ADAPTIVE_TABLE_HEADERS);
-    expect(lines.slice(2).map((line) => line.split('|')[1]!.trim())).toEqual([FIXED_MIN, FIXED_MAX, ADAPTIVE, ADAPTIVE_COLD]);
+    expect(
+      lines[0]!
+        .split('|')
+        .map((cell) => cell.trim())
+        .filter((cell) => cell !== ''),
+    ).toEqual(ADAPTIVE_TABLE_HEADERS);
+    expect(lines.slice(2).map((line) => line.split('|')[1]!.trim())).toEqual([
+      FIXED_MIN,
+      FIXED_MAX,
+      ADAPTIVE,
+      ADAPTIVE_COLD,
+    ]);
     // The in-service router starts the timed run with the size its earlier bursts needed, not at min.
     const inService = outcome.results.get(ADAPTIVE)![0]!.record.samples[0]!;
     expect(inService.target).toBeGreaterThan(2);

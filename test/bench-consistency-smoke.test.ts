@@ -7,7 +7,13 @@ import { sharedCluster } from './helpers/cluster.js';
 // A tiny run of the benchmark's workload on the shared cluster: it checks that every policy runs, that the report has
 // every row with numbers in it, and that read-your-writes read nothing stale — never how fast anything is. (The
 // shared cluster commits asynchronously, so this also covers the insert-position path of read-your-writes.)
-const params: ConsistencyBenchParams = { ...QUICK_CONSISTENCY_PARAMS, users: 12, thinkMs: 20, writeShares: [0.5], cellMs: 700 };
+const params: ConsistencyBenchParams = {
+  ...QUICK_CONSISTENCY_PARAMS,
+  users: 12,
+  thinkMs: 20,
+  writeShares: [0.5],
+  cellMs: 700,
+};
 
 describe('bench:consistency smoke run (shared cluster, tiny cells, no timing assertions)', () => {
   it('runs every policy and reports stale reads, replica share and latency for each', async () => {

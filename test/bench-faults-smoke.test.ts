@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEnvironment } from '../bench/environment.js';
 import { analyseScenario, type FaultsAnalysis } from '../bench/faults-analysis.js';
-import { measureOpossum, measureOverhead, OPOSSUM_NAMES, OVERHEAD_NAMES, type OpossumResult, type OverheadResult } from '../bench/faults-overhead.js';
+import {
+  measureOpossum,
+  measureOverhead,
+  OPOSSUM_NAMES,
+  OVERHEAD_NAMES,
+  type OpossumResult,
+  type OverheadResult,
+} from '../bench/faults-overhead.js';
 import { QUICK_FAULTS_PARAMS, type FaultsBenchParams } from '../bench/faults-params.js';
 import { faultsHeader, faultsReport, renderFaultsReport } from '../bench/faults-report.js';
 import { runFaultScenario, type ScenarioResult } from '../bench/faults-scenario.js';
@@ -19,12 +26,29 @@ const params: FaultsBenchParams = {
   replicas: 1,
   killReplica: 1,
   pauseReplica: 1,
-  phases: { warmupMs: 200, baselineMs: 500, replicaKilledMs: 600, replicaRestartedMs: 600, replicaPausedMs: 800, replicaResumedMs: 600, primaryDownMs: 700, recoveryMs: 900 },
+  phases: {
+    warmupMs: 200,
+    baselineMs: 500,
+    replicaKilledMs: 600,
+    replicaRestartedMs: 600,
+    replicaPausedMs: 800,
+    replicaResumedMs: 600,
+    primaryDownMs: 700,
+    recoveryMs: 900,
+  },
   overhead: { rounds: 2, callsPerRound: 30, warmupCalls: 10 },
   opossum: { rounds: 1, callsPerRound: 2_000 },
 };
 
-const PHASES = ['baseline', 'replica1 SIGKILLed', 'replica1 restarted', 'replica1 frozen (SIGSTOP)', 'replica1 resumed', 'primary stopped', 'primary restarted, recovery'];
+const PHASES = [
+  'baseline',
+  'replica1 SIGKILLed',
+  'replica1 restarted',
+  'replica1 frozen (SIGSTOP)',
+  'replica1 resumed',
+  'primary stopped',
+  'primary restarted, recovery',
+];
 
 const finite = (value: number | undefined): boolean => value !== undefined && Number.isFinite(value);
 
@@ -59,10 +83,18 @@ describe('bench:faults smoke run (own 1-replica cluster, tiny phases, no timing 
     const baseline = analysis.phases[0]!;
     expect(baseline.reads).toBeGreaterThan(0);
     expect(baseline.writes).toBeGreaterThan(0);
-    for (const value of [baseline.readLatency.p50Ms, baseline.readLatency.p99Ms, baseline.readMaxMs, baseline.writeLatency.p50Ms, baseline.writeLatency.p99Ms]) {
+    for (const value of [
+      baseline.readLatency.p50Ms,
+      baseline.readLatency.p99Ms,
+      baseline.readMaxMs,
+      baseline.writeLatency.p50Ms,
+      baseline.writeLatency.p99Ms,
+    ]) {
       expect(finite(value)).toBe(true);
     }
-    expect(analysis.total.reads + analysis.total.writes).toBe(analysis.phases.reduce((sum, p) => sum + p.reads + p.writes, 0));
+    expect(analysis.total.reads + analysis.total.writes).toBe(
+      analysis.phases.reduce((sum, p) => sum + p.reads + p.writes, 0),
+    );
     for (const p of analysis.phases) expect(p.toMs).toBeGreaterThan(p.fromMs);
   });
 
@@ -76,7 +108,15 @@ describe('bench:faults smoke run (own 1-replica cluster, tiny phases, no timing 
       expect(finite(f.backTookMs)).toBe(true);
       expect(f.recoveryLimitMs).toBe(scenario.options.breaker.resetTimeoutMs + 1_000);
       // Whatever was or was not seen in phases this short, every duration is a number or absent.
-      for (const value of [f.breakerOpenAfterMs, f.replicaDownAfterMs, f.detectedAfterMs, f.breakerCloseAfterMs, f.replicaUpAfterMs, f.firstSuccessAfterMs, f.recoveredAfterMs]) {
+      for (const value of [
+        f.breakerOpenAfterMs,
+        f.replicaDownAfterMs,
+        f.detectedAfterMs,
+        f.breakerCloseAfterMs,
+        f.replicaUpAfterMs,
+        f.firstSuccessAfterMs,
+        f.recoveredAfterMs,
+      ]) {
         if (value !== undefined) expect(finite(value)).toBe(true);
       }
     }
@@ -97,7 +137,8 @@ describe('bench:faults smoke run (own 1-replica cluster, tiny phases, no timing 
     const header = faultsHeader(await describeEnvironment(cluster!.primaryUrl), params, scenario);
     const text = `${header}\n\n${renderFaultsReport(report)}`;
     expect(text).not.toMatch(/NaN|Infinity|undefined/);
-    const tableOf = (prefix: string): string[] => report.sections.find((s) => s.title.startsWith(prefix))!.table.split('\n');
+    const tableOf = (prefix: string): string[] =>
+      report.sections.find((s) => s.title.startsWith(prefix))!.table.split('\n');
     // Header, rule, one row per phase, the total.
     expect(tableOf('Statements per phase')).toHaveLength(2 + PHASES.length + 1);
     expect(tableOf('Statements per phase').at(-1)).toContain('statements attempted');

@@ -21,7 +21,12 @@ const params: OrmsBenchParams = {
   sampleCapacity: 1 << 16,
 };
 
-const TARGETS = ['pg.Pool', 'router.asPool()', 'router.asPool(), statement cache off', 'router.asPool(), reads on replicas'];
+const TARGETS = [
+  'pg.Pool',
+  'router.asPool()',
+  'router.asPool(), statement cache off',
+  'router.asPool(), reads on replicas',
+];
 
 describe('bench:orms smoke run (shared cluster, tiny counts, no timing assertions)', () => {
   let schema: BenchSchema | undefined;
@@ -65,7 +70,13 @@ describe('bench:orms smoke run (shared cluster, tiny counts, no timing assertion
     ]);
     expect(notes).toHaveLength(2);
     const table = renderTable(rows);
-    expect(table.split('\n')[0]!.split('|').map((cell) => cell.trim()).filter(Boolean)).toEqual(TABLE_COLUMNS);
+    expect(
+      table
+        .split('\n')[0]!
+        .split('|')
+        .map((cell) => cell.trim())
+        .filter(Boolean),
+    ).toEqual(TABLE_COLUMNS);
     const header = ormsHeader(await describeEnvironment(cluster.primaryUrl), params);
     const text = `${header}\n\n${table}`;
     expect(text).not.toMatch(/NaN|Infinity|undefined/);

@@ -22,8 +22,16 @@ describe('bench:parity smoke run (tiny counts, no timing assertions)', () => {
     const callCost = await measureCallCost(primaryUrl, params.overhead);
     const prewarm = await measurePrewarm(primaryUrl, params.prewarm);
 
-    expect(callCost.withoutScopes.map((row) => row.name)).toEqual([CALL_COST_NAMES.named, CALL_COST_NAMES.router, CALL_COST_NAMES.noThreshold]);
-    expect(callCost.withScopes.map((row) => row.name)).toEqual([CALL_COST_NAMES.named, CALL_COST_NAMES.unscoped, CALL_COST_NAMES.scoped]);
+    expect(callCost.withoutScopes.map((row) => row.name)).toEqual([
+      CALL_COST_NAMES.named,
+      CALL_COST_NAMES.router,
+      CALL_COST_NAMES.noThreshold,
+    ]);
+    expect(callCost.withScopes.map((row) => row.name)).toEqual([
+      CALL_COST_NAMES.named,
+      CALL_COST_NAMES.unscoped,
+      CALL_COST_NAMES.scoped,
+    ]);
     for (const row of [...callCost.withoutScopes, ...callCost.withScopes]) {
       expect(Number.isFinite(row.p50Us)).toBe(true);
       expect(Number.isFinite(row.addedUs)).toBe(true);
@@ -45,6 +53,8 @@ describe('bench:parity smoke run (tiny counts, no timing assertions)', () => {
     expect(prewarmLines[3]).toContain(PREWARM_NAMES.prewarmed);
     for (const line of [...callLines.slice(2), ...prewarmLines.slice(2)]) expect(line).not.toMatch(/NaN|undefined/);
     expect(report.notes).toHaveLength(4);
-    expect(parityHeader(await describeEnvironment(primaryUrl), params)).toMatch(/^## Health scores and workload scopes \(BENCH_QUICK/);
+    expect(parityHeader(await describeEnvironment(primaryUrl), params)).toMatch(
+      /^## Health scores and workload scopes \(BENCH_QUICK/,
+    );
   });
 });

@@ -85,7 +85,8 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
           continue;
         }
         expect(summary?.runs).toBe(params.rounds);
-        for (const value of [summary!.rowsPerSecond, summary!.cpuUsPerRow]) expect(Number.isFinite(value) && value > 0).toBe(true);
+        for (const value of [summary!.rowsPerSecond, summary!.cpuUsPerRow])
+          expect(Number.isFinite(value) && value > 0).toBe(true);
       }
     }
     const report = pipelineReport(results, contenders);
@@ -99,7 +100,7 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     for (const target of report.targets) expect(target.measured).toMatch(/^\d+\.\d\d×$/);
   });
 
-  it('reads a process tree\'s CPU time where /proc allows, and nothing without a pid', () => {
+  it("reads a process tree's CPU time where /proc allows, and nothing without a pid", () => {
     expect(serverCpuClock(undefined)()).toBeUndefined();
     const reading = serverCpuClock(process.pid)();
     if (process.platform === 'linux') expect(Number.isFinite(reading) && reading! > 0).toBe(true);

@@ -19,9 +19,17 @@ const pool = { max: 4 };
 /** The `[benchmark, contender]` cells of each body line of a rendered table. */
 function renderedRows(markdown: string): [string, string][] {
   const lines = markdown.split('\n');
-  expect(lines[0]!.split('|').map((cell) => cell.trim()).filter(Boolean)).toEqual(TABLE_COLUMNS);
+  expect(
+    lines[0]!
+      .split('|')
+      .map((cell) => cell.trim())
+      .filter(Boolean),
+  ).toEqual(TABLE_COLUMNS);
   return lines.slice(2).map((line) => {
-    const cells = line.slice(1, -1).split('|').map((cell) => cell.trim());
+    const cells = line
+      .slice(1, -1)
+      .split('|')
+      .map((cell) => cell.trim());
     return [cells[0]!, cells[1]!];
   });
 }
@@ -61,9 +69,19 @@ describe('bench/ smoke run (tiny counts, no timing assertions)', () => {
   });
 
   it('measures router.query against pg.Pool, pg named statements and postgres.js', async () => {
-    const result = await measureThroughput(primaryUrl, schema!, { loop, pool, concurrency: [1, 4], interleavedMs: 40 }, buffer);
+    const result = await measureThroughput(
+      primaryUrl,
+      schema!,
+      { loop, pool, concurrency: [1, 4], interleavedMs: 40 },
+      buffer,
+    );
     const contenders = ['pg.Pool#query', 'router.query', 'pg.Pool#query (named)', 'postgres.js unsafe'];
-    expect(result.scenarios.map((s) => s.scenario.label)).toEqual(['SELECT $1::int, 1 caller', 'SELECT $1::int, 4 callers', 'OLTP mix, 1 caller', 'OLTP mix, 4 callers']);
+    expect(result.scenarios.map((s) => s.scenario.label)).toEqual([
+      'SELECT $1::int, 1 caller',
+      'SELECT $1::int, 4 callers',
+      'OLTP mix, 1 caller',
+      'OLTP mix, 4 callers',
+    ]);
     for (const { results } of result.scenarios) expectAllMeasured(results, contenders);
     const interleavedLabels = ['SELECT $1::int, 1 caller, interleaved', 'OLTP mix, 1 caller, interleaved'];
     expect(result.interleaved.map((i) => i.label)).toEqual(interleavedLabels);
@@ -75,7 +93,13 @@ describe('bench/ smoke run (tiny counts, no timing assertions)', () => {
     }
     expectRowsRendered(result.rows, [
       ...result.scenarios.flatMap(({ scenario }) => contenders.map((c) => [scenario.label, c] as const)),
-      ...interleavedLabels.flatMap((label) => [[label, 'added by router vs pg.Pool#query'], [label, 'added by router vs pg named']] as const),
+      ...interleavedLabels.flatMap(
+        (label) =>
+          [
+            [label, 'added by router vs pg.Pool#query'],
+            [label, 'added by router vs pg named'],
+          ] as const,
+      ),
     ]);
     expect(result.targets).toHaveLength(4);
   });
@@ -89,14 +113,32 @@ describe('bench/ smoke run (tiny counts, no timing assertions)', () => {
     }
     expect(result.cached.hits).toBeGreaterThan(0);
     expect(result.uncached.hits + result.uncached.misses).toBe(0);
-    expectRowsRendered(result.rows, ['Repeated join, 1 caller', 'Repeated join, 4 callers'].flatMap((label) => contenders.map((c) => [label, c] as const)));
+    expectRowsRendered(
+      result.rows,
+      ['Repeated join, 1 caller', 'Repeated join, 4 callers'].flatMap((label) =>
+        contenders.map((c) => [label, c] as const),
+      ),
+    );
   });
 
   it('measures classification cost over corpus statements', () => {
     const statements = classificationCorpus.slice(0, 40).map((c) => c.sql);
-    const result = measureClassification(statements, { coldRepetitions: 3, warmPasses: 5, warmRounds: 2, parserRepetitions: 3 });
+    const result = measureClassification(statements, {
+      coldRepetitions: 3,
+      warmPasses: 5,
+      warmRounds: 2,
+      parserRepetitions: 3,
+    });
     expect(result.statements).toBe(40);
-    for (const value of [result.coldP50Us, result.coldP95Us, result.coldMaxUs, result.warmUs, result.warmFreshStringUs, result.parserReferenceUs, result.lexerReferenceUs]) {
+    for (const value of [
+      result.coldP50Us,
+      result.coldP95Us,
+      result.coldMaxUs,
+      result.warmUs,
+      result.warmFreshStringUs,
+      result.parserReferenceUs,
+      result.lexerReferenceUs,
+    ]) {
       expect(Number.isFinite(value)).toBe(true);
       expect(value).toBeGreaterThan(0);
     }

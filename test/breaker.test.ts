@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
 import { until } from './helpers/wait.js';
 
-
 interface ReadLoad {
   served: number;
   failed: number;
@@ -68,7 +67,10 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
   it('opens no breaker for 500 syntax errors and 500 unique violations', async () => {
     await router.query('INSERT INTO breaker_items VALUES (1, 1)');
     for (let i = 0; i < 500; i++) await expect(router.query('SELEC 1')).rejects.toMatchObject({ code: '42601' });
-    for (let i = 0; i < 500; i++) await expect(router.query('INSERT INTO breaker_items VALUES ($1, 1)', [1])).rejects.toMatchObject({ code: '23505' });
+    for (let i = 0; i < 500; i++)
+      await expect(router.query('INSERT INTO breaker_items VALUES ($1, 1)', [1])).rejects.toMatchObject({
+        code: '23505',
+      });
     expect(router.stats().nodes.map((node) => node.breaker)).toEqual(['closed', 'closed', 'closed']);
     expect(events).toEqual([]);
   });
@@ -116,9 +118,11 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
     expect(events).toContain('open:replica-1');
   }, 60_000);
 
-  it('cancels a slow statement on a live node as the caller\'s error (57014), without opening its breaker', async () => {
+  it("cancels a slow statement on a live node as the caller's error (57014), without opening its breaker", async () => {
     const opens = router.stats().nodes[0]!.breakerOpens;
-    const error = await router.query('SELECT pg_sleep(5)', [], { route: 'primary', timeoutMs: 200 }).catch((e: unknown) => e);
+    const error = await router
+      .query('SELECT pg_sleep(5)', [], { route: 'primary', timeoutMs: 200 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: '57014' });
     expect(router.stats().nodes[0]!.breakerOpens).toBe(opens);
     expect((await router.query<{ v: number }>('SELECT 1 AS v', [], { route: 'primary' })).rows[0]!.v).toBe(1);
@@ -145,7 +149,9 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
     const { rows } = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
     expect(rows[0]!.r).toBe(true);
     // The caller's fallback answers a write the primary cannot take.
-    const fallback = await router.query('INSERT INTO breaker_items VALUES ($1, 2)', [201], { fallback: () => ({ command: 'INSERT', rowCount: 0, oid: 0, rows: [], fields: [] }) });
+    const fallback = await router.query('INSERT INTO breaker_items VALUES ($1, 2)', [201], {
+      fallback: () => ({ command: 'INSERT', rowCount: 0, oid: 0, rows: [], fields: [] }),
+    });
     expect(fallback.rowCount).toBe(0);
     expect(router.stats().routing.callerFallbacks).toBeGreaterThan(0);
 
@@ -155,7 +161,8 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
         await router.query('INSERT INTO breaker_items VALUES ($1, 3) ON CONFLICT DO NOTHING', [300]);
         return true;
       } catch (e) {
-        if (!(e instanceof CircuitOpenError) && !(e as { code?: string }).code?.match(/^(ECONNREFUSED|57P03)$/)) throw e;
+        if (!(e instanceof CircuitOpenError) && !(e as { code?: string }).code?.match(/^(ECONNREFUSED|57P03)$/))
+          throw e;
         return false;
       }
     }, 20_000);
@@ -168,7 +175,9 @@ describe('circuit breakers, fallbacks and self-healing on a real cluster', () =>
   it('heals a misrouted write: a replica refuses it, it runs on the primary, and its verdict is corrected', async () => {
     // A function that lies about its volatility: STABLE, yet it advances a sequence. The catalog says it may
     // run on a replica; the replica refuses nextval() with SQLSTATE 25006.
-    await router.query(`CREATE FUNCTION breaker_next() RETURNS bigint LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN nextval('breaker_seq'); END $$`);
+    await router.query(
+      `CREATE FUNCTION breaker_next() RETURNS bigint LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN nextval('breaker_seq'); END $$`,
+    );
     await cluster.waitForReplication();
     const sql = 'SELECT breaker_next() AS n, pg_is_in_recovery() AS r';
     const first = await router.query<{ n: string; r: boolean }>(sql);

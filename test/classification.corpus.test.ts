@@ -7,7 +7,16 @@ import { classifyQuery } from '../src/router/classify.js';
 import type { Classification, StatementKind } from '../src/router/classification.js';
 import { classificationCorpus, type CorpusCase } from './fixtures/classification-corpus.js';
 
-const KINDS: readonly StatementKind[] = ['read', 'write', 'ddl', 'transaction', 'session', 'utility', 'empty', 'unknown'];
+const KINDS: readonly StatementKind[] = [
+  'read',
+  'write',
+  'ddl',
+  'transaction',
+  'session',
+  'utility',
+  'empty',
+  'unknown',
+];
 const HASH = /^[0-9a-f]{16}$/;
 
 /** Shape checks that hold for every classification of every string. */
@@ -97,8 +106,8 @@ describe('fingerprints', () => {
     "SELECT * /* a comment */ FROM users WHERE id = 7 -- trailing\n AND name = 'x'",
     "SeLeCt * FrOm users WhErE id = 99999 AnD name = 'it''s'",
     "\t\tSELECT *\r\nFROM users\r\nWHERE id = 1.5\r\nAND name = ''",
-    "SELECT * FROM users WHERE id = 3 AND name = $$dollar$$",
-    "SELECT * FROM users WHERE id = 3 AND name = $q$tagged$q$",
+    'SELECT * FROM users WHERE id = 3 AND name = $$dollar$$',
+    'SELECT * FROM users WHERE id = 3 AND name = $q$tagged$q$',
     "SELECT * FROM users WHERE id = 3 AND name = E'esc\\'aped'",
   ];
 
@@ -207,7 +216,7 @@ describe('never throws', () => {
     ['lone quote', "'"],
     ['lone double quote', '"'],
     ['"unterminated', '"unterminated'],
-    ['E\'', "E'"],
+    ["E'", "E'"],
     ['U&"', 'U&"'],
     ['backslash', '\\'],
     ['comment opener', '/*'],
@@ -234,13 +243,17 @@ describe('never throws', () => {
     ['control characters', 'SELECT \u0001\u0002\u0003\u007f'],
   ];
 
-  it.each(nasty)('%s', (_name, sql) => {
-    let c: Classification | undefined;
-    expect(() => {
-      c = classifyQuery(sql);
-    }).not.toThrow();
-    expectWellFormed(c!);
-  }, 20_000);
+  it.each(nasty)(
+    '%s',
+    (_name, sql) => {
+      let c: Classification | undefined;
+      expect(() => {
+        c = classifyQuery(sql);
+      }).not.toThrow();
+      expectWellFormed(c!);
+    },
+    20_000,
+  );
 
   it('sends unreadable nasty strings to the primary', () => {
     for (const sql of ['$', '$1$', "'", '"unterminated', '/*', '😀', `SELECT ${'('.repeat(5000)}`]) {

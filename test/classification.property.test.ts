@@ -135,7 +135,7 @@ const lineCommentText = anyText.map((t) => t.replace(/[\r\n]/g, ' '));
 /** Block comment text: no opener or closer inside, and nothing at its ends that could fuse with one. */
 function blockSafe(text: string): string {
   let t = text;
-  for (let prev = ''; prev !== t; ) {
+  for (let prev = ''; prev !== t;) {
     prev = t;
     t = t.replace(/\*\//g, '* /').replace(/\/\*/g, '/ *');
   }
@@ -169,7 +169,7 @@ function recase(token: string, mask: number): string {
   let out = '';
   for (const ch of token) {
     if (/[a-z]/i.test(ch)) {
-      out += (mask >>> bit % 31) & 1 ? ch.toUpperCase() : ch.toLowerCase();
+      out += (mask >>> (bit % 31)) & 1 ? ch.toUpperCase() : ch.toLowerCase();
       bit += 1;
     } else {
       out += ch;
@@ -239,7 +239,8 @@ function dollarLiteral(s: string, tag: string): string {
 const quotedIdentifier = (s: string): string => `"${(s.length > 0 ? s : 'x').replace(/"/g, '""')}"`;
 
 /** A Unicode-escape quoted identifier: backslashes doubled, double quotes doubled. */
-const unicodeIdentifier = (s: string): string => `U&"${(s.length > 0 ? s : 'x').replace(/\\/g, '\\\\').replace(/"/g, '""')}"`;
+const unicodeIdentifier = (s: string): string =>
+  `U&"${(s.length > 0 ? s : 'x').replace(/\\/g, '\\\\').replace(/"/g, '""')}"`;
 
 const literalContent = anyText;
 
@@ -341,7 +342,9 @@ describe('property 2: dressing a read changes neither its route nor its fingerpr
   const plain = new Map(READ_POOL.map((sql) => [sql, classifyQuery(sql)] as const));
 
   it('keeps route, kind, fingerprint and fingerprintHash', () => {
-    const scenario = fromPool(READ_POOL).chain((r) => dressing(r.tokens.length).map((d) => ({ plain: r.sql, sql: dress(r.tokens, d) })));
+    const scenario = fromPool(READ_POOL).chain((r) =>
+      dressing(r.tokens.length).map((d) => ({ plain: r.sql, sql: dress(r.tokens, d) })),
+    );
     fc.assert(
       fc.property(scenario, ({ plain: original, sql }) => {
         const expected = plain.get(original)!;

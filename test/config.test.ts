@@ -15,14 +15,21 @@ describe('options', () => {
   });
 
   it('keeps an explicit 0 instead of replacing it with a default', () => {
-    const options = resolveOptions({ primary: 'postgres://db/app', pool: { idleTimeoutMs: 0, acquireTimeoutMs: 0 }, statementCache: { max: 0 } });
+    const options = resolveOptions({
+      primary: 'postgres://db/app',
+      pool: { idleTimeoutMs: 0, acquireTimeoutMs: 0 },
+      statementCache: { max: 0 },
+    });
     expect(options.pool.idleTimeoutMs).toBe(0);
     expect(options.pool.acquireTimeoutMs).toBe(0);
     expect(options.statementCache.max).toBe(0);
   });
 
   it('hides passwords from enumeration of a node config', () => {
-    const options = resolveOptions({ primary: { host: 'db', user: 'app', password: 's3cret-pw' }, replicas: ['postgres://app:other-pw@r1/app'] });
+    const options = resolveOptions({
+      primary: { host: 'db', user: 'app', password: 's3cret-pw' },
+      replicas: ['postgres://app:other-pw@r1/app'],
+    });
     expect(JSON.stringify(options)).not.toMatch(/s3cret-pw|other-pw/);
     expect(options.primary.config.password).toBe('s3cret-pw');
     expect(options.replicas[0]!.label).toBe('r1:5432/app');
@@ -30,7 +37,13 @@ describe('options', () => {
 
   it('reads the environment, with overrides winning', () => {
     const options = optionsFromEnv(
-      { DATABASE_URL: 'postgres://p/app', DATABASE_REPLICA_URLS: 'postgres://r1/app,, postgres://r2/app ', PGROUTER_POOL_MAX: '7', PGROUTER_STATEMENT_CACHE_MAX: '0', HOME: '/root' },
+      {
+        DATABASE_URL: 'postgres://p/app',
+        DATABASE_REPLICA_URLS: 'postgres://r1/app,, postgres://r2/app ',
+        PGROUTER_POOL_MAX: '7',
+        PGROUTER_STATEMENT_CACHE_MAX: '0',
+        HOME: '/root',
+      },
       { pool: { min: 1 } },
     );
     expect(options.replicas).toEqual(['postgres://r1/app', 'postgres://r2/app']);
@@ -39,7 +52,9 @@ describe('options', () => {
   });
 
   it('redacts credentials from any text', () => {
-    expect(redactSecrets('connect postgres://app:hunter2@db:5432/x failed')).toBe('connect postgres://app:***@db:5432/x failed');
+    expect(redactSecrets('connect postgres://app:hunter2@db:5432/x failed')).toBe(
+      'connect postgres://app:***@db:5432/x failed',
+    );
     expect(redactSecrets("host=db password='hunter 2' user=app")).toBe('host=db password=*** user=app');
     expect(redactSecrets('plain message')).toBe('plain message');
   });

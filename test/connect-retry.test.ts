@@ -3,14 +3,31 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QueryRouter, isQueryError, startLocalCluster, type LocalCluster } from '../src/index.js';
-import { MAX_CONNECT_RETRY_DELAY_MS, connectRetryDelayMs, isRetryableConnectError, loginRefusal, retryConnect } from '../src/pool/connect-retry.js';
+import {
+  MAX_CONNECT_RETRY_DELAY_MS,
+  connectRetryDelayMs,
+  isRetryableConnectError,
+  loginRefusal,
+  retryConnect,
+} from '../src/pool/connect-retry.js';
 
 const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
-const badPassword = (): Error => Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01', severity: 'FATAL' });
+const badPassword = (): Error =>
+  Object.assign(new Error('password authentication failed for user "app"'), { code: '28P01', severity: 'FATAL' });
 
 describe('which connection failures are retried', () => {
   it('retries the node being unreachable or not ready', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', '57P03', '57P01', '53300', '08006']) {
+    for (const code of [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EHOSTUNREACH',
+      'EAI_AGAIN',
+      '57P03',
+      '57P01',
+      '53300',
+      '08006',
+    ]) {
       expect(isRetryableConnectError({ code }), code).toBe(true);
     }
     expect(isRetryableConnectError(new Error('Connection terminated unexpectedly'))).toBe(true);
@@ -30,9 +47,13 @@ describe('which connection failures are retried', () => {
     const error = loginRefusal(badPassword(), 'primary');
     expect(isQueryError(error)).toBe(true);
     expect(error).toMatchObject({ code: '28P01', node: 'primary' });
-    expect(error!.message).toMatch(/primary refused the connection \(28P01: password authentication failed for user "app"\); check the user name and password\. Not retried/);
+    expect(error!.message).toMatch(
+      /primary refused the connection \(28P01: password authentication failed for user "app"\); check the user name and password\. Not retried/,
+    );
     expect(error!.cause).toBeInstanceOf(Error);
-    expect(loginRefusal({ code: '3D000', message: 'database "nope" does not exist' }, 'replica-0')!.message).toMatch(/the database does not exist/);
+    expect(loginRefusal({ code: '3D000', message: 'database "nope" does not exist' }, 'replica-0')!.message).toMatch(
+      /the database does not exist/,
+    );
     expect(loginRefusal(refused(), 'primary')).toBeUndefined();
   });
 });
@@ -58,7 +79,12 @@ describe('connect retry delays (fake clock)', () => {
     const slept: number[] = [];
     const retries: number[] = [];
     let attempts = 0;
-    const errors = [refused(), Object.assign(new Error('the database system is starting up'), { code: '57P03' }), refused(), refused()];
+    const errors = [
+      refused(),
+      Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+      refused(),
+      refused(),
+    ];
     const failing = retryConnect(
       async () => {
         throw errors[++attempts]!;
@@ -135,7 +161,11 @@ describe('a pending connect retry', () => {
       console.log('settled with ' + error.code);
       await router.close();
     `;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(dirname(fileURLToPath(import.meta.url)), '..'), encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: join(dirname(fileURLToPath(import.meta.url)), '..'),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.stdout).toContain('settled with ECONNREFUSED');
     expect(run.status).toBe(0);
   });
@@ -145,7 +175,11 @@ describe('a wrong password', () => {
   it('fails at once with a clear message, never retried', async () => {
     const url = new URL(inject('primaryUrl'));
     url.password = 'not-the-password';
-    const router = new QueryRouter({ primary: url.toString(), pool: { connectRetries: 5, connectRetryDelayMs: 1_000 }, applicationName: 'retry-bad-password' });
+    const router = new QueryRouter({
+      primary: url.toString(),
+      pool: { connectRetries: 5, connectRetryDelayMs: 1_000 },
+      applicationName: 'retry-bad-password',
+    });
     const retries: unknown[] = [];
     router.on('connectRetry', (event) => retries.push(event));
     router.on('connectionError', () => undefined); // the background pre-warm fails the same way
@@ -153,7 +187,9 @@ describe('a wrong password', () => {
       const error = await router.query('SELECT 1').catch((caught: unknown) => caught);
       expect(isQueryError(error)).toBe(true);
       expect(error).toMatchObject({ code: '28P01', node: 'primary' });
-      expect((error as Error).message).toMatch(/^primary refused the connection \(28P01: password authentication failed for user "postgres"\); check the user name and password\. Not retried/);
+      expect((error as Error).message).toMatch(
+        /^primary refused the connection \(28P01: password authentication failed for user "postgres"\); check the user name and password\. Not retried/,
+      );
       expect((error as Error).message).not.toContain('not-the-password');
       expect(retries).toEqual([]);
       expect(router.stats().nodes[0]!.connectRetries).toBe(0);
@@ -173,7 +209,11 @@ describe('connect retries with the primary stopped', () => {
   });
 
   it('retries the configured number of times with growing delays, then fails with the last error', async () => {
-    const router = new QueryRouter({ primary: cluster.primaryUrl, pool: { connectRetries: 3, connectRetryDelayMs: 50, healthCheckIntervalMs: 0 }, applicationName: 'retry-stopped' });
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      pool: { connectRetries: 3, connectRetryDelayMs: 50, healthCheckIntervalMs: 0 },
+      applicationName: 'retry-stopped',
+    });
     router.on('connectionError', () => undefined);
     const retries: { node: string; retry: number; delayMs: number; error: Error }[] = [];
     router.on('connectRetry', (event) => retries.push(event));
@@ -183,8 +223,13 @@ describe('connect retries with the primary stopped', () => {
       expect(isQueryError(error)).toBe(true);
       expect(error).toMatchObject({ code: 'ECONNREFUSED', node: 'primary' });
       expect(retries.map((event) => event.retry)).toEqual([1, 2, 3]);
-      expect(retries.every((event) => event.node === 'primary' && (event.error as { code?: string }).code === 'ECONNREFUSED')).toBe(true);
-      for (let i = 1; i < retries.length; i++) expect(retries[i]!.delayMs).toBeGreaterThanOrEqual(retries[i - 1]!.delayMs);
+      expect(
+        retries.every(
+          (event) => event.node === 'primary' && (event.error as { code?: string }).code === 'ECONNREFUSED',
+        ),
+      ).toBe(true);
+      for (let i = 1; i < retries.length; i++)
+        expect(retries[i]!.delayMs).toBeGreaterThanOrEqual(retries[i - 1]!.delayMs);
       expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(25);
       expect(retries[2]!.delayMs).toBeLessThanOrEqual(200);
       expect(router.stats().nodes[0]!.connectRetries).toBe(3);
@@ -195,7 +240,11 @@ describe('connect retries with the primary stopped', () => {
   });
 
   it('connects as soon as the primary is back while retrying', async () => {
-    const router = new QueryRouter({ primary: cluster.primaryUrl, pool: { connectRetries: 8, connectRetryDelayMs: 200, healthCheckIntervalMs: 0 }, applicationName: 'retry-restart' });
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      pool: { connectRetries: 8, connectRetryDelayMs: 200, healthCheckIntervalMs: 0 },
+      applicationName: 'retry-restart',
+    });
     router.on('connectionError', () => undefined);
     let restarting: Promise<void> | undefined;
     let retries = 0;

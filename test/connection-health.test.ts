@@ -7,7 +7,10 @@ const THRESHOLD = 50;
 const MEDIAN_MS = 0.5;
 
 /** A connection's score after `statements` (each `[ms, fault]`) one millisecond apart, judged against a fixed median. */
-function scoreAfter(statements: readonly (readonly [number, boolean])[], lifetimeMs = 0): { health: ConnectionHealth; scores: number[] } {
+function scoreAfter(
+  statements: readonly (readonly [number, boolean])[],
+  lifetimeMs = 0,
+): { health: ConnectionHealth; scores: number[] } {
   const health = new ConnectionHealth(0);
   const scores: number[] = [];
   statements.forEach(([ms, fault], i) => {
@@ -28,7 +31,8 @@ describe('connection health score (fake clock)', () => {
 
   it('never counts the caller’s errors: a connection that only ran failing statements of the caller’s stays at 100', () => {
     // isConnectionFault is false for them, so they are recorded as ordinary statements.
-    for (const code of ['23505', '42601', '22012', '40001', '57014', '42501', 'P0001', '25006']) expect(isConnectionFault({ code })).toBe(false);
+    for (const code of ['23505', '42601', '22012', '40001', '57014', '42501', 'P0001', '25006'])
+      expect(isConnectionFault({ code })).toBe(false);
     const { scores } = scoreAfter(repeat(200, [MEDIAN_MS, false] as const));
     expect(Math.min(...scores)).toBeGreaterThan(99.9);
   });
@@ -73,19 +77,28 @@ describe('connection health score (fake clock)', () => {
   });
 
   it('does not recycle a new connection whose first statements are slow', () => {
-    const { scores } = scoreAfter([...repeat(5, [20 * MEDIAN_MS, false] as const), ...repeat(100, [MEDIAN_MS, false] as const)]);
+    const { scores } = scoreAfter([
+      ...repeat(5, [20 * MEDIAN_MS, false] as const),
+      ...repeat(100, [MEDIAN_MS, false] as const),
+    ]);
     expect(Math.min(...scores)).toBeGreaterThan(85);
     expect(scores.at(-1)).toBeGreaterThan(99);
   });
 
   it('does not recycle connections slowed by a cold cache after a restart, and forgets it once the node is warm', () => {
-    const { scores } = scoreAfter([...repeat(10, [20 * MEDIAN_MS, false] as const), ...repeat(100, [MEDIAN_MS, false] as const)]);
+    const { scores } = scoreAfter([
+      ...repeat(10, [20 * MEDIAN_MS, false] as const),
+      ...repeat(100, [MEDIAN_MS, false] as const),
+    ]);
     expect(Math.min(...scores)).toBeGreaterThan(THRESHOLD + 20);
     expect(scores.at(-1)).toBeGreaterThan(99);
   });
 
   it('does not recycle a connection of a mixed workload whose every fifth statement is 100× slower', () => {
-    const statements = Array.from({ length: 1_000 }, (_, i) => [i % 5 === 4 ? 100 * MEDIAN_MS : MEDIAN_MS, false] as const);
+    const statements = Array.from(
+      { length: 1_000 },
+      (_, i) => [i % 5 === 4 ? 100 * MEDIAN_MS : MEDIAN_MS, false] as const,
+    );
     expect(Math.min(...scoreAfter(statements).scores)).toBeGreaterThan(80);
   });
 
@@ -162,9 +175,13 @@ describe('connection health on a real primary', () => {
       // A BEGIN and a failing statement sent as one string: pg leaves the connection in an aborted transaction.
       await expect(router.query('BEGIN; SELECT 1 / 0')).rejects.toMatchObject({ code: '22012' });
       expect(primaryNode(router).recycled).toMatchObject({ session: 1, health: 0, error: 0 });
-      expect(await router.metricsText()).toMatch(/pgrouter_connections_recycled_total\{node="primary",role="primary",reason="session"\} 1\n/);
+      expect(await router.metricsText()).toMatch(
+        /pgrouter_connections_recycled_total\{node="primary",role="primary",reason="session"\} 1\n/,
+      );
       // The next statement runs on a fresh connection, outside any transaction.
-      const { rows } = await router.query<{ open: boolean; pid: number }>('SELECT now() = statement_timestamp() AS open, pg_backend_pid() AS pid');
+      const { rows } = await router.query<{ open: boolean; pid: number }>(
+        'SELECT now() = statement_timestamp() AS open, pg_backend_pid() AS pid',
+      );
       expect(rows[0]).toMatchObject({ open: true });
       expect(rows[0]!.pid).not.toBe(first);
       expect(primaryNode(router).connections[0]!.score).toBeGreaterThan(99);
@@ -177,7 +194,11 @@ describe('connection health on a real primary', () => {
   it('keeps connections whose statements fail through the caller’s fault', async () => {
     const router = new QueryRouter({ primary: primaryUrl, pool: { max: 2 }, applicationName: 'health-caller-errors' });
     try {
-      const failures = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => router.query(i % 2 === 0 ? 'SELECT 1 / 0' : 'SELECT * FROM no_such_table_for_health')));
+      const failures = await Promise.allSettled(
+        Array.from({ length: 200 }, (_, i) =>
+          router.query(i % 2 === 0 ? 'SELECT 1 / 0' : 'SELECT * FROM no_such_table_for_health'),
+        ),
+      );
       expect(failures.every((outcome) => outcome.status === 'rejected')).toBe(true);
       const node = primaryNode(router);
       expect(node.recycled).toEqual({ lifetime: 0, idle: 0, health: 0, error: 0, shrink: 0, session: 0 });
@@ -193,16 +214,24 @@ describe('connection health on a real primary', () => {
   });
 
   it('counts idle and lifetime closes by reason', async () => {
-    const router = new QueryRouter({ primary: primaryUrl, pool: { max: 4, idleTimeoutMs: 100, maxLifetimeMs: 1_000 }, applicationName: 'health-recycle-reasons' });
+    const router = new QueryRouter({
+      primary: primaryUrl,
+      pool: { max: 4, idleTimeoutMs: 100, maxLifetimeMs: 1_000 },
+      applicationName: 'health-recycle-reasons',
+    });
     try {
       await Promise.all(Array.from({ length: 4 }, () => router.query('SELECT pg_sleep(0.05)')));
       // All four go idle; pg-pool closes them after 100 ms.
       await until(() => primaryNode(router).recycled.idle >= 4, 30_000);
       // One connection kept busy until it outlives its lifetime (1 s, whole seconds in pg-pool).
-      await until(async () => {
-        await router.query('SELECT 1');
-        return primaryNode(router).recycled.lifetime >= 1;
-      }, 30_000, 0);
+      await until(
+        async () => {
+          await router.query('SELECT 1');
+          return primaryNode(router).recycled.lifetime >= 1;
+        },
+        30_000,
+        0,
+      );
       expect(primaryNode(router).recycled).toMatchObject({ health: 0, error: 0, shrink: 0 });
     } finally {
       await router.close();
@@ -231,7 +260,9 @@ describe('connection health with a replica paused (SIGSTOP)', () => {
     try {
       // The replica's median: a few hundred ordinary reads; the primary gets its share of work too.
       for (let i = 0; i < 300; i++) await router.query('SELECT $1::int AS n', [i], { route: 'replica' });
-      await Promise.all(Array.from({ length: 200 }, (_, i) => router.query('SELECT $1::int AS n', [i], { route: 'primary' })));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => router.query('SELECT $1::int AS n', [i], { route: 'primary' })),
+      );
       const stalled = replica().connections[0]!;
       // Healthy before the stalls (on a busy machine ordinary reads vary too, so not necessarily 100).
       expect(stalled.score).toBeGreaterThan(THRESHOLD);

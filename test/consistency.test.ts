@@ -80,7 +80,10 @@ async function writeThenRead(router: QueryRouter, pairs: number, firstId: number
         next++;
         await router.session(async () => {
           await router.query('UPDATE kv SET v = $1 WHERE id = $2', [value, id]);
-          const { rows } = await router.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = $1', [id]);
+          const { rows } = await router.query<{ v: string; port: number }>(
+            'SELECT v, inet_server_port() AS port FROM kv WHERE id = $1',
+            [id],
+          );
           if (Number(rows[0]!.v) !== value) outcome.stale++;
           if (replicaPorts.includes(rows[0]!.port)) outcome.onReplica++;
           outcome.pairs++;
@@ -111,11 +114,15 @@ describe('read-your-writes sessions', () => {
       // measured by \`npm run bench:consistency\`, not asserted here.
       expect(consistent.onReplica).toBeGreaterThan(0);
       expect(stats.writesTracked).toBeGreaterThanOrEqual(10_000);
-      expect(stats.readsOnReplicaKnown + stats.readsOnReplicaChecked + stats.readsOnPrimary).toBeGreaterThanOrEqual(10_000);
+      expect(stats.readsOnReplicaKnown + stats.readsOnReplicaChecked + stats.readsOnPrimary).toBeGreaterThanOrEqual(
+        10_000,
+      );
       // The same pairs without read-your-writes: the test can see a stale read when there is one.
       expect(loose.stale).toBeGreaterThan(0);
       const metrics = await ryw.metricsText();
-      expect(metrics).toContain(`pgrouter_consistent_reads_total{outcome="replica_checked"} ${stats.readsOnReplicaChecked}\n`);
+      expect(metrics).toContain(
+        `pgrouter_consistent_reads_total{outcome="replica_checked"} ${stats.readsOnReplicaChecked}\n`,
+      );
       expect(metrics).toContain(`pgrouter_consistent_reads_total{outcome="primary"} ${stats.readsOnPrimary}\n`);
     } finally {
       await load.stop();
@@ -135,14 +142,18 @@ describe('read-your-writes sessions', () => {
           });
           const { rows } = await router.query<{ v: string }>('SELECT v FROM kv WHERE id = 40');
           expect(Number(rows[0]!.v)).toBe(value);
-          const inTx = await router.transaction((tx) => tx.query<{ v: string }>('SELECT v FROM kv WHERE id = 41'), { readOnly: true });
+          const inTx = await router.transaction((tx) => tx.query<{ v: string }>('SELECT v FROM kv WHERE id = 41'), {
+            readOnly: true,
+          });
           expect(Number(inTx.rows[0]!.v)).toBe(value);
         }
       });
       const { consistency } = router.stats();
       // A replica that is behind is waited for instead of skipped.
       expect(consistency.readsOnPrimary).toBe(0);
-      expect(consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait).toBeGreaterThanOrEqual(40);
+      expect(
+        consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait,
+      ).toBeGreaterThanOrEqual(40);
     } finally {
       await router.close();
     }
@@ -163,18 +174,27 @@ describe('read-your-writes sessions', () => {
       expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       const expected = Number(before.rows[0]!.v) + 1;
       // Without the token a replica answers, with the old value: the pause is real.
-      const stale = await reader.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = 50');
+      const stale = await reader.query<{ v: string; port: number }>(
+        'SELECT v, inet_server_port() AS port FROM kv WHERE id = 50',
+      );
       expect(replicaPorts).toContain(stale.rows[0]!.port);
       expect(Number(stale.rows[0]!.v)).toBe(expected - 1);
       const fresh = await reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50', undefined, { after: token! });
       expect(Number(fresh.rows[0]!.v)).toBe(expected);
-      const inSession = await reader.session(() => reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50'), { after: token!, consistency: 'read-your-writes' });
+      const inSession = await reader.session(() => reader.query<{ v: string }>('SELECT v FROM kv WHERE id = 50'), {
+        after: token!,
+        consistency: 'read-your-writes',
+      });
       expect(Number(inSession.rows[0]!.v)).toBe(expected);
       cluster.resumeReplay('replica1');
       cluster.resumeReplay('replica2');
       await cluster.waitForReplication();
       // Once the replicas have replayed it, the token's reads go back to them.
-      const later = await reader.query<{ v: string; port: number }>('SELECT v, inet_server_port() AS port FROM kv WHERE id = 50', undefined, { after: token! });
+      const later = await reader.query<{ v: string; port: number }>(
+        'SELECT v, inet_server_port() AS port FROM kv WHERE id = 50',
+        undefined,
+        { after: token! },
+      );
       expect(Number(later.rows[0]!.v)).toBe(expected);
       expect(replicaPorts).toContain(later.rows[0]!.port);
     } finally {
@@ -199,7 +219,9 @@ describe('read-your-writes sessions', () => {
         await client.query('UPDATE kv SET v = -1 WHERE id = 71');
         await client.query('COMMIT');
         client.release();
-        const { rows } = await pool.query<{ v: string; standby: boolean }>('SELECT v, pg_is_in_recovery() AS standby FROM kv WHERE id = 71');
+        const { rows } = await pool.query<{ v: string; standby: boolean }>(
+          'SELECT v, pg_is_in_recovery() AS standby FROM kv WHERE id = 71',
+        );
         expect(Number(rows[0]!.v)).toBe(-1);
         expect(rows[0]!.standby).toBe(false);
       });
@@ -219,15 +241,21 @@ describe('read-your-writes sessions', () => {
       const tracked = router.stats().consistency.writesTracked;
       const seen = await router.session(async () => {
         // A merged batch of INSERTs and a plain UPDATE, both from this session.
-        await Promise.all(Array.from({ length: 20 }, (_, i) => pipeline.addQuery('INSERT INTO piped (id, v) VALUES ($1, $2)', [i, i])));
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => pipeline.addQuery('INSERT INTO piped (id, v) VALUES ($1, $2)', [i, i])),
+        );
         await pipeline.addQuery('UPDATE piped SET v = -1 WHERE id = $1', [7]);
-        const { rows } = await router.query<{ n: number; v: number }>('SELECT count(*)::int AS n, sum(v)::int AS v FROM piped');
+        const { rows } = await router.query<{ n: number; v: number }>(
+          'SELECT count(*)::int AS n, sum(v)::int AS v FROM piped',
+        );
         return rows[0];
       });
       expect(seen).toEqual({ n: 20, v: 190 - 7 - 1 });
       expect(router.stats().consistency.writesTracked).toBeGreaterThan(tracked);
       // Outside any session nothing is tracked: the same read is served by a stuck replica, which has none of it.
-      const { rows } = await router.query<{ n: number; standby: boolean }>('SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM piped');
+      const { rows } = await router.query<{ n: number; standby: boolean }>(
+        'SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM piped',
+      );
       expect(rows[0]).toEqual({ n: 0, standby: true });
     } finally {
       cluster.resumeReplay('replica1');
@@ -253,10 +281,16 @@ describe('read-your-writes sessions', () => {
       await router.query('INSERT INTO reshaped VALUES (1, 1) ON CONFLICT DO NOTHING');
       await router.session(async () => {
         await router.query('UPDATE reshaped SET v = 2 WHERE id = 1');
-        const before = await router.query<Record<string, unknown>>('SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1', [1]);
+        const before = await router.query<Record<string, unknown>>(
+          'SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1',
+          [1],
+        );
         expect(before.rows[0]).toMatchObject({ id: 1, v: 2, port: replicaPorts[0] });
         await router.query('ALTER TABLE reshaped ADD COLUMN w int NOT NULL DEFAULT 7');
-        const after = await router.query<Record<string, unknown>>('SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1', [1]);
+        const after = await router.query<Record<string, unknown>>(
+          'SELECT *, inet_server_port() AS port FROM reshaped WHERE id = $1',
+          [1],
+        );
         expect(after.rows[0]).toMatchObject({ id: 1, v: 2, w: 7, port: replicaPorts[0] });
       });
     } finally {
@@ -268,9 +302,13 @@ describe('read-your-writes sessions', () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
     try {
       await router.query('CREATE TABLE IF NOT EXISTS hidden_writes (id serial PRIMARY KEY, note text)');
-      await router.query(`CREATE OR REPLACE FUNCTION hidden_insert(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO hidden_writes (note) VALUES (note) RETURNING id $$`);
+      await router.query(
+        `CREATE OR REPLACE FUNCTION hidden_insert(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO hidden_writes (note) VALUES (note) RETURNING id $$`,
+      );
       // The lie: STABLE on the outside, so the catalog says a replica may run it.
-      await router.query(`CREATE OR REPLACE FUNCTION hidden_write(note text) RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN hidden_insert(note); END $$`);
+      await router.query(
+        `CREATE OR REPLACE FUNCTION hidden_write(note text) RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN hidden_insert(note); END $$`,
+      );
       await cluster.waitForReplication();
       const sql = 'SELECT hidden_write($1) AS id';
       // The first call reaches a replica, which refuses it (25006); it runs on the primary and its verdict is corrected.
@@ -281,7 +319,9 @@ describe('read-your-writes sessions', () => {
       // A later session: the write is recognised as one and tracked, so the read after it does not go to a stale replica.
       const seen = await router.session(async () => {
         const { rows } = await router.query<{ id: number }>(sql, ['second']);
-        const read = await router.query<{ note: string }>('SELECT note FROM hidden_writes WHERE id = $1', [rows[0]!.id]);
+        const read = await router.query<{ note: string }>('SELECT note FROM hidden_writes WHERE id = $1', [
+          rows[0]!.id,
+        ]);
         return read.rows[0]?.note;
       });
       expect(seen).toBe('second');
@@ -304,7 +344,9 @@ describe('read-your-writes sessions', () => {
         const created = await router.query<{ id: number }>(`SELECT id FROM ${table}`); // 42P01 on the replicas
         await router.query(`ALTER TABLE ${table} ADD COLUMN note text DEFAULT 'added'`);
         const altered = await router.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = $1`, [1]); // 42703 there
-        await router.query(`CREATE FUNCTION ${table}_twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * x $$`);
+        await router.query(
+          `CREATE FUNCTION ${table}_twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * x $$`,
+        );
         const called = await router.query<{ v: number }>(`SELECT ${table}_twice(21) AS v`); // 42883 there
         return { created: created.rows, altered: altered.rows, called: called.rows };
       });
@@ -336,7 +378,9 @@ describe('read-your-writes sessions', () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
     try {
       await router.query('CREATE TABLE IF NOT EXISTS fn_writes (id serial PRIMARY KEY, note text)');
-      await router.query(`CREATE OR REPLACE FUNCTION fn_write(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO fn_writes (note) VALUES (note) RETURNING id $$`);
+      await router.query(
+        `CREATE OR REPLACE FUNCTION fn_write(note text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO fn_writes (note) VALUES (note) RETURNING id $$`,
+      );
       await cluster.waitForReplication();
       cluster.pauseReplay('replica1');
       cluster.pauseReplay('replica2');
@@ -357,8 +401,13 @@ describe('read-your-writes sessions', () => {
 
   it('the middleware runs each request in its own session and takes the token a request carries', async () => {
     const router = makeRouter({ consistency: 'read-your-writes' });
-    const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({ token: (request) => request.headers['x-db-token'] });
-    const handle = (request: { headers: Record<string, string | undefined> }, handler: () => Promise<string | undefined>): Promise<string | undefined> =>
+    const middleware = router.sessionMiddleware<{ headers: Record<string, string | undefined> }>({
+      token: (request) => request.headers['x-db-token'],
+    });
+    const handle = (
+      request: { headers: Record<string, string | undefined> },
+      handler: () => Promise<string | undefined>,
+    ): Promise<string | undefined> =>
       new Promise((resolve, reject) => middleware(request, {}, () => void handler().then(resolve, reject)));
     try {
       const token = await handle({ headers: {} }, async () => {
@@ -370,7 +419,9 @@ describe('read-your-writes sessions', () => {
       // Each request starts afresh: no token, no position.
       expect(await handle({ headers: {} }, async () => router.consistencyToken())).toBeUndefined();
       // A tampered token from a client is ignored, not an error page.
-      expect(await handle({ headers: { 'x-db-token': 'drop table' } }, async () => router.consistencyToken())).toBeUndefined();
+      expect(
+        await handle({ headers: { 'x-db-token': 'drop table' } }, async () => router.consistencyToken()),
+      ).toBeUndefined();
     } finally {
       await router.close();
     }
@@ -380,14 +431,22 @@ describe('read-your-writes sessions', () => {
     const router = makeRouter();
     try {
       await expect(router.query('SELECT 1', undefined, { after: 'not-a-token' })).rejects.toBeInstanceOf(ConfigError);
-      await expect(router.query('SELECT 1', undefined, { after: 42 as unknown as string })).rejects.toThrow(/query\.after/);
+      await expect(router.query('SELECT 1', undefined, { after: 42 as unknown as string })).rejects.toThrow(
+        /query\.after/,
+      );
       await expect(router.session(async () => 1, { after: 'x/y' })).rejects.toThrow(/session\.after/);
-      await expect(router.session(async () => 1, { consistency: 'strong' as 'eventual' })).rejects.toThrow(/session\.consistency/);
-      await expect(router.session(async () => 1, { waitForReplicaMs: -1 })).rejects.toThrow(/session\.waitForReplicaMs/);
+      await expect(router.session(async () => 1, { consistency: 'strong' as 'eventual' })).rejects.toThrow(
+        /session\.consistency/,
+      );
+      await expect(router.session(async () => 1, { waitForReplicaMs: -1 })).rejects.toThrow(
+        /session\.waitForReplicaMs/,
+      );
       await expect(router.session(async () => 1, { timeout: 5 } as never)).rejects.toThrow(/session\.timeout/);
       await expect(router.session('nope' as never)).rejects.toBeInstanceOf(ConfigError);
       expect(() => router.sessionMiddleware({ token: 'cookie' as never })).toThrow(ConfigError);
-      expect(() => new QueryRouter({ primary: cluster.primaryUrl, consistency: 'strong' as 'eventual' })).toThrow(/consistency/);
+      expect(() => new QueryRouter({ primary: cluster.primaryUrl, consistency: 'strong' as 'eventual' })).toThrow(
+        /consistency/,
+      );
       expect(() => new QueryRouter({ primary: cluster.primaryUrl, maxReplicaLagMs: -5 })).toThrow(/maxReplicaLagMs/);
       expect(() => new QueryRouter({ primary: cluster.primaryUrl, failover: 'yes' as 'auto' })).toThrow(/failover/);
       expect(router.consistencyToken()).toBeUndefined();
@@ -409,7 +468,8 @@ describe('replica lag', () => {
     const load = writeLoad(router);
     const readPorts = async (n: number): Promise<Set<number>> => {
       const ports = new Set<number>();
-      for (let i = 0; i < n; i++) ports.add((await router.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port);
+      for (let i = 0; i < n; i++)
+        ports.add((await router.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port);
       return ports;
     };
     try {

@@ -25,7 +25,9 @@ const books = pgTable('drizzle_books', {
   pages: integer('pages').notNull(),
 });
 const authorsRelations = relations(authors, ({ many }) => ({ books: many(books) }));
-const booksRelations = relations(books, ({ one }) => ({ author: one(authors, { fields: [books.authorId], references: [authors.id] }) }));
+const booksRelations = relations(books, ({ one }) => ({
+  author: one(authors, { fields: [books.authorId], references: [authors.id] }),
+}));
 const schema = { authors, books, authorsRelations, booksRelations };
 
 /** Where the statement ran, read through Drizzle's own `sql` template. */
@@ -42,8 +44,12 @@ describe('Drizzle (node-postgres driver) over router.asPool()', () => {
     // Drizzle's types name pg's own classes; the routed pool implements what its driver calls.
     db = drizzle({ client: pool as unknown as Pool, schema });
     await db.execute(sql`DROP TABLE IF EXISTS drizzle_books, drizzle_authors`);
-    await db.execute(sql`CREATE TABLE drizzle_authors (id serial PRIMARY KEY, name text NOT NULL, joined timestamp NOT NULL DEFAULT now())`);
-    await db.execute(sql`CREATE TABLE drizzle_books (id serial PRIMARY KEY, author_id int NOT NULL REFERENCES drizzle_authors (id), title text NOT NULL, pages int NOT NULL)`);
+    await db.execute(
+      sql`CREATE TABLE drizzle_authors (id serial PRIMARY KEY, name text NOT NULL, joined timestamp NOT NULL DEFAULT now())`,
+    );
+    await db.execute(
+      sql`CREATE TABLE drizzle_books (id serial PRIMARY KEY, author_id int NOT NULL REFERENCES drizzle_authors (id), title text NOT NULL, pages int NOT NULL)`,
+    );
   });
 
   afterAll(async () => {
@@ -72,17 +78,34 @@ describe('Drizzle (node-postgres driver) over router.asPool()', () => {
   });
 
   it('updates and deletes on the primary', async () => {
-    const updated = await db.update(books).set({ pages: 388 }).where(eq(books.title, 'The Dispossessed')).returning({ pages: books.pages, ...where });
+    const updated = await db
+      .update(books)
+      .set({ pages: 388 })
+      .where(eq(books.title, 'The Dispossessed'))
+      .returning({ pages: books.pages, ...where });
     expect(updated).toEqual([{ pages: 388, port: primaryPort, standby: false }]);
-    const [extra] = await db.insert(books).values({ authorId: updated.length, title: 'Draft', pages: 1 }).returning({ id: books.id });
-    const deleted = await db.delete(books).where(eq(books.id, extra!.id)).returning({ title: books.title, ...where });
+    const [extra] = await db
+      .insert(books)
+      .values({ authorId: updated.length, title: 'Draft', pages: 1 })
+      .returning({ id: books.id });
+    const deleted = await db
+      .delete(books)
+      .where(eq(books.id, extra!.id))
+      .returning({ title: books.title, ...where });
     expect(deleted).toEqual([{ title: 'Draft', port: primaryPort, standby: false }]);
   });
 
   it('runs a select with a join on a replica, with both same-named columns right', async () => {
     await cluster.waitForReplication();
     const rows = await db
-      .select({ bookId: books.id, authorId: authors.id, title: books.title, author: authors.name, joined: authors.joined, ...where })
+      .select({
+        bookId: books.id,
+        authorId: authors.id,
+        title: books.title,
+        author: authors.name,
+        joined: authors.joined,
+        ...where,
+      })
       .from(books)
       .innerJoin(authors, eq(books.authorId, authors.id))
       .orderBy(asc(books.title));
@@ -96,8 +119,14 @@ describe('Drizzle (node-postgres driver) over router.asPool()', () => {
       expect(replicaPorts).toContain(row.port);
     }
     // Two columns named "id" in one row: only rows as arrays (rowMode 'array') keep both apart.
-    const ids = await db.select({ bookId: books.id, authorId: authors.id }).from(books).innerJoin(authors, eq(books.authorId, authors.id)).where(eq(books.title, 'Excession'));
-    const direct = await router.query<{ book: number; author: number }>("SELECT b.id AS book, a.id AS author FROM drizzle_books b JOIN drizzle_authors a ON a.id = b.author_id WHERE b.title = 'Excession'");
+    const ids = await db
+      .select({ bookId: books.id, authorId: authors.id })
+      .from(books)
+      .innerJoin(authors, eq(books.authorId, authors.id))
+      .where(eq(books.title, 'Excession'));
+    const direct = await router.query<{ book: number; author: number }>(
+      "SELECT b.id AS book, a.id AS author FROM drizzle_books b JOIN drizzle_authors a ON a.id = b.author_id WHERE b.title = 'Excession'",
+    );
     expect(ids).toEqual([{ bookId: direct.rows[0]!.book, authorId: direct.rows[0]!.author }]);
     expect(rows[0]!.joined).toEqual(new Date('2010-11-12T13:14:15Z'));
   });
@@ -128,12 +157,19 @@ describe('Drizzle (node-postgres driver) over router.asPool()', () => {
       const [author] = await tx.insert(authors).values({ name: 'Octavia' }).returning({ id: authors.id });
       await tx.insert(books).values({ authorId: author!.id, title: 'Kindred', pages: 264 });
       // A plain select inside the transaction: it must see the uncommitted rows, so it must be on the primary.
-      const [row] = await tx.select({ n: sql<number>`count(*)::int`, ...where }).from(books).where(eq(books.authorId, author!.id));
+      const [row] = await tx
+        .select({ n: sql<number>`count(*)::int`, ...where })
+        .from(books)
+        .where(eq(books.authorId, author!.id));
       return row;
     });
     expect(seen).toEqual({ n: 1, port: primaryPort, standby: false });
     await cluster.waitForReplication();
-    const committed = await db.select({ title: books.title, author: authors.name, ...where }).from(books).innerJoin(authors, eq(books.authorId, authors.id)).where(eq(authors.name, 'Octavia'));
+    const committed = await db
+      .select({ title: books.title, author: authors.name, ...where })
+      .from(books)
+      .innerJoin(authors, eq(books.authorId, authors.id))
+      .where(eq(authors.name, 'Octavia'));
     expect(committed).toEqual([{ title: 'Kindred', author: 'Octavia', port: expect.any(Number), standby: true }]);
     expect(pool.checkedOutCount).toBe(0);
   });
@@ -155,7 +191,10 @@ describe('Drizzle (node-postgres driver) over router.asPool()', () => {
       ).rejects.toThrow('undo the savepoint only');
     });
     await cluster.waitForReplication();
-    const names = await db.select({ name: authors.name }).from(authors).where(sql`${authors.name} IN ('Rolled back', 'Kept', 'Savepoint')`);
+    const names = await db
+      .select({ name: authors.name })
+      .from(authors)
+      .where(sql`${authors.name} IN ('Rolled back', 'Kept', 'Savepoint')`);
     expect(names).toEqual([{ name: 'Kept' }]);
     expect(pool.checkedOutCount).toBe(0);
   });

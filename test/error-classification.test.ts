@@ -21,7 +21,7 @@ describe('error blame by SQLSTATE', () => {
     ['28P01', 'bad password: configuration, not a node failure'],
     ['57014', 'query canceled by the caller'],
     ['55P03', 'lock not available'],
-  ])('%s (%s) is the caller\'s', (code) => {
+  ])("%s (%s) is the caller's", (code) => {
     expect(blame(serverError(code))).toBe('caller');
     expect(blame(new QueryError(code, 'x', { cause: serverError(code) }))).toBe('caller');
   });
@@ -36,14 +36,17 @@ describe('error blame by SQLSTATE', () => {
     ['53200', 'out of memory'],
     ['58030', 'I/O error'],
     ['XX000', 'internal error'],
-  ])('%s (%s) is the node\'s', (code) => {
+  ])("%s (%s) is the node's", (code) => {
     expect(blame(serverError(code))).toBe('node');
   });
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'])('socket error %s is the node\'s', (code) => {
-    expect(blame(Object.assign(new Error('socket'), { code }))).toBe('node');
-    expect(blame(QueryError.from(Object.assign(new Error('socket'), { code })))).toBe('node');
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'])(
+    "socket error %s is the node's",
+    (code) => {
+      expect(blame(Object.assign(new Error('socket'), { code }))).toBe('node');
+      expect(blame(QueryError.from(Object.assign(new Error('socket'), { code })))).toBe('node');
+    },
+  );
 
   it('blames the node for a dropped connection without any code', () => {
     const dropped = new Error('Connection terminated unexpectedly');
@@ -51,19 +54,27 @@ describe('error blame by SQLSTATE', () => {
     expect(blame(QueryError.from(dropped))).toBe('node');
   });
 
-  it('blames the caller for a protocol violation answered with ERROR (the caller\'s message), the node for a FATAL one', () => {
+  it("blames the caller for a protocol violation answered with ERROR (the caller's message), the node for a FATAL one", () => {
     expect(blame(serverError('08P01'))).toBe('caller');
     expect(blame(new QueryError('08P01', 'invalid message format', { cause: serverError('08P01') }))).toBe('caller');
     expect(blame({ code: '08P01', severity: 'FATAL', message: 'x' })).toBe('node');
   });
 
-  it('blames the caller for the router\'s own input errors', () => {
+  it("blames the caller for the router's own input errors", () => {
     expect(blame(new QueryError('PGR_PARAMETER_COUNT', 'x'))).toBe('caller');
     expect(blame(new QueryError('PGR_INVALID_QUERY', 'x'))).toBe('caller');
   });
 
   it('blames the node when no connection could be had in time (stuck, frozen or overloaded)', () => {
-    expect(blame(new AcquireTimeoutError('primary', 100, { cause: new Error('timeout exceeded when trying to connect') }))).toBe('node');
-    expect(blame(new AcquireTimeoutError('primary', 100, { cause: new Error('Connection terminated due to connection timeout') }))).toBe('node');
+    expect(
+      blame(new AcquireTimeoutError('primary', 100, { cause: new Error('timeout exceeded when trying to connect') })),
+    ).toBe('node');
+    expect(
+      blame(
+        new AcquireTimeoutError('primary', 100, {
+          cause: new Error('Connection terminated due to connection timeout'),
+        }),
+      ),
+    ).toBe('node');
   });
 });

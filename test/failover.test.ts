@@ -141,13 +141,21 @@ describe('failover: off (the default)', () => {
       await cluster.promoteNode('replica1');
       // Once the health checks have seen the promoted node as a primary, 'auto' would have moved to it; 'off' does not.
       // (After the round of checks that saw it: the promoted node has left the replicas reads may use.)
-      await until(() => router.stats().nodes.find((node) => node.name === 'replica-0')!.inRecovery === false && router.stats().routing.replicasAvailable === 1, 30_000);
+      await until(
+        () =>
+          router.stats().nodes.find((node) => node.name === 'replica-0')!.inRecovery === false &&
+          router.stats().routing.replicasAvailable === 1,
+        30_000,
+      );
       await expect(write(router, 'after')).rejects.toThrow();
       expect(changes).toEqual([]);
       expect(router.stats().primary).toBe('primary');
       // The promoted node is a primary of its own, no longer a replica of ours: reads leave it.
       const promotedPort = cluster.nodes[1]!.port;
-      for (let i = 0; i < 10; i++) expect((await router.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port).not.toBe(promotedPort);
+      for (let i = 0; i < 10; i++)
+        expect((await router.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]!.port).not.toBe(
+          promotedPort,
+        );
     } finally {
       await router.close();
     }
@@ -176,7 +184,9 @@ describe('failover: auto with two promoted nodes', () => {
       await until(() => warnings.length > 0, 30_000);
       // Several more health check rounds (fewer on a busy machine, never a false failure): still one warning, still no new primary.
       await new Promise((resolve) => setTimeout(resolve, HEALTH_CHECK_MS * 5));
-      expect(warnings).toEqual(['failover: replica-0 and replica-1 all say they are primaries; writes wait until only one does']);
+      expect(warnings).toEqual([
+        'failover: replica-0 and replica-1 all say they are primaries; writes wait until only one does',
+      ]);
       expect(changes).toEqual([]);
       expect(router.stats().primary).toBe('primary');
       await expect(write(router, 'during the split')).rejects.toThrow();

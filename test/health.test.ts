@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcquireTimeoutError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
 import { until } from './helpers/wait.js';
 
-
 describe('health checks, leaks, pool exhaustion and shutdown', () => {
   let cluster: LocalCluster;
 
@@ -14,7 +13,11 @@ describe('health checks, leaks, pool exhaustion and shutdown', () => {
   });
 
   it('takes a dead replica out of the balancer by its health check alone, sends reads to the primary, and brings it back', async () => {
-    const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { healthCheckIntervalMs: 200 } });
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: cluster.replicaUrls,
+      pool: { healthCheckIntervalMs: 200 },
+    });
     const events: string[] = [];
     router.on('replicaDown', ({ node }) => events.push(`down:${node}`));
     router.on('replicaUp', ({ node }) => events.push(`up:${node}`));
@@ -31,14 +34,20 @@ describe('health checks, leaks, pool exhaustion and shutdown', () => {
       await cluster.startNode(1);
       await until(() => events.includes('up:replica-0'), 30_000);
       expect(router.stats().routing.readsOnPrimary).toBe(false);
-      await until(async () => (await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, 30_000);
+      await until(
+        async () => (await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+        30_000,
+      );
     } finally {
       await router.close();
     }
   }, 60_000);
 
-  it('emits leak with the holder\'s stack when a transaction holds its connection too long', async () => {
-    const router = new QueryRouter({ primary: cluster.primaryUrl, pool: { leakTimeoutMs: 100, leakStackTraces: true } });
+  it("emits leak with the holder's stack when a transaction holds its connection too long", async () => {
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      pool: { leakTimeoutMs: 100, leakStackTraces: true },
+    });
     try {
       const leaks: { node: string; heldMs: number; stack: string | undefined }[] = [];
       router.on('leak', (leak) => leaks.push(leak));
@@ -58,7 +67,7 @@ describe('health checks, leaks, pool exhaustion and shutdown', () => {
     }
   });
 
-  it('fails with AcquireTimeoutError naming the pool\'s numbers when connections are held', async () => {
+  it("fails with AcquireTimeoutError naming the pool's numbers when connections are held", async () => {
     const router = new QueryRouter({ primary: cluster.primaryUrl, pool: { min: 2, max: 2, acquireTimeoutMs: 300 } });
     try {
       // Both connections open (pre-warmed to min) before the holders take them, however slowly they open.
@@ -100,7 +109,9 @@ describe('health checks, leaks, pool exhaustion and shutdown', () => {
     const router = new QueryRouter({ primary: cluster.primaryUrl });
     await router.query('CREATE TABLE IF NOT EXISTS shutdown_rows (id int PRIMARY KEY)');
     const pipeline = router.pipeline({ flushIntervalMs: 60_000, maxQueueSize: 5_000 });
-    const writes = Array.from({ length: 3_000 }, (_, i) => pipeline.addQuery('INSERT INTO shutdown_rows (id) VALUES ($1)', [i]));
+    const writes = Array.from({ length: 3_000 }, (_, i) =>
+      pipeline.addQuery('INSERT INTO shutdown_rows (id) VALUES ($1)', [i]),
+    );
     // Without the deadline close() would wait for this statement longer than the test may run.
     const stuck = router.query('SELECT pg_sleep(300)', [], { route: 'primary', timeoutMs: 0 }).catch((e: unknown) => e);
     await router.close({ timeoutMs: 1_500 });

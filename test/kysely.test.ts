@@ -26,7 +26,11 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
     pool = router.asPool();
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await sql`DROP TABLE IF EXISTS kysely_pets, kysely_owners`.execute(db);
-    await db.schema.createTable('kysely_owners').addColumn('id', 'serial', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique()).execute();
+    await db.schema
+      .createTable('kysely_owners')
+      .addColumn('id', 'serial', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .execute();
     await db.schema
       .createTable('kysely_pets')
       .addColumn('id', 'serial', (c) => c.primaryKey())
@@ -41,7 +45,11 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
   });
 
   it('inserts, updates and deletes on the primary', async () => {
-    const owners = await db.insertInto('kysely_owners').values([{ name: 'Jennifer' }, { name: 'Arnold' }]).returning(['id', 'name', port, standby]).execute();
+    const owners = await db
+      .insertInto('kysely_owners')
+      .values([{ name: 'Jennifer' }, { name: 'Arnold' }])
+      .returning(['id', 'name', port, standby])
+      .execute();
     expect(owners.map((o) => [o.name, o.port, o.standby])).toEqual([
       ['Jennifer', primaryPort, false],
       ['Arnold', primaryPort, false],
@@ -54,10 +62,19 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
         { owner_id: owners[1]!.id, name: 'Hammo', species: 'hamster' },
       ])
       .execute();
-    const updated = await db.updateTable('kysely_pets').set({ species: 'big cat' }).where('name', '=', 'Catto').returning(['species', port, standby]).executeTakeFirstOrThrow();
+    const updated = await db
+      .updateTable('kysely_pets')
+      .set({ species: 'big cat' })
+      .where('name', '=', 'Catto')
+      .returning(['species', port, standby])
+      .executeTakeFirstOrThrow();
     expect(updated).toEqual({ species: 'big cat', port: primaryPort, standby: false });
     await db.insertInto('kysely_pets').values({ owner_id: owners[1]!.id, name: 'Gone', species: 'fish' }).execute();
-    const deleted = await db.deleteFrom('kysely_pets').where('name', '=', 'Gone').returning(['name', port, standby]).execute();
+    const deleted = await db
+      .deleteFrom('kysely_pets')
+      .where('name', '=', 'Gone')
+      .returning(['name', port, standby])
+      .execute();
     expect(deleted).toEqual([{ name: 'Gone', port: primaryPort, standby: false }]);
     const result = await db.deleteFrom('kysely_pets').where('name', '=', 'Nobody').executeTakeFirst();
     expect(result.numDeletedRows).toBe(0n);
@@ -80,15 +97,28 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
       expect(row.standby).toBe(true);
       expect(replicaPorts).toContain(row.port);
     }
-    const counts = await db.selectFrom('kysely_pets').select(['owner_id', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('owner_id').orderBy('owner_id').execute();
+    const counts = await db
+      .selectFrom('kysely_pets')
+      .select(['owner_id', (eb) => eb.fn.countAll<string>().as('n')])
+      .groupBy('owner_id')
+      .orderBy('owner_id')
+      .execute();
     expect(counts.map((c) => c.n)).toEqual(['2', '1']);
   });
 
   it('runs db.transaction() on the primary, commits, and rolls back on a throw', async () => {
     const inside = await db.transaction().execute(async (trx) => {
-      const owner = await trx.insertInto('kysely_owners').values({ name: 'Sigourney' }).returning('id').executeTakeFirstOrThrow();
+      const owner = await trx
+        .insertInto('kysely_owners')
+        .values({ name: 'Sigourney' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       await trx.insertInto('kysely_pets').values({ owner_id: owner.id, name: 'Jonesy', species: 'cat' }).execute();
-      return trx.selectFrom('kysely_pets').select([port, standby, (eb) => eb.fn.countAll<string>().as('n')]).where('owner_id', '=', owner.id).executeTakeFirstOrThrow();
+      return trx
+        .selectFrom('kysely_pets')
+        .select([port, standby, (eb) => eb.fn.countAll<string>().as('n')])
+        .where('owner_id', '=', owner.id)
+        .executeTakeFirstOrThrow();
     });
     expect(inside).toEqual({ port: primaryPort, standby: false, n: '1' });
     await expect(
@@ -98,7 +128,11 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
       }),
     ).rejects.toThrow('abandon');
     await cluster.waitForReplication();
-    const names = await db.selectFrom('kysely_owners').select('name').where('name', 'in', ['Sigourney', 'Never']).execute();
+    const names = await db
+      .selectFrom('kysely_owners')
+      .select('name')
+      .where('name', 'in', ['Sigourney', 'Never'])
+      .execute();
     expect(names).toEqual([{ name: 'Sigourney' }]);
     expect(pool.checkedOutCount).toBe(0);
   });
@@ -106,9 +140,16 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
   it('rolls back to a savepoint inside a controlled transaction', async () => {
     const trx = await db.startTransaction().execute();
     try {
-      const owner = await trx.insertInto('kysely_owners').values({ name: 'Ellen' }).returning('id').executeTakeFirstOrThrow();
+      const owner = await trx
+        .insertInto('kysely_owners')
+        .values({ name: 'Ellen' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       const afterOwner = await trx.savepoint('after_owner').execute();
-      await afterOwner.insertInto('kysely_pets').values({ owner_id: owner.id, name: 'Undone', species: 'cat' }).execute();
+      await afterOwner
+        .insertInto('kysely_pets')
+        .values({ owner_id: owner.id, name: 'Undone', species: 'cat' })
+        .execute();
       const failed = await afterOwner
         .insertInto('kysely_owners')
         .values({ name: 'Ellen' })
@@ -152,8 +193,14 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
       while (next < queries) {
         const i = next++;
         try {
-          if (i % 10 === 0) await db.updateTable('kysely_owners').set({ name: 'Arnold' }).where('name', '=', 'Arnold').execute();
-          else await db.selectFrom('kysely_pets').select(['id', 'name']).where('id', '=', 1 + (i % 3)).execute();
+          if (i % 10 === 0)
+            await db.updateTable('kysely_owners').set({ name: 'Arnold' }).where('name', '=', 'Arnold').execute();
+          else
+            await db
+              .selectFrom('kysely_pets')
+              .select(['id', 'name'])
+              .where('id', '=', 1 + (i % 3))
+              .execute();
         } catch {
           failed++;
         }

@@ -2,7 +2,13 @@ import { request, Agent, type IncomingMessage } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
-import { healthReport, startMonitorServer, type MonitorServer, type MonitorSource, type MonitoredStats } from '../src/metrics/index.js';
+import {
+  healthReport,
+  startMonitorServer,
+  type MonitorServer,
+  type MonitorSource,
+  type MonitoredStats,
+} from '../src/metrics/index.js';
 import type { RouterStats } from '../src/router/router-stats.js';
 import { until } from './helpers/wait.js';
 
@@ -26,12 +32,24 @@ function node(name: string, overrides: Partial<Node> = {}): Node {
   };
 }
 
-function stats(overrides: Partial<MonitoredStats> = {}, nodes: Node[] = [node('primary'), node('replica-0'), node('replica-1')]): MonitoredStats {
+function stats(
+  overrides: Partial<MonitoredStats> = {},
+  nodes: Node[] = [node('primary'), node('replica-0'), node('replica-1')],
+): MonitoredStats {
   const replicasAvailable = nodes.filter((n) => n.role === 'replica' && n.healthy && n.breaker !== 'open').length;
   return {
     closed: false,
     nodes,
-    routing: { primary: 0, replica: 0, forced: 0, readFallbacks: 0, callerFallbacks: 0, selfHealed: 0, replicasAvailable, readsOnPrimary: replicasAvailable === 0 },
+    routing: {
+      primary: 0,
+      replica: 0,
+      forced: 0,
+      readFallbacks: 0,
+      callerFallbacks: 0,
+      selfHealed: 0,
+      replicasAvailable,
+      readsOnPrimary: replicasAvailable === 0,
+    },
     classifierCache: { size: 0, max: 100, hitRate: 0 },
     statementCache: { hits: 0, misses: 0, hitRate: 0 },
     pipelines: { open: 0, queued: 0, held: 0, batches: 0, statements: 0, failed: 0, coalesced: 0 },
@@ -76,7 +94,13 @@ interface SseFrame {
 }
 
 /** A raw Server-Sent Events client, so the test sees the exact framing. */
-function openEvents(url: string): Promise<{ response: IncomingMessage; frames: SseFrame[]; next(): Promise<SseFrame>; ended: Promise<void>; close(): void }> {
+function openEvents(url: string): Promise<{
+  response: IncomingMessage;
+  frames: SseFrame[];
+  next(): Promise<SseFrame>;
+  ended: Promise<void>;
+  close(): void;
+}> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/events`, { headers: { accept: 'text/event-stream' } }, (response) => {
       const frames: SseFrame[] = [];
@@ -94,7 +118,12 @@ function openEvents(url: string): Promise<{ response: IncomingMessage; frames: S
             fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
           }
           buffer = buffer.slice(end + 2);
-          const frame = { id: fields.get('id'), event: fields.get('event'), data: fields.get('data') ?? '', retry: fields.get('retry') };
+          const frame = {
+            id: fields.get('id'),
+            event: fields.get('event'),
+            data: fields.get('data') ?? '',
+            retry: fields.get('retry'),
+          };
           frames.push(frame);
           const waiter = waiters.shift();
           if (waiter) {
@@ -124,7 +153,6 @@ function openEvents(url: string): Promise<{ response: IncomingMessage; frames: S
   });
 }
 
-
 describe('healthReport', () => {
   it('is healthy with a healthy primary and replicas', () => {
     expect(healthReport(stats())).toEqual({ healthy: true, reasons: [], warnings: [] });
@@ -135,16 +163,33 @@ describe('healthReport', () => {
   });
 
   it('is unhealthy when the primary failed its health check, and says why', () => {
-    const report = healthReport(stats({}, [node('primary', { healthy: false, lastHealthError: 'connect ECONNREFUSED 127.0.0.1:5432' }), node('replica-0')]));
-    expect(report).toEqual({ healthy: false, reasons: ['primary failed its health check: connect ECONNREFUSED 127.0.0.1:5432'], warnings: [] });
+    const report = healthReport(
+      stats({}, [
+        node('primary', { healthy: false, lastHealthError: 'connect ECONNREFUSED 127.0.0.1:5432' }),
+        node('replica-0'),
+      ]),
+    );
+    expect(report).toEqual({
+      healthy: false,
+      reasons: ['primary failed its health check: connect ECONNREFUSED 127.0.0.1:5432'],
+      warnings: [],
+    });
   });
 
   it('is unhealthy when the primary breaker is open', () => {
-    expect(healthReport(stats({}, [node('primary', { breaker: 'open' }), node('replica-0')])).reasons).toEqual(['primary breaker open']);
+    expect(healthReport(stats({}, [node('primary', { breaker: 'open' }), node('replica-0')])).reasons).toEqual([
+      'primary breaker open',
+    ]);
   });
 
   it('is unhealthy when replicas are configured but none can take reads, naming each replica in the warnings', () => {
-    const report = healthReport(stats({}, [node('primary'), node('replica-0', { healthy: false, lastHealthError: 'timeout' }), node('replica-1', { breaker: 'open' })]));
+    const report = healthReport(
+      stats({}, [
+        node('primary'),
+        node('replica-0', { healthy: false, lastHealthError: 'timeout' }),
+        node('replica-1', { breaker: 'open' }),
+      ]),
+    );
     expect(report).toEqual({
       healthy: false,
       reasons: ['no healthy replica: reads run on the primary'],
@@ -158,22 +203,44 @@ describe('healthReport', () => {
   });
 
   it('only warns when one replica is down while another takes reads', () => {
-    const report = healthReport(stats({}, [node('primary'), node('replica-0', { healthy: false, lastHealthError: 'the database system is starting up' }), node('replica-1')]));
-    expect(report).toEqual({ healthy: true, reasons: [], warnings: ['replica-0 failed its health check: the database system is starting up'] });
-    const breaker = healthReport(stats({}, [node('primary'), node('replica-0'), node('replica-1', { breaker: 'open' })]));
+    const report = healthReport(
+      stats({}, [
+        node('primary'),
+        node('replica-0', { healthy: false, lastHealthError: 'the database system is starting up' }),
+        node('replica-1'),
+      ]),
+    );
+    expect(report).toEqual({
+      healthy: true,
+      reasons: [],
+      warnings: ['replica-0 failed its health check: the database system is starting up'],
+    });
+    const breaker = healthReport(
+      stats({}, [node('primary'), node('replica-0'), node('replica-1', { breaker: 'open' })]),
+    );
     expect(breaker).toEqual({ healthy: true, reasons: [], warnings: ['replica-1 breaker open'] });
   });
 
   it('warns about a lagging replica, and names the lag when every replica lags', () => {
-    const one = healthReport(stats({}, [node('primary'), node('replica-0', { lagging: true, lagMs: 3200 }), node('replica-1')]));
-    expect(one).toEqual({ healthy: true, reasons: [], warnings: ['replica-0 lags 3200 ms behind the primary: out of the balancer until it catches up'] });
-    const reason = 'replica-0: lags 3200 ms / 9000 bytes (maxReplicaLagMs 1000); replica-1: lags 2100 ms / 7000 bytes (maxReplicaLagMs 1000)';
+    const one = healthReport(
+      stats({}, [node('primary'), node('replica-0', { lagging: true, lagMs: 3200 }), node('replica-1')]),
+    );
+    expect(one).toEqual({
+      healthy: true,
+      reasons: [],
+      warnings: ['replica-0 lags 3200 ms behind the primary: out of the balancer until it catches up'],
+    });
+    const reason =
+      'replica-0: lags 3200 ms / 9000 bytes (maxReplicaLagMs 1000); replica-1: lags 2100 ms / 7000 bytes (maxReplicaLagMs 1000)';
     const all = healthReport(
-      stats({ routing: { ...stats().routing, replicasAvailable: 0, readsOnPrimary: true, readsOnPrimaryReason: reason } }, [
-        node('primary'),
-        node('replica-0', { lagging: true, lagMs: 3200 }),
-        node('replica-1', { lagging: true, lagMs: 2100 }),
-      ]),
+      stats(
+        { routing: { ...stats().routing, replicasAvailable: 0, readsOnPrimary: true, readsOnPrimaryReason: reason } },
+        [
+          node('primary'),
+          node('replica-0', { lagging: true, lagMs: 3200 }),
+          node('replica-1', { lagging: true, lagMs: 2100 }),
+        ],
+      ),
     );
     expect(all.healthy).toBe(false);
     expect(all.reasons).toEqual([`no healthy replica: reads run on the primary (${reason})`]);
@@ -182,7 +249,9 @@ describe('healthReport', () => {
 
   it('warns about a replica holding another history than the primary, and counts it out of the balancer', () => {
     const diverged = 'follows timeline 1, the primary replica-0 is on timeline 2';
-    const one = healthReport(stats({}, [node('primary'), node('replica-0', { diverged }), node('replica-1', { diverged: null })]));
+    const one = healthReport(
+      stats({}, [node('primary'), node('replica-0', { diverged }), node('replica-1', { diverged: null })]),
+    );
     expect(one).toEqual({ healthy: true, reasons: [], warnings: [`replica-0 ${diverged}: out of the balancer`] });
     const only = healthReport(stats({}, [node('primary'), node('replica-0', { diverged })]));
     expect(only.healthy).toBe(false);
@@ -190,7 +259,11 @@ describe('healthReport', () => {
   });
 
   it('warns about half-open breakers', () => {
-    expect(healthReport(stats({}, [node('primary', { breaker: 'halfOpen' }), node('replica-0')]))).toEqual({ healthy: true, reasons: [], warnings: ['primary breaker half-open'] });
+    expect(healthReport(stats({}, [node('primary', { breaker: 'halfOpen' }), node('replica-0')]))).toEqual({
+      healthy: true,
+      reasons: [],
+      warnings: ['primary breaker half-open'],
+    });
   });
 
   it('is healthy with no replicas configured, though reads run on the primary', () => {
@@ -198,8 +271,18 @@ describe('healthReport', () => {
   });
 
   it('lists every cause at once', () => {
-    const report = healthReport(stats({ closed: true }, [node('primary', { healthy: false, breaker: 'open' }), node('replica-0', { healthy: false })]));
-    expect(report.reasons).toEqual(['router is closed', 'primary failed its health check: no reason reported', 'primary breaker open', 'no healthy replica: reads run on the primary']);
+    const report = healthReport(
+      stats({ closed: true }, [
+        node('primary', { healthy: false, breaker: 'open' }),
+        node('replica-0', { healthy: false }),
+      ]),
+    );
+    expect(report.reasons).toEqual([
+      'router is closed',
+      'primary failed its health check: no reason reported',
+      'primary breaker open',
+      'no healthy replica: reads run on the primary',
+    ]);
     expect(report.warnings).toEqual(['replica-0 failed its health check: no reason reported']);
   });
 
@@ -255,10 +338,18 @@ describe('startMonitorServer', () => {
     expect(ok.headers.get('cache-control')).toBe('no-store');
     expect(await ok.json()).toEqual({ status: 'ok', reasons: [], warnings: [] });
 
-    source.current = stats({}, [node('primary', { breaker: 'open' }), node('replica-0', { healthy: false, lastHealthError: 'down' }), node('replica-1')]);
+    source.current = stats({}, [
+      node('primary', { breaker: 'open' }),
+      node('replica-0', { healthy: false, lastHealthError: 'down' }),
+      node('replica-1'),
+    ]);
     const bad = await fetch(`${server.url}/health`);
     expect(bad.status).toBe(503);
-    expect(await bad.json()).toEqual({ status: 'unhealthy', reasons: ['primary breaker open'], warnings: ['replica-0 failed its health check: down'] });
+    expect(await bad.json()).toEqual({
+      status: 'unhealthy',
+      reasons: ['primary breaker open'],
+      warnings: ['replica-0 failed its health check: down'],
+    });
   });
 
   it('ignores the query string', async () => {
@@ -334,7 +425,11 @@ describe('startMonitorServer', () => {
 
   describe('access', () => {
     /** A raw GET with the headers given (fetch may not set Host). */
-    const get = (url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> =>
+    const get = (
+      url: string,
+      path: string,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> =>
       new Promise((resolve, reject) => {
         request(`${url}${path}`, { headers }, (response) => {
           let body = '';
@@ -363,7 +458,9 @@ describe('startMonitorServer', () => {
       const server = await start(new FakeSource(), { auth: token });
       for (const path of ['/', '/stats', '/metrics', '/health', '/events']) {
         expect((await get(server.url, path)).status, path).toBe(401);
-        expect((await get(server.url, path, { authorization: 'Bearer wrong-token-of-some-length' })).status, path).toBe(401);
+        expect((await get(server.url, path, { authorization: 'Bearer wrong-token-of-some-length' })).status, path).toBe(
+          401,
+        );
       }
       expect((await get(server.url, '/stats', { authorization: `Bearer ${token}` })).status).toBe(200);
       const visit = await get(server.url, `/?token=${token}`);
@@ -383,7 +480,9 @@ describe('startMonitorServer', () => {
       expect((await get(server.url, '/stats')).status).toBe(401);
       expect((await get(server.url, '/stats', { 'x-team': 'ops' })).status).toBe(200);
       await expect(start(new FakeSource(), { auth: 'short' })).rejects.toMatchObject({ key: 'serve.auth' });
-      await expect(start(new FakeSource(), { allowedHosts: 'localhost' as never })).rejects.toMatchObject({ key: 'serve.allowedHosts' });
+      await expect(start(new FakeSource(), { allowedHosts: 'localhost' as never })).rejects.toMatchObject({
+        key: 'serve.allowedHosts',
+      });
     });
   });
 
@@ -436,7 +535,8 @@ describe('startMonitorServer', () => {
       // client's frames count up by one. A timer per client would make them count up by three.
       for (const client of clients) {
         const calls: number[] = [];
-        for (let i = 0; i < 4; i++) calls.push((JSON.parse((await client.next()).data) as MonitoredStats).routing.primary);
+        for (let i = 0; i < 4; i++)
+          calls.push((JSON.parse((await client.next()).data) as MonitoredStats).routing.primary);
         expect(calls.slice(1).map((call, i) => call - calls[i]!)).toEqual([1, 1, 1]);
       }
 

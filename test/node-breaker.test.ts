@@ -3,13 +3,18 @@ import { BREAKER_DEFAULTS, NodeBreaker } from '../src/resilience/index.js';
 import { until } from './helpers/wait.js';
 
 // Pure logic: the breaker's bookkeeping with fake actions (node failures are errors with a connection errno).
-const nodeFailure = (): Promise<never> => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+const nodeFailure = (): Promise<never> =>
+  Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
 const callerError = (): Promise<never> => Promise.reject(Object.assign(new Error('syntax error'), { code: '42601' }));
 const ok = (value: number): Promise<number> => Promise.resolve(value);
 
 const breakers: NodeBreaker[] = [];
 function breaker(options: Partial<typeof BREAKER_DEFAULTS> = {}, events: string[] = []): NodeBreaker {
-  const made = new NodeBreaker('primary', { ...BREAKER_DEFAULTS, ...options }, { onOpen: () => events.push('open'), onClose: () => events.push('close') });
+  const made = new NodeBreaker(
+    'primary',
+    { ...BREAKER_DEFAULTS, ...options },
+    { onOpen: () => events.push('open'), onClose: () => events.push('close') },
+  );
   breakers.push(made);
   return made;
 }
@@ -32,7 +37,7 @@ describe('NodeBreaker', () => {
     await expect(b.call(ok, 1)).rejects.toMatchObject({ code: 'PGR_CIRCUIT_OPEN', node: 'primary' });
   });
 
-  it('counts the caller\'s own errors as successes: 500 syntax errors open nothing', async () => {
+  it("counts the caller's own errors as successes: 500 syntax errors open nothing", async () => {
     const b = breaker({ volumeThreshold: 5, errorThresholdPercentage: 10, consecutiveFailures: 5 });
     for (let i = 0; i < 500; i++) await expect(b.fire(callerError)).rejects.toMatchObject({ code: '42601' });
     expect(b.isOpen).toBe(false);
@@ -54,7 +59,11 @@ describe('NodeBreaker', () => {
     const b = breaker();
     expect(await b.fire(ok, 42)).toBe(42);
     const thrown = new Error('thrown before any promise');
-    await expect(b.fire(() => { throw thrown; })).rejects.toBe(thrown);
+    await expect(
+      b.fire(() => {
+        throw thrown;
+      }),
+    ).rejects.toBe(thrown);
   });
 
   it('lets one trial through when half-open and closes on its success', async () => {

@@ -37,7 +37,8 @@ function metric(values: Map<string, number>, name: string, labels: Record<string
 /** A logger that keeps every line, for grepping. */
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (fields: Record<string, unknown>, message: string) => void lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
+  const write = (level: string) => (fields: Record<string, unknown>, message: string) =>
+    void lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
   return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
@@ -49,9 +50,14 @@ describe('metrics and stats after a known workload', () => {
       await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
       for (let i = 0; i < 40; i++) await router.query('SELECT $1::int AS n', [i]);
       for (let i = 0; i < 15; i++) await router.query(`INSERT INTO ${table} (id) VALUES ($1)`, [i]);
-      for (let i = 0; i < 3; i++) await expect(router.query(`INSERT INTO ${table} (id) VALUES ($1)`, [0])).rejects.toMatchObject({ code: '23505' });
+      for (let i = 0; i < 3; i++)
+        await expect(router.query(`INSERT INTO ${table} (id) VALUES ($1)`, [0])).rejects.toMatchObject({
+          code: '23505',
+        });
       const pipeline = router.pipeline({ batchSize: 10 });
-      await Promise.all(Array.from({ length: 25 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id) VALUES ($1)`, [100 + i])));
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id) VALUES ($1)`, [100 + i])),
+      );
       expect(pipeline.stats().groupCommits).toBe(3); // each batch committed as one transaction: BEGIN … COMMIT
       await pipeline.close();
 
@@ -62,18 +68,26 @@ describe('metrics and stats after a known workload', () => {
       // round-robin over two replicas.
       expect(metric(values, 'pgrouter_statements_total', { node: 'primary', role: 'primary', outcome: 'ok' })).toBe(47);
       expect(metric(values, 'pgrouter_statements_total', { node: 'primary', outcome: 'error' })).toBe(3);
-      expect(metric(values, 'pgrouter_statements_total', { node: 'replica-0', role: 'replica', outcome: 'ok' })).toBe(20);
-      expect(metric(values, 'pgrouter_statements_total', { node: 'replica-1', role: 'replica', outcome: 'ok' })).toBe(20);
+      expect(metric(values, 'pgrouter_statements_total', { node: 'replica-0', role: 'replica', outcome: 'ok' })).toBe(
+        20,
+      );
+      expect(metric(values, 'pgrouter_statements_total', { node: 'replica-1', role: 'replica', outcome: 'ok' })).toBe(
+        20,
+      );
       expect(primary).toMatchObject({ queries: 50, errors: 3 });
       expect(replica0).toMatchObject({ queries: 20, errors: 0 });
       expect(replica1).toMatchObject({ queries: 20, errors: 0 });
       for (const node of stats.nodes) {
         expect(metric(values, 'pgrouter_statement_duration_seconds_count', { node: node.name })).toBe(node.queries);
-        expect(metric(values, 'pgrouter_statement_duration_seconds_bucket', { node: node.name, le: '+Inf' })).toBe(node.queries);
+        expect(metric(values, 'pgrouter_statement_duration_seconds_bucket', { node: node.name, le: '+Inf' })).toBe(
+          node.queries,
+        );
         expect(metric(values, 'pgrouter_pool_connections', { node: node.name, state: 'idle' })).toBe(node.pool.idle);
         expect(metric(values, 'pgrouter_pool_target_size', { node: node.name })).toBe(node.pool.target);
         expect(metric(values, 'pgrouter_breaker_state', { node: node.name, state: 'closed' })).toBe(1);
-        expect(metric(values, 'pgrouter_statement_cache_hits_total', { node: node.name })).toBe(node.statementCache.hits);
+        expect(metric(values, 'pgrouter_statement_cache_hits_total', { node: node.name })).toBe(
+          node.statementCache.hits,
+        );
       }
       expect(metric(values, 'pgrouter_pipeline_batch_size_count', {})).toBe(3);
       expect(metric(values, 'pgrouter_pipeline_batch_size_sum', {})).toBe(25);
@@ -87,7 +101,7 @@ describe('metrics and stats after a known workload', () => {
     }
   });
 
-  it('each router has its own registry, never prom-client\'s global one', async () => {
+  it("each router has its own registry, never prom-client's global one", async () => {
     const a = new QueryRouter({ primary: primaryUrl, metrics: { defaultMetrics: true } });
     const b = new QueryRouter({ primary: primaryUrl });
     try {
@@ -102,7 +116,7 @@ describe('metrics and stats after a known workload', () => {
 });
 
 describe('hooks, slow statements and logs', () => {
-  it('runs onConnect before a connection\'s first statement, reports check-outs and check-ins, and flags slow statements', async () => {
+  it("runs onConnect before a connection's first statement, reports check-outs and check-ins, and flags slow statements", async () => {
     const logger = recordingLogger();
     let connects = 0;
     let checkouts = 0;
@@ -164,8 +178,21 @@ describe('health endpoint and credentials (own primary)', () => {
       breaker: { resetTimeoutMs: 500 },
       logger,
     });
-    for (const name of ['breakerOpen', 'breakerClose', 'replicaDown', 'replicaUp', 'connectionError', 'warning'] as const) {
-      router.on(name, (event: unknown) => events.push(JSON.stringify(event, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${value.stack}` : value))));
+    for (const name of [
+      'breakerOpen',
+      'breakerClose',
+      'replicaDown',
+      'replicaUp',
+      'connectionError',
+      'warning',
+    ] as const) {
+      router.on(name, (event: unknown) =>
+        events.push(
+          JSON.stringify(event, (_key, value: unknown) =>
+            value instanceof Error ? `${value.message} ${value.stack}` : value,
+          ),
+        ),
+      );
     }
     const server = await router.serve();
     const errors: string[] = [];
@@ -180,21 +207,35 @@ describe('health endpoint and credentials (own primary)', () => {
       let health = { status: 0, body: '' };
       await until(async () => (health = await grab('/health')).status === 200, 30_000);
       expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', reasons: [] });
-      for (let i = 0; i < 20; i++) await router.query('SELECT $1::int', [i]).catch((error: Error) => errors.push(`${error.message} ${error.stack}`));
+      for (let i = 0; i < 20; i++)
+        await router
+          .query('SELECT $1::int', [i])
+          .catch((error: Error) => errors.push(`${error.message} ${error.stack}`));
 
       await cluster.stopNode(0);
-      await until(async () => (health = await grab('/health')).status === 503 && health.body.includes('primary failed'), 30_000);
+      await until(
+        async () => (health = await grab('/health')).status === 503 && health.body.includes('primary failed'),
+        30_000,
+      );
       const down = JSON.parse(health.body) as { status: string; reasons: string[] };
       expect(down.status).toBe('unhealthy');
       expect(down.reasons.some((reason) => reason.startsWith('primary failed its health check'))).toBe(true);
-      for (let i = 0; i < 10; i++) await router.query('INSERT INTO nowhere VALUES (1)').catch((error: Error) => errors.push(`${error.message} ${error.stack} ${JSON.stringify(error)}`));
+      for (let i = 0; i < 10; i++)
+        await router
+          .query('INSERT INTO nowhere VALUES (1)')
+          .catch((error: Error) => errors.push(`${error.message} ${error.stack} ${JSON.stringify(error)}`));
       expect(errors.length).toBeGreaterThanOrEqual(10);
 
       await cluster.startNode(0);
       await until(async () => (await grab('/health')).status === 200, 30_000);
       await router.query('SELECT 1', [], { route: 'primary' });
       for (const path of ['/stats', '/metrics', '/']) await grab(path);
-      seen.push(JSON.stringify(router.stats()), await router.metricsText(), JSON.stringify(router.options), JSON.stringify(router.patterns()));
+      seen.push(
+        JSON.stringify(router.stats()),
+        await router.metricsText(),
+        JSON.stringify(router.options),
+        JSON.stringify(router.patterns()),
+      );
     } finally {
       await router.close();
     }
@@ -206,7 +247,11 @@ describe('health endpoint and credentials (own primary)', () => {
   });
 
   it('measures replica lag: WAL not replayed yet, and for how long, in stats() and the metrics', async () => {
-    const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { healthCheckIntervalMs: 100 } });
+    const router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: cluster.replicaUrls,
+      pool: { healthCheckIntervalMs: 100 },
+    });
     const replica = new pg.Client({ connectionString: cluster.replicaUrls[0] });
     await replica.connect();
     const lagOf = (): { lagMs: number | null; lagBytes: number | null } => router.stats().nodes[1]!;
@@ -217,7 +262,9 @@ describe('health endpoint and credentials (own primary)', () => {
       await replica.query('SELECT pg_wal_replay_pause()');
       await router.query('INSERT INTO lag_probe DEFAULT VALUES');
       await until(() => (lagOf().lagBytes ?? 0) > 0 && (lagOf().lagMs ?? 0) >= 300, 30_000);
-      const seconds = Number(/pgrouter_replica_lag_seconds\{node="replica-0",role="replica"\} (\S+)/.exec(await router.metricsText())?.[1]);
+      const seconds = Number(
+        /pgrouter_replica_lag_seconds\{node="replica-0",role="replica"\} (\S+)/.exec(await router.metricsText())?.[1],
+      );
       expect(seconds).toBeGreaterThanOrEqual(0.3);
       await replica.query('SELECT pg_wal_replay_resume()');
       await until(() => lagOf().lagBytes === 0 && lagOf().lagMs === 0, 30_000);

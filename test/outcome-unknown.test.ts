@@ -2,7 +2,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryRouter, isOutcomeUnknown, type PipelineOptions } from '../src/index.js';
 import { sharedCluster } from './helpers/cluster.js';
-import { AFTER_COMMIT, INSIDE_TRANSACTION, nthCommandComplete, startFaultProxy, type CutWhen, type FaultProxy } from './helpers/fault-proxy.js';
+import {
+  AFTER_COMMIT,
+  INSIDE_TRANSACTION,
+  nthCommandComplete,
+  startFaultProxy,
+  type CutWhen,
+  type FaultProxy,
+} from './helpers/fault-proxy.js';
 import { OutcomeLedger } from './helpers/outcome-ledger.js';
 
 /*
@@ -71,7 +78,9 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
     const router = routerBehindProxy();
     const table = await freshTable();
     try {
-      const committing = proxy.cutOnce(({ type, lastTag, text }) => type === 'Z' && text === 'I' && lastTag === 'COMMIT');
+      const committing = proxy.cutOnce(
+        ({ type, lastTag, text }) => type === 'Z' && text === 'I' && lastTag === 'COMMIT',
+      );
       const lost = await router
         .transaction(async (tx) => {
           await tx.query(`INSERT INTO ${table} VALUES ($1, 'in a transaction')`, [10]);
@@ -97,7 +106,7 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
     }
   });
 
-  it('asPool(): a pooled INSERT and a client\'s COMMIT whose replies were lost reject with outcomeUnknown', async () => {
+  it("asPool(): a pooled INSERT and a client's COMMIT whose replies were lost reject with outcomeUnknown", async () => {
     const router = routerBehindProxy();
     const pool = router.asPool();
     const table = await freshTable();
@@ -131,7 +140,9 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
     try {
       await router.query(`INSERT INTO ${table} VALUES ($1, 'warm-up')`, [0]);
       proxy.blackHole();
-      const error = await router.query(`INSERT INTO ${table} VALUES ($1, 'frozen')`, [30], { timeoutMs: 200 }).catch((e: unknown) => e);
+      const error = await router
+        .query(`INSERT INTO ${table} VALUES ($1, 'frozen')`, [30], { timeoutMs: 200 })
+        .catch((e: unknown) => e);
       proxy.heal();
       expect(error).toMatchObject({ code: 'PGR_NODE_TIMEOUT', outcomeUnknown: true });
     } finally {
@@ -141,7 +152,11 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
   });
 
   it('pipeline: batches on a node that stopped answering settle by the statement deadline, outcome unknown; flush() resolves', async () => {
-    const router = new QueryRouter({ primary: proxy.url, pool: { max: 2, acquireTimeoutMs: 1_000 }, breaker: { timeoutMs: 300, volumeThreshold: 10_000 } });
+    const router = new QueryRouter({
+      primary: proxy.url,
+      pool: { max: 2, acquireTimeoutMs: 1_000 },
+      breaker: { timeoutMs: 300, volumeThreshold: 10_000 },
+    });
     const table = await freshTable();
     const ledger = new OutcomeLedger();
     const pipeline = router.pipeline({ batchSize: 50, concurrency: 2 });
@@ -149,16 +164,22 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
       const insert = `INSERT INTO ${table} (id, note) VALUES ($1, $2)`;
       await ledger.track(0, pipeline.addQuery(insert, [0, 'before']));
       proxy.blackHole();
-      const writes = Array.from({ length: 200 }, (_, i) => ledger.track(1 + i, pipeline.addQuery(insert, [1 + i, 'frozen'])));
+      const writes = Array.from({ length: 200 }, (_, i) =>
+        ledger.track(1 + i, pipeline.addQuery(insert, [1 + i, 'frozen'])),
+      );
       const summary = await pipeline.flush();
       const settled = await Promise.allSettled(writes);
       proxy.heal();
       expect(summary.failed).toBeGreaterThan(0);
       expect(settled.every((outcome) => outcome.status === 'rejected')).toBe(true);
       // Batches that were sent: outcome unknown; batches that never got a connection: known not to have happened.
-      const reasons = settled.map((outcome) => (outcome as PromiseRejectedResult).reason as { code: string; outcomeUnknown: boolean });
+      const reasons = settled.map(
+        (outcome) => (outcome as PromiseRejectedResult).reason as { code: string; outcomeUnknown: boolean },
+      );
       expect(reasons.filter((reason) => reason.outcomeUnknown).length).toBeGreaterThan(0);
-      expect(reasons.filter((reason) => !reason.outcomeUnknown).every((reason) => reason.code === 'PGR_ACQUIRE_TIMEOUT')).toBe(true);
+      expect(
+        reasons.filter((reason) => !reason.outcomeUnknown).every((reason) => reason.code === 'PGR_ACQUIRE_TIMEOUT'),
+      ).toBe(true);
       expect(await ledger.check(cluster.primaryUrl, table)).toEqual([]);
       // Healed, the same pipeline writes again.
       await ledger.track(1_000, pipeline.addQuery(insert, [1_000, 'after']));
@@ -182,30 +203,41 @@ describe('outcome unknown: a write whose reply was lost is never sent again, and
     // Mid-reply: the whole batch, COMMIT included, was sent before the cut, so all of it may have committed.
     ['in the middle of its replies', () => nthCommandComplete('INSERT', 2)],
   ];
-  const cases = cuts.flatMap(([where, when]) => modes.map(([label, options]): [string, string, PipelineOptions, () => CutWhen] => [label, where, options, when]));
-  it.each(cases)('pipeline (%s), a batch cut %s: nothing runs again, every promise says what happened', async (_label, _where, options, when) => {
-    // One connection: the warm-up prepares the INSERT on it, so the cut batch can go as a lean batch where it may.
-    const router = routerBehindProxy(1);
-    const table = await freshTable();
-    const ledger = new OutcomeLedger();
-    const pipeline = router.pipeline({ ...options, batchSize: 100, concurrency: 1 });
-    try {
-      const insert = `INSERT INTO ${table} (id, note) VALUES ($1, $2)`;
-      await Promise.all(Array.from({ length: 100 }, (_, i) => ledger.track(i, pipeline.addQuery(insert, [i, 'warm-up']))));
-      const cut = proxy.cutOnce(when());
-      const writes = Array.from({ length: 300 }, (_, i) => ledger.track(100 + i, pipeline.addQuery(insert, [100 + i, 'batch'])));
-      await Promise.allSettled(writes);
-      await cut;
-      await pipeline.flush();
-      const counts = ledger.counts();
-      expect(counts.unknown).toBeGreaterThan(0);
-      expect(counts.pending).toBe(0);
-      expect(await ledger.check(cluster.primaryUrl, table)).toEqual([]);
-      const { rows } = await direct.query<{ n: string; ids: string }>(`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM ${table}`);
-      expect(rows[0]!.n).toBe(rows[0]!.ids); // nothing ran twice
-    } finally {
-      await pipeline.close();
-      await router.close();
-    }
-  });
+  const cases = cuts.flatMap(([where, when]) =>
+    modes.map(([label, options]): [string, string, PipelineOptions, () => CutWhen] => [label, where, options, when]),
+  );
+  it.each(cases)(
+    'pipeline (%s), a batch cut %s: nothing runs again, every promise says what happened',
+    async (_label, _where, options, when) => {
+      // One connection: the warm-up prepares the INSERT on it, so the cut batch can go as a lean batch where it may.
+      const router = routerBehindProxy(1);
+      const table = await freshTable();
+      const ledger = new OutcomeLedger();
+      const pipeline = router.pipeline({ ...options, batchSize: 100, concurrency: 1 });
+      try {
+        const insert = `INSERT INTO ${table} (id, note) VALUES ($1, $2)`;
+        await Promise.all(
+          Array.from({ length: 100 }, (_, i) => ledger.track(i, pipeline.addQuery(insert, [i, 'warm-up']))),
+        );
+        const cut = proxy.cutOnce(when());
+        const writes = Array.from({ length: 300 }, (_, i) =>
+          ledger.track(100 + i, pipeline.addQuery(insert, [100 + i, 'batch'])),
+        );
+        await Promise.allSettled(writes);
+        await cut;
+        await pipeline.flush();
+        const counts = ledger.counts();
+        expect(counts.unknown).toBeGreaterThan(0);
+        expect(counts.pending).toBe(0);
+        expect(await ledger.check(cluster.primaryUrl, table)).toEqual([]);
+        const { rows } = await direct.query<{ n: string; ids: string }>(
+          `SELECT count(*) AS n, count(DISTINCT id) AS ids FROM ${table}`,
+        );
+        expect(rows[0]!.n).toBe(rows[0]!.ids); // nothing ran twice
+      } finally {
+        await pipeline.close();
+        await router.close();
+      }
+    },
+  );
 });

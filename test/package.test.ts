@@ -16,7 +16,19 @@ describe('the published package', () => {
     }
     // A package may import itself by name through its "exports" map, exactly as a dependent project would.
     const self = (await import('pg-query-router')) as Record<string, unknown>;
-    for (const name of ['QueryRouter', 'classifyQuery', 'startLocalCluster', 'RouterError', 'ConfigError', 'QueryError', 'CircuitOpenError', 'AcquireTimeoutError', 'PipelineFullError', 'PipelineClosedError', 'BatchAbortedError']) {
+    for (const name of [
+      'QueryRouter',
+      'classifyQuery',
+      'startLocalCluster',
+      'RouterError',
+      'ConfigError',
+      'QueryError',
+      'CircuitOpenError',
+      'AcquireTimeoutError',
+      'PipelineFullError',
+      'PipelineClosedError',
+      'BatchAbortedError',
+    ]) {
       expect(typeof self[name], name).toBe('function');
     }
     const classify = self['classifyQuery'] as (sql: string) => { route: string };

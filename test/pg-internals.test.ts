@@ -1,6 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backendKeyOf, destroySocket, isPrepared, supportsPipelining, supportsStatementCache } from '../src/pool/pg-internals.js';
+import {
+  backendKeyOf,
+  destroySocket,
+  isPrepared,
+  supportsPipelining,
+  supportsStatementCache,
+} from '../src/pool/pg-internals.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 /*
@@ -29,10 +35,14 @@ describe('pg internals the router relies on, against the installed pg', () => {
     expect(isPrepared(pooled, 'pgr_internals_probe')).toBe(true);
   });
 
-  it('exposes the backend key a cancel request needs, matching the server\'s own pid', async () => {
+  it("exposes the backend key a cancel request needs, matching the server's own pid", async () => {
     const key = backendKeyOf(client);
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    expect(key).toMatchObject({ processID: rows[0]!.pid, host: '127.0.0.1', port: Number(new URL(cluster.primaryUrl).port) });
+    expect(key).toMatchObject({
+      processID: rows[0]!.pid,
+      host: '127.0.0.1',
+      port: Number(new URL(cluster.primaryUrl).port),
+    });
     expect(typeof key!.secretKey).toBe('number');
   });
 

@@ -1,8 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { FieldDef, QueryResult } from 'pg';
-import { ConfigError, QueryError, QueryRouter, RouterClosedError, RouterError, type RoutedClient, type RoutedPool } from '../src/index.js';
-import { SESSION_IDENTITY, SESSION_SETTINGS, SESSION_STATE, UNPINNED, pinningOf } from '../src/router/pg-pool-pinning.js';
+import {
+  ConfigError,
+  QueryError,
+  QueryRouter,
+  RouterClosedError,
+  RouterError,
+  type RoutedClient,
+  type RoutedPool,
+} from '../src/index.js';
+import {
+  SESSION_IDENTITY,
+  SESSION_SETTINGS,
+  SESSION_STATE,
+  UNPINNED,
+  pinningOf,
+} from '../src/router/pg-pool-pinning.js';
 import { sharedCluster } from './helpers/cluster.js';
 import { until } from './helpers/wait.js';
 
@@ -32,12 +46,19 @@ describe('asPool(): pg.Pool-style code over the router', () => {
   let primaryPort: number;
 
   beforeAll(async () => {
-    router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { max: 4 }, applicationName: 'pool-adapter-test' });
+    router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: cluster.replicaUrls,
+      pool: { max: 4 },
+      applicationName: 'pool-adapter-test',
+    });
     pool = router.asPool();
     raw = new pg.Pool({ connectionString: cluster.primaryUrl, max: 2 });
     primaryPort = portOf(cluster.primaryUrl);
     await pool.query('DROP TABLE IF EXISTS adapter_items');
-    await pool.query('CREATE TABLE adapter_items (id int PRIMARY KEY, name text NOT NULL, made timestamp NOT NULL DEFAULT now())');
+    await pool.query(
+      'CREATE TABLE adapter_items (id int PRIMARY KEY, name text NOT NULL, made timestamp NOT NULL DEFAULT now())',
+    );
     await pool.query("INSERT INTO adapter_items (id, name) VALUES (1, 'one'), (2, 'two')");
     await cluster.waitForReplication();
   });
@@ -51,7 +72,9 @@ describe('asPool(): pg.Pool-style code over the router', () => {
     it('runs a plain read on a replica and a write on the primary', async () => {
       const read = await pool.query<Where>(WHERE);
       expect(read.rows[0]!.standby).toBe(true);
-      const write = await pool.query<Where>("UPDATE adapter_items SET name = name WHERE id = 1 RETURNING inet_server_port() AS port, pg_is_in_recovery() AS standby");
+      const write = await pool.query<Where>(
+        'UPDATE adapter_items SET name = name WHERE id = 1 RETURNING inet_server_port() AS port, pg_is_in_recovery() AS standby',
+      );
       expect(write.rows[0]).toEqual({ port: primaryPort, standby: false });
       expect(write.command).toBe('UPDATE');
       expect(write.rowCount).toBe(1);
@@ -59,14 +82,27 @@ describe('asPool(): pg.Pool-style code over the router', () => {
 
     it('takes values, a QueryConfig, and values beside a QueryConfig (which win, as in pg)', async () => {
       const byText = await pool.query<{ name: string }>('SELECT name FROM adapter_items WHERE id = $1', [2]);
-      const byConfig = await pool.query<{ name: string }>({ text: 'SELECT name FROM adapter_items WHERE id = $1', values: [1] });
-      const overridden = await pool.query<{ name: string }>({ text: 'SELECT name FROM adapter_items WHERE id = $1', values: [1] }, [2]);
-      expect([byText.rows, byConfig.rows, overridden.rows]).toEqual([[{ name: 'two' }], [{ name: 'one' }], [{ name: 'two' }]]);
+      const byConfig = await pool.query<{ name: string }>({
+        text: 'SELECT name FROM adapter_items WHERE id = $1',
+        values: [1],
+      });
+      const overridden = await pool.query<{ name: string }>(
+        { text: 'SELECT name FROM adapter_items WHERE id = $1', values: [1] },
+        [2],
+      );
+      expect([byText.rows, byConfig.rows, overridden.rows]).toEqual([
+        [{ name: 'two' }],
+        [{ name: 'one' }],
+        [{ name: 'two' }],
+      ]);
     });
 
     it('returns exactly what pg.Pool returns, rowMode array and fields included', async () => {
       const sql = 'SELECT id, name, id * 2 AS id, made FROM adapter_items WHERE id = $1';
-      const [routed, direct] = await Promise.all([pool.query({ text: sql, values: [1], rowMode: 'array' }), raw.query({ text: sql, values: [1], rowMode: 'array' })]);
+      const [routed, direct] = await Promise.all([
+        pool.query({ text: sql, values: [1], rowMode: 'array' }),
+        raw.query({ text: sql, values: [1], rowMode: 'array' }),
+      ]);
       expect(routed.rows).toEqual(direct.rows);
       expect(routed.rows[0]).toEqual([1, 'one', 2, expect.any(Date)]);
       expect(fieldsOf(routed)).toEqual(fieldsOf(direct));
@@ -80,34 +116,53 @@ describe('asPool(): pg.Pool-style code over the router', () => {
     });
 
     it('uses the per-query type parsers it is given', async () => {
-      const asText = { getTypeParser: (oid: number, format?: string) => (oid === pg.types.builtins.TIMESTAMP ? (value: string) => `text:${value}` : pg.types.getTypeParser(oid, format as 'text')) };
-      const { rows } = await pool.query<{ made: string; id: number }>({ text: 'SELECT made, id FROM adapter_items WHERE id = $1', values: [1], types: asText });
+      const asText = {
+        getTypeParser: (oid: number, format?: string) =>
+          oid === pg.types.builtins.TIMESTAMP
+            ? (value: string) => `text:${value}`
+            : pg.types.getTypeParser(oid, format as 'text'),
+      };
+      const { rows } = await pool.query<{ made: string; id: number }>({
+        text: 'SELECT made, id FROM adapter_items WHERE id = $1',
+        values: [1],
+        types: asText,
+      });
       expect(rows[0]!.made).toMatch(/^text:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
       expect(rows[0]!.id).toBe(1);
     });
 
     it('runs named statements again and again, with other values', async () => {
       for (const id of [1, 2, 1]) {
-        const { rows } = await pool.query<{ id: number }>({ name: 'adapter-by-id', text: 'SELECT id FROM adapter_items WHERE id = $1', values: [id] });
+        const { rows } = await pool.query<{ id: number }>({
+          name: 'adapter-by-id',
+          text: 'SELECT id FROM adapter_items WHERE id = $1',
+          values: [id],
+        });
         expect(rows).toEqual([{ id }]);
       }
     });
 
     it('calls back with (undefined, result) or (error) and returns undefined', async () => {
       const outcome = await new Promise<[Error | undefined, QueryResult | undefined, unknown]>((resolve) => {
-        const returned: unknown = pool.query('SELECT name FROM adapter_items WHERE id = $1', [1], (error, result) => resolve([error, result, returned]));
+        const returned: unknown = pool.query('SELECT name FROM adapter_items WHERE id = $1', [1], (error, result) =>
+          resolve([error, result, returned]),
+        );
       });
       expect(outcome[0]).toBeUndefined();
       expect(outcome[1]!.rows).toEqual([{ name: 'one' }]);
       expect(outcome[2]).toBeUndefined();
-      const noValues = await new Promise<QueryResult | undefined>((resolve, reject) => pool.query('SELECT 1 AS one', (error, result) => (error ? reject(error) : resolve(result))));
+      const noValues = await new Promise<QueryResult | undefined>((resolve, reject) =>
+        pool.query('SELECT 1 AS one', (error, result) => (error ? reject(error) : resolve(result))),
+      );
       expect(noValues!.rows).toEqual([{ one: 1 }]);
       const error = await new Promise<Error | undefined>((resolve) => pool.query('SELEC 1', (e) => resolve(e)));
       expect((error as QueryError).code).toBe('42601');
     });
 
     it('keeps PostgreSQL errors in pg shape: SQLSTATE in code, constraint and detail', async () => {
-      const error = (await failure(pool.query("INSERT INTO adapter_items (id, name) VALUES (1, 'again')"))) as QueryError;
+      const error = (await failure(
+        pool.query("INSERT INTO adapter_items (id, name) VALUES (1, 'again')"),
+      )) as QueryError;
       expect(error).toBeInstanceOf(QueryError);
       expect(error.code).toBe('23505');
       expect(error.constraint).toBe('adapter_items_pkey');
@@ -160,7 +215,9 @@ describe('asPool(): pg.Pool-style code over the router', () => {
         await client.query('BEGIN');
         expect(client.pinnedTo).toBe('primary');
         await client.query("INSERT INTO adapter_items (id, name) VALUES (10, 'ten')");
-        const inside = await client.query<Where & { n: string }>(`${WHERE}, (SELECT count(*) FROM adapter_items WHERE id = 10) AS n`);
+        const inside = await client.query<Where & { n: string }>(
+          `${WHERE}, (SELECT count(*) FROM adapter_items WHERE id = 10) AS n`,
+        );
         expect(inside.rows[0]).toEqual({ port: primaryPort, standby: false, n: '1' });
         await client.query('COMMIT');
         expect(client.pinnedTo).toBeUndefined();
@@ -274,7 +331,9 @@ describe('asPool(): pg.Pool-style code over the router', () => {
     it('delivers notifications to a client that LISTENs', async () => {
       const client = await pool.connect();
       try {
-        const received = new Promise<{ channel: string; payload: string }>((resolve) => client.on('notification', (message) => resolve(message as { channel: string; payload: string })));
+        const received = new Promise<{ channel: string; payload: string }>((resolve) =>
+          client.on('notification', (message) => resolve(message as { channel: string; payload: string })),
+        );
         await client.query('LISTEN adapter_channel');
         expect(client.pinnedTo).toBe('primary');
         await pool.query("NOTIFY adapter_channel, 'hello'");
@@ -299,7 +358,8 @@ describe('asPool(): pg.Pool-style code over the router', () => {
   describe('releasing and connections', () => {
     let small: QueryRouter;
     let one: RoutedPool;
-    const backendPid = async (client: RoutedClient): Promise<number> => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const backendPid = async (client: RoutedClient): Promise<number> =>
+      (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     const primaryPid = async (): Promise<number> => {
       const client = await one.connect();
       try {
@@ -328,7 +388,9 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       const again = await one.connect();
       try {
         expect(await backendPid(again)).toBe(pid);
-        expect((await again.query<{ application_name: string }>('SHOW application_name')).rows[0]!.application_name).not.toBe('changed');
+        expect(
+          (await again.query<{ application_name: string }>('SHOW application_name')).rows[0]!.application_name,
+        ).not.toBe('changed');
       } finally {
         again.release();
       }
@@ -398,7 +460,9 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       expect(fromPool.code).toBe('PGR_INVALID_QUERY');
       const client = await pool.connect();
       try {
-        expect(((await failure(client.query(input as unknown as string))) as QueryError).code).toBe('PGR_INVALID_QUERY');
+        expect(((await failure(client.query(input as unknown as string))) as QueryError).code).toBe(
+          'PGR_INVALID_QUERY',
+        );
         expect((await client.query<{ ok: boolean }>('SELECT true AS ok')).rows).toEqual([{ ok: true }]);
       } finally {
         client.release();
@@ -433,13 +497,19 @@ describe('asPool(): pg.Pool-style code over the router', () => {
 
   describe('events and end()', () => {
     it('emits error for an idle connection that dies, with a listener, and does not crash without one', async () => {
-      const own = new QueryRouter({ primary: cluster.primaryUrl, pool: { max: 2 }, applicationName: 'pool-adapter-idle' });
+      const own = new QueryRouter({
+        primary: cluster.primaryUrl,
+        pool: { max: 2 },
+        applicationName: 'pool-adapter-idle',
+      });
       const ownPool = own.asPool();
       try {
         await ownPool.query('SELECT 1');
         const errors: Error[] = [];
         ownPool.on('error', (error) => errors.push(error));
-        await raw.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-adapter-idle'");
+        await raw.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-adapter-idle'",
+        );
         await until(() => errors.length > 0, 30_000);
         expect(errors[0]).toBeInstanceOf(Error);
       } finally {
@@ -494,7 +564,13 @@ describe('router.query with an AbortSignal', () => {
     const marker = `abort_me_${process.pid}`;
     const running = router.query(`SELECT pg_sleep(30) AS ${marker}`, undefined, { signal: controller.signal });
     // Abort once the server is running it (whichever node it went to), not after a guess at how long that takes.
-    await until(async () => (await Promise.all([cluster.primaryUrl, ...cluster.replicaUrls].map((url) => isRunning(url, marker)))).some(Boolean), 30_000);
+    await until(
+      async () =>
+        (await Promise.all([cluster.primaryUrl, ...cluster.replicaUrls].map((url) => isRunning(url, marker)))).some(
+          Boolean,
+        ),
+      30_000,
+    );
     controller.abort();
     const error = (await failure(running)) as QueryError;
     expect(error).toBeInstanceOf(QueryError);
@@ -505,7 +581,9 @@ describe('router.query with an AbortSignal', () => {
 
   it('never sends a statement whose signal is already aborted', async () => {
     const before = router.stats().nodes[0]!.queries;
-    const error = (await failure(router.query('INSERT INTO nowhere VALUES (1)', undefined, { signal: AbortSignal.abort() }))) as QueryError;
+    const error = (await failure(
+      router.query('INSERT INTO nowhere VALUES (1)', undefined, { signal: AbortSignal.abort() }),
+    )) as QueryError;
     expect(error.code).toBe('57014');
     expect(router.stats().nodes[0]!.queries).toBe(before);
   });
@@ -524,7 +602,9 @@ describe('router.query with an AbortSignal', () => {
       await holder.query('ROLLBACK');
       holder.release();
     }
-    expect((await router.query<{ one: number }>('SELECT 1 AS one', undefined, { route: 'primary' })).rows).toEqual([{ one: 1 }]);
+    expect((await router.query<{ one: number }>('SELECT 1 AS one', undefined, { route: 'primary' })).rows).toEqual([
+      { one: 1 },
+    ]);
   });
 
   it('leaves a statement that finished first alone', async () => {
@@ -535,7 +615,9 @@ describe('router.query with an AbortSignal', () => {
   });
 
   it('rejects a signal that is not an AbortSignal', async () => {
-    const error = (await failure(router.query('SELECT 1', undefined, { signal: 'stop' as unknown as AbortSignal }))) as ConfigError;
+    const error = (await failure(
+      router.query('SELECT 1', undefined, { signal: 'stop' as unknown as AbortSignal }),
+    )) as ConfigError;
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.key).toBe('query.signal');
   });
@@ -568,7 +650,7 @@ describe('which statements pin a client (read from the text alone)', () => {
     ['BEGIN READ ONLY', true],
     ['start transaction isolation level repeatable read, read only', true],
     ['BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE', false],
-    ["BEGIN READ ONLY; SET search_path = app", false],
+    ['BEGIN READ ONLY; SET search_path = app', false],
     ['SELECT 1; BEGIN', false],
   ])('opens a transaction for %s (read-only: %s)', (sql, readOnly) => {
     const pinning = pinningOf(sql);
@@ -577,7 +659,7 @@ describe('which statements pin a client (read from the text alone)', () => {
   });
 
   it.each([
-    ["SET search_path = app, public", SESSION_SETTINGS],
+    ['SET search_path = app, public', SESSION_SETTINGS],
     ['SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY', SESSION_SETTINGS],
     ['SET ROLE reporting', SESSION_SETTINGS],
     ['RESET ALL', SESSION_SETTINGS],

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitOpenError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
 
 /** Resolves with the settled outcomes, or rejects if any promise is still pending after `ms`. */
-async function settleWithin<T>(settling: Promise<PromiseSettledResult<T>[]>, ms: number): Promise<PromiseSettledResult<T>[]> {
+async function settleWithin<T>(
+  settling: Promise<PromiseSettledResult<T>[]>,
+  ms: number,
+): Promise<PromiseSettledResult<T>[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`promises still pending after ${ms} ms`)), ms);
@@ -21,7 +24,11 @@ describe('QueryPipeline when the primary dies', () => {
   beforeAll(async () => {
     // Acknowledged commits must survive the crash for the last check, so commits wait for the WAL here.
     cluster = await startLocalCluster({ replicas: 0, settings: { synchronous_commit: 'on' } });
-    router = new QueryRouter({ primary: cluster.primaryUrl, pool: { max: 4, acquireTimeoutMs: 3000 }, breaker: { resetTimeoutMs: 500 } });
+    router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      pool: { max: 4, acquireTimeoutMs: 3000 },
+      breaker: { resetTimeoutMs: 500 },
+    });
     await router.query('CREATE TABLE fault_rows (id int PRIMARY KEY, v int NOT NULL)');
   });
   afterAll(async () => {
@@ -31,7 +38,9 @@ describe('QueryPipeline when the primary dies', () => {
 
   it('settles every promise when the primary is SIGKILLed mid-flush, and works again after a restart', async () => {
     const pipeline = router.pipeline({ batchSize: 100, concurrency: 2, maxQueueSize: 60_000 });
-    const promises = Array.from({ length: 60_000 }, (_, i) => pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [i, 1]));
+    const promises = Array.from({ length: 60_000 }, (_, i) =>
+      pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [i, 1]),
+    );
     // Every promise gets its handler now: the ones the kill rejects must not count as unhandled meanwhile.
     const settling = Promise.allSettled(promises);
     // Kill once the first rows are in: the rest are in flight or still queued.
@@ -54,7 +63,9 @@ describe('QueryPipeline when the primary dies', () => {
 
     // The failed batches opened the primary's breaker: new statements are refused at once, not queued.
     expect(router.stats().nodes[0]!.breaker).toBe('open');
-    await expect(pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [999_999, 1])).rejects.toBeInstanceOf(CircuitOpenError);
+    await expect(
+      pipeline.addQuery('INSERT INTO fault_rows (id, v) VALUES ($1, $2)', [999_999, 1]),
+    ).rejects.toBeInstanceOf(CircuitOpenError);
     // A pipeline with a fallback hands such statements to it instead (here: a local spool).
     const spooled: unknown[][] = [];
     const spooling = router.pipeline({

@@ -24,7 +24,8 @@ afterAll(async () => {
   await admin?.end();
 });
 
-const INSERT = 'INSERT INTO lean_rows (id, b, t, d, a, j, n, f, ok, big) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
+const INSERT =
+  'INSERT INTO lean_rows (id, b, t, d, a, j, n, f, ok, big) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
 
 function row(id: number): unknown[] {
   return [
@@ -73,7 +74,10 @@ describe('lean batches of prepared writes', () => {
       const update = 'UPDATE lean_rows SET n = $1 WHERE id = $2';
       const warm = router.pipeline({ batchSize: 10, concurrency: 1, mode: 'atomic' });
       // Both statements prepared on the router's one connection first, so the batches below go lean.
-      await Promise.all([...Array.from({ length: 9 }, (_, i) => warm.addQuery(update, [1, i + 1])), warm.addQuery(INSERT, row(1001))]);
+      await Promise.all([
+        ...Array.from({ length: 9 }, (_, i) => warm.addQuery(update, [1, i + 1])),
+        warm.addQuery(INSERT, row(1001)),
+      ]);
       const before = router.stats().nodes[0]!.leanBatches;
 
       // Atomic: one duplicate key (id 5 exists) sinks the whole batch.
@@ -127,7 +131,7 @@ describe('lean batches of prepared writes', () => {
     ]);
     // Walk the messages: each is a type byte and a length that covers itself and its body.
     const types: string[] = [];
-    for (let at = 0; at < buffer.length; ) {
+    for (let at = 0; at < buffer.length;) {
       types.push(String.fromCharCode(buffer[at]!));
       at += 1 + buffer.readInt32BE(at + 1);
     }

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BatchAbortedError, PipelineClosedError, PipelineFullError, QueryError, QueryPipeline, QueryRouter } from '../src/index.js';
+import {
+  BatchAbortedError,
+  PipelineClosedError,
+  PipelineFullError,
+  QueryError,
+  QueryPipeline,
+  QueryRouter,
+} from '../src/index.js';
 
 const primaryUrl = inject('primaryUrl');
 const replicaUrls = inject('replicaUrls');
@@ -14,7 +21,11 @@ async function freshTable(): Promise<string> {
 }
 
 async function rows(table: string): Promise<{ n: number; sum: number }> {
-  const { rows: result } = await router.query<{ n: string; sum: string | null }>(`SELECT count(*) AS n, sum(v) AS sum FROM ${table}`, [], { route: 'primary' });
+  const { rows: result } = await router.query<{ n: string; sum: string | null }>(
+    `SELECT count(*) AS n, sum(v) AS sum FROM ${table}`,
+    [],
+    { route: 'primary' },
+  );
   return { n: Number(result[0]!.n), sum: Number(result[0]!.sum ?? 0) };
 }
 
@@ -29,7 +40,9 @@ describe('QueryPipeline', () => {
   it('lands 10 000 single-row INSERTs exactly once, each promise with its own result', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 250, maxQueueSize: 10_000 });
-    const promises = Array.from({ length: 10_000 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i * 3]));
+    const promises = Array.from({ length: 10_000 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i * 3]),
+    );
     const summary = await pipeline.flush();
     const results = await Promise.all(promises);
     expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
@@ -43,7 +56,6 @@ describe('QueryPipeline', () => {
     expect(stats.batchDurationsMs.at(-1)!.count).toBe(40);
     expect(router.stats().pipelines.statements).toBeGreaterThanOrEqual(10_000);
     await pipeline.close();
-
   });
 
   it('keeps the order of statements within a batch', async () => {
@@ -51,11 +63,15 @@ describe('QueryPipeline', () => {
     const pipeline = router.pipeline({ batchSize: 50 });
     await router.query(`INSERT INTO ${table} (id, v, note) VALUES (1, 0, '')`);
     const digits = Array.from({ length: 50 }, (_, i) => String((i * 7) % 10));
-    const updates = digits.map((digit) => pipeline.addQuery(`UPDATE ${table} SET note = note || $1 WHERE id = 1`, [digit]));
+    const updates = digits.map((digit) =>
+      pipeline.addQuery(`UPDATE ${table} SET note = note || $1 WHERE id = 1`, [digit]),
+    );
     const summary = await pipeline.flush();
     await Promise.all(updates);
     expect(summary.batches).toBe(1);
-    const { rows: result } = await router.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = 1`, [], { route: 'primary' });
+    const { rows: result } = await router.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = 1`, [], {
+      route: 'primary',
+    });
     expect(result[0]!.note).toBe(digits.join(''));
     await pipeline.close();
   });
@@ -78,7 +94,9 @@ describe('QueryPipeline', () => {
   it('atomic: one constraint violation leaves no row of the batch; promises say which statement failed', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 10, mode: 'atomic' });
-    const promises = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]));
+    const promises = Array.from({ length: 10 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]),
+    );
     const summary = await pipeline.flush();
     const settled = await Promise.allSettled(promises);
     expect(summary.failed).toBe(10);
@@ -102,7 +120,9 @@ describe('QueryPipeline', () => {
   it('independent: the same batch keeps every other row', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 10, mode: 'independent' });
-    const promises = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]));
+    const promises = Array.from({ length: 10 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i === 6 ? 3 : i, 1]),
+    );
     const summary = await pipeline.flush();
     const settled = await Promise.allSettled(promises);
     expect(summary).toMatchObject({ queriesExecuted: 10, failed: 1, batches: 1 });
@@ -126,7 +146,9 @@ describe('QueryPipeline', () => {
     await pipeline.flush();
     const settled = await Promise.allSettled(second);
     // Every statement has its own outcome: the duplicate fails with its SQLSTATE, none with BatchAbortedError.
-    expect(settled.map((outcome) => outcome.status)).toEqual(second.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')));
+    expect(settled.map((outcome) => outcome.status)).toEqual(
+      second.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')),
+    );
     expect((settled[7] as PromiseRejectedResult).reason.code).toBe('23505');
     expect(pipeline.stats()).toMatchObject({ groupCommits: 1, groupRetries: 1 });
     expect(await rows(table)).toEqual({ n: 19 + 19, sum: 18 + 10 + 19 });
@@ -139,17 +161,26 @@ describe('QueryPipeline', () => {
   it('independent: groups only plain reads and writes, and not at all with groupCommit: false', async () => {
     const table = await freshTable();
     const withDdl = router.pipeline({ batchSize: 10, flushIntervalMs: 10_000 });
-    const statements = [withDdl.addQuery(`CREATE INDEX ON ${table} (v)`), ...Array.from({ length: 9 }, (_, i) => withDdl.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]))];
+    const statements = [
+      withDdl.addQuery(`CREATE INDEX ON ${table} (v)`),
+      ...Array.from({ length: 9 }, (_, i) => withDdl.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i])),
+    ];
     await withDdl.flush();
     await Promise.all(statements);
     expect(withDdl.stats().groupCommits).toBe(0);
     await withDdl.close();
     const ungrouped = router.pipeline({ batchSize: 10, groupCommit: false });
-    await Promise.all(Array.from({ length: 10 }, (_, i) => ungrouped.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [100 + i])));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        ungrouped.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [100 + i]),
+      ),
+    );
     expect(ungrouped.stats().groupCommits).toBe(0);
     await ungrouped.close();
     expect((await rows(table)).n).toBe(19);
-    expect(() => router.pipeline({ groupCommit: 'yes' } as never)).toThrow(expect.objectContaining({ key: 'pipeline.groupCommit' }));
+    expect(() => router.pipeline({ groupCommit: 'yes' } as never)).toThrow(
+      expect.objectContaining({ key: 'pipeline.groupCommit' }),
+    );
   });
 
   it('coalesces consecutive identical INSERTs into multi-row INSERTs, keeping order among mixed shapes', async () => {
@@ -172,7 +203,9 @@ describe('QueryPipeline', () => {
   it('coalescing: a merged group with one bad row loses none of the others in independent mode', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
-    const promises = Array.from({ length: 20 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]));
+    const promises = Array.from({ length: 20 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]),
+    );
     await pipeline.flush();
     const settled = await Promise.allSettled(promises);
     expect(settled.filter((outcome) => outcome.status === 'rejected').map((_, i) => i)).toHaveLength(1);
@@ -184,7 +217,9 @@ describe('QueryPipeline', () => {
   it('coalescing in atomic mode names the exact failing statement and keeps nothing', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 100, coalesce: true, mode: 'atomic' });
-    const promises = Array.from({ length: 20 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]));
+    const promises = Array.from({ length: 20 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [i, i === 13 ? null : 1]),
+    );
     await pipeline.flush();
     const settled = await Promise.allSettled(promises);
     expect((settled[13] as PromiseRejectedResult).reason.code).toBe('23502');
@@ -200,11 +235,18 @@ describe('QueryPipeline', () => {
     // A cast in the row rules out the unnest form, so the rows go out as VALUES with 100 parameters each.
     const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => (i === 0 ? '$1::int' : `$${i + 1}`)).join(', ')})`;
     const pipeline = router.pipeline({ batchSize: 2000, maxQueueSize: 2000, coalesce: true });
-    const promises = Array.from({ length: 1500 }, (_, r) => pipeline.addQuery(sql, columns.map((_, i) => r + i)));
+    const promises = Array.from({ length: 1500 }, (_, r) =>
+      pipeline.addQuery(
+        sql,
+        columns.map((_, i) => r + i),
+      ),
+    );
     const summary = await pipeline.flush();
     await Promise.all(promises);
     expect(summary.failed).toBe(0);
-    const { rows: result } = await router.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], { route: 'primary' });
+    const { rows: result } = await router.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`, [], {
+      route: 'primary',
+    });
     expect(Number(result[0]!.n)).toBe(1500);
     expect(pipeline.stats()).toMatchObject({ coalesced: 1500, coalescedAsArrays: 0 });
     await pipeline.close();
@@ -212,11 +254,25 @@ describe('QueryPipeline', () => {
 
   it('merges rows of plain parameters into one unnest INSERT that stores every value exactly as a single-row INSERT would', async () => {
     const table = `pipe_types_${process.pid}_${Date.now()}`;
-    await router.query(`DO $$ BEGIN CREATE TYPE pipe_mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await router.query(
+      `DO $$ BEGIN CREATE TYPE pipe_mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+    );
     await router.query(
       `CREATE TABLE ${table} (seq bigserial, id int, label varchar(12), body text, doc jsonb, at timestamptz, blob bytea, flag boolean, mood pipe_mood, amount numeric, tags text[])`,
     );
-    const awkward = ['', 'NULL', 'null', '"quoted"', 'back\\slash', '{braces}', 'a,b', ' padded ', 'multi\nline', 'émoji 🚀', "it's"];
+    const awkward = [
+      '',
+      'NULL',
+      'null',
+      '"quoted"',
+      'back\\slash',
+      '{braces}',
+      'a,b',
+      ' padded ',
+      'multi\nline',
+      'émoji 🚀',
+      "it's",
+    ];
     const when = new Date('2026-01-02T03:04:05.678Z');
     const rowOf = (i: number): unknown[] => [
       awkward[i % awkward.length]!.slice(0, 12),
@@ -240,7 +296,9 @@ describe('QueryPipeline', () => {
     expect(summary.failed).toBe(0);
     expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
     expect(pipeline.stats()).toMatchObject({ coalesced: count, coalescedAsArrays: count });
-    const { rows: stored } = await router.query<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY id`, [], { route: 'primary' });
+    const { rows: stored } = await router.query<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY id`, [], {
+      route: 'primary',
+    });
     expect(stored).toHaveLength(count);
     // Rows are inserted in the order their statements were queued (no assumption about where a batch ends).
     stored.forEach((row, i) => {
@@ -265,7 +323,9 @@ describe('QueryPipeline', () => {
 
   it('unnest INSERTs keep single-row semantics: a too-long value fails its own row only, array columns and array values use VALUES', async () => {
     const table = `pipe_semantics_${process.pid}_${Date.now()}`;
-    await router.query(`CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[], shape box)`);
+    await router.query(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[], shape box)`,
+    );
     const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
     const sql = `INSERT INTO ${table} (id, code, fixed, bits, doc) VALUES ($1, $2, $3, $4, $5)`;
     // A group of valid rows: char(n) and bit(n) keep their length (neither cut to one character nor refused), and a
@@ -275,11 +335,21 @@ describe('QueryPipeline', () => {
     // One batch: the merged INSERT did not fail and fall back to single rows.
     expect(pipeline.stats()).toMatchObject({ batches: 1, coalesced: 30, coalescedAsArrays: 30, failed: 0 });
     // A group with bad rows: each fails alone, with the error its single-row INSERT gives.
-    const bad: Record<number, [string, string, string]> = { 17: ['toolong', 'ab', '101'], 23: ['abc', 'sixsix', '101'], 26: ['abc', 'ab', '1'] };
-    const scalar = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]));
-    const arrays = Array.from({ length: 30 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]));
+    const bad: Record<number, [string, string, string]> = {
+      17: ['toolong', 'ab', '101'],
+      23: ['abc', 'sixsix', '101'],
+      26: ['abc', 'ab', '1'],
+    };
+    const scalar = Array.from({ length: 30 }, (_, i) =>
+      pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]),
+    );
+    const arrays = Array.from({ length: 30 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]),
+    );
     // box arrays separate their elements with ';', not ',': such a column also goes as VALUES (it would fail as unnest).
-    const boxes = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, shape) VALUES ($1, $2)`, [200 + i, `((${i},${i}),(0,0))`]));
+    const boxes = Array.from({ length: 10 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, shape) VALUES ($1, $2)`, [200 + i, `((${i},${i}),(0,0))`]),
+    );
     await pipeline.flush();
     const settled = await Promise.allSettled(scalar);
     expect(settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [[i, outcome.reason.code]] : []))).toEqual([
@@ -299,7 +369,14 @@ describe('QueryPipeline', () => {
       [],
       { route: 'primary' },
     );
-    expect(stored[0]).toEqual({ n: '97', tags: '60', boxes: '9', fixed: '57', bits: '57', docs: '5:null 6:sql null 7:string 8:object' });
+    expect(stored[0]).toEqual({
+      n: '97',
+      tags: '60',
+      boxes: '9',
+      fixed: '57',
+      bits: '57',
+      docs: '5:null 6:sql null 7:string 8:object',
+    });
     await pipeline.close();
   });
 
@@ -389,7 +466,9 @@ describe('QueryPipeline', () => {
   it('close() with 10 000 queued statements writes all of them, then refuses new ones', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 200, maxQueueSize: 10_000, flushIntervalMs: 60_000 });
-    const promises = Array.from({ length: 10_000 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+    const promises = Array.from({ length: 10_000 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]),
+    );
     const summary = await pipeline.close();
     expect(summary.queriesExecuted).toBe(10_000);
     await Promise.all(promises);
@@ -402,7 +481,9 @@ describe('QueryPipeline', () => {
     const pipeline = router.pipeline({ batchSize: 5 });
     const good = [0, 1, 2].map((i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
     await expect(pipeline.addQuery(42 as unknown as string)).rejects.toMatchObject({ code: 'PGR_INVALID_QUERY' });
-    await expect(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [])).rejects.toMatchObject({ code: 'PGR_PARAMETER_COUNT' });
+    await expect(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [])).rejects.toMatchObject({
+      code: 'PGR_PARAMETER_COUNT',
+    });
     const badType = pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, ['not a number']);
     await pipeline.flush();
     await expect(badType).rejects.toMatchObject({ code: '22P02' });
@@ -422,7 +503,9 @@ describe('QueryPipeline', () => {
     const own = new QueryRouter({ primary: primaryUrl });
     const table = await freshTable();
     const pipeline = own.pipeline({ flushIntervalMs: 60_000 });
-    const promises = Array.from({ length: 50 }, (_, i) => pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]));
+    const promises = Array.from({ length: 50 }, (_, i) =>
+      pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, 1)`, [i]),
+    );
     await own.close();
     await Promise.all(promises);
     expect((await rows(table)).n).toBe(50);

@@ -29,7 +29,9 @@ describe('configuration profiles', () => {
   });
 
   it('sets pool sizes, timeouts, pre-ping, breaker and leak detection where they matter', () => {
-    const resolved = Object.fromEntries(names.map((name) => [name, resolveOptions({ profile: name, primary })])) as Record<ProfileName, ReturnType<typeof resolveOptions>>;
+    const resolved = Object.fromEntries(
+      names.map((name) => [name, resolveOptions({ profile: name, primary })]),
+    ) as Record<ProfileName, ReturnType<typeof resolveOptions>>;
     expect(resolved.development.pool).toMatchObject({ max: 5, prePing: true, leakStackTraces: true });
     expect(resolved.development.slowQueryMs).toBeGreaterThan(0);
     expect(resolved.production.pool).toMatchObject({ prePing: false, leakStackTraces: false });
@@ -42,12 +44,24 @@ describe('configuration profiles', () => {
     expect(resolved.reliable.pool).toMatchObject({ prePing: true, leakStackTraces: true });
     expect(resolved.reliable.pool.connectRetries).toBeGreaterThan(resolved.production.pool.connectRetries);
     expect(resolved.reliable.pool.healthThreshold).toBeGreaterThan(DEFAULTS.pool.healthThreshold);
-    for (const name of names) expect(resolved[name].pool.leakTimeoutMs > 0 || name === 'highThroughput' || name === 'lowLatency').toBe(true);
+    for (const name of names)
+      expect(resolved[name].pool.leakTimeoutMs > 0 || name === 'highThroughput' || name === 'lowLatency').toBe(true);
   });
 
   it('lets the caller’s own options win, key by key within a section when the profile is named', () => {
-    const named = resolveOptions({ profile: 'production', primary, pool: { max: 50 }, breaker: { timeoutMs: 5_000 }, slowQueryMs: 9 });
-    expect(named.pool).toMatchObject({ max: 50, min: PROFILES.production.pool!.min, maxLifetimeMs: PROFILES.production.pool!.maxLifetimeMs, connectRetries: 2 });
+    const named = resolveOptions({
+      profile: 'production',
+      primary,
+      pool: { max: 50 },
+      breaker: { timeoutMs: 5_000 },
+      slowQueryMs: 9,
+    });
+    expect(named.pool).toMatchObject({
+      max: 50,
+      min: PROFILES.production.pool!.min,
+      maxLifetimeMs: PROFILES.production.pool!.maxLifetimeMs,
+      connectRetries: 2,
+    });
     expect(named.breaker).toMatchObject({ timeoutMs: 5_000, volumeThreshold: 10 });
     expect(named.slowQueryMs).toBe(9);
     expect(named.adaptive.enabled).toBe(true);
@@ -62,8 +76,12 @@ describe('configuration profiles', () => {
   });
 
   it('validates what the caller adds on top of a profile', () => {
-    expect(() => resolveOptions({ profile: 'production', primary, pool: { min: 30 } })).toThrow(/pool\.min: must not exceed pool\.max \(20\), got 30/);
-    expect(() => resolveOptions({ profile: 'lowLatency', primary, pool: { bogus: 1 } })).toThrow(/pool\.bogus: unknown option/);
+    expect(() => resolveOptions({ profile: 'production', primary, pool: { min: 30 } })).toThrow(
+      /pool\.min: must not exceed pool\.max \(20\), got 30/,
+    );
+    expect(() => resolveOptions({ profile: 'lowLatency', primary, pool: { bogus: 1 } })).toThrow(
+      /pool\.bogus: unknown option/,
+    );
   });
 
   it('rejects an unknown or mistyped profile with a ConfigError naming the choices', () => {
@@ -76,7 +94,9 @@ describe('configuration profiles', () => {
       }
       expect(isConfigError(caught), String(profile)).toBe(true);
       expect(caught).toMatchObject({ key: 'profile' });
-      expect((caught as Error).message).toMatch(/must be one of development, production, highThroughput, lowLatency, reliable/);
+      expect((caught as Error).message).toMatch(
+        /must be one of development, production, highThroughput, lowLatency, reliable/,
+      );
     }
   });
 
@@ -90,11 +110,24 @@ describe('configuration profiles', () => {
   });
 
   it('is read from PGROUTER_PROFILE, and the new pool options from the environment', () => {
-    const options = optionsFromEnv({ DATABASE_URL: primary, PGROUTER_PROFILE: 'reliable', PGROUTER_POOL_CONNECT_RETRIES: '7', PGROUTER_POOL_HEALTH_THRESHOLD: '40', PGROUTER_POOL_CONNECT_RETRY_DELAY_MS: '25' });
+    const options = optionsFromEnv({
+      DATABASE_URL: primary,
+      PGROUTER_PROFILE: 'reliable',
+      PGROUTER_POOL_CONNECT_RETRIES: '7',
+      PGROUTER_POOL_HEALTH_THRESHOLD: '40',
+      PGROUTER_POOL_CONNECT_RETRY_DELAY_MS: '25',
+    });
     const resolved = resolveOptions(options);
     expect(resolved.profile).toBe('reliable');
-    expect(resolved.pool).toMatchObject({ connectRetries: 7, healthThreshold: 40, connectRetryDelayMs: 25, prePing: true });
-    expect(() => resolveOptions(optionsFromEnv({ DATABASE_URL: primary, PGROUTER_PROFILE: 'fast' }))).toThrow(/profile: must be one of/);
+    expect(resolved.pool).toMatchObject({
+      connectRetries: 7,
+      healthThreshold: 40,
+      connectRetryDelayMs: 25,
+      prePing: true,
+    });
+    expect(() => resolveOptions(optionsFromEnv({ DATABASE_URL: primary, PGROUTER_PROFILE: 'fast' }))).toThrow(
+      /profile: must be one of/,
+    );
   });
 
   it('validates the health threshold and connect retry options', () => {
@@ -107,12 +140,21 @@ describe('configuration profiles', () => {
       [{ connectRetryDelayMs: 0 }, /pool\.connectRetryDelayMs: must be an integer ≥ 1, got 0/],
     ];
     for (const [pool, message] of bad) expect(() => resolveOptions({ primary, pool })).toThrow(message);
-    expect(resolveOptions({ primary }).pool).toMatchObject({ healthThreshold: 50, connectRetries: 0, connectRetryDelayMs: 100 });
+    expect(resolveOptions({ primary }).pool).toMatchObject({
+      healthThreshold: 50,
+      connectRetries: 0,
+      connectRetryDelayMs: 100,
+    });
     expect(resolveOptions({ primary, pool: { healthThreshold: 0 } }).pool.healthThreshold).toBe(0);
   });
 
   it('builds a working router from a named profile', async () => {
-    const router = new QueryRouter({ profile: 'production', primary: inject('primaryUrl'), pool: { min: 1, max: 3 }, applicationName: 'profiles-router' });
+    const router = new QueryRouter({
+      profile: 'production',
+      primary: inject('primaryUrl'),
+      pool: { min: 1, max: 3 },
+      applicationName: 'profiles-router',
+    });
     try {
       expect(router.options.profile).toBe('production');
       expect(router.options.pool).toMatchObject({ min: 1, max: 3, maxLifetimeMs: 1_800_000 });

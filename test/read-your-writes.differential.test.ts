@@ -36,7 +36,7 @@ const SCRIPTS: Record<string, readonly string[]> = {
   'triggers, writable CTEs and sequences': [
     'CREATE TABLE {s}.a (id int)',
     'CREATE TABLE {s}.audit (id int, op text)',
-    "CREATE FUNCTION {s}.remember() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO {s}.audit VALUES (NEW.id, TG_OP); RETURN NEW; END $$",
+    'CREATE FUNCTION {s}.remember() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO {s}.audit VALUES (NEW.id, TG_OP); RETURN NEW; END $$',
     'CREATE TRIGGER remember AFTER INSERT ON {s}.a FOR EACH ROW EXECUTE FUNCTION {s}.remember()',
     'INSERT INTO {s}.a VALUES (1), (2)',
     'SELECT * FROM {s}.audit ORDER BY id',
@@ -45,7 +45,7 @@ const SCRIPTS: Record<string, readonly string[]> = {
     'CREATE SEQUENCE {s}.q',
     "SELECT nextval('{s}.q') AS v",
     'SELECT last_value FROM {s}.q',
-    "DO $$ BEGIN INSERT INTO {s}.a VALUES (99); END $$",
+    'DO $$ BEGIN INSERT INTO {s}.a VALUES (99); END $$',
     'SELECT array_agg(id ORDER BY id) AS ids FROM {s}.a',
     'UPDATE {s}.a SET id = id * 10 RETURNING id',
     'SELECT sum(id)::int AS s FROM {s}.a',
@@ -108,14 +108,23 @@ describe('read-your-writes, differential: the router answers each statement as t
       it(`${name} (replicas' replay ${replay})`, async () => {
         const run = runs++;
         const expected = await runDirect(script, `diff_direct_${run}`);
-        const router = new QueryRouter({ primary: cluster.primaryUrl, replicas: [...cluster.replicaUrls], consistency: 'read-your-writes' });
+        const router = new QueryRouter({
+          primary: cluster.primaryUrl,
+          replicas: [...cluster.replicaUrls],
+          consistency: 'read-your-writes',
+        });
         if (replay === 'paused') for (const replica of ['replica1', 'replica2']) cluster.pauseReplay(replica);
         try {
           const actual = await runThroughRouter(router, script, `diff_router_${run}`);
           actual.forEach((answer, i) => expect(answer, script[i]).toEqual(expected[i]));
           // Reads did run through the router's read path (on a replica, or on the primary after checking one).
           const { consistency } = router.stats();
-          expect(consistency.readsOnReplicaKnown + consistency.readsOnReplicaChecked + consistency.readsOnReplicaAfterWait + consistency.readsOnPrimary).toBeGreaterThan(0);
+          expect(
+            consistency.readsOnReplicaKnown +
+              consistency.readsOnReplicaChecked +
+              consistency.readsOnReplicaAfterWait +
+              consistency.readsOnPrimary,
+          ).toBeGreaterThan(0);
         } finally {
           for (const replica of ['replica1', 'replica2']) cluster.resumeReplay(replica);
           await router.close();

@@ -7,17 +7,26 @@ interface FakeNode {
   latencyMs: number;
 }
 
-const nodes = (...specs: [number, number][]): FakeNode[] => specs.map(([inFlight, latencyMs], i) => ({ name: `r${i}`, inFlight, latencyMs }));
+const nodes = (...specs: [number, number][]): FakeNode[] =>
+  specs.map(([inFlight, latencyMs], i) => ({ name: `r${i}`, inFlight, latencyMs }));
 
 describe('replica balancers', () => {
   it('round-robin takes each replica in turn', () => {
     const balancer = new RoundRobinBalancer();
     const candidates = nodes([0, 0], [0, 0], [0, 0]);
-    expect(Array.from({ length: 6 }, () => balancer.pick(candidates)!.name)).toEqual(['r0', 'r1', 'r2', 'r0', 'r1', 'r2']);
+    expect(Array.from({ length: 6 }, () => balancer.pick(candidates)!.name)).toEqual([
+      'r0',
+      'r1',
+      'r2',
+      'r0',
+      'r1',
+      'r2',
+    ]);
   });
 
   it('every balancer returns undefined when no replica is eligible', () => {
-    for (const balancer of [new RoundRobinBalancer(), new LeastBusyBalancer(), new LatencyBalancer()]) expect(balancer.pick([])).toBeUndefined();
+    for (const balancer of [new RoundRobinBalancer(), new LeastBusyBalancer(), new LatencyBalancer()])
+      expect(balancer.pick([])).toBeUndefined();
   });
 
   it('least-busy picks the replica with the fewest statements in flight', () => {

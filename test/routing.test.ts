@@ -45,7 +45,11 @@ describe('routing over a real primary and two streaming replicas', () => {
   it.each(['least-busy', 'latency'] as const)('balances reads over replicas with %s', async (loadBalancing) => {
     const other = new QueryRouter({ primary: primaryUrl, replicas: replicaUrls, loadBalancing });
     try {
-      const ports = await Promise.all(Array.from({ length: 12 }, () => other.query<{ port: number }>('SELECT inet_server_port() AS port, pg_sleep(0.01)')));
+      const ports = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          other.query<{ port: number }>('SELECT inet_server_port() AS port, pg_sleep(0.01)'),
+        ),
+      );
       const seen = new Set(ports.map((r) => r.rows[0]!.port));
       for (const port of seen) expect(replicaPorts).toContain(port);
       expect(seen.size).toBe(2);
@@ -56,7 +60,10 @@ describe('routing over a real primary and two streaming replicas', () => {
 
   it('sends a write to the primary, and the replicas see it shortly after', async () => {
     const name = `item-${Date.now()}`;
-    const inserted = await router.query<{ id: number; port: number }>('INSERT INTO routing_items (name) VALUES ($1) RETURNING id, inet_server_port() AS port', [name]);
+    const inserted = await router.query<{ id: number; port: number }>(
+      'INSERT INTO routing_items (name) VALUES ($1) RETURNING id, inet_server_port() AS port',
+      [name],
+    );
     expect(inserted.rowCount).toBe(1);
     expect(inserted.command).toBe('INSERT');
     expect(inserted.rows[0]!.port).toBe(primaryPort);
@@ -64,14 +71,17 @@ describe('routing over a real primary and two streaming replicas', () => {
     await cluster.waitForReplication();
     const seenOn = new Set<number>();
     for (let i = 0; i < 20 && seenOn.size < 2; i++) {
-      const { rows } = await router.query<{ port: number; n: string }>('SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1', [name]);
+      const { rows } = await router.query<{ port: number; n: string }>(
+        'SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1',
+        [name],
+      );
       expect(rows[0]!.n).toBe('1');
       seenOn.add(rows[0]!.port);
     }
     expect([...seenOn].sort()).toEqual([...replicaPorts].sort());
   });
 
-  it('returns pg\'s QueryResult shape', async () => {
+  it("returns pg's QueryResult shape", async () => {
     const result = await router.query('SELECT 1::int AS one, $1::text AS two', ['x']);
     expect(result.rows).toEqual([{ one: 1, two: 'x' }]);
     expect(result.rowCount).toBe(1);
@@ -95,12 +105,19 @@ describe('routing over a real primary and two streaming replicas', () => {
     const port = await router.transaction(async (tx) => {
       expect(tx.node).toBe('primary');
       await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]);
-      const { rows } = await tx.query<{ port: number; n: string }>('SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1', [name]);
+      const { rows } = await tx.query<{ port: number; n: string }>(
+        'SELECT inet_server_port() AS port, count(*) AS n FROM routing_items WHERE name = $1',
+        [name],
+      );
       expect(rows[0]!.n).toBe('1');
       return rows[0]!.port;
     });
     expect(port).toBe(primaryPort);
-    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    const { rows } = await router.query<{ n: string }>(
+      'SELECT count(*) AS n FROM routing_items WHERE name = $1',
+      [name],
+      { route: 'primary' },
+    );
     expect(rows[0]!.n).toBe('1');
   });
 
@@ -112,7 +129,11 @@ describe('routing over a real primary and two streaming replicas', () => {
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    const { rows } = await router.query<{ n: string }>(
+      'SELECT count(*) AS n FROM routing_items WHERE name = $1',
+      [name],
+      { route: 'primary' },
+    );
     expect(rows[0]!.n).toBe('0');
   });
 
@@ -125,7 +146,11 @@ describe('routing over a real primary and two streaming replicas', () => {
       })
       .catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('23502');
-    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    const { rows } = await router.query<{ n: string }>(
+      'SELECT count(*) AS n FROM routing_items WHERE name = $1',
+      [name],
+      { route: 'primary' },
+    );
     expect(rows[0]!.n).toBe('0');
   });
 
@@ -139,25 +164,39 @@ describe('routing over a real primary and two streaming replicas', () => {
           await tx.query('INSERT INTO routing_items (id, name) VALUES (1, $1), (1, $1)', [name]).catch(() => undefined);
           return 'callback finished';
         });
-      const error = await (consistency === 'eventual' ? run() : router.session(run, { consistency })).catch((e: unknown) => e);
+      const error = await (consistency === 'eventual' ? run() : router.session(run, { consistency })).catch(
+        (e: unknown) => e,
+      );
       expect(error, consistency).toBeInstanceOf(TransactionRolledBackError);
       expect(isTransactionRolledBackError(error)).toBe(true);
       expect(error).toMatchObject({ code: 'PGR_TRANSACTION_ROLLED_BACK', node: 'primary' });
       expect(((error as Error).cause as { code?: string }).code).toBe('23505');
-      const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+      const { rows } = await router.query<{ n: string }>(
+        'SELECT count(*) AS n FROM routing_items WHERE name = $1',
+        [name],
+        { route: 'primary' },
+      );
       expect(rows[0]!.n).toBe('0');
     }
     // The connection went back clean: the next transaction commits.
     const name = `after-rolled-back-${Date.now()}`;
     await router.transaction((tx) => tx.query('INSERT INTO routing_items (name) VALUES ($1)', [name]));
-    const { rows } = await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' });
+    const { rows } = await router.query<{ n: string }>(
+      'SELECT count(*) AS n FROM routing_items WHERE name = $1',
+      [name],
+      { route: 'primary' },
+    );
     expect(rows[0]!.n).toBe('1');
   });
 
   it('runs a nested transaction as a SAVEPOINT of the outer one: same connection, undone alone, committed only with the outer', async () => {
     const tag = `nested-${process.pid}-${Date.now()}`;
     const count = async (name: string): Promise<string> =>
-      (await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], { route: 'primary' })).rows[0]!.n;
+      (
+        await router.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name = $1', [name], {
+          route: 'primary',
+        })
+      ).rows[0]!.n;
     // The inner part fails: only it is undone, the outer commits.
     await router.transaction(async (tx) => {
       await tx.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-outer`]);
@@ -169,38 +208,62 @@ describe('routing over a real primary and two streaming replicas', () => {
         .catch((e: unknown) => e);
       expect((inner as Error).message).toBe('inner part failed');
       // The outer transaction is still usable, and sees its own row but not the undone one.
-      expect((await tx.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name LIKE $1', [`${tag}-%`])).rows[0]!.n).toBe('1');
+      expect(
+        (await tx.query<{ n: string }>('SELECT count(*) AS n FROM routing_items WHERE name LIKE $1', [`${tag}-%`]))
+          .rows[0]!.n,
+      ).toBe('1');
     });
     expect([await count(`${tag}-outer`), await count(`${tag}-inner`)]).toEqual(['1', '0']);
     // The inner part succeeds but the outer fails: nothing is kept (the inner did not commit on its own).
     await expect(
       router.transaction(async (tx) => {
-        await tx.transaction((nested) => nested.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-kept-by-inner`]));
+        await tx.transaction((nested) =>
+          nested.query('INSERT INTO routing_items (name) VALUES ($1)', [`${tag}-kept-by-inner`]),
+        );
         throw new Error('outer part failed');
       }),
     ).rejects.toThrow('outer part failed');
     expect(await count(`${tag}-kept-by-inner`)).toBe('0');
     // A row the outer transaction locked is written by the nested one: no second connection waiting on the lock.
-    const { rows } = await router.query<{ id: number }>('INSERT INTO routing_items (name) VALUES ($1) RETURNING id', [`${tag}-locked`]);
+    const { rows } = await router.query<{ id: number }>('INSERT INTO routing_items (name) VALUES ($1) RETURNING id', [
+      `${tag}-locked`,
+    ]);
     await router.transaction(async (tx) => {
       await tx.query('UPDATE routing_items SET name = $1 WHERE id = $2', [`${tag}-locked-outer`, rows[0]!.id]);
-      await router.transaction((nested) => nested.query('UPDATE routing_items SET name = $1 WHERE id = $2', [`${tag}-locked-inner`, rows[0]!.id]));
+      await router.transaction((nested) =>
+        nested.query('UPDATE routing_items SET name = $1 WHERE id = $2', [`${tag}-locked-inner`, rows[0]!.id]),
+      );
     });
     expect(await count(`${tag}-locked-inner`)).toBe('1');
     // A savepoint cannot change the outer transaction's isolation or access mode.
-    await expect(router.transaction((tx) => tx.transaction(async () => 1, { isolationLevel: 'serializable' }))).rejects.toMatchObject({ code: 'PGR_CONFIG' });
+    await expect(
+      router.transaction((tx) => tx.transaction(async () => 1, { isolationLevel: 'serializable' })),
+    ).rejects.toMatchObject({ code: 'PGR_CONFIG' });
   });
 
   it('applies isolation level and read-only mode; a read-only transaction may run on a replica', async () => {
-    const level = await router.transaction(async (tx) => (await tx.query<{ l: string }>("SELECT current_setting('transaction_isolation') AS l")).rows[0]!.l, { isolationLevel: 'repeatable read' });
+    const level = await router.transaction(
+      async (tx) => (await tx.query<{ l: string }>("SELECT current_setting('transaction_isolation') AS l")).rows[0]!.l,
+      { isolationLevel: 'repeatable read' },
+    );
     expect(level).toBe('repeatable read');
-    const onReplica = await router.transaction(async (tx) => {
-      expect(tx.node).toMatch(/^replica-/);
-      return (await tx.query<{ r: boolean; ro: string }>("SELECT pg_is_in_recovery() AS r, current_setting('transaction_read_only') AS ro")).rows[0]!;
-    }, { readOnly: true });
+    const onReplica = await router.transaction(
+      async (tx) => {
+        expect(tx.node).toMatch(/^replica-/);
+        return (
+          await tx.query<{ r: boolean; ro: string }>(
+            "SELECT pg_is_in_recovery() AS r, current_setting('transaction_read_only') AS ro",
+          )
+        ).rows[0]!;
+      },
+      { readOnly: true },
+    );
     expect(onReplica).toEqual({ r: true, ro: 'on' });
     // A standby cannot run SERIALIZABLE, so a serializable read-only transaction stays on the primary.
-    const serializable = await router.transaction(async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, { readOnly: true, isolationLevel: 'serializable' });
+    const serializable = await router.transaction(
+      async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+      { readOnly: true, isolationLevel: 'serializable' },
+    );
     expect(serializable).toBe(false);
   });
 
@@ -208,20 +271,27 @@ describe('routing over a real primary and two streaming replicas', () => {
     await router.query('CREATE TABLE IF NOT EXISTS routing_audit (id serial PRIMARY KEY, note text)');
     await router.query(`CREATE OR REPLACE FUNCTION routing_record(note text) RETURNS int LANGUAGE sql VOLATILE AS $$
       INSERT INTO routing_audit (note) VALUES (note) RETURNING id $$`);
-    await router.query(`CREATE OR REPLACE FUNCTION routing_double(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$`);
+    await router.query(
+      `CREATE OR REPLACE FUNCTION routing_double(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$`,
+    );
     await cluster.waitForReplication();
     const before = router.stats().routing.volatileFunction;
-    const { rows } = await router.query<{ id: number; r: boolean }>("SELECT routing_record('hello') AS id, pg_is_in_recovery() AS r");
+    const { rows } = await router.query<{ id: number; r: boolean }>(
+      "SELECT routing_record('hello') AS id, pg_is_in_recovery() AS r",
+    );
     expect(rows[0]!.r).toBe(false);
     expect(rows[0]!.id).toBeGreaterThan(0);
     expect(router.stats().routing.volatileFunction).toBe(before + 1);
     expect(router.explain("SELECT routing_record('x')").route).toBe('primary');
     // An IMMUTABLE user function is a read and may use a replica.
-    const immutable = await router.query<{ d: number; r: boolean }>('SELECT routing_double($1::int) AS d, pg_is_in_recovery() AS r', [21]);
+    const immutable = await router.query<{ d: number; r: boolean }>(
+      'SELECT routing_double($1::int) AS d, pg_is_in_recovery() AS r',
+      [21],
+    );
     expect(immutable.rows[0]).toEqual({ d: 42, r: true });
   });
 
-  it('reads views of the node\'s own state on the primary: the locks a transaction holds there are seen', async () => {
+  it("reads views of the node's own state on the primary: the locks a transaction holds there are seen", async () => {
     const key = 40_000 + (process.pid % 10_000);
     const seen = await router.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
@@ -233,14 +303,24 @@ describe('routing over a real primary and two streaming replicas', () => {
       return rows[0];
     });
     expect(seen).toEqual({ n: '1', r: false });
-    expect(router.explain('SELECT * FROM pg_stat_activity')).toMatchObject({ route: 'primary', kind: 'read', reason: expect.stringContaining('pg_stat_activity') });
+    expect(router.explain('SELECT * FROM pg_stat_activity')).toMatchObject({
+      route: 'primary',
+      kind: 'read',
+      reason: expect.stringContaining('pg_stat_activity'),
+    });
     // A forced route still reads a replica's own view.
-    const onReplica = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r FROM pg_stat_activity LIMIT 1', [], { route: 'replica' });
+    const onReplica = await router.query<{ r: boolean }>(
+      'SELECT pg_is_in_recovery() AS r FROM pg_stat_activity LIMIT 1',
+      [],
+      { route: 'replica' },
+    );
     expect(onReplica.rows[0]!.r).toBe(true);
   });
 
   it('honours route overrides', async () => {
-    const forcedPrimary = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r', [], { route: 'primary' });
+    const forcedPrimary = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r', [], {
+      route: 'primary',
+    });
     expect(forcedPrimary.rows[0]!.r).toBe(false);
     const forcedReplica = router.query("INSERT INTO routing_items (name) VALUES ('nope')", [], { route: 'replica' });
     await expect(forcedReplica).rejects.toMatchObject({ code: '25006' });
@@ -261,7 +341,10 @@ describe('routing over a real primary and two streaming replicas', () => {
     try {
       const { rows } = await solo.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       expect(rows[0]!.r).toBe(false);
-      const readOnly = await solo.transaction(async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, { readOnly: true });
+      const readOnly = await solo.transaction(
+        async (tx) => (await tx.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+        { readOnly: true },
+      );
       expect(readOnly).toBe(false);
     } finally {
       await solo.close();
@@ -269,7 +352,12 @@ describe('routing over a real primary and two streaming replicas', () => {
   });
 
   it('is configured from the environment by fromEnv()', async () => {
-    const fromEnv = QueryRouter.fromEnv({ DATABASE_URL: primaryUrl, DATABASE_REPLICA_URLS: replicaUrls.join(' , '), PGROUTER_POOL_MAX: '3', PGROUTER_LOAD_BALANCING: 'least-busy' });
+    const fromEnv = QueryRouter.fromEnv({
+      DATABASE_URL: primaryUrl,
+      DATABASE_REPLICA_URLS: replicaUrls.join(' , '),
+      PGROUTER_POOL_MAX: '3',
+      PGROUTER_LOAD_BALANCING: 'least-busy',
+    });
     try {
       expect(fromEnv.options.pool.max).toBe(3);
       expect(fromEnv.options.loadBalancing).toBe('least-busy');
@@ -286,7 +374,9 @@ describe('routing over a real primary and two streaming replicas', () => {
     await direct.connect();
     try {
       await router.query('SELECT 1', [], { route: 'primary' });
-      const { rows } = await direct.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pg-query-router'");
+      const { rows } = await direct.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'pg-query-router'",
+      );
       expect(Number(rows[0]!.n)).toBeGreaterThan(0);
     } finally {
       await direct.end();

@@ -24,35 +24,78 @@ describe('session state never reaches another caller', () => {
     await router.close();
   });
 
-  const pid = async (): Promise<number> => (await router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', [], { route: 'primary' })).rows[0]!.pid;
+  const pid = async (): Promise<number> =>
+    (await router.query<{ pid: number }>('SELECT pg_backend_pid() AS pid', [], { route: 'primary' })).rows[0]!.pid;
 
   // Each: the statement that leaves state, and a check (by another caller) that sees none of it.
   const cases: [string, string, () => Promise<void>][] = [
-    ['SET', 'SET statement_timeout = 1', async () => expect((await router.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t).toBe('0')],
+    [
+      'SET',
+      'SET statement_timeout = 1',
+      async () =>
+        expect((await router.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t).toBe(
+          '0',
+        ),
+    ],
     [
       'SET SESSION CHARACTERISTICS',
       'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY',
-      async () => expect(await router.transaction((tx) => tx.query(`INSERT INTO ${table} VALUES (1)`))).toMatchObject({ rowCount: 1 }),
+      async () =>
+        expect(await router.transaction((tx) => tx.query(`INSERT INTO ${table} VALUES (1)`))).toMatchObject({
+          rowCount: 1,
+        }),
     ],
     [
       'set_config(…, false)',
       "SELECT set_config('search_path', 'nowhere', false)",
-      async () => expect((await router.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]!.p).toBe('"$user", public'),
+      async () =>
+        expect((await router.query<{ p: string }>("SELECT current_setting('search_path') AS p")).rows[0]!.p).toBe(
+          '"$user", public',
+        ),
     ],
-    ['LISTEN', 'LISTEN session_leak_channel', async () => expect((await router.query('SELECT pg_listening_channels()')).rowCount).toBe(0)],
+    [
+      'LISTEN',
+      'LISTEN session_leak_channel',
+      async () => expect((await router.query('SELECT pg_listening_channels()')).rowCount).toBe(0),
+    ],
     [
       'a temporary table',
       'CREATE TEMP TABLE session_leak_temp (x int)',
-      async () => expect((await router.query<{ t: string | null }>("SELECT to_regclass('pg_temp.session_leak_temp')::text AS t")).rows[0]!.t).toBeNull(),
+      async () =>
+        expect(
+          (await router.query<{ t: string | null }>("SELECT to_regclass('pg_temp.session_leak_temp')::text AS t"))
+            .rows[0]!.t,
+        ).toBeNull(),
     ],
     [
       'a session advisory lock',
       'SELECT pg_advisory_lock(424242)',
-      async () => expect((await router.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242")).rowCount).toBe(0),
+      async () =>
+        expect(
+          (await router.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242")).rowCount,
+        ).toBe(0),
     ],
-    ['PREPARE', 'PREPARE session_leak_plan AS SELECT 1', async () => expect((await router.query("SELECT 1 FROM pg_prepared_statements WHERE name = 'session_leak_plan'")).rowCount).toBe(0)],
-    ['a cursor WITH HOLD', 'DECLARE session_leak_cursor CURSOR WITH HOLD FOR SELECT 1', async () => expect((await router.query('SELECT 1 FROM pg_cursors')).rowCount).toBe(0)],
-    ['BEGIN', 'BEGIN', async () => expect((await router.query<{ open: boolean }>('SELECT now() = statement_timestamp() AS open')).rows[0]!.open).toBe(true)],
+    [
+      'PREPARE',
+      'PREPARE session_leak_plan AS SELECT 1',
+      async () =>
+        expect(
+          (await router.query("SELECT 1 FROM pg_prepared_statements WHERE name = 'session_leak_plan'")).rowCount,
+        ).toBe(0),
+    ],
+    [
+      'a cursor WITH HOLD',
+      'DECLARE session_leak_cursor CURSOR WITH HOLD FOR SELECT 1',
+      async () => expect((await router.query('SELECT 1 FROM pg_cursors')).rowCount).toBe(0),
+    ],
+    [
+      'BEGIN',
+      'BEGIN',
+      async () =>
+        expect(
+          (await router.query<{ open: boolean }>('SELECT now() = statement_timestamp() AS open')).rows[0]!.open,
+        ).toBe(true),
+    ],
   ];
 
   it.each(cases)('%s: the next caller gets a fresh connection without it', async (_label, sql, check) => {
@@ -70,12 +113,17 @@ describe('session state never reaches another caller', () => {
     expect(router.explain('SELECT 1').reason).not.toMatch(/connection is closed/);
   });
 
-  it('a SET queued through a pipeline does not reach the pipeline\'s next batch either', async () => {
+  it("a SET queued through a pipeline does not reach the pipeline's next batch either", async () => {
     const pipeline = router.pipeline({ batchSize: 2, groupCommit: false });
-    await Promise.all([pipeline.addQuery('SET statement_timeout = 1'), pipeline.addQuery(`INSERT INTO ${table} VALUES (2)`)]);
+    await Promise.all([
+      pipeline.addQuery('SET statement_timeout = 1'),
+      pipeline.addQuery(`INSERT INTO ${table} VALUES (2)`),
+    ]);
     await pipeline.addQuery(`INSERT INTO ${table} VALUES (3)`);
     await pipeline.close();
-    expect((await router.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t).toBe('0');
+    expect((await router.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t")).rows[0]!.t).toBe(
+      '0',
+    );
   });
 
   it('keeps ordinary statements on their connection (no connection is closed for them)', async () => {

@@ -11,7 +11,11 @@ interface Prepared {
 
 /** The prepared statements of the one connection a `pool.max: 1` router holds to the primary. */
 async function preparedOnPrimary(router: QueryRouter): Promise<Prepared[]> {
-  const { rows } = await router.query<Prepared>("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%' ORDER BY name", [], { route: 'primary' });
+  const { rows } = await router.query<Prepared>(
+    "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%' ORDER BY name",
+    [],
+    { route: 'primary' },
+  );
   return rows;
 }
 
@@ -36,7 +40,9 @@ describe('prepared statement cache', () => {
     const prepared = await preparedOnPrimary(router);
     expect(prepared).toHaveLength(max);
     // The survivors are the most recently used statements.
-    expect(prepared.map((row) => row.statement).sort()).toEqual(Array.from({ length: max }, (_, i) => `SELECT $1::int + ${10 * max - max + i} AS v`).sort());
+    expect(prepared.map((row) => row.statement).sort()).toEqual(
+      Array.from({ length: max }, (_, i) => `SELECT $1::int + ${10 * max - max + i} AS v`).sort(),
+    );
     const stats = router.stats().statementCache;
     expect(stats.misses).toBe(10 * max);
     expect(stats.evictions).toBe(10 * max - max);
@@ -48,7 +54,11 @@ describe('prepared statement cache', () => {
     for (let k = 0; k < 10 * max; k++) await router.query(`SELECT $1::int * ${k} AS v`, [2]);
     for (let i = 0; i < 4; i++) {
       // pg_prepared_statements describes the connection that reads it: read it on the replicas' connections.
-      const { rows } = await router.query<{ n: string }>("SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%'", [], { route: 'replica' });
+      const { rows } = await router.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%'",
+        [],
+        { route: 'replica' },
+      );
       expect(Number(rows[0]!.n)).toBeLessThanOrEqual(max);
       expect(Number(rows[0]!.n)).toBeGreaterThan(0);
     }
@@ -56,9 +66,9 @@ describe('prepared statement cache', () => {
 
   it('reuses a statement on repeat (a hit) and re-prepares an evicted one correctly', async () => {
     const router = make(2);
-    const sqlA = 'SELECT $1::text || \'-a\' AS v';
-    const sqlB = 'SELECT $1::text || \'-b\' AS v';
-    const sqlC = 'SELECT $1::text || \'-c\' AS v';
+    const sqlA = "SELECT $1::text || '-a' AS v";
+    const sqlB = "SELECT $1::text || '-b' AS v";
+    const sqlC = "SELECT $1::text || '-c' AS v";
     expect((await router.query<{ v: string }>(sqlA, ['x'], { route: 'primary' })).rows[0]!.v).toBe('x-a');
     expect((await router.query<{ v: string }>(sqlA, ['y'], { route: 'primary' })).rows[0]!.v).toBe('y-a');
     expect(router.stats().statementCache.hits).toBe(1);
@@ -102,13 +112,21 @@ describe('prepared statement cache under pipelining', () => {
     try {
       const pipeline = router.pipeline({ batchSize: 50 });
       const pending: Promise<{ rows: { v: number }[] }>[] = [];
-      for (let round = 0; round < 3; round++) for (let k = 0; k < 5; k++) pending.push(pipeline.addQuery(`SELECT $1::int + ${k} AS v`, [round]));
+      for (let round = 0; round < 3; round++)
+        for (let k = 0; k < 5; k++) pending.push(pipeline.addQuery(`SELECT $1::int + ${k} AS v`, [round]));
       await pipeline.flush();
       const values = (await Promise.all(pending)).map((result) => result.rows[0]!.v);
       expect(values).toEqual([0, 1, 2, 3, 4, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6]);
       // The statements the batch closed on the server are prepared afresh when used again, not assumed to exist.
-      for (let k = 0; k < 5; k++) expect((await router.query<{ v: number }>(`SELECT $1::int + ${k} AS v`, [10], { route: 'primary' })).rows[0]!.v).toBe(10 + k);
-      const { rows } = await router.query<{ n: string }>("SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%'", [], { route: 'primary' });
+      for (let k = 0; k < 5; k++)
+        expect(
+          (await router.query<{ v: number }>(`SELECT $1::int + ${k} AS v`, [10], { route: 'primary' })).rows[0]!.v,
+        ).toBe(10 + k);
+      const { rows } = await router.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pgr\\_%'",
+        [],
+        { route: 'primary' },
+      );
       expect(Number(rows[0]!.n)).toBeLessThanOrEqual(2);
     } finally {
       await router.close();

@@ -35,14 +35,17 @@ function parseArgs(argv: readonly string[]): { runs: number; vitestArgs: string[
     if (argv[i] === '--runs') runs = Number(argv[++i]);
     else vitestArgs.push(argv[i]!);
   }
-  if (!Number.isInteger(runs) || runs < 1) throw new TypeError(`--runs (or STRESS_RUNS) must be a positive integer, got ${String(runs)}`);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new TypeError(`--runs (or STRESS_RUNS) must be a positive integer, got ${String(runs)}`);
   return { runs, vitestArgs };
 }
 
 /** One process per core spinning forever; ended by `stop()` or with this process. */
 function saturateCpus(): { count: number; stop(): void } {
   const count = availableParallelism();
-  const loops: ChildProcess[] = Array.from({ length: count }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  const loops: ChildProcess[] = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+  );
   const stop = (): void => {
     for (const loop of loops) loop.kill('SIGKILL');
   };
@@ -57,12 +60,20 @@ function saturateCpus(): { count: number; stop(): void } {
 }
 
 /** Runs vitest once; its progress goes to the terminal, its results to a JSON report. */
-function runSuite(run: number, reportFile: string, vitestArgs: readonly string[]): { report: JsonReport | undefined; exitCode: number; seconds: number } {
+function runSuite(
+  run: number,
+  reportFile: string,
+  vitestArgs: readonly string[],
+): { report: JsonReport | undefined; exitCode: number; seconds: number } {
   const started = performance.now();
-  const result = spawnSync('npx', ['vitest', 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${reportFile}`, ...vitestArgs], {
-    stdio: 'inherit',
-    env: { ...process.env, PGROUTER_STRESS_RUN: String(run) },
-  });
+  const result = spawnSync(
+    'npx',
+    ['vitest', 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${reportFile}`, ...vitestArgs],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, PGROUTER_STRESS_RUN: String(run) },
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   let report: JsonReport | undefined;
   try {
@@ -78,7 +89,12 @@ function failuresOf(run: number, report: JsonReport): Failure[] {
   for (const file of report.testResults) {
     const relative = file.name.replace(`${process.cwd()}/`, '');
     for (const test of file.assertionResults) {
-      if (test.status === 'failed') failures.push({ run, test: `${relative} > ${test.fullName}`, message: firstLine(test.failureMessages[0] ?? '') });
+      if (test.status === 'failed')
+        failures.push({
+          run,
+          test: `${relative} > ${test.fullName}`,
+          message: firstLine(test.failureMessages[0] ?? ''),
+        });
     }
     // A file that failed outside any test (a hook, an import) has no failed assertion to name it.
     if (file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed')) {
@@ -89,7 +105,13 @@ function failuresOf(run: number, report: JsonReport): Failure[] {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim().slice(0, 300) ?? '';
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim()
+      .slice(0, 300) ?? ''
+  );
 }
 
 function main(): void {
@@ -104,7 +126,9 @@ function main(): void {
   let skipped = 0;
   try {
     for (let run = 1; run <= runs; run++) {
-      process.stdout.write(`\n=== stress run ${run} of ${runs}: ${load.count} busy loops, load ${loadavg()[0]!.toFixed(1)} ===\n`);
+      process.stdout.write(
+        `\n=== stress run ${run} of ${runs}: ${load.count} busy loops, load ${loadavg()[0]!.toFixed(1)} ===\n`,
+      );
       const { report, exitCode, seconds } = runSuite(run, join(folder, `run-${run}.json`), vitestArgs);
       if (report === undefined) {
         failures.push({ run, test: '(the whole run)', message: `vitest exited with ${exitCode} and wrote no report` });
@@ -115,7 +139,9 @@ function main(): void {
       failures.push(...found);
       passed += report.numPassedTests;
       skipped += report.numPendingTests + report.numTodoTests;
-      lines.push(`run ${run}: ${report.numPassedTests} passed, ${found.length} failed, ${report.numPendingTests} skipped, ${seconds.toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)} at the end`);
+      lines.push(
+        `run ${run}: ${report.numPassedTests} passed, ${found.length} failed, ${report.numPendingTests} skipped, ${seconds.toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)} at the end`,
+      );
     }
   } finally {
     load.stop();
@@ -123,8 +149,11 @@ function main(): void {
   }
   process.stdout.write(`\n=== stress summary: ${runs} runs under ${load.count} busy loops (one per core) ===\n`);
   for (const line of lines) process.stdout.write(`${line}\n`);
-  for (const failure of failures) process.stdout.write(`FAILED (run ${failure.run}) ${failure.test}\n    ${failure.message}\n`);
-  process.stdout.write(`stress: ${passed} passed, ${failures.length} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
+  for (const failure of failures)
+    process.stdout.write(`FAILED (run ${failure.run}) ${failure.test}\n    ${failure.message}\n`);
+  process.stdout.write(
+    `stress: ${passed} passed, ${failures.length} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`,
+  );
   process.exit(failures.length > 0 ? 1 : 0);
 }
 

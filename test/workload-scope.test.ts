@@ -53,7 +53,16 @@ describe('per-scope peaks (fake clock)', () => {
     expect(peaks.lastPeak('import')).toBeUndefined();
     expect(peaks.end(usage)).toBe(true);
     expect(peaks.lastPeak('import')).toEqual([2, 1]);
-    expect(peaks.snapshot()).toEqual([{ name: 'import', runs: 1, active: 0, inFlight: { primary: 0, 'replica-0': 0 }, lastPeak: { primary: 2, 'replica-0': 1 }, lastEndedAt: clock.now() }]);
+    expect(peaks.snapshot()).toEqual([
+      {
+        name: 'import',
+        runs: 1,
+        active: 0,
+        inFlight: { primary: 0, 'replica-0': 0 },
+        lastPeak: { primary: 2, 'replica-0': 1 },
+        lastEndedAt: clock.now(),
+      },
+    ]);
   });
 
   it('treats overlapping runs of one scope as one period and starts each period afresh', () => {
@@ -90,13 +99,15 @@ describe('workload scopes (fake pools)', () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const outer = scopes.run('report', async () => {
-      await scopes.run('report', () => scopes.run('export', async () => {
-        expect(scopes.current()!.map((usage) => usage.name)).toEqual(['report', 'export']);
-        const running = concurrent(scopes, 1, 3, released);
-        await tick();
-        release();
-        await running;
-      }));
+      await scopes.run('report', () =>
+        scopes.run('export', async () => {
+          expect(scopes.current()!.map((usage) => usage.name)).toEqual(['report', 'export']);
+          const running = concurrent(scopes, 1, 3, released);
+          await tick();
+          release();
+          await running;
+        }),
+      );
       await concurrent(scopes, 0, 2, Promise.resolve());
     });
     await outer;
@@ -154,7 +165,10 @@ describe('workload scopes (fake pools)', () => {
   it('rejects bad scope names and callbacks with a ConfigError', async () => {
     const scopes = new WorkloadScopes(['primary'], recordingPools(), 1_000, clock);
     const cases: [unknown, RegExp][] = [
-      ['', /scope\.name: must be a non-empty string of at most 100 characters without control characters, got an empty string/],
+      [
+        '',
+        /scope\.name: must be a non-empty string of at most 100 characters without control characters, got an empty string/,
+      ],
       ['x'.repeat(101), /got 101 characters/],
       ['tab\there', /got control characters/],
       [42, /got number/],
@@ -180,7 +194,10 @@ describe('pre-warming a scope on a real primary', () => {
 
   /** Connections this router has open on the server right now. */
   async function serverConnections(): Promise<number> {
-    const { rows } = await observer.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND backend_type = 'client backend'", [applicationName]);
+    const { rows } = await observer.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND backend_type = 'client backend'",
+      [applicationName],
+    );
     return Number(rows[0]!.n);
   }
 
@@ -201,7 +218,10 @@ describe('pre-warming a scope on a real primary', () => {
   });
 
   it('opens about as many connections as the scope had statements in flight last time, and gives them back after its next run', async () => {
-    const report = (): Promise<unknown> => router.scope('monthly-report', () => Promise.all(Array.from({ length: 20 }, (_, i) => router.query('SELECT pg_sleep(0.2), $1::int AS part', [i]))));
+    const report = (): Promise<unknown> =>
+      router.scope('monthly-report', () =>
+        Promise.all(Array.from({ length: 20 }, (_, i) => router.query('SELECT pg_sleep(0.2), $1::int AS part', [i]))),
+      );
     await report();
     const learned = router.stats().scopes.find((scope) => scope.name === 'monthly-report');
     expect(learned).toMatchObject({ runs: 1, active: 0, lastPeak: { primary: 20 } });
@@ -231,7 +251,10 @@ describe('pre-warming a scope on a real primary', () => {
     expect(router.stats().nodes[0]!.pool.reserved).toBe(0);
     await until(async () => (await serverConnections()) <= Math.max(5, before), 30_000);
     expect(router.stats().nodes[0]!.recycled.shrink).toBeGreaterThan(opened.shrink);
-    expect(router.stats().scopes.find((scope) => scope.name === 'monthly-report')).toMatchObject({ runs: 2, lastPeak: { primary: 20 } });
+    expect(router.stats().scopes.find((scope) => scope.name === 'monthly-report')).toMatchObject({
+      runs: 2,
+      lastPeak: { primary: 20 },
+    });
   });
 
   it('counts a transaction as one statement in flight for its whole duration', async () => {
@@ -245,7 +268,11 @@ describe('pre-warming a scope on a real primary', () => {
         ),
       ),
     );
-    expect(router.stats().scopes.find((scope) => scope.name === 'transfers')).toMatchObject({ runs: 1, lastPeak: { primary: 6 }, inFlight: { primary: 0 } });
+    expect(router.stats().scopes.find((scope) => scope.name === 'transfers')).toMatchObject({
+      runs: 1,
+      lastPeak: { primary: 6 },
+      inFlight: { primary: 0 },
+    });
   });
 
   it('rejects scope and prewarm calls with bad names, and after close', async () => {

@@ -89,10 +89,19 @@ export class AdaptiveController {
       // A restarted service opens what this hour needed before and keeps it for the hold, as if it had just seen it.
       if (learned !== undefined) sizer.reset(learned, now);
       const counters = pool.counters();
-      return { pool, arrivals, busy, sizer, learned, last: { queries: counters.queries, acquisitions: counters.acquisitions, heldMs: counters.heldMs } };
+      return {
+        pool,
+        arrivals,
+        busy,
+        sizer,
+        learned,
+        last: { queries: counters.queries, acquisitions: counters.acquisitions, heldMs: counters.heldMs },
+      };
     });
     if (saved.size > 0 && !pools.some((pool) => saved.has(pool.label))) {
-      events.onWarning(`adaptive state file ${settings.stateFile} ignored: it describes other nodes (${[...saved.keys()].join(', ')})`);
+      events.onWarning(
+        `adaptive state file ${settings.stateFile} ignored: it describes other nodes (${[...saved.keys()].join(', ')})`,
+      );
     }
     if (settings.enabled) for (const node of this.nodes) node.pool.resize(node.sizer.target);
   }
@@ -151,7 +160,11 @@ export class AdaptiveController {
 
   /** The forecast from everything learned so far (and restored from the state file). */
   forecast(): WorkloadForecast {
-    const bounds = { min: this.settings.min, max: this.settings.max, targetUtilization: this.settings.targetUtilization };
+    const bounds = {
+      min: this.settings.min,
+      max: this.settings.max,
+      targetUtilization: this.settings.targetUtilization,
+    };
     return forecastWorkload(
       this.nodes.map((node) => ({ name: node.pool.name, arrivals: node.arrivals, busy: node.busy })),
       bounds,
@@ -166,7 +179,16 @@ export class AdaptiveController {
     const now = this.clock.now();
     this.lastSave = now;
     try {
-      writeStateFile(path, new Map(this.nodes.map((node): [string, SavedNode] => [node.pool.label, { arrivals: node.arrivals, busy: node.busy }])), now);
+      writeStateFile(
+        path,
+        new Map(
+          this.nodes.map((node): [string, SavedNode] => [
+            node.pool.label,
+            { arrivals: node.arrivals, busy: node.busy },
+          ]),
+        ),
+        now,
+      );
     } catch (error) {
       this.events.onWarning(`adaptive state file ${path} not saved: ${(error as Error).message}`);
     }

@@ -63,7 +63,14 @@ export class HourlyProfile {
     data.forEach((slot: unknown, i) => {
       if (slot === null) return;
       const { mean, peak } = (slot ?? {}) as { mean?: unknown; peak?: unknown };
-      if (typeof mean !== 'number' || typeof peak !== 'number' || !Number.isFinite(mean) || !Number.isFinite(peak) || mean < 0 || peak < 0) {
+      if (
+        typeof mean !== 'number' ||
+        typeof peak !== 'number' ||
+        !Number.isFinite(mean) ||
+        !Number.isFinite(peak) ||
+        mean < 0 ||
+        peak < 0
+      ) {
         throw new TypeError(`hour ${i}: expected { mean, peak } with finite numbers ≥ 0`);
       }
       profile.slots[i] = { mean, peak };
@@ -87,6 +94,9 @@ export class HourlyProfile {
     const mean = open.sum / open.spanMs;
     if (previous === undefined) return { mean, peak: open.peak };
     const weight = this.dayWeight * Math.min(1, open.spanMs / HOUR_MS);
-    return { mean: previous.mean + (mean - previous.mean) * weight, peak: previous.peak + (open.peak - previous.peak) * weight };
+    return {
+      mean: previous.mean + (mean - previous.mean) * weight,
+      peak: previous.peak + (open.peak - previous.peak) * weight,
+    };
   }
 }

@@ -1,9 +1,32 @@
-export { AdaptiveController, type AdaptiveEvents, type AdaptiveSettings, type SizedPool } from './adaptive-controller.js';
+export {
+  AdaptiveController,
+  type AdaptiveEvents,
+  type AdaptiveSettings,
+  type SizedPool,
+} from './adaptive-controller.js';
 export { systemClock, hourOfDay, type Clock } from './clock.js';
 export { DecayingRate } from './decaying-rate.js';
 export { HourlyProfile, type HourSlot } from './hourly-profile.js';
-export { PatternLearner, type PatternLearnerOptions, type PatternShape, type PatternSnapshot } from './pattern-learner.js';
-export { PoolSizer, MAX_OPENING, BUSY_WINDOW, type PoolSample, type PoolSizerOptions, type Resize } from './pool-sizer.js';
+export {
+  PatternLearner,
+  type PatternLearnerOptions,
+  type PatternShape,
+  type PatternSnapshot,
+} from './pattern-learner.js';
+export {
+  PoolSizer,
+  MAX_OPENING,
+  BUSY_WINDOW,
+  type PoolSample,
+  type PoolSizerOptions,
+  type Resize,
+} from './pool-sizer.js';
 export { readStateFile, writeStateFile, type SavedNode, type StateFileRead } from './state-file.js';
-export { forecastWorkload, poolSizeFor, type ForecastBounds, type NodeProfiles, type WorkloadForecast } from './workload-forecast.js';
+export {
+  forecastWorkload,
+  poolSizeFor,
+  type ForecastBounds,
+  type NodeProfiles,
+  type WorkloadForecast,
+} from './workload-forecast.js';
 export { ScopePeaks, ScopeUsage, type ScopeSnapshot } from './scope-peaks.js';

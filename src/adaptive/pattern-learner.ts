@@ -67,7 +67,10 @@ export class PatternLearner {
   constructor(options: PatternLearnerOptions) {
     this.clock = options.clock;
     this.halfLifeMs = options.rateHalfLifeMs ?? 60_000;
-    this.patterns = new LRUCache<string, Pattern>({ max: options.maxPatterns, dispose: (_value, _key, reason) => void (reason === 'evict' && this.evicted++) });
+    this.patterns = new LRUCache<string, Pattern>({
+      max: options.maxPatterns,
+      dispose: (_value, _key, reason) => void (reason === 'evict' && this.evicted++),
+    });
   }
 
   /** Number of patterns tracked now (never above `maxPatterns`). */
@@ -80,7 +83,15 @@ export class PatternLearner {
     const now = this.clock.now();
     let pattern = this.patterns.get(shape.fingerprintHash);
     if (pattern === undefined) {
-      pattern = { shape, route, count: 0, errors: 0, rate: new DecayingRate(this.halfLifeMs, now), latency: new LatencyHistogram(2), lastSeen: now };
+      pattern = {
+        shape,
+        route,
+        count: 0,
+        errors: 0,
+        rate: new DecayingRate(this.halfLifeMs, now),
+        latency: new LatencyHistogram(2),
+        lastSeen: now,
+      };
       this.patterns.set(shape.fingerprintHash, pattern);
     }
     pattern.route = route;

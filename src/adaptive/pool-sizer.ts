@@ -147,10 +147,14 @@ export class PoolSizer {
       `${rate.toFixed(1)} acquisitions/s × ${(sample.acquisitions > 0 ? sample.heldMs / sample.acquisitions : 0).toFixed(1)} ms held = ${busy.toFixed(2)} busy connections ` +
       `(median of the last ${this.recentBusy.length}: ${median.toFixed(2)}) at ${Math.round(this.options.targetUtilization * 100)} % utilisation` +
       `${waiting > 0 ? `, ${waiting} waiting` : ''}${floor > desired ? `; holding ${floor}, the peak of the last ${formatSeconds(this.options.peakHoldMs)}` : ''}`;
-    if (aim > this.current) return this.change(this.reachable(aim, sample.open, sample.opening), sample.now, `grow: ${why}`);
+    if (aim > this.current)
+      return this.change(this.reachable(aim, sample.open, sample.opening), sample.now, `grow: ${why}`);
     if (aim < this.current * (1 - this.options.hysteresis) && sample.now - this.lastChange >= this.options.cooldownMs) {
       // Half-way, but at least one connection, so a small pool does not stop one short of its target.
-      const to = sample.acquisitions === 0 ? aim : Math.max(aim, Math.min(this.current - 1, Math.ceil(this.current - (this.current - aim) / 2)));
+      const to =
+        sample.acquisitions === 0
+          ? aim
+          : Math.max(aim, Math.min(this.current - 1, Math.ceil(this.current - (this.current - aim) / 2)));
       return this.change(to, sample.now, `shrink: ${why}`);
     }
     return undefined;
@@ -165,9 +169,17 @@ export class PoolSizer {
   pressure(now: number, waiting: number, busy: number, opening = 0): Resize | undefined {
     if (!this.worthOpeningFor(waiting, busy)) return undefined;
     const open = busy + opening;
-    const wanted = this.reachable(this.clamp(Math.max(open, this.current) + waiting), Math.max(open, this.current), opening);
+    const wanted = this.reachable(
+      this.clamp(Math.max(open, this.current) + waiting),
+      Math.max(open, this.current),
+      opening,
+    );
     if (wanted <= this.current) return undefined;
-    return this.change(wanted, now, `grow: ${waiting} caller${waiting === 1 ? '' : 's'} waiting with ${busy} connection${busy === 1 ? '' : 's'} busy${opening > 0 ? ` and ${opening} opening` : ''}`);
+    return this.change(
+      wanted,
+      now,
+      `grow: ${waiting} caller${waiting === 1 ? '' : 's'} waiting with ${busy} connection${busy === 1 ? '' : 's'} busy${opening > 0 ? ` and ${opening} opening` : ''}`,
+    );
   }
 
   /** Sets the target (e.g. pre-warming to a learned size), clamped; it is held like a measured peak. */

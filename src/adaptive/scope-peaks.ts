@@ -109,7 +109,8 @@ export class ScopePeaks {
 
   /** Every tracked scope, most recently used first. */
   snapshot(): ScopeSnapshot[] {
-    const byNode = (values: readonly number[]): Record<string, number> => Object.fromEntries(this.nodes.map((node, i) => [node, values[i] ?? 0]));
+    const byNode = (values: readonly number[]): Record<string, number> =>
+      Object.fromEntries(this.nodes.map((node, i) => [node, values[i] ?? 0]));
     const result: ScopeSnapshot[] = [];
     for (const usage of this.scopes.values()) {
       result.push({

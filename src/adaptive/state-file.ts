@@ -27,7 +27,11 @@ export function readStateFile(path: string): StateFileRead {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const missing = (error as { code?: unknown }).code === 'ENOENT';
-    return { ok: false, missing, reason: missing ? 'no state file yet' : `cannot read it: ${(error as Error).message}` };
+    return {
+      ok: false,
+      missing,
+      reason: missing ? 'no state file yet' : `cannot read it: ${(error as Error).message}`,
+    };
   }
   let data: unknown;
   try {
@@ -35,15 +39,24 @@ export function readStateFile(path: string): StateFileRead {
   } catch (error) {
     return { ok: false, missing: false, reason: `not JSON (${(error as Error).message})` };
   }
-  const { format, version, savedAt, nodes } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
-  if (format !== FORMAT) return { ok: false, missing: false, reason: `not a pg-query-router state file (format ${JSON.stringify(format)})` };
-  if (version !== VERSION) return { ok: false, missing: false, reason: `state file version ${JSON.stringify(version)}, expected ${VERSION}` };
-  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return { ok: false, missing: false, reason: 'no nodes in it' };
+  const { format, version, savedAt, nodes } = (typeof data === 'object' && data !== null ? data : {}) as Record<
+    string,
+    unknown
+  >;
+  if (format !== FORMAT)
+    return { ok: false, missing: false, reason: `not a pg-query-router state file (format ${JSON.stringify(format)})` };
+  if (version !== VERSION)
+    return { ok: false, missing: false, reason: `state file version ${JSON.stringify(version)}, expected ${VERSION}` };
+  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes))
+    return { ok: false, missing: false, reason: 'no nodes in it' };
   const read = new Map<string, SavedNode>();
   try {
     for (const [label, value] of Object.entries(nodes as Record<string, unknown>)) {
       const saved = (value ?? {}) as Record<string, unknown>;
-      read.set(label, { arrivals: HourlyProfile.fromJSON(saved['arrivals']), busy: HourlyProfile.fromJSON(saved['busy']) });
+      read.set(label, {
+        arrivals: HourlyProfile.fromJSON(saved['arrivals']),
+        busy: HourlyProfile.fromJSON(saved['busy']),
+      });
     }
   } catch (error) {
     return { ok: false, missing: false, reason: `malformed profile: ${(error as Error).message}` };
@@ -57,7 +70,9 @@ export function writeStateFile(path: string, nodes: ReadonlyMap<string, SavedNod
     format: FORMAT,
     version: VERSION,
     savedAt: new Date(now).toISOString(),
-    nodes: Object.fromEntries([...nodes].map(([label, saved]) => [label, { arrivals: saved.arrivals.toJSON(), busy: saved.busy.toJSON() }])),
+    nodes: Object.fromEntries(
+      [...nodes].map(([label, saved]) => [label, { arrivals: saved.arrivals.toJSON(), busy: saved.busy.toJSON() }]),
+    ),
   };
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;

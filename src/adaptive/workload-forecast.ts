@@ -42,7 +42,11 @@ export function poolSizeFor(busy: number, bounds: ForecastBounds): number {
 }
 
 /** Builds the {@link WorkloadForecast} from every node's profiles at time `now`. */
-export function forecastWorkload(nodes: readonly NodeProfiles[], bounds: ForecastBounds, now: number): WorkloadForecast {
+export function forecastWorkload(
+  nodes: readonly NodeProfiles[],
+  bounds: ForecastBounds,
+  now: number,
+): WorkloadForecast {
   const expectedRatePerHour: (number | null)[] = new Array<number | null>(24).fill(null);
   const recommendedPoolSize: Record<string, number> = {};
   const recommendedPoolSizeNow: Record<string, number> = {};
@@ -69,5 +73,12 @@ export function forecastWorkload(nodes: readonly NodeProfiles[], bounds: Forecas
           .filter(({ rate }) => rate >= 0.8 * busiest)
           .sort((a, b) => b.rate - a.rate || a.hour - b.hour)
           .map(({ hour }) => hour);
-  return { hoursObserved: observed.length, expectedRatePerHour, peakHours, recommendedPoolSize, recommendedPoolSizeNow, recommendedPoolSizeByHour };
+  return {
+    hoursObserved: observed.length,
+    expectedRatePerHour,
+    peakHours,
+    recommendedPoolSize,
+    recommendedPoolSizeNow,
+    recommendedPoolSizeByHour,
+  };
 }

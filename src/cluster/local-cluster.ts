@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLUSTER_DIR_PREFIX, reapStaleClusters, registerCluster, unregisterCluster, writeClusterState, type RegisteredCluster } from './cluster-registry.js';
+import {
+  CLUSTER_DIR_PREFIX,
+  reapStaleClusters,
+  registerCluster,
+  unregisterCluster,
+  writeClusterState,
+  type RegisteredCluster,
+} from './cluster-registry.js';
 import { ClusterNode, type NodeContext } from './local-node.js';
 import { hbaConf, sharedConf, validateSettings } from './node-config.js';
 import { findPostgresBinaries, readServerVersion } from './pg-binaries.js';
@@ -118,8 +125,19 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     try {
       await runToCompletion(
         join(this.binDir, 'initdb'),
-        ['-D', primary.dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust',
-          '-E', 'UTF8', '--locale=C', '--no-sync'],
+        [
+          '-D',
+          primary.dataDir,
+          '-U',
+          'postgres',
+          `--pwfile=${pwfile}`,
+          '--auth-host=scram-sha-256',
+          '--auth-local=trust',
+          '-E',
+          'UTF8',
+          '--locale=C',
+          '--no-sync',
+        ],
         { label: 'initdb', cwd: this.dir, user: this.#user, log },
       );
     } catch (err) {
@@ -168,7 +186,9 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     if (this.#stopping !== undefined) throw new Error('the local cluster has been stopped');
     const node = typeof selector === 'number' ? this.nodes[selector] : this.nodes.find((n) => n.name === selector);
     if (node === undefined) {
-      throw new RangeError(`no node ${JSON.stringify(selector)}: expected an index below ${this.nodes.length} or one of ${this.nodes.map((n) => n.name).join(', ')}`);
+      throw new RangeError(
+        `no node ${JSON.stringify(selector)}: expected an index below ${this.nodes.length} or one of ${this.nodes.map((n) => n.name).join(', ')}`,
+      );
     }
     return node;
   }
@@ -244,7 +264,11 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     }
     await Promise.all(
       [...followers].map(([upstream, replicas]) =>
-        waitForReplay(upstream.connection(), replicas.map((r) => ({ connection: r.connection(), label: r.name })), timeoutMs),
+        waitForReplay(
+          upstream.connection(),
+          replicas.map((r) => ({ connection: r.connection(), label: r.name })),
+          timeoutMs,
+        ),
       ),
     );
   }
@@ -284,7 +308,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const resolved: ResolvedOptions = { ...opts, log };
   const { binDir } = findPostgresBinaries(options.pgBin);
   const version = readServerVersion(binDir);
-  if (version < MIN_VERSION) throw new Error(`PostgreSQL ${version} in ${binDir} is too old: ${MIN_VERSION} or newer is needed`);
+  if (version < MIN_VERSION)
+    throw new Error(`PostgreSQL ${version} in ${binDir} is too old: ${MIN_VERSION} or newer is needed`);
   const user = serverUser();
   reapStaleClusters(resolved.baseDir, log);
   const dir = mkdtempSync(join(resolved.baseDir, CLUSTER_DIR_PREFIX));

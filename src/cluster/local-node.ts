@@ -93,7 +93,13 @@ export class ClusterNode implements LocalNode {
 
   /** Connection settings for our own queries; an object, so the password is never parsed out of a URL. */
   connection(): pg.ClientConfig {
-    return { host: '127.0.0.1', port: this.#port, user: 'postgres', password: this.#ctx.password, database: 'postgres' };
+    return {
+      host: '127.0.0.1',
+      port: this.#port,
+      user: 'postgres',
+      password: this.#ctx.password,
+      database: 'postgres',
+    };
   }
 
   /** The public fields only: `console.log(node)` and JSON show no process internals. */
@@ -183,21 +189,25 @@ export class ClusterNode implements LocalNode {
     const upstream = this.#upstream;
     if (this.#role !== 'replica' || upstream === undefined) return;
     if (!upstream.running || upstream.paused) {
-      this.#ctx.log?.(`[${this.name}] not waiting for streaming: ${upstream.name} is ${upstream.running ? 'paused' : 'stopped'}`);
+      this.#ctx.log?.(
+        `[${this.name}] not waiting for streaming: ${upstream.name} is ${upstream.running ? 'paused' : 'stopped'}`,
+      );
       return;
     }
     for (;;) {
-      const receiving = await queryOnce<{ status: string }>(this.connection(), 'SELECT status FROM pg_stat_wal_receiver')
+      const receiving = await queryOnce<{ status: string }>(
+        this.connection(),
+        'SELECT status FROM pg_stat_wal_receiver',
+      )
         .then((rows) => rows.some((r) => r.status === 'streaming'))
         .catch(() => false);
-      const listed =
-        (await queryOnce<{ state: string }>(
-          upstream.connection(),
-          'SELECT state FROM pg_stat_replication WHERE application_name = $1',
-          [this.name],
-        )
-          .then((rows) => rows.length > 0 && rows.every((r) => r.state === 'streaming'))
-          .catch(() => false));
+      const listed = await queryOnce<{ state: string }>(
+        upstream.connection(),
+        'SELECT state FROM pg_stat_replication WHERE application_name = $1',
+        [this.name],
+      )
+        .then((rows) => rows.length > 0 && rows.every((r) => r.state === 'streaming'))
+        .catch(() => false);
       if (receiving && listed) return;
       if (!this.running) throw new Error(`${this.name} exited while waiting for it to stream`);
       if (Date.now() >= deadline) {
@@ -266,7 +276,8 @@ export class ClusterNode implements LocalNode {
     const pid = this.pid;
     if (pid === undefined) throw new Error(`${this.name} is not running`);
     const startup = childPids(pid).find((child) => /\bstartup\b/.test(commandLine(child) ?? ''));
-    if (startup === undefined) throw new Error(`${this.name} has no startup process: it is not replaying WAL (not a standby)`);
+    if (startup === undefined)
+      throw new Error(`${this.name} has no startup process: it is not replaying WAL (not a standby)`);
     trySignal(startup, freeze ? 'SIGSTOP' : 'SIGCONT');
   }
 
@@ -278,7 +289,10 @@ export class ClusterNode implements LocalNode {
     await withClient(this.connection(), (c) => c.query('SELECT pg_promote(true, 60)'), { timeoutMs: 70_000 });
     const deadline = Date.now() + this.#ctx.startTimeoutMs;
     for (;;) {
-      const [row] = await queryOnce<{ recovering: boolean }>(this.connection(), 'SELECT pg_is_in_recovery() AS recovering');
+      const [row] = await queryOnce<{ recovering: boolean }>(
+        this.connection(),
+        'SELECT pg_is_in_recovery() AS recovering',
+      );
       if (row?.recovering === false) break;
       if (Date.now() >= deadline) throw new Error(`${this.name} is still in recovery after pg_promote`);
       await sleep(50);

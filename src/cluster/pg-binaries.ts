@@ -60,7 +60,10 @@ function systemBinDir(): string | undefined {
 
 function pgConfigBinDir(): string | undefined {
   try {
-    const binDir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const binDir = execFileSync('pg_config', ['--bindir'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return binDir !== '' && missingPrograms(binDir).length === 0 ? binDir : undefined;
   } catch {
     return undefined;
@@ -104,11 +107,13 @@ function embeddedBinDir(): string | undefined {
  * @throws Error naming what was tried when nothing is found, or what is missing from an explicit directory.
  */
 export function findPostgresBinaries(pgBin?: string): PostgresBinaries {
-  const explicit = pgBin ?? (process.env.PG_BIN !== undefined && process.env.PG_BIN !== '' ? process.env.PG_BIN : undefined);
+  const explicit =
+    pgBin ?? (process.env.PG_BIN !== undefined && process.env.PG_BIN !== '' ? process.env.PG_BIN : undefined);
   if (explicit !== undefined) {
     const binDir = resolve(explicit);
     const origin = pgBin !== undefined ? 'pgBin option' : 'PG_BIN environment variable';
-    if (!existsSync(binDir)) throw new Error(`PostgreSQL binaries: ${origin} points to "${binDir}", which does not exist`);
+    if (!existsSync(binDir))
+      throw new Error(`PostgreSQL binaries: ${origin} points to "${binDir}", which does not exist`);
     const missing = missingPrograms(binDir);
     if (missing.length > 0) {
       throw new Error(
@@ -135,7 +140,10 @@ export function findPostgresBinaries(pgBin?: string): PostgresBinaries {
  * Versions before 10 are reported as their first number, which is enough to reject them.
  */
 export function readServerVersion(binDir: string): number {
-  const out = execFileSync(join(binDir, 'postgres'), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(join(binDir, 'postgres'), ['--version'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const match = /\(PostgreSQL\)\s+(\d+)/.exec(out);
   if (match?.[1] === undefined) throw new Error(`Cannot read the PostgreSQL version from "${out.trim()}"`);
   return Number(match[1]);

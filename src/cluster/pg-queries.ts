@@ -90,8 +90,16 @@ export interface ReplayTarget {
  * @param timeoutMs default `30_000`
  * @throws Error naming the replica (by position, never by URL) that did not catch up in time.
  */
-export function waitForReplicaReplay(primaryUrl: string, replicaUrls: readonly string[], timeoutMs = 30_000): Promise<void> {
-  return waitForReplay(primaryUrl, replicaUrls.map((url, i) => ({ connection: url, label: `replica #${i + 1}` })), timeoutMs);
+export function waitForReplicaReplay(
+  primaryUrl: string,
+  replicaUrls: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  return waitForReplay(
+    primaryUrl,
+    replicaUrls.map((url, i) => ({ connection: url, label: `replica #${i + 1}` })),
+    timeoutMs,
+  );
 }
 
 /**
@@ -101,7 +109,11 @@ export function waitForReplicaReplay(primaryUrl: string, replicaUrls: readonly s
  * WAL buffers, unsent. A write committed under `synchronous_commit = on` flushes everything before
  * its own commit record; the flush position after it is then a target every replica reaches.
  */
-export async function waitForReplay(primary: NodeConnection, replicas: readonly ReplayTarget[], timeoutMs = 30_000): Promise<void> {
+export async function waitForReplay(
+  primary: NodeConnection,
+  replicas: readonly ReplayTarget[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const target = await withClient(primary, async (client) => {
     await client.query('SET synchronous_commit = on');
@@ -134,7 +146,8 @@ async function waitForReplica(
               'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_is_in_recovery() AS recovering',
             );
             const state = rows[0];
-            if (state !== undefined && (!state.recovering || (state.lsn !== null && parseLsn(state.lsn) >= targetLsn))) return true;
+            if (state !== undefined && (!state.recovering || (state.lsn !== null && parseLsn(state.lsn) >= targetLsn)))
+              return true;
             if (Date.now() >= deadline) return false;
             await sleep(10);
           }

@@ -39,7 +39,10 @@ export function childPids(parentPid: number): number[] {
     return out;
   }
   try {
-    const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     for (const line of table.split('\n')) {
       const [pid, ppid] = line.trim().split(/\s+/).map(Number);
       if (ppid === parentPid && pid !== undefined && pid > 0) out.push(pid);
@@ -149,7 +152,10 @@ export function removeTreeSync(dir: string): void {
 export function commandLine(pid: number): string | undefined {
   try {
     if (HAS_PROC) return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-    return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return undefined;
   }

@@ -65,7 +65,11 @@ function forwardLines(stream: Readable | null, onLine: (line: string) => void, u
  *
  * @throws when the program cannot be started (missing, not executable).
  */
-export async function spawnServerProcess(file: string, args: readonly string[], options: SpawnOptions): Promise<ServerProcess> {
+export async function spawnServerProcess(
+  file: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): Promise<ServerProcess> {
   const child = spawn(file, args, {
     cwd: options.cwd,
     detached: true,

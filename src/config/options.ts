@@ -116,7 +116,10 @@ export interface ConnectionHooks {
    * Runs once on every new connection before its first statement, e.g. `SET search_path` or
    * `SET statement_timeout`. A rejection discards the connection and fails the statement that needed it.
    */
-  onConnect?: (client: PoolClient, node: { readonly node: string; readonly role: 'primary' | 'replica' }) => void | Promise<void>;
+  onConnect?: (
+    client: PoolClient,
+    node: { readonly node: string; readonly role: 'primary' | 'replica' },
+  ) => void | Promise<void>;
   /** A connection was handed out, after the caller waited `waitedMs`. */
   onCheckout?: (event: { readonly node: string; readonly waitedMs: number }) => void;
   /** A connection came back after being held `heldMs`. */
@@ -234,7 +237,9 @@ export interface ResolvedOptions {
   readonly breaker: Readonly<Required<BreakerOptions>>;
   readonly readFallback: 'primary' | 'replicas-only';
   readonly fallback: FallbackFunction | undefined;
-  readonly adaptive: Readonly<Required<Omit<AdaptiveOptions, 'stateFile'>>> & { readonly stateFile: string | undefined };
+  readonly adaptive: Readonly<Required<Omit<AdaptiveOptions, 'stateFile'>>> & {
+    readonly stateFile: string | undefined;
+  };
   readonly metrics: Readonly<Required<MetricsOptions>>;
   readonly logger: Logger;
   readonly slowQueryMs: number;
@@ -253,7 +258,12 @@ export interface ResolvedOptions {
  * (`profile: 'production'`); naming it merges section by section, so `pool: { max: 50 }` keeps the profile's other
  * pool settings, where a spread would replace its whole `pool`.
  */
-export type ConfigurationProfile = Readonly<Pick<QueryRouterOptions, 'pool' | 'breaker' | 'statementCache' | 'classifierCache' | 'loadBalancing' | 'adaptive' | 'slowQueryMs'>>;
+export type ConfigurationProfile = Readonly<
+  Pick<
+    QueryRouterOptions,
+    'pool' | 'breaker' | 'statementCache' | 'classifierCache' | 'loadBalancing' | 'adaptive' | 'slowQueryMs'
+  >
+>;
 
 /** The names of the {@link PROFILES}. */
 export type ProfileName = 'development' | 'production' | 'highThroughput' | 'lowLatency' | 'reliable';

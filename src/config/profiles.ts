@@ -4,7 +4,9 @@ import type { ConfigurationProfile, ProfileName } from './options.js';
  * The configuration profiles, frozen. Each setting differs from the defaults for the reason given beside it; what a
  * profile does not set keeps its default. Every profile passes the same validation as your own options.
  */
-export const PROFILES: Readonly<Record<ProfileName, ConfigurationProfile>> = deepFreeze<Record<ProfileName, ConfigurationProfile>>({
+export const PROFILES: Readonly<Record<ProfileName, ConfigurationProfile>> = deepFreeze<
+  Record<ProfileName, ConfigurationProfile>
+>({
   /** A laptop or a CI job: small pools, loud about leaks and slow statements, tolerant of a database that restarts. */
   development: {
     pool: {

@@ -67,13 +67,39 @@ export const DEFAULTS = Object.freeze({
   }),
 });
 
-const TOP_LEVEL_KEYS = ['profile', 'primary', 'replicas', 'pool', 'statementCache', 'classifierCache', 'loadBalancing', 'applicationName', 'breaker', 'readFallback', 'fallback', 'adaptive', 'metrics', 'logger', 'slowQueryMs', 'hooks', 'consistency', 'maxReplicaLagMs', 'maxReplicaLagBytes', 'lagCheckIntervalMs', 'waitForReplicaMs', 'failover'] as const;
+const TOP_LEVEL_KEYS = [
+  'profile',
+  'primary',
+  'replicas',
+  'pool',
+  'statementCache',
+  'classifierCache',
+  'loadBalancing',
+  'applicationName',
+  'breaker',
+  'readFallback',
+  'fallback',
+  'adaptive',
+  'metrics',
+  'logger',
+  'slowQueryMs',
+  'hooks',
+  'consistency',
+  'maxReplicaLagMs',
+  'maxReplicaLagBytes',
+  'lagCheckIntervalMs',
+  'waitForReplicaMs',
+  'failover',
+] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
 type Plain = Record<string, unknown>;
 
 const isPlainObject = (value: unknown): value is Plain =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+  typeof value === 'object' &&
+  value !== null &&
+  !Array.isArray(value) &&
+  (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
 
 /** A short, secret-free description of a bad value for an error message. */
 export function describe(value: unknown): string {
@@ -100,10 +126,25 @@ function integer(value: unknown, key: string, fallback: number, min: number): nu
   return value;
 }
 
-function fraction(value: unknown, key: string, fallback: number, min: number, max: number, minIncluded: boolean): number {
+function fraction(
+  value: unknown,
+  key: string,
+  fallback: number,
+  min: number,
+  max: number,
+  minIncluded: boolean,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value > max || (minIncluded ? value < min : value <= min)) {
-    throw new ConfigError(key, `must be a number ${minIncluded ? '≥' : '>'} ${min} and ≤ ${max}, got ${describe(value)}`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value > max ||
+    (minIncluded ? value < min : value <= min)
+  ) {
+    throw new ConfigError(
+      key,
+      `must be a number ${minIncluded ? '≥' : '>'} ${min} and ≤ ${max}, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -139,12 +180,16 @@ export function nodeLabel(config: PoolConfig): string {
 function resolveNode(value: unknown, key: string, name: string, role: 'primary' | 'replica'): ResolvedNode {
   let config: PoolConfig;
   if (typeof value === 'string') {
-    if (value.trim() === '') throw new ConfigError(key, 'must be a connection URL or a pg.PoolConfig, got an empty string');
+    if (value.trim() === '')
+      throw new ConfigError(key, 'must be a connection URL or a pg.PoolConfig, got an empty string');
     let url: URL;
     try {
       url = new URL(value);
     } catch {
-      throw new ConfigError(key, 'is not a valid connection URL (expected postgres://user:password@host:port/database)');
+      throw new ConfigError(
+        key,
+        'is not a valid connection URL (expected postgres://user:password@host:port/database)',
+      );
     }
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
       throw new ConfigError(key, `must use the postgres:// or postgresql:// scheme, got ${url.protocol}//`);
@@ -173,11 +218,18 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new ConfigError('profile', `must be one of ${Object.keys(PROFILES).join(', ')}, got ${describe(profile)}`);
   }
   const input = profile === undefined ? options : withProfile(profile as ProfileName, options);
-  if (input['primary'] === undefined) throw new ConfigError('primary', 'is required (a connection URL or a pg.PoolConfig)');
+  if (input['primary'] === undefined)
+    throw new ConfigError('primary', 'is required (a connection URL or a pg.PoolConfig)');
   const primary = resolveNode(input['primary'], 'primary', 'primary', 'primary');
   const replicasInput = input['replicas'] ?? [];
-  if (!Array.isArray(replicasInput)) throw new ConfigError('replicas', `must be an array of connection URLs or pg.PoolConfig objects, got ${describe(replicasInput)}`);
-  const replicas = replicasInput.map((value: unknown, i) => resolveNode(value, `replicas[${i}]`, `replica-${i}`, 'replica'));
+  if (!Array.isArray(replicasInput))
+    throw new ConfigError(
+      'replicas',
+      `must be an array of connection URLs or pg.PoolConfig objects, got ${describe(replicasInput)}`,
+    );
+  const replicas = replicasInput.map((value: unknown, i) =>
+    resolveNode(value, `replicas[${i}]`, `replica-${i}`, 'replica'),
+  );
 
   const poolInput = section(input, 'pool', Object.keys(DEFAULTS.pool));
   const pool = Object.freeze({
@@ -185,46 +237,108 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     max: integer(poolInput['max'], 'pool.max', DEFAULTS.pool.max, 1),
     idleTimeoutMs: integer(poolInput['idleTimeoutMs'], 'pool.idleTimeoutMs', DEFAULTS.pool.idleTimeoutMs, 0),
     maxLifetimeMs: integer(poolInput['maxLifetimeMs'], 'pool.maxLifetimeMs', DEFAULTS.pool.maxLifetimeMs, 0),
-    acquireTimeoutMs: integer(poolInput['acquireTimeoutMs'], 'pool.acquireTimeoutMs', DEFAULTS.pool.acquireTimeoutMs, 0),
-    healthCheckIntervalMs: integer(poolInput['healthCheckIntervalMs'], 'pool.healthCheckIntervalMs', DEFAULTS.pool.healthCheckIntervalMs, 0),
+    acquireTimeoutMs: integer(
+      poolInput['acquireTimeoutMs'],
+      'pool.acquireTimeoutMs',
+      DEFAULTS.pool.acquireTimeoutMs,
+      0,
+    ),
+    healthCheckIntervalMs: integer(
+      poolInput['healthCheckIntervalMs'],
+      'pool.healthCheckIntervalMs',
+      DEFAULTS.pool.healthCheckIntervalMs,
+      0,
+    ),
     prePing: boolean(poolInput['prePing'], 'pool.prePing', DEFAULTS.pool.prePing),
     leakTimeoutMs: integer(poolInput['leakTimeoutMs'], 'pool.leakTimeoutMs', DEFAULTS.pool.leakTimeoutMs, 0),
     leakStackTraces: boolean(poolInput['leakStackTraces'], 'pool.leakStackTraces', DEFAULTS.pool.leakStackTraces),
-    healthThreshold: fraction(poolInput['healthThreshold'], 'pool.healthThreshold', DEFAULTS.pool.healthThreshold, 0, 100, true),
+    healthThreshold: fraction(
+      poolInput['healthThreshold'],
+      'pool.healthThreshold',
+      DEFAULTS.pool.healthThreshold,
+      0,
+      100,
+      true,
+    ),
     connectRetries: integer(poolInput['connectRetries'], 'pool.connectRetries', DEFAULTS.pool.connectRetries, 0),
-    connectRetryDelayMs: integer(poolInput['connectRetryDelayMs'], 'pool.connectRetryDelayMs', DEFAULTS.pool.connectRetryDelayMs, 1),
+    connectRetryDelayMs: integer(
+      poolInput['connectRetryDelayMs'],
+      'pool.connectRetryDelayMs',
+      DEFAULTS.pool.connectRetryDelayMs,
+      1,
+    ),
   });
   if (pool.min > pool.max) throw new ConfigError('pool.min', `must not exceed pool.max (${pool.max}), got ${pool.min}`);
 
   const statementInput = section(input, 'statementCache', ['max']);
-  const statementCache = Object.freeze({ max: integer(statementInput['max'], 'statementCache.max', DEFAULTS.statementCache.max, 0) });
+  const statementCache = Object.freeze({
+    max: integer(statementInput['max'], 'statementCache.max', DEFAULTS.statementCache.max, 0),
+  });
   const classifierInput = section(input, 'classifierCache', ['max']);
-  const classifierCache = Object.freeze({ max: integer(classifierInput['max'], 'classifierCache.max', DEFAULTS.classifierCache.max, 1) });
+  const classifierCache = Object.freeze({
+    max: integer(classifierInput['max'], 'classifierCache.max', DEFAULTS.classifierCache.max, 1),
+  });
 
   const loadBalancing = input['loadBalancing'] ?? DEFAULTS.loadBalancing;
   if (!LOAD_BALANCING.includes(loadBalancing as LoadBalancing)) {
-    throw new ConfigError('loadBalancing', `must be one of ${LOAD_BALANCING.join(', ')}, got ${describe(loadBalancing)}`);
+    throw new ConfigError(
+      'loadBalancing',
+      `must be one of ${LOAD_BALANCING.join(', ')}, got ${describe(loadBalancing)}`,
+    );
   }
   const applicationName = input['applicationName'] ?? DEFAULTS.applicationName;
   if (typeof applicationName !== 'string' || applicationName.length > 63) {
-    throw new ConfigError('applicationName', `must be a string of at most 63 characters, got ${describe(applicationName)}`);
+    throw new ConfigError(
+      'applicationName',
+      `must be a string of at most 63 characters, got ${describe(applicationName)}`,
+    );
   }
   const breakerInput = section(input, 'breaker', Object.keys(BREAKER_DEFAULTS));
   const breaker = Object.freeze({
     timeoutMs: integer(breakerInput['timeoutMs'], 'breaker.timeoutMs', BREAKER_DEFAULTS.timeoutMs, 0),
-    errorThresholdPercentage: integer(breakerInput['errorThresholdPercentage'], 'breaker.errorThresholdPercentage', BREAKER_DEFAULTS.errorThresholdPercentage, 1),
-    resetTimeoutMs: integer(breakerInput['resetTimeoutMs'], 'breaker.resetTimeoutMs', BREAKER_DEFAULTS.resetTimeoutMs, 1),
-    volumeThreshold: integer(breakerInput['volumeThreshold'], 'breaker.volumeThreshold', BREAKER_DEFAULTS.volumeThreshold, 0),
-    rollingWindowMs: integer(breakerInput['rollingWindowMs'], 'breaker.rollingWindowMs', BREAKER_DEFAULTS.rollingWindowMs, 100),
-    consecutiveFailures: integer(breakerInput['consecutiveFailures'], 'breaker.consecutiveFailures', BREAKER_DEFAULTS.consecutiveFailures, 1),
+    errorThresholdPercentage: integer(
+      breakerInput['errorThresholdPercentage'],
+      'breaker.errorThresholdPercentage',
+      BREAKER_DEFAULTS.errorThresholdPercentage,
+      1,
+    ),
+    resetTimeoutMs: integer(
+      breakerInput['resetTimeoutMs'],
+      'breaker.resetTimeoutMs',
+      BREAKER_DEFAULTS.resetTimeoutMs,
+      1,
+    ),
+    volumeThreshold: integer(
+      breakerInput['volumeThreshold'],
+      'breaker.volumeThreshold',
+      BREAKER_DEFAULTS.volumeThreshold,
+      0,
+    ),
+    rollingWindowMs: integer(
+      breakerInput['rollingWindowMs'],
+      'breaker.rollingWindowMs',
+      BREAKER_DEFAULTS.rollingWindowMs,
+      100,
+    ),
+    consecutiveFailures: integer(
+      breakerInput['consecutiveFailures'],
+      'breaker.consecutiveFailures',
+      BREAKER_DEFAULTS.consecutiveFailures,
+      1,
+    ),
   });
-  if (breaker.errorThresholdPercentage > 100) throw new ConfigError('breaker.errorThresholdPercentage', `must be at most 100, got ${breaker.errorThresholdPercentage}`);
+  if (breaker.errorThresholdPercentage > 100)
+    throw new ConfigError(
+      'breaker.errorThresholdPercentage',
+      `must be at most 100, got ${breaker.errorThresholdPercentage}`,
+    );
   const readFallback = input['readFallback'] ?? DEFAULTS.readFallback;
   if (readFallback !== 'primary' && readFallback !== 'replicas-only') {
     throw new ConfigError('readFallback', `must be 'primary' or 'replicas-only', got ${describe(readFallback)}`);
   }
   const fallback = input['fallback'];
-  if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('fallback', `must be a function (error, sql) => result, got ${describe(fallback)}`);
+  if (fallback !== undefined && typeof fallback !== 'function')
+    throw new ConfigError('fallback', `must be a function (error, sql) => result, got ${describe(fallback)}`);
   const adaptiveInput = section(input, 'adaptive', Object.keys(DEFAULTS.adaptive));
   const stateFile = adaptiveInput['stateFile'];
   if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile.trim() === '')) {
@@ -233,29 +347,53 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const adaptive = Object.freeze({
     enabled: boolean(adaptiveInput['enabled'], 'adaptive.enabled', DEFAULTS.adaptive.enabled),
     intervalMs: integer(adaptiveInput['intervalMs'], 'adaptive.intervalMs', DEFAULTS.adaptive.intervalMs, 10),
-    targetUtilization: fraction(adaptiveInput['targetUtilization'], 'adaptive.targetUtilization', DEFAULTS.adaptive.targetUtilization, 0, 1, false),
-    hysteresis: fraction(adaptiveInput['hysteresis'], 'adaptive.hysteresis', DEFAULTS.adaptive.hysteresis, 0, 0.95, true),
+    targetUtilization: fraction(
+      adaptiveInput['targetUtilization'],
+      'adaptive.targetUtilization',
+      DEFAULTS.adaptive.targetUtilization,
+      0,
+      1,
+      false,
+    ),
+    hysteresis: fraction(
+      adaptiveInput['hysteresis'],
+      'adaptive.hysteresis',
+      DEFAULTS.adaptive.hysteresis,
+      0,
+      0.95,
+      true,
+    ),
     cooldownMs: integer(adaptiveInput['cooldownMs'], 'adaptive.cooldownMs', DEFAULTS.adaptive.cooldownMs, 0),
     peakHoldMs: integer(adaptiveInput['peakHoldMs'], 'adaptive.peakHoldMs', DEFAULTS.adaptive.peakHoldMs, 0),
     maxPatterns: integer(adaptiveInput['maxPatterns'], 'adaptive.maxPatterns', DEFAULTS.adaptive.maxPatterns, 0),
     stateFile: stateFile as string | undefined,
-    saveIntervalMs: integer(adaptiveInput['saveIntervalMs'], 'adaptive.saveIntervalMs', DEFAULTS.adaptive.saveIntervalMs, 100),
+    saveIntervalMs: integer(
+      adaptiveInput['saveIntervalMs'],
+      'adaptive.saveIntervalMs',
+      DEFAULTS.adaptive.saveIntervalMs,
+      100,
+    ),
   });
   const metricsInput = section(input, 'metrics', ['defaultMetrics']);
-  const metrics = Object.freeze({ defaultMetrics: boolean(metricsInput['defaultMetrics'], 'metrics.defaultMetrics', false) });
+  const metrics = Object.freeze({
+    defaultMetrics: boolean(metricsInput['defaultMetrics'], 'metrics.defaultMetrics', false),
+  });
   const logger = input['logger'] ?? silentLogger;
-  if (!isLogger(logger)) throw new ConfigError('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
+  if (!isLogger(logger))
+    throw new ConfigError('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
   const slowQueryMs = integer(input['slowQueryMs'], 'slowQueryMs', 0, 0);
   const hooksInput = section(input, 'hooks', ['onConnect', 'onCheckout', 'onCheckin']);
   for (const [key, hook] of Object.entries(hooksInput)) {
-    if (hook !== undefined && typeof hook !== 'function') throw new ConfigError(`hooks.${key}`, `must be a function, got ${describe(hook)}`);
+    if (hook !== undefined && typeof hook !== 'function')
+      throw new ConfigError(`hooks.${key}`, `must be a function, got ${describe(hook)}`);
   }
   const consistency = input['consistency'] ?? DEFAULTS.consistency;
   if (consistency !== 'eventual' && consistency !== 'read-your-writes') {
     throw new ConfigError('consistency', `must be 'eventual' or 'read-your-writes', got ${describe(consistency)}`);
   }
   const failover = input['failover'] ?? DEFAULTS.failover;
-  if (failover !== 'off' && failover !== 'auto') throw new ConfigError('failover', `must be 'off' or 'auto', got ${describe(failover)}`);
+  if (failover !== 'off' && failover !== 'auto')
+    throw new ConfigError('failover', `must be 'off' or 'auto', got ${describe(failover)}`);
   return Object.freeze({
     profile: profile as ProfileName | undefined,
     consistency: consistency as Consistency,

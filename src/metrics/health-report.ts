@@ -43,13 +43,19 @@ export function healthReport(stats: MonitoredStats): HealthReport {
     if (!node.healthy) into.push(healthFailure(node));
     if (node.breaker === 'open') into.push(`${node.name} breaker open`);
     else if (node.breaker === 'halfOpen') warnings.push(`${node.name} breaker half-open`);
-    if (node.role === 'replica' && node.diverged !== undefined && node.diverged !== null) warnings.push(`${node.name} ${node.diverged}: out of the balancer`);
-    if (node.lagging === true) warnings.push(`${node.name} lags ${node.lagMs ?? '?'} ms behind the primary: out of the balancer until it catches up`);
+    if (node.role === 'replica' && node.diverged !== undefined && node.diverged !== null)
+      warnings.push(`${node.name} ${node.diverged}: out of the balancer`);
+    if (node.lagging === true)
+      warnings.push(
+        `${node.name} lags ${node.lagMs ?? '?'} ms behind the primary: out of the balancer until it catches up`,
+      );
   }
   // The router's own count is what routing uses; the node flags can be a tick ahead of it, so either saying
   // "none" means reads are on the primary now or are about to be.
   if (replicas.length > 0 && (stats.routing.replicasAvailable === 0 || !replicas.some(canTakeReads))) {
-    reasons.push(`no healthy replica: reads run on the primary${stats.routing.readsOnPrimaryReason ? ` (${stats.routing.readsOnPrimaryReason})` : ''}`);
+    reasons.push(
+      `no healthy replica: reads run on the primary${stats.routing.readsOnPrimaryReason ? ` (${stats.routing.readsOnPrimaryReason})` : ''}`,
+    );
   }
   return { healthy: reasons.length === 0, reasons, warnings };
 }

@@ -13,7 +13,10 @@ const MAX_BOUND_MS = 60_000;
 export class HistogramExport {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series: { readonly labels: Readonly<Record<string, string>>; readonly histogram: Readonly<LatencyHistogram> }[] = [];
+  private readonly series: {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly histogram: Readonly<LatencyHistogram>;
+  }[] = [];
 
   constructor(
     readonly name: string,
@@ -29,12 +32,22 @@ export class HistogramExport {
   }
 
   /** prom-client's metric interface: cumulative buckets, sum and count of every series, in seconds. */
-  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: { labels: Record<string, string | number>; value: number; metricName: string }[];
+  }> {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
     for (const { labels, histogram } of this.series) {
       for (const { leMs, count } of histogram.doublings(MAX_BOUND_MS)) {
         // Six significant digits: 0.01 ms · 2^k in seconds, without binary floating-point tails in the label.
-        values.push({ labels: { ...labels, le: Number((leMs / 1000).toPrecision(6)) }, value: count, metricName: `${this.name}_bucket` });
+        values.push({
+          labels: { ...labels, le: Number((leMs / 1000).toPrecision(6)) },
+          value: count,
+          metricName: `${this.name}_bucket`,
+        });
       }
       values.push({ labels: { ...labels, le: '+Inf' }, value: histogram.count, metricName: `${this.name}_bucket` });
       values.push({ labels: { ...labels }, value: histogram.sumMs / 1000, metricName: `${this.name}_sum` });

@@ -22,7 +22,10 @@ export class LatencyHistogram {
   /** Records one duration in milliseconds (negative and NaN values count as 0). */
   observe(ms: number): void {
     const value = ms > 0 ? ms : 0;
-    let index = value <= LatencyHistogram.FLOOR_MS ? 0 : Math.ceil(Math.log2(value / LatencyHistogram.FLOOR_MS) * this.perDoubling);
+    let index =
+      value <= LatencyHistogram.FLOOR_MS
+        ? 0
+        : Math.ceil(Math.log2(value / LatencyHistogram.FLOOR_MS) * this.perDoubling);
     if (index >= this.counts.length) index = this.counts.length - 1;
     this.counts[index]!++;
     this.count++;

@@ -51,7 +51,11 @@ export async function admitted(
     if (sameToken(bearer, auth) || sameToken(cookieToken(req), auth)) return true;
     if (url.pathname === '/' && sameToken(url.searchParams.get('token') ?? undefined, auth)) {
       // A browser's one visit with the token: keep it in a cookie the page's own requests carry, off the address bar.
-      res.writeHead(303, { ...COMMON_HEADERS, Location: '/', 'Set-Cookie': `${TOKEN_COOKIE}=${encodeURIComponent(auth)}; HttpOnly; SameSite=Strict; Path=/` });
+      res.writeHead(303, {
+        ...COMMON_HEADERS,
+        Location: '/',
+        'Set-Cookie': `${TOKEN_COOKIE}=${encodeURIComponent(auth)}; HttpOnly; SameSite=Strict; Path=/`,
+      });
       res.end();
       return false;
     }
@@ -59,4 +63,3 @@ export async function admitted(
   sendJson(res, 401, { error: 'unauthorized (serve.auth)' }, { 'WWW-Authenticate': 'Bearer' });
   return false;
 }
-

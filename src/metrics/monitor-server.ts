@@ -64,24 +64,39 @@ const MIN_INTERVAL_MS = 50;
 const CLOSE_GRACE_MS = 1000;
 
 function resolveMonitorOptions(options: MonitorServerOptions | undefined): ResolvedMonitorOptions {
-  if (options === undefined) return { port: 0, host: '127.0.0.1', intervalMs: 1000, auth: undefined, allowedHosts: LOOPBACK };
+  if (options === undefined)
+    return { port: 0, host: '127.0.0.1', intervalMs: 1000, auth: undefined, allowedHosts: LOOPBACK };
   if (typeof options !== 'object' || options === null) throw new ConfigError('serve', 'options must be an object');
   for (const key in options) {
-    if (!OPTION_KEYS.has(key)) throw new ConfigError(`serve.${key}`, `unknown option; expected one of ${[...OPTION_KEYS].join(', ')}`);
+    if (!OPTION_KEYS.has(key))
+      throw new ConfigError(`serve.${key}`, `unknown option; expected one of ${[...OPTION_KEYS].join(', ')}`);
   }
   const { port = 0, host = '127.0.0.1', intervalMs = 1000, auth, allowedHosts } = options;
   if (auth !== undefined && typeof auth !== 'function' && (typeof auth !== 'string' || auth.length < 16)) {
     throw new ConfigError('serve.auth', 'must be a token of at least 16 characters or a function (request) => boolean');
   }
-  if (allowedHosts !== undefined && (!Array.isArray(allowedHosts) || allowedHosts.some((name) => typeof name !== 'string' || name === ''))) {
+  if (
+    allowedHosts !== undefined &&
+    (!Array.isArray(allowedHosts) || allowedHosts.some((name) => typeof name !== 'string' || name === ''))
+  ) {
     throw new ConfigError('serve.allowedHosts', `must be an array of host names, got ${JSON.stringify(allowedHosts)}`);
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError('serve.port', `must be an integer in [0, 65535], got ${JSON.stringify(port)}`);
-  if (typeof host !== 'string' || host === '') throw new ConfigError('serve.host', `must be a non-empty string, got ${JSON.stringify(host)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError('serve.port', `must be an integer in [0, 65535], got ${JSON.stringify(port)}`);
+  if (typeof host !== 'string' || host === '')
+    throw new ConfigError('serve.host', `must be a non-empty string, got ${JSON.stringify(host)}`);
   if (!Number.isInteger(intervalMs) || intervalMs < MIN_INTERVAL_MS) {
-    throw new ConfigError('serve.intervalMs', `must be an integer ≥ ${MIN_INTERVAL_MS}, got ${JSON.stringify(intervalMs)}`);
+    throw new ConfigError(
+      'serve.intervalMs',
+      `must be an integer ≥ ${MIN_INTERVAL_MS}, got ${JSON.stringify(intervalMs)}`,
+    );
   }
-  const hosts = allowedHosts !== undefined ? new Set(allowedHosts.map((name) => name.toLowerCase())) : LOOPBACK.has(host) ? LOOPBACK : undefined;
+  const hosts =
+    allowedHosts !== undefined
+      ? new Set(allowedHosts.map((name) => name.toLowerCase()))
+      : LOOPBACK.has(host)
+        ? LOOPBACK
+        : undefined;
   return { port, host, intervalMs, auth, allowedHosts: hosts };
 }
 
@@ -89,7 +104,8 @@ function resolveMonitorOptions(options: MonitorServerOptions | undefined): Resol
 const DASHBOARD_HEADERS = {
   ...COMMON_HEADERS,
   'Content-Type': 'text/html; charset=utf-8',
-  'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'Referrer-Policy': 'no-referrer',
 } as const;
 
@@ -168,13 +184,21 @@ class EventStream {
   }
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, source: MonitorSource, events: EventStream, options: ResolvedMonitorOptions): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  source: MonitorSource,
+  events: EventStream,
+  options: ResolvedMonitorOptions,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://monitor.invalid');
   if (!(await admitted(req, res, url, options.auth, options.allowedHosts))) return;
   const path = url.pathname;
   const known = path === '/' || path === '/metrics' || path === '/health' || path === '/stats' || path === '/events';
-  if (!known) return sendJson(res, 404, { error: 'not found', path, routes: ['/', '/metrics', '/health', '/stats', '/events'] });
-  if (req.method !== 'GET') return sendJson(res, 405, { error: `method ${req.method ?? ''} not allowed; use GET` }, { Allow: 'GET' });
+  if (!known)
+    return sendJson(res, 404, { error: 'not found', path, routes: ['/', '/metrics', '/health', '/stats', '/events'] });
+  if (req.method !== 'GET')
+    return sendJson(res, 405, { error: `method ${req.method ?? ''} not allowed; use GET` }, { Allow: 'GET' });
   switch (path) {
     case '/': {
       res.writeHead(200, { ...DASHBOARD_HEADERS, 'Content-Length': Buffer.byteLength(DASHBOARD_HTML) });
@@ -183,13 +207,21 @@ async function route(req: IncomingMessage, res: ServerResponse, source: MonitorS
     }
     case '/metrics': {
       const text = await source.metricsText();
-      res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': source.metricsContentType, 'Content-Length': Buffer.byteLength(text) });
+      res.writeHead(200, {
+        ...COMMON_HEADERS,
+        'Content-Type': source.metricsContentType,
+        'Content-Length': Buffer.byteLength(text),
+      });
       res.end(text);
       return;
     }
     case '/health': {
       const report = healthReport(source.stats());
-      sendJson(res, report.healthy ? 200 : 503, { status: report.healthy ? 'ok' : 'unhealthy', reasons: report.reasons, warnings: report.warnings });
+      sendJson(res, report.healthy ? 200 : 503, {
+        status: report.healthy ? 'ok' : 'unhealthy',
+        reasons: report.reasons,
+        warnings: report.warnings,
+      });
       return;
     }
     case '/stats':
@@ -225,7 +257,10 @@ function urlOf(host: string, port: number): string {
  * // …
  * await monitor.close();
  */
-export async function startMonitorServer(source: MonitorSource, options?: MonitorServerOptions): Promise<MonitorServer> {
+export async function startMonitorServer(
+  source: MonitorSource,
+  options?: MonitorServerOptions,
+): Promise<MonitorServer> {
   const resolved = resolveMonitorOptions(options);
   const { port, host, intervalMs } = resolved;
   const events = new EventStream(source, intervalMs);

@@ -9,7 +9,13 @@ export interface MetricsSnapshot {
     readonly role: 'primary' | 'replica';
     readonly healthy: boolean;
     readonly breaker: 'closed' | 'open' | 'halfOpen';
-    readonly pool: { readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number };
+    readonly pool: {
+      readonly idle: number;
+      readonly active: number;
+      readonly waiting: number;
+      readonly target: number;
+      readonly max: number;
+    };
     readonly inFlight: number;
     /** Statements run, and how many of them failed. */
     readonly queries: number;
@@ -30,7 +36,15 @@ export interface MetricsSnapshot {
     readonly readsOnPrimary: number;
     readonly writesTracked: number;
   };
-  readonly routing: { readonly primary: number; readonly replica: number; readonly forced: number; readonly volatileFunction: number; readonly readFallbacks: number; readonly callerFallbacks: number; readonly selfHealed: number };
+  readonly routing: {
+    readonly primary: number;
+    readonly replica: number;
+    readonly forced: number;
+    readonly volatileFunction: number;
+    readonly readFallbacks: number;
+    readonly callerFallbacks: number;
+    readonly selfHealed: number;
+  };
   readonly classifierCache: { readonly size: number; readonly hits: number; readonly misses: number };
   readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number };
 }
@@ -67,12 +81,40 @@ export class RouterMetrics {
 
   constructor(snapshot: () => MetricsSnapshot, options: { readonly defaultMetrics: boolean }) {
     const registers = [this.registry];
-    this.duration = new HistogramExport('pgrouter_statement_duration_seconds', 'Time per statement, waiting for a connection included', this.registry);
-    this.acquire = new HistogramExport('pgrouter_pool_acquire_duration_seconds', 'Time waited for a pooled connection', this.registry);
-    this.breakerEvents = new Counter({ name: 'pgrouter_breaker_events_total', help: 'Circuit breaker transitions (open, halfOpen, close)', labelNames: ['node', 'role', 'event'], registers });
-    this.batchSize = new Histogram({ name: 'pgrouter_pipeline_batch_size', help: 'Statements per pipelined batch', buckets: BATCH_SIZE_BUCKETS, registers });
-    this.flushDuration = new Histogram({ name: 'pgrouter_pipeline_flush_duration_seconds', help: 'Time per pipelined batch, one round trip (plus re-runs of failed merged INSERTs)', buckets: FLUSH_BUCKETS, registers });
-    this.resizes = new Counter({ name: 'pgrouter_pool_resizes_total', help: 'Adaptive pool target changes', labelNames: ['node', 'role', 'direction'], registers });
+    this.duration = new HistogramExport(
+      'pgrouter_statement_duration_seconds',
+      'Time per statement, waiting for a connection included',
+      this.registry,
+    );
+    this.acquire = new HistogramExport(
+      'pgrouter_pool_acquire_duration_seconds',
+      'Time waited for a pooled connection',
+      this.registry,
+    );
+    this.breakerEvents = new Counter({
+      name: 'pgrouter_breaker_events_total',
+      help: 'Circuit breaker transitions (open, halfOpen, close)',
+      labelNames: ['node', 'role', 'event'],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'pgrouter_pipeline_batch_size',
+      help: 'Statements per pipelined batch',
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    });
+    this.flushDuration = new Histogram({
+      name: 'pgrouter_pipeline_flush_duration_seconds',
+      help: 'Time per pipelined batch, one round trip (plus re-runs of failed merged INSERTs)',
+      buckets: FLUSH_BUCKETS,
+      registers,
+    });
+    this.resizes = new Counter({
+      name: 'pgrouter_pool_resizes_total',
+      help: 'Adaptive pool target changes',
+      labelNames: ['node', 'role', 'direction'],
+      registers,
+    });
 
     // Read at scrape time from the snapshot: one snapshot per scrape, shared by every collector below.
     let cached: { at: number; value: MetricsSnapshot } | undefined;
@@ -81,7 +123,11 @@ export class RouterMetrics {
       if (cached === undefined || now - cached.at > 50) cached = { at: now, value: snapshot() };
       return cached.value;
     };
-    const perNode = (name: string, help: string, value: (node: MetricsSnapshot['nodes'][number]) => number | undefined): void => {
+    const perNode = (
+      name: string,
+      help: string,
+      value: (node: MetricsSnapshot['nodes'][number]) => number | undefined,
+    ): void => {
       new Gauge({
         name,
         help,
@@ -110,23 +156,35 @@ export class RouterMetrics {
       },
     });
     perNode('pgrouter_pool_waiting', 'Callers waiting for a connection', (node) => node.pool.waiting);
-    perNode('pgrouter_pool_target_size', 'The pool ceiling now (the adaptive target, or pool.max)', (node) => node.pool.target);
+    perNode(
+      'pgrouter_pool_target_size',
+      'The pool ceiling now (the adaptive target, or pool.max)',
+      (node) => node.pool.target,
+    );
     perNode('pgrouter_pool_max_size', 'The configured pool.max', (node) => node.pool.max);
     perNode('pgrouter_statements_in_flight', 'Statements running or waiting for a connection', (node) => node.inFlight);
     perNode('pgrouter_node_up', '1 if the node passed its last health check', (node) => (node.healthy ? 1 : 0));
-    perNode('pgrouter_replica_lag_seconds', 'How far the replica trails the primary, when known', (node) => (node.lagMs === undefined || node.lagMs === null ? undefined : node.lagMs / 1000));
-    perNode('pgrouter_replica_lag_bytes', 'WAL the replica has not replayed yet, when known', (node) => (node.lagBytes === undefined || node.lagBytes === null ? undefined : node.lagBytes));
-    perNode('pgrouter_replica_lagging', '1 while the replica is out of the balancer for lagging more than maxReplicaLagMs / maxReplicaLagBytes', (node) =>
-      node.role === 'replica' ? (node.lagging === true ? 1 : 0) : undefined,
+    perNode('pgrouter_replica_lag_seconds', 'How far the replica trails the primary, when known', (node) =>
+      node.lagMs === undefined || node.lagMs === null ? undefined : node.lagMs / 1000,
+    );
+    perNode('pgrouter_replica_lag_bytes', 'WAL the replica has not replayed yet, when known', (node) =>
+      node.lagBytes === undefined || node.lagBytes === null ? undefined : node.lagBytes,
+    );
+    perNode(
+      'pgrouter_replica_lagging',
+      '1 while the replica is out of the balancer for lagging more than maxReplicaLagMs / maxReplicaLagBytes',
+      (node) => (node.role === 'replica' ? (node.lagging === true ? 1 : 0) : undefined),
     );
     new Gauge({
       name: 'pgrouter_breaker_state',
-      help: '1 for the state each node\'s circuit breaker is in (closed, halfOpen, open), 0 for the others',
+      help: "1 for the state each node's circuit breaker is in (closed, halfOpen, open), 0 for the others",
       labelNames: ['node', 'role', 'state'],
       registers,
       collect() {
         this.reset();
-        for (const node of read().nodes) for (const state of BREAKER_STATES) this.set({ node: node.name, role: node.role, state }, node.breaker === state ? 1 : 0);
+        for (const node of read().nodes)
+          for (const state of BREAKER_STATES)
+            this.set({ node: node.name, role: node.role, state }, node.breaker === state ? 1 : 0);
       },
     });
     const cacheCounter = (name: string, help: string, value: (s: MetricsSnapshot) => number): void => {
@@ -140,9 +198,21 @@ export class RouterMetrics {
         },
       });
     };
-    cacheCounter('pgrouter_classifier_cache_hits_total', 'Classifications answered from the cache', (s) => s.classifierCache.hits);
-    cacheCounter('pgrouter_classifier_cache_misses_total', 'Statements classified afresh', (s) => s.classifierCache.misses);
-    const nodeCounter = (name: string, help: string, value: (node: MetricsSnapshot['nodes'][number]) => number): void => {
+    cacheCounter(
+      'pgrouter_classifier_cache_hits_total',
+      'Classifications answered from the cache',
+      (s) => s.classifierCache.hits,
+    );
+    cacheCounter(
+      'pgrouter_classifier_cache_misses_total',
+      'Statements classified afresh',
+      (s) => s.classifierCache.misses,
+    );
+    const nodeCounter = (
+      name: string,
+      help: string,
+      value: (node: MetricsSnapshot['nodes'][number]) => number,
+    ): void => {
       new Counter({
         name,
         help,
@@ -167,9 +237,21 @@ export class RouterMetrics {
         }
       },
     });
-    nodeCounter('pgrouter_statement_cache_hits_total', 'Executions of an already prepared statement', (node) => node.statementCache.hits);
-    nodeCounter('pgrouter_statement_cache_misses_total', 'Statements prepared (a Parse sent)', (node) => node.statementCache.misses);
-    nodeCounter('pgrouter_statement_cache_evictions_total', 'Prepared statements closed to make room', (node) => node.statementCache.evictions);
+    nodeCounter(
+      'pgrouter_statement_cache_hits_total',
+      'Executions of an already prepared statement',
+      (node) => node.statementCache.hits,
+    );
+    nodeCounter(
+      'pgrouter_statement_cache_misses_total',
+      'Statements prepared (a Parse sent)',
+      (node) => node.statementCache.misses,
+    );
+    nodeCounter(
+      'pgrouter_statement_cache_evictions_total',
+      'Prepared statements closed to make room',
+      (node) => node.statementCache.evictions,
+    );
     new Counter({
       name: 'pgrouter_connections_recycled_total',
       help: 'Connections closed, by reason: lifetime, idle, health (score below pool.healthThreshold), error, shrink (adaptive sizing)',
@@ -177,12 +259,23 @@ export class RouterMetrics {
       registers,
       collect() {
         this.reset();
-        for (const node of read().nodes) for (const [reason, count] of Object.entries(node.recycled ?? {})) this.inc({ node: node.name, role: node.role, reason }, count);
+        for (const node of read().nodes)
+          for (const [reason, count] of Object.entries(node.recycled ?? {}))
+            this.inc({ node: node.name, role: node.role, reason }, count);
       },
     });
-    nodeCounter('pgrouter_connect_retries_total', 'Connection attempts retried after a connection-level failure (pool.connectRetries)', (node) => node.connectRetries ?? 0);
+    nodeCounter(
+      'pgrouter_connect_retries_total',
+      'Connection attempts retried after a connection-level failure (pool.connectRetries)',
+      (node) => node.connectRetries ?? 0,
+    );
     /** A counter with one label whose values and counts come from the snapshot as `{ value: count }`. */
-    const countsBy = (name: string, help: string, label: string, counts: (s: MetricsSnapshot) => Readonly<Record<string, number>> | undefined): void => {
+    const countsBy = (
+      name: string,
+      help: string,
+      label: string,
+      counts: (s: MetricsSnapshot) => Readonly<Record<string, number>> | undefined,
+    ): void => {
       new Counter({
         name,
         help,
@@ -199,9 +292,18 @@ export class RouterMetrics {
       'Read-your-writes reads, by where they ran: a replica known to be caught up, one checked in the same round trip, one waited for, or the primary',
       'outcome',
       ({ consistency: c }) =>
-        c && { replica_known: c.readsOnReplicaKnown, replica_checked: c.readsOnReplicaChecked, replica_after_wait: c.readsOnReplicaAfterWait, primary: c.readsOnPrimary },
+        c && {
+          replica_known: c.readsOnReplicaKnown,
+          replica_checked: c.readsOnReplicaChecked,
+          replica_after_wait: c.readsOnReplicaAfterWait,
+          primary: c.readsOnPrimary,
+        },
     );
-    cacheCounter('pgrouter_failovers_total', 'Times failover: auto made another node the primary', (s) => s.failovers ?? 0);
+    cacheCounter(
+      'pgrouter_failovers_total',
+      'Times failover: auto made another node the primary',
+      (s) => s.failovers ?? 0,
+    );
     new Gauge({
       name: 'pgrouter_classifier_cache_entries',
       help: 'SQL texts in the classification cache',
@@ -214,7 +316,15 @@ export class RouterMetrics {
       'pgrouter_routing_decisions_total',
       'Routing decisions: to the primary or a replica; forced by the caller; reads sent to the primary for a volatile function; read fallbacks; caller fallbacks; self-healed misroutes',
       'decision',
-      ({ routing: r }) => ({ primary: r.primary, replica: r.replica, forced: r.forced, volatile_function: r.volatileFunction, read_fallback: r.readFallbacks, caller_fallback: r.callerFallbacks, self_healed: r.selfHealed }),
+      ({ routing: r }) => ({
+        primary: r.primary,
+        replica: r.replica,
+        forced: r.forced,
+        volatile_function: r.volatileFunction,
+        read_fallback: r.readFallbacks,
+        caller_fallback: r.callerFallbacks,
+        self_healed: r.selfHealed,
+      }),
     );
     new Gauge({
       name: 'pgrouter_pipeline_queue_depth',

@@ -54,7 +54,10 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
  */
-export function coalesceBatch(statements: readonly PipelineStatement[], unnest?: ReadonlyMap<RowTemplate, UnnestInsert>): CoalescedBatch {
+export function coalesceBatch(
+  statements: readonly PipelineStatement[],
+  unnest?: ReadonlyMap<RowTemplate, UnnestInsert>,
+): CoalescedBatch {
   const sent: BatchStatement[] = [];
   /** For each sent statement, the original indices it stands for. */
   const members: number[][] = [];
@@ -112,7 +115,13 @@ export function coalesceBatch(statements: readonly PipelineStatement[], unnest?:
         }
         const rowCount = outcome.result.rowCount === group.length ? 1 : null;
         for (const index of group) {
-          const result: QueryResult = { command: outcome.result.command, rowCount, oid: outcome.result.oid, rows: [], fields: [] };
+          const result: QueryResult = {
+            command: outcome.result.command,
+            rowCount,
+            oid: outcome.result.oid,
+            rows: [],
+            fields: [],
+          };
           perStatement[index] = { ok: true, result };
         }
       });

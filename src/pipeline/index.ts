@@ -3,5 +3,12 @@ export type { FlushResult, PipelineStats } from './query-pipeline.js';
 export { PIPELINE_DEFAULTS, resolvePipelineOptions } from './pipeline-options.js';
 export type { PipelineOptions, ResolvedPipelineOptions, PipelineFallback } from './pipeline-options.js';
 export { PIPELINE_BACKEND } from './pipeline-backend.js';
-export type { PipelineBackend, PipelineHost, PipelineStatement, RowTemplate, UnnestInsert, AttachedPipeline } from './pipeline-backend.js';
+export type {
+  PipelineBackend,
+  PipelineHost,
+  PipelineStatement,
+  RowTemplate,
+  UnnestInsert,
+  AttachedPipeline,
+} from './pipeline-backend.js';
 export { MAX_PARAMETERS } from './coalesce.js';

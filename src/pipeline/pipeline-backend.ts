@@ -45,7 +45,14 @@ export interface PipelineBackend {
 /** What the router needs of a pipeline it made. */
 export interface AttachedPipeline {
   close(): Promise<unknown>;
-  stats(): { readonly queued: number; readonly held: number; readonly batches: number; readonly statements: number; readonly failed: number; readonly coalesced: number };
+  stats(): {
+    readonly queued: number;
+    readonly held: number;
+    readonly batches: number;
+    readonly statements: number;
+    readonly failed: number;
+    readonly coalesced: number;
+  };
 }
 
 /** Anything that offers a {@link PipelineBackend}: a `QueryRouter`. */

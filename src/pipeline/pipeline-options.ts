@@ -6,7 +6,11 @@ import { ConfigError } from '../errors.js';
  * result of the caller's own — e.g. after writing the row to a local spool for later replay. Never called for the
  * statement's own errors (constraints, syntax). Throw to fail after all.
  */
-export type PipelineFallback = (error: Error, sql: string, params: readonly unknown[] | undefined) => QueryResult | Promise<QueryResult>;
+export type PipelineFallback = (
+  error: Error,
+  sql: string,
+  params: readonly unknown[] | undefined,
+) => QueryResult | Promise<QueryResult>;
 
 /** Options of a {@link QueryPipeline}. */
 export interface PipelineOptions {
@@ -45,7 +49,9 @@ export interface PipelineOptions {
 }
 
 /** Pipeline options after defaults and validation. */
-export type ResolvedPipelineOptions = Readonly<Required<Omit<PipelineOptions, 'fallback'>>> & { readonly fallback: PipelineFallback | undefined };
+export type ResolvedPipelineOptions = Readonly<Required<Omit<PipelineOptions, 'fallback'>>> & {
+  readonly fallback: PipelineFallback | undefined;
+};
 
 /** Defaults of every pipeline option. */
 export const PIPELINE_DEFAULTS: ResolvedPipelineOptions = Object.freeze({
@@ -70,30 +76,45 @@ function positiveInteger(value: unknown, key: string, fallback: number, min: num
 
 function oneOf<T extends string>(value: unknown, key: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw new ConfigError(`pipeline.${key}`, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  if (!allowed.includes(value as T))
+    throw new ConfigError(`pipeline.${key}`, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   return value as T;
 }
 
 /** Applies defaults and validates; throws {@link ConfigError} naming the bad key. */
 export function resolvePipelineOptions(input: unknown): ResolvedPipelineOptions {
   if (input === undefined) return PIPELINE_DEFAULTS;
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('pipeline', 'options must be an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new ConfigError('pipeline', 'options must be an object');
   const options = input as Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (!(key in PIPELINE_DEFAULTS)) throw new ConfigError(`pipeline.${key}`, `unknown option; expected one of ${Object.keys(PIPELINE_DEFAULTS).join(', ')}`);
+    if (!(key in PIPELINE_DEFAULTS))
+      throw new ConfigError(
+        `pipeline.${key}`,
+        `unknown option; expected one of ${Object.keys(PIPELINE_DEFAULTS).join(', ')}`,
+      );
   }
   const batchSize = positiveInteger(options['batchSize'], 'batchSize', PIPELINE_DEFAULTS.batchSize, 1);
   const maxQueueSize = positiveInteger(options['maxQueueSize'], 'maxQueueSize', PIPELINE_DEFAULTS.maxQueueSize, 1);
-  if (maxQueueSize < batchSize) throw new ConfigError('pipeline.maxQueueSize', `must be at least batchSize (${batchSize}), got ${maxQueueSize}`);
+  if (maxQueueSize < batchSize)
+    throw new ConfigError('pipeline.maxQueueSize', `must be at least batchSize (${batchSize}), got ${maxQueueSize}`);
   const fallback = options['fallback'];
-  if (fallback !== undefined && typeof fallback !== 'function') throw new ConfigError('pipeline.fallback', 'must be a function (error, sql, params) => result');
+  if (fallback !== undefined && typeof fallback !== 'function')
+    throw new ConfigError('pipeline.fallback', 'must be a function (error, sql, params) => result');
   const coalesce = options['coalesce'] ?? PIPELINE_DEFAULTS.coalesce;
-  if (typeof coalesce !== 'boolean') throw new ConfigError('pipeline.coalesce', `must be a boolean, got ${JSON.stringify(coalesce)}`);
+  if (typeof coalesce !== 'boolean')
+    throw new ConfigError('pipeline.coalesce', `must be a boolean, got ${JSON.stringify(coalesce)}`);
   const groupCommit = options['groupCommit'] ?? PIPELINE_DEFAULTS.groupCommit;
-  if (typeof groupCommit !== 'boolean') throw new ConfigError('pipeline.groupCommit', `must be a boolean, got ${JSON.stringify(groupCommit)}`);
+  if (typeof groupCommit !== 'boolean')
+    throw new ConfigError('pipeline.groupCommit', `must be a boolean, got ${JSON.stringify(groupCommit)}`);
   return Object.freeze({
     batchSize,
-    flushIntervalMs: positiveInteger(options['flushIntervalMs'], 'flushIntervalMs', PIPELINE_DEFAULTS.flushIntervalMs, 0),
+    flushIntervalMs: positiveInteger(
+      options['flushIntervalMs'],
+      'flushIntervalMs',
+      PIPELINE_DEFAULTS.flushIntervalMs,
+      0,
+    ),
     maxQueueSize,
     onFull: oneOf(options['onFull'], 'onFull', ['reject', 'wait'], PIPELINE_DEFAULTS.onFull),
     concurrency: positiveInteger(options['concurrency'], 'concurrency', PIPELINE_DEFAULTS.concurrency, 1),

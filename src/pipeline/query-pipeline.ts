@@ -1,11 +1,29 @@
 import PQueue from 'p-queue';
 import type { QueryResult, QueryResultRow } from 'pg';
-import { BatchAbortedError, PipelineClosedError, PipelineFullError, isCircuitOpenError, isOutcomeUnknown } from '../errors.js';
+import {
+  BatchAbortedError,
+  PipelineClosedError,
+  PipelineFullError,
+  isCircuitOpenError,
+  isOutcomeUnknown,
+} from '../errors.js';
 import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch } from './coalesce.js';
-import { PIPELINE_BACKEND, type PipelineBackend, type PipelineHost, type PipelineStatement, type RowTemplate, type UnnestInsert } from './pipeline-backend.js';
-import { resolvePipelineOptions, type PipelineFallback, type PipelineOptions, type ResolvedPipelineOptions } from './pipeline-options.js';
+import {
+  PIPELINE_BACKEND,
+  type PipelineBackend,
+  type PipelineHost,
+  type PipelineStatement,
+  type RowTemplate,
+  type UnnestInsert,
+} from './pipeline-backend.js';
+import {
+  resolvePipelineOptions,
+  type PipelineFallback,
+  type PipelineOptions,
+  type ResolvedPipelineOptions,
+} from './pipeline-options.js';
 
 /** What {@link QueryPipeline.flush} and {@link QueryPipeline.close} resolve with. */
 export interface FlushResult {
@@ -80,7 +98,12 @@ interface Entry {
 }
 
 /** The pipeline's fallback's answer for a statement refused at once (the primary's breaker is open). */
-async function viaFallback<R extends QueryResultRow>(fallback: PipelineFallback, error: Error, sql: string, params: readonly unknown[] | undefined): Promise<QueryResult<R>> {
+async function viaFallback<R extends QueryResultRow>(
+  fallback: PipelineFallback,
+  error: Error,
+  sql: string,
+  params: readonly unknown[] | undefined,
+): Promise<QueryResult<R>> {
   return (await fallback(error, sql, params)) as QueryResult<R>;
 }
 
@@ -94,7 +117,9 @@ function dueToNode(error: Error): boolean {
   if (isNodeFailure(error) || isCircuitOpenError(error)) return true;
   // A statement rolled back with its batch because the connection failed under another statement.
   const cause = (error as { cause?: unknown }).cause;
-  return error instanceof BatchAbortedError && cause !== undefined && (isNodeFailure(cause) || isCircuitOpenError(cause));
+  return (
+    error instanceof BatchAbortedError && cause !== undefined && (isNodeFailure(cause) || isCircuitOpenError(cause))
+  );
 }
 
 const BEGIN: BatchStatement = Object.freeze({ text: 'BEGIN', values: undefined, statementName: undefined });
@@ -152,7 +177,10 @@ export class QueryPipeline {
    * own error (a bad input is rejected at once, and only this statement), `PipelineFullError` (queue full and
    * `onFull: 'reject'`) or `PipelineClosedError`.
    */
-  addQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  addQuery<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
     // Not an async function: on the common path (room in the queue) a statement costs one promise, not three.
     if (this.closed) return Promise.reject(new PipelineClosedError());
     let statement: PipelineStatement;
@@ -238,11 +266,18 @@ export class QueryPipeline {
         queriesExecuted += result.queriesExecuted;
         batches += result.batches;
         failed += result.failed;
-        if (this.held > 0 && this.queue.length === 0 && this.inFlight.size === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (this.held > 0 && this.queue.length === 0 && this.inFlight.size === 0)
+          await new Promise((resolve) => setImmediate(resolve));
       } while (this.held > 0 || this.waiters.length > 0);
       this.detach();
       const durationMs = performance.now() - started;
-      return { queriesExecuted, batches, failed, durationMs, queriesPerSecond: durationMs > 0 ? (queriesExecuted / durationMs) * 1000 : 0 };
+      return {
+        queriesExecuted,
+        batches,
+        failed,
+        durationMs,
+        queriesPerSecond: durationMs > 0 ? (queriesExecuted / durationMs) * 1000 : 0,
+      };
     })();
     return this.closing;
   }
@@ -273,17 +308,20 @@ export class QueryPipeline {
       this.timer = undefined;
     }
     if (this.queue.length === 0) return;
-    const entries = this.queue.length <= this.options.batchSize ? this.queue : this.queue.slice(0, this.options.batchSize);
+    const entries =
+      this.queue.length <= this.options.batchSize ? this.queue : this.queue.slice(0, this.options.batchSize);
     this.queue = entries === this.queue ? [] : this.queue.slice(this.options.batchSize);
     if (this.queue.length > 0) this.timer = setTimeout(() => this.dispatch(), this.options.flushIntervalMs);
-    const batch = this.batchQueue.add(() => this.runBatch(entries)).then(
-      (summary) => summary,
-      // runBatch settles every entry itself and never throws; this only guards against a bug there.
-      (error: unknown) => {
-        for (const entry of entries) entry.reject(error instanceof Error ? error : new Error(String(error)));
-        return { statements: entries.length, failed: entries.length };
-      },
-    );
+    const batch = this.batchQueue
+      .add(() => this.runBatch(entries))
+      .then(
+        (summary) => summary,
+        // runBatch settles every entry itself and never throws; this only guards against a bug there.
+        (error: unknown) => {
+          for (const entry of entries) entry.reject(error instanceof Error ? error : new Error(String(error)));
+          return { statements: entries.length, failed: entries.length };
+        },
+      );
     this.inFlight.add(batch);
     void batch.then(() => {
       this.inFlight.delete(batch);
@@ -327,7 +365,10 @@ export class QueryPipeline {
           perEntry = outcomes;
         } else {
           const retry = failedGroups.flat();
-          const retried = await this.send(retry.map((index) => statements[index]!), false);
+          const retried = await this.send(
+            retry.map((index) => statements[index]!),
+            false,
+          );
           retry.forEach((index, k) => (perEntry[index] = retried[k]!));
         }
       }
@@ -367,8 +408,16 @@ export class QueryPipeline {
    * connection error and nothing is re-run. After a failed group the next batches skip grouping for a while, so
    * a workload with frequent errors does not pay for two round trips per batch.
    */
-  private async sendIndependent(sent: readonly BatchStatement[], statements: readonly PipelineStatement[]): Promise<BatchOutcome[]> {
-    if (!this.options.groupCommit || sent.length < 2 || this.ungroupedBatches > 0 || !statements.every((statement) => statement.groupable)) {
+  private async sendIndependent(
+    sent: readonly BatchStatement[],
+    statements: readonly PipelineStatement[],
+  ): Promise<BatchOutcome[]> {
+    if (
+      !this.options.groupCommit ||
+      sent.length < 2 ||
+      this.ungroupedBatches > 0 ||
+      !statements.every((statement) => statement.groupable)
+    ) {
       if (this.ungroupedBatches > 0) this.ungroupedBatches--;
       return this.backend.run(sent);
     }
@@ -397,7 +446,8 @@ export class QueryPipeline {
     const templates = new Set<RowTemplate>();
     for (let i = 1; i < statements.length; i++) {
       const template = statements[i]!.rowTemplate;
-      if (template?.columnParams !== undefined && statements[i - 1]!.text === statements[i]!.text) templates.add(template);
+      if (template?.columnParams !== undefined && statements[i - 1]!.text === statements[i]!.text)
+        templates.add(template);
     }
     for (const template of templates) {
       const form = await this.backend.unnestInsert(template);
@@ -426,7 +476,9 @@ export class QueryPipeline {
     }
     if (failedIndex >= 0) {
       const cause = (body[failedIndex] as { error: Error }).error;
-      return body.map((outcome, i) => (i === failedIndex ? outcome : { ok: false, error: new BatchAbortedError(failedIndex, { cause }) }));
+      return body.map((outcome, i) =>
+        i === failedIndex ? outcome : { ok: false, error: new BatchAbortedError(failedIndex, { cause }) },
+      );
     }
     if (!commit.ok) {
       // A lost connection leaves the outcome unknown (the COMMIT may have been applied): report the connection
@@ -440,4 +492,3 @@ export class QueryPipeline {
     return body;
   }
 }
-

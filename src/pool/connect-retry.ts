@@ -12,13 +12,32 @@ export interface ConnectRetryPolicy {
 export const MAX_CONNECT_RETRY_DELAY_MS = 10_000;
 
 /** Socket errors that say the node is not reachable now but may be soon (a restart, a failover, a network blip). */
-const RETRYABLE_ERRNOS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
+const RETRYABLE_ERRNOS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+]);
 
 /**
  * SQLSTATEs a server sends while refusing a login for a passing reason: starting up, shutting down or in crash
  * recovery (57P01–57P03), too many connections (53300), and the connection-exception class (08000, 08001, 08006).
  */
-const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08006']);
+const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08006',
+]);
 
 /**
  * True when opening a connection failed in a way a later attempt may not: the node refused or dropped the
@@ -55,7 +74,11 @@ export function loginRefusal(error: unknown, node: string): QueryError | undefin
   const advice = LOGIN_REFUSALS[code] ?? (code.startsWith('28') ? 'the server refused the credentials' : undefined);
   if (advice === undefined) return undefined;
   const reason = error instanceof Error ? error.message : String(error);
-  return new QueryError(code, `${node} refused the connection (${code}: ${reason}); ${advice}. Not retried: another attempt would fail the same way`, { cause: error, context: { node } });
+  return new QueryError(
+    code,
+    `${node} refused the connection (${code}: ${reason}); ${advice}. Not retried: another attempt would fail the same way`,
+    { cause: error, context: { node } },
+  );
 }
 
 /**
@@ -90,7 +113,12 @@ const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTime
  * retryable ({@link isRetryableConnectError}) and the next attempt would start before `hooks.deadline`. Resolves
  * with the first success; otherwise rejects with the last error (a non-retryable one at once).
  */
-export async function retryConnect<T>(connect: () => Promise<T>, firstError: unknown, policy: ConnectRetryPolicy, hooks: ConnectRetryHooks = {}): Promise<T> {
+export async function retryConnect<T>(
+  connect: () => Promise<T>,
+  firstError: unknown,
+  policy: ConnectRetryPolicy,
+  hooks: ConnectRetryHooks = {},
+): Promise<T> {
   const sleep = hooks.sleep ?? sleepFor;
   const now = hooks.now ?? (() => performance.now());
   let error = firstError;

@@ -79,7 +79,9 @@ export function approxLog2(x: number): number {
 export function isConnectionFault(error: unknown, callerTransaction = false): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || code.length !== 5) return false;
-  return (code === '25P02' && !callerTransaction) || code.startsWith('53') || code.startsWith('58') || code.startsWith('XX');
+  return (
+    (code === '25P02' && !callerTransaction) || code.startsWith('53') || code.startsWith('58') || code.startsWith('XX')
+  );
 }
 
 const REFERENCE_WINDOW = 64;

@@ -4,5 +4,14 @@ export { HEALTH_PENALTIES, isConnectionFault } from './connection-health.js';
 export type { ConnectionHealthStats, RecycleCounts, RecycleReason } from './connection-health.js';
 export { isRetryableConnectError, connectRetryDelayMs, MAX_CONNECT_RETRY_DELAY_MS } from './connect-retry.js';
 export type { ConnectRetryPolicy } from './connect-retry.js';
-export type { NodePoolOptions, NodePoolStats, NodeConnection, StatementOptions, StatementProbe, BatchStatement, BatchOutcome, ConnectionLeak } from './node-pool.js';
+export type {
+  NodePoolOptions,
+  NodePoolStats,
+  NodeConnection,
+  StatementOptions,
+  StatementProbe,
+  BatchStatement,
+  BatchOutcome,
+  ConnectionLeak,
+} from './node-pool.js';
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';

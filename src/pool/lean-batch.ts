@@ -60,7 +60,8 @@ export function encodeLeanBatch(statements: readonly LeanStatement[]): Buffer {
     const binary = params.some((param) => Buffer.isBuffer(param));
     // Bind: type, length, portal "\0", name "\0", format codes, parameter count, parameters, result format count.
     size += 1 + 4 + 1 + Buffer.byteLength(statement.statementName) + 1 + 2 + (binary ? 2 * params.length : 0) + 2 + 2;
-    for (const param of params) size += 4 + (param === null ? 0 : typeof param === 'string' ? Buffer.byteLength(param) : param.length);
+    for (const param of params)
+      size += 4 + (param === null ? 0 : typeof param === 'string' ? Buffer.byteLength(param) : param.length);
     size += EXECUTE_UNNAMED_PORTAL.length;
   }
   const out = Buffer.allocUnsafe(size);
@@ -148,5 +149,11 @@ export class LeanBatch {
 export function resultOfTag(tag: string): QueryResult {
   const words = tag.split(' ');
   const last = Number(words[words.length - 1]);
-  return { command: words[0] ?? '', rowCount: Number.isInteger(last) ? last : null, oid: words[0] === 'INSERT' ? Number(words[1]) : 0, rows: [], fields: [] };
+  return {
+    command: words[0] ?? '',
+    rowCount: Number.isInteger(last) ? last : null,
+    oid: words[0] === 'INSERT' ? Number(words[1]) : 0,
+    rows: [],
+    fields: [],
+  };
 }

@@ -2,12 +2,27 @@ import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { AcquireTimeoutError, QueryError } from '../errors.js';
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
-import { corkSocket, destroySocket, setPipelineMode, setPoolCeiling, supportsPipelining, supportsStatementCache, uncorkSocket } from './pg-internals.js';
+import {
+  corkSocket,
+  destroySocket,
+  setPipelineMode,
+  setPoolCeiling,
+  supportsPipelining,
+  supportsStatementCache,
+  uncorkSocket,
+} from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { sendCancelRequest } from './cancel-request.js';
 import { withoutConnectionString } from './pool-config.js';
 import { LeanBatch, encodeLeanBatch, isBodylessWrite, resultOfTag, type LeanStatement } from './lean-batch.js';
-import { ConnectionHealth, LatencyReference, isConnectionFault, type ConnectionHealthStats, type RecycleCounts, type RecycleReason } from './connection-health.js';
+import {
+  ConnectionHealth,
+  LatencyReference,
+  isConnectionFault,
+  type ConnectionHealthStats,
+  type RecycleCounts,
+  type RecycleReason,
+} from './connection-health.js';
 import { isRetryableConnectError, loginRefusal, retryConnect, type ConnectRetryPolicy } from './connect-retry.js';
 
 /** Sizing, timing and caching of one node's pool. */
@@ -142,7 +157,12 @@ export interface StatementProbe {
 /** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
 export interface NodeConnection {
   /** Runs one statement on this connection (prepared under `statementName` when given and cached). */
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string, options?: StatementOptions): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: readonly unknown[],
+    statementName?: string,
+    options?: StatementOptions,
+  ): Promise<QueryResult<R>>;
   /** PostgreSQL's transaction status after the last statement: idle, in a transaction, or in a failed one. */
   readonly transactionStatus: 'I' | 'T' | 'E' | undefined;
   /** Hands the connection's LISTEN notifications or server notices to `listener` until the returned function is called. */
@@ -162,7 +182,8 @@ export interface BatchStatement {
 }
 
 /** How one statement of a batch ended. */
-export type BatchOutcome = { readonly ok: true; readonly result: QueryResult } | { readonly ok: false; readonly error: Error };
+export type BatchOutcome =
+  { readonly ok: true; readonly result: QueryResult } | { readonly ok: false; readonly error: Error };
 
 const LATENCY_WEIGHT = 0.2;
 // How often statement deadlines are checked: a timeout fires up to this much late.
@@ -174,7 +195,10 @@ const RETIRED = new Error('connection retired after a cancel request');
 
 /** What PostgreSQL answers for each statement after a failed one in a transaction. */
 function abortedInTransaction(): Error {
-  return Object.assign(new Error('current transaction is aborted, commands ignored until end of transaction block'), { code: '25P02', severity: 'ERROR' });
+  return Object.assign(new Error('current transaction is aborted, commands ignored until end of transaction block'), {
+    code: '25P02',
+    severity: 'ERROR',
+  });
 }
 
 /** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
@@ -182,12 +206,18 @@ export function isConnectionLevelError(error: unknown): boolean {
   const candidate = error as { severity?: unknown; code?: unknown };
   if (typeof candidate?.severity !== 'string') return true;
   const code = typeof candidate.code === 'string' ? candidate.code : '';
-  return code.startsWith('08') || code.startsWith('57P') || candidate.severity === 'FATAL' || candidate.severity === 'PANIC';
+  return (
+    code.startsWith('08') || code.startsWith('57P') || candidate.severity === 'FATAL' || candidate.severity === 'PANIC'
+  );
 }
 
 function isStalePlan(error: unknown): boolean {
   const candidate = error as { code?: unknown; message?: unknown };
-  return candidate?.code === '0A000' && typeof candidate.message === 'string' && candidate.message.includes('cached plan must not change result type');
+  return (
+    candidate?.code === '0A000' &&
+    typeof candidate.message === 'string' &&
+    candidate.message.includes('cached plan must not change result type')
+  );
 }
 
 // A function, not `signal.aborted` inline: TypeScript would keep the narrowing of an earlier check across awaits.
@@ -195,7 +225,10 @@ const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted 
 
 /** The error of a statement whose AbortSignal fired: SQLSTATE 57014 (query_canceled), as PostgreSQL reports a cancel. */
 function abortedError(signal: AbortSignal, node: string, cause?: unknown, outcomeUnknown = false): QueryError {
-  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, { cause: cause ?? signal.reason, context: { node, outcomeUnknown } });
+  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, {
+    cause: cause ?? signal.reason,
+    context: { node, outcomeUnknown },
+  });
 }
 
 /**
@@ -352,18 +385,33 @@ export class NodePool {
       // A checked-out client whose connection dies emits 'error' besides failing its query; pg-pool listens
       // only while the client is idle, and an unheard 'error' would crash the process.
       client.on('error', () => undefined);
-      const cache = this.statementCacheMax > 0 && supportsStatementCache(client) ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters) : undefined;
+      const cache =
+        this.statementCacheMax > 0 && supportsStatementCache(client)
+          ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters)
+          : undefined;
       const onConnect = options.onConnect;
       const ready = onConnect === undefined ? undefined : Promise.resolve().then(() => onConnect(client));
       ready?.catch(() => undefined); // awaited (and reported) at the connection's first hand-out
       const health = new ConnectionHealth(performance.now());
-      (client as StatefulClient)[STATE] = { cache, active: false, deadlineAt: 0, timeoutMs: 0, cancelAt: 0, timedOutMs: 0, acquiredAt: 0, ready, health, recycle: undefined };
+      (client as StatefulClient)[STATE] = {
+        cache,
+        active: false,
+        deadlineAt: 0,
+        timeoutMs: 0,
+        cancelAt: 0,
+        timedOutMs: 0,
+        acquiredAt: 0,
+        ready,
+        health,
+        recycle: undefined,
+      };
       this.clients.add(client);
     });
     this.pool.on('remove', (client) => {
       this.clients.delete(client);
       const state = (client as Partial<StatefulClient>)[STATE];
-      if (state !== undefined && state.recycle === undefined && !this.pool.ending) this.recycled[this.expiredOrIdle(state)]++;
+      if (state !== undefined && state.recycle === undefined && !this.pool.ending)
+        this.recycled[this.expiredOrIdle(state)]++;
     });
     this.pool.on('error', (error, client) => {
       const state = (client as Partial<StatefulClient> | undefined)?.[STATE];
@@ -384,7 +432,9 @@ export class NodePool {
    * connection is at least that old; 50 ms of slack for timer granularity) or it sat idle too long.
    */
   private expiredOrIdle(state: ClientState): RecycleReason {
-    return this.lifetimeMs > 0 && performance.now() - state.health.connectedAt >= this.lifetimeMs - 50 ? 'lifetime' : 'idle';
+    return this.lifetimeMs > 0 && performance.now() - state.health.connectedAt >= this.lifetimeMs - 50
+      ? 'lifetime'
+      : 'idle';
   }
 
   /** Opens connections until `count` (default `min`, at most the ceiling) are open, so the first queries do not pay for connecting. */
@@ -437,13 +487,27 @@ export class NodePool {
     try {
       const result = await this.run<R>(client, text, values, statementName, true, options);
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
-      this.checkin(client, watched && unwatch(state) ? RETIRED : leftSessionState(client, options?.leavesSession) ? SESSION_LEFT : undefined, STATEMENT_OK);
+      this.checkin(
+        client,
+        watched && unwatch(state)
+          ? RETIRED
+          : leftSessionState(client, options?.leavesSession)
+            ? SESSION_LEFT
+            : undefined,
+        STATEMENT_OK,
+      );
       ok = true;
       return result;
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
       const cancelPending = watched && unwatch(state) && code !== '57014';
-      const retire = isConnectionLevelError(error) ? (error as Error) : cancelPending ? RETIRED : leftSessionState(client, options?.leavesSession) ? SESSION_LEFT : undefined;
+      const retire = isConnectionLevelError(error)
+        ? (error as Error)
+        : cancelPending
+          ? RETIRED
+          : leftSessionState(client, options?.leavesSession)
+            ? SESSION_LEFT
+            : undefined;
       this.checkin(client, retire, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
       const timedOut = state.timedOutMs;
       state.timedOutMs = 0;
@@ -451,10 +515,14 @@ export class NodePool {
       const lost = isConnectionLevelError(error);
       if (isAborted(signal) && (code === '57014' || lost)) throw abortedError(signal!, this.name, error, lost);
       if (timedOut > 0) {
-        throw new QueryError('PGR_NODE_TIMEOUT', `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`, {
-          cause: error,
-          context: { node: this.name, outcomeUnknown: true },
-        });
+        throw new QueryError(
+          'PGR_NODE_TIMEOUT',
+          `${this.name} did not answer within ${timedOut} ms, nor to a cancel request`,
+          {
+            cause: error,
+            context: { node: this.name, outcomeUnknown: true },
+          },
+        );
       }
       throw lost ? QueryError.outcomeUnknown(error, this.name) : QueryError.from(error, { node: this.name });
     } finally {
@@ -509,13 +577,18 @@ export class NodePool {
    */
   private async reconnect(error: unknown, started: number, signal?: AbortSignal): Promise<PoolClient> {
     if (this.retryPolicy.retries === 0 || !isRetryableConnectError(error)) throw error;
-    return retryConnect(() => (signal === undefined ? this.pool.connect() : this.connectUnlessAborted(signal)), error, this.retryPolicy, {
-      deadline: this.acquireTimeoutMs > 0 ? started + this.acquireTimeoutMs : undefined,
-      onRetry: (retry, delayMs, cause) => {
-        this.connectRetries++;
-        this.options.onConnectRetry?.(retry, delayMs, cause);
+    return retryConnect(
+      () => (signal === undefined ? this.pool.connect() : this.connectUnlessAborted(signal)),
+      error,
+      this.retryPolicy,
+      {
+        deadline: this.acquireTimeoutMs > 0 ? started + this.acquireTimeoutMs : undefined,
+        onRetry: (retry, delayMs, cause) => {
+          this.connectRetries++;
+          this.options.onConnectRetry?.(retry, delayMs, cause);
+        },
       },
-    });
+    );
   }
 
   /** `pool.connect()`, given up when `signal` aborts first (a connection that arrives later goes straight back). */
@@ -562,7 +635,11 @@ export class NodePool {
   private signalPressure(): void {
     if (this.options.onPressure === undefined || this.pool.idleCount > 0 || this.pool.totalCount < this.ceiling) return;
     const busy = this.checkedOut;
-    this.options.onPressure?.(this.pool.waitingCount + 1, busy, Math.max(0, this.pool.totalCount - this.pool.idleCount - busy));
+    this.options.onPressure?.(
+      this.pool.waitingCount + 1,
+      busy,
+      Math.max(0, this.pool.totalCount - this.pool.idleCount - busy),
+    );
   }
 
   /**
@@ -582,7 +659,10 @@ export class NodePool {
     // A new connection joins the idle ones and goes to the first caller in line, so a waiter takes whichever comes
     // first: a busy connection back in a few ms or the new one. pg-pool left to itself would tie each waiter to a
     // connection of its own and make it wait the whole connect (~30 ms of CPU under load here).
-    let opening = Math.min(keepWarm ? Number.POSITIVE_INFINITY : this.pool.waitingCount, ceiling - this.pool.totalCount);
+    let opening = Math.min(
+      keepWarm ? Number.POSITIVE_INFINITY : this.pool.waitingCount,
+      ceiling - this.pool.totalCount,
+    );
     while (opening-- > 0) {
       const started = performance.now();
       this.connect().then(
@@ -640,7 +720,9 @@ export class NodePool {
     this.resize(this.requested, this.keptWarm);
     // Holding that many at once is what proves they are open: counting the pool's clients would include ones
     // still connecting.
-    const clients = await Promise.allSettled(Array.from({ length: Math.min(this.reserved, this.ceiling) }, () => this.connect()));
+    const clients = await Promise.allSettled(
+      Array.from({ length: Math.min(this.reserved, this.ceiling) }, () => this.connect()),
+    );
     for (const outcome of clients) if (outcome.status === 'fulfilled') outcome.value.release();
     const failure = clients.find((outcome) => outcome.status === 'rejected');
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
@@ -697,13 +779,22 @@ export class NodePool {
     let released = false;
     let leakTimer: NodeJS.Timeout | undefined;
     if (this.options.leakTimeoutMs > 0 && this.options.onLeak !== undefined) {
-      const stack = holder ?? (this.options.leakStackTraces ? new Error('connection checked out here').stack : undefined);
+      const stack =
+        holder ?? (this.options.leakStackTraces ? new Error('connection checked out here').stack : undefined);
       const onLeak = this.options.onLeak;
-      leakTimer = setTimeout(() => onLeak({ node: this.name, heldMs: Math.round(performance.now() - started), stack }), this.options.leakTimeoutMs);
+      leakTimer = setTimeout(
+        () => onLeak({ node: this.name, heldMs: Math.round(performance.now() - started), stack }),
+        this.options.leakTimeoutMs,
+      );
       leakTimer.unref();
     }
     return {
-      query: async <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[], statementName?: string, options?: StatementOptions) => {
+      query: async <R extends QueryResultRow = QueryResultRow>(
+        text: string,
+        values?: readonly unknown[],
+        statementName?: string,
+        options?: StatementOptions,
+      ) => {
         this.inFlight++;
         const began = performance.now();
         const status = client.getTransactionStatus() ?? undefined;
@@ -715,7 +806,8 @@ export class NodePool {
           return result;
         } catch (error) {
           fault = isConnectionFault(error, true);
-          if (isConnectionLevelError(error) && mayHaveTakenEffect(text, status)) throw QueryError.outcomeUnknown(error, this.name);
+          if (isConnectionLevelError(error) && mayHaveTakenEffect(text, status))
+            throw QueryError.outcomeUnknown(error, this.name);
           throw QueryError.from(error, { node: this.name });
         } finally {
           this.inFlight--;
@@ -774,7 +866,8 @@ export class NodePool {
       corkSocket(client);
       const sent: Promise<QueryResult>[] = [];
       try {
-        for (const statement of statements) sent.push(this.send(client, statement.text, statement.values, statement.statementName));
+        for (const statement of statements)
+          sent.push(this.send(client, statement.text, statement.values, statement.statementName));
       } finally {
         uncorkSocket(client);
       }
@@ -784,7 +877,12 @@ export class NodePool {
     } else {
       settled = [];
       for (const statement of statements) {
-        settled.push(await this.send(client, statement.text, statement.values, statement.statementName).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
+        settled.push(
+          await this.send(client, statement.text, statement.values, statement.statementName).then(
+            (value) => ({ status: 'fulfilled' as const, value }),
+            (reason: unknown) => ({ status: 'rejected' as const, reason }),
+          ),
+        );
       }
     }
     // A cancel request still on its way would hit whatever this connection runs next: it is retired then.
@@ -797,13 +895,22 @@ export class NodePool {
       const fault = outcome.status === 'rejected' && isConnectionFault(outcome.reason, true);
       this.scoreStatement(state, -1, fault, answered);
       if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
-      if (!isConnectionLevelError(outcome.reason)) return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
+      if (!isConnectionLevelError(outcome.reason))
+        return { ok: false, error: QueryError.from(outcome.reason, { node: this.name }) };
       // Every statement of the batch was written before any answer was read: one not answered may have run.
       broken = true;
       return { ok: false, error: QueryError.outcomeUnknown(outcome.reason, this.name) };
     });
-    const leftSession = !broken && (statements.some((statement) => statement.leavesSession === true) || leftSessionState(client, false));
-    this.checkin(client, broken ? new Error('connection failed or was cancelled during a pipelined batch') : leftSession ? SESSION_LEFT : undefined);
+    const leftSession =
+      !broken && (statements.some((statement) => statement.leavesSession === true) || leftSessionState(client, false));
+    this.checkin(
+      client,
+      broken
+        ? new Error('connection failed or was cancelled during a pipelined batch')
+        : leftSession
+          ? SESSION_LEFT
+          : undefined,
+    );
     this.inFlight -= statements.length;
     const perStatement = (performance.now() - started) / Math.max(1, statements.length);
     this.latencyMs += (perStatement - this.latencyMs) * LATENCY_WEIGHT;
@@ -818,10 +925,23 @@ export class NodePool {
    */
   private leanBody(client: PoolClient, statements: readonly BatchStatement[]): BatchStatement[] | undefined {
     const cache = stateOf(client).cache;
-    if (cache === undefined || statements.length < 3 || statements[0]!.text !== 'BEGIN' || statements[statements.length - 1]!.text !== 'COMMIT') return undefined;
+    if (
+      cache === undefined ||
+      statements.length < 3 ||
+      statements[0]!.text !== 'BEGIN' ||
+      statements[statements.length - 1]!.text !== 'COMMIT'
+    )
+      return undefined;
     const body = statements.slice(1, -1);
     for (const { text, values, statementName } of body) {
-      if (statementName === undefined || values === undefined || values.length === 0 || !isBodylessWrite(text) || !cache.isReady(statementName, text)) return undefined;
+      if (
+        statementName === undefined ||
+        values === undefined ||
+        values.length === 0 ||
+        !isBodylessWrite(text) ||
+        !cache.isReady(statementName, text)
+      )
+        return undefined;
     }
     for (const { text, statementName } of body) cache.use(statementName!, text);
     return body;
@@ -833,7 +953,10 @@ export class NodePool {
    * (25P02) and COMMIT answered `ROLLBACK`; a failure after the last statement is the commit's; a lost connection
    * fails everything not yet answered.
    */
-  private async runLean(client: PoolClient, body: readonly BatchStatement[]): Promise<PromiseSettledResult<QueryResult>[]> {
+  private async runLean(
+    client: PoolClient,
+    body: readonly BatchStatement[],
+  ): Promise<PromiseSettledResult<QueryResult>[]> {
     this.leanBatches++;
     const batch = new LeanBatch(encodeLeanBatch(body as readonly LeanStatement[]));
     void client.query(batch as unknown as QueryConfig);
@@ -842,7 +965,8 @@ export class NodePool {
     const rejected = (reason: unknown): PromiseSettledResult<QueryResult> => ({ status: 'rejected', reason });
     const settled = [fulfilled(resultOfTag('BEGIN')), ...completed.map((tag) => fulfilled(resultOfTag(tag)))];
     if (error === undefined) return [...settled, fulfilled(resultOfTag('COMMIT'))];
-    if (isConnectionLevelError(error)) return [...settled, ...Array.from({ length: body.length + 1 - completed.length }, () => rejected(error))];
+    if (isConnectionLevelError(error))
+      return [...settled, ...Array.from({ length: body.length + 1 - completed.length }, () => rejected(error))];
     if (completed.length === body.length) return [...settled, rejected(error)];
     settled.push(rejected(error));
     for (let i = completed.length + 1; i < body.length; i++) settled.push(rejected(abortedInTransaction()));
@@ -864,7 +988,13 @@ export class NodePool {
       if (cache !== undefined && cache.use(statementName, text) !== 'unnamed') name = statementName;
     }
     if (options !== undefined && (options.rowMode !== undefined || options.types !== undefined)) {
-      return client.query<R>({ name, text, values: params, rowMode: options.rowMode, types: options.types } as QueryConfig);
+      return client.query<R>({
+        name,
+        text,
+        values: params,
+        rowMode: options.rowMode,
+        types: options.types,
+      } as QueryConfig);
     }
     if (name === undefined) return client.query<R>(text, params);
     return client.query<R>({ name, text, values: params });
@@ -878,7 +1008,8 @@ export class NodePool {
     retryable: boolean,
     options?: StatementOptions,
   ): Promise<QueryResult<R>> {
-    if (options?.probe !== undefined) return this.runProbed<R>(client, text, values, statementName, options, options.probe);
+    if (options?.probe !== undefined)
+      return this.runProbed<R>(client, text, values, statementName, options, options.probe);
     const cache = stateOf(client).cache;
     try {
       const result = await this.send<R>(client, text, values, statementName, options);
@@ -991,14 +1122,22 @@ export class NodePool {
 
   private acquireError(error: unknown, started: number): Error {
     if (isAcquireTimeout(error)) {
-      const pool = { total: this.pool.totalCount, max: this.max, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+      const pool = {
+        total: this.pool.totalCount,
+        max: this.max,
+        idle: this.pool.idleCount,
+        waiting: this.pool.waitingCount,
+      };
       return new AcquireTimeoutError(this.name, Math.round(performance.now() - started), { cause: error, pool });
     }
     return loginRefusal(error, this.name) ?? QueryError.from(error, { node: this.name });
   }
 
   /** Time per statement (waiting for a connection included) and time waited for a connection, since start; live, read-only. */
-  get histograms(): { readonly statements: Readonly<LatencyHistogram>; readonly acquisitions: Readonly<LatencyHistogram> } {
+  get histograms(): {
+    readonly statements: Readonly<LatencyHistogram>;
+    readonly acquisitions: Readonly<LatencyHistogram>;
+  } {
     return { statements: this.latency, acquisitions: this.acquireWait };
   }
 
@@ -1057,10 +1196,13 @@ export class NodePool {
     if (deadline === undefined) return ending;
     let timer: NodeJS.Timeout | undefined;
     const cut = new Promise<'cut'>((resolve) => {
-      timer = setTimeout(() => {
-        for (const client of this.clients) if (stateOf(client).active) destroySocket(client);
-        resolve('cut');
-      }, Math.max(0, deadline - Date.now()));
+      timer = setTimeout(
+        () => {
+          for (const client of this.clients) if (stateOf(client).active) destroySocket(client);
+          resolve('cut');
+        },
+        Math.max(0, deadline - Date.now()),
+      );
     });
     const first = await Promise.race([ending, cut]);
     clearTimeout(timer);

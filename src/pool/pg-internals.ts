@@ -20,7 +20,12 @@ interface WireConnection {
 
 function wire(client: PoolClient): WireConnection | undefined {
   const connection = (client as unknown as { connection?: Partial<WireConnection> }).connection;
-  if (connection === undefined || typeof connection.close !== 'function' || typeof connection.parsedStatements !== 'object') return undefined;
+  if (
+    connection === undefined ||
+    typeof connection.close !== 'function' ||
+    typeof connection.parsedStatements !== 'object'
+  )
+    return undefined;
   return connection as WireConnection;
 }
 
@@ -32,7 +37,10 @@ export function supportsStatementCache(client: PoolClient): boolean {
 /** Whether pg will skip the Parse message for `name` on this connection. */
 export function isPrepared(client: PoolClient, name: string): boolean {
   const connection = wire(client);
-  return connection !== undefined && (connection.parsedStatements[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined);
+  return (
+    connection !== undefined &&
+    (connection.parsedStatements[name] !== undefined || connection.submittedNamedStatements?.[name] !== undefined)
+  );
 }
 
 /** Makes pg forget `name` without telling the server (the server no longer has it). */
@@ -110,7 +118,9 @@ export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): b
  * `null`, a string (text format) or a Buffer (binary). Used by code that writes Bind messages itself, so parameters
  * travel exactly as pg would send them.
  */
-export const prepareValue = (createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): unknown }).prepareValue;
+export const prepareValue = (
+  createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): unknown }
+).prepareValue;
 
 /**
  * Cuts a client's socket at once. pg's `end()` sends Terminate and waits for the server to close, which a frozen or
@@ -130,10 +140,20 @@ export interface BackendKey {
 
 /** `client`'s backend key (sent by the server at startup) and address, or `undefined` if pg does not expose them. */
 export function backendKeyOf(client: pg.ClientBase): BackendKey | undefined {
-  const target = client as unknown as { processID?: unknown; secretKey?: unknown; connectionParameters?: { host?: unknown; port?: unknown } };
+  const target = client as unknown as {
+    processID?: unknown;
+    secretKey?: unknown;
+    connectionParameters?: { host?: unknown; port?: unknown };
+  };
   const { processID, secretKey } = target;
   const host = target.connectionParameters?.host;
   const port = target.connectionParameters?.port;
-  if (typeof processID !== 'number' || typeof secretKey !== 'number' || typeof host !== 'string' || typeof port !== 'number') return undefined;
+  if (
+    typeof processID !== 'number' ||
+    typeof secretKey !== 'number' ||
+    typeof host !== 'string' ||
+    typeof port !== 'number'
+  )
+    return undefined;
   return { processID, secretKey, host, port };
 }

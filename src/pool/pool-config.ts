@@ -14,6 +14,7 @@ export function withoutConnectionString(config: PoolConfig): PoolConfig {
   if (connectionString === undefined) return rest;
   const fromUrl: Record<string, unknown> = {};
   // pg reads an empty or missing field as "not given" and falls back to the environment and its defaults.
-  for (const [key, value] of Object.entries(parse(connectionString))) if (value !== null && value !== undefined && value !== '') fromUrl[key] = value;
+  for (const [key, value] of Object.entries(parse(connectionString)))
+    if (value !== null && value !== undefined && value !== '') fromUrl[key] = value;
   return { ...rest, ...fromUrl };
 }

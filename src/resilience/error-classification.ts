@@ -69,7 +69,8 @@ export function blame(error: unknown): ErrorBlame {
     // No connection in time: the node does not accept new ones, or every one it has is stuck. A merely busy
     // node lands here too; shedding its load (reads go elsewhere, its breaker may open) is the right answer.
     if (code === 'PGR_ACQUIRE_TIMEOUT') return 'node';
-    if (code === 'PGR_QUERY_FAILED') return typeof (error as { severity?: unknown }).severity === 'string' ? 'caller' : 'node';
+    if (code === 'PGR_QUERY_FAILED')
+      return typeof (error as { severity?: unknown }).severity === 'string' ? 'caller' : 'node';
     if (code.startsWith('PGR_')) return 'caller';
     if (code.length === 5) {
       if (NODE_CODES.has(code)) return 'node';

@@ -76,7 +76,7 @@ interface Watched {
  * `pg_last_xact_replay_timestamp()` is null on a primary and on a standby that has replayed nothing yet.
  */
 const HEALTH_SQL =
-  "SELECT pg_is_in_recovery() AS standby, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, " +
+  'SELECT pg_is_in_recovery() AS standby, (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, ' +
   'EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000 AS since_replay_ms';
 
 /**
@@ -105,7 +105,22 @@ export class HealthMonitor {
     private readonly onChange: HealthListener,
   ) {
     this.primary = options.primary;
-    this.watched = new Map(targets.map((target) => [target.name, { target, client: undefined, healthy: true, lastError: undefined, checking: false, position: undefined, lineage: undefined, behindSince: undefined, lag: undefined }]));
+    this.watched = new Map(
+      targets.map((target) => [
+        target.name,
+        {
+          target,
+          client: undefined,
+          healthy: true,
+          lastError: undefined,
+          checking: false,
+          position: undefined,
+          lineage: undefined,
+          behindSince: undefined,
+          lag: undefined,
+        },
+      ]),
+    );
   }
 
   /** Starts checking every node periodically. */
@@ -186,7 +201,13 @@ export class HealthMonitor {
     const leader = this.watched.get(this.primary)?.position;
     for (const watched of this.watched.values()) {
       const standby = watched.position;
-      if (watched.target.name === this.primary || standby === undefined || !standby.standby || standby.lsn === undefined || leader?.lsn === undefined) {
+      if (
+        watched.target.name === this.primary ||
+        standby === undefined ||
+        !standby.standby ||
+        standby.lsn === undefined ||
+        leader?.lsn === undefined
+      ) {
         watched.lag = undefined;
         continue;
       }
@@ -197,7 +218,10 @@ export class HealthMonitor {
         continue;
       }
       watched.behindSince ??= now;
-      watched.lag = { bytes: Number(behind), ms: Math.max(0, Math.min(standby.sinceReplayMs ?? Number.POSITIVE_INFINITY, now - watched.behindSince)) };
+      watched.lag = {
+        bytes: Number(behind),
+        ms: Math.max(0, Math.min(standby.sinceReplayMs ?? Number.POSITIVE_INFINITY, now - watched.behindSince)),
+      };
     }
   }
 
@@ -207,7 +231,10 @@ export class HealthMonitor {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${this.options.timeoutMs} ms`)),
+          this.options.timeoutMs,
+        );
       });
       await Promise.race([this.ping(watched), timeout]);
       this.mark(watched, true, undefined);
@@ -236,14 +263,19 @@ export class HealthMonitor {
       watched.client = client;
       await client.connect();
     }
-    const { rows } = await watched.client.query<{ standby: boolean; lsn: string | null; since_replay_ms: string | number | null }>(HEALTH_SQL);
+    const { rows } = await watched.client.query<{
+      standby: boolean;
+      lsn: string | null;
+      since_replay_ms: string | number | null;
+    }>(HEALTH_SQL);
     const row = rows[0];
     if (row !== undefined) {
       const since = row.since_replay_ms === null ? undefined : Number(row.since_replay_ms);
       watched.position = { standby: row.standby, lsn: parseLsn(row.lsn), sinceReplayMs: since };
     }
     try {
-      const lineage = (await watched.client.query<{ system_id: string | null; timeline: number | null }>(IDENTITY_SQL)).rows[0];
+      const lineage = (await watched.client.query<{ system_id: string | null; timeline: number | null }>(IDENTITY_SQL))
+        .rows[0];
       watched.lineage = { systemId: lineage?.system_id ?? undefined, timeline: lineage?.timeline ?? undefined };
     } catch {
       watched.lineage = undefined;

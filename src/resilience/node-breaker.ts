@@ -27,7 +27,10 @@ export interface BreakerOptions {
 }
 
 /** Breaker states, as a tagged union so no impossible combination can be written. */
-export type BreakerState = { readonly state: 'closed' } | { readonly state: 'open'; readonly openedAt: number; readonly retryAt: number } | { readonly state: 'halfOpen' };
+export type BreakerState =
+  | { readonly state: 'closed' }
+  | { readonly state: 'open'; readonly openedAt: number; readonly retryAt: number }
+  | { readonly state: 'halfOpen' };
 
 /** What a breaker reports to its owner. */
 export interface BreakerListener {
@@ -131,7 +134,8 @@ export class NodeBreaker {
    */
   fire<A extends unknown[], T>(action: Action<A, T>, ...args: A): Promise<T> {
     const breaker = this.breaker;
-    if (!breaker.closed || breaker.pendingClose) return breaker.fire(action as Action<unknown[], unknown>, ...args) as Promise<T>;
+    if (!breaker.closed || breaker.pendingClose)
+      return breaker.fire(action as Action<unknown[], unknown>, ...args) as Promise<T>;
     // Closed: call the action directly and report its outcome to opossum with the very events its own fire()
     // emits, in the same order ('fire', then 'success' or 'failure' with the threshold check), so opossum's
     // rolling window, thresholds and state stay the only authority. What is skipped is fire()'s promise wrapping

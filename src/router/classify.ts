@@ -74,17 +74,62 @@ const LOCK_STRENGTH_WORDS = new Set(['update', 'share', 'no', 'key']);
 const EXPLAIN_OPTION_WORDS = new Set(['analyze', 'analyse', 'verbose']);
 // Words after which the next name in a FROM list is not a table.
 const FROM_LIST_END = new Set([
-  'where', 'group', 'having', 'order', 'limit', 'offset', 'fetch', 'window', 'union', 'intersect', 'except',
-  'on', 'returning', 'set', 'values', 'for', 'into', 'select',
+  'where',
+  'group',
+  'having',
+  'order',
+  'limit',
+  'offset',
+  'fetch',
+  'window',
+  'union',
+  'intersect',
+  'except',
+  'on',
+  'returning',
+  'set',
+  'values',
+  'for',
+  'into',
+  'select',
 ]);
 // `USING` introduces tables in DELETE … USING and MERGE … USING; after JOIN it is followed by `(`, which ends it.
 const TABLE_INTRODUCERS = new Set(['from', 'join', 'into', 'update', 'table', 'truncate', 'copy', 'using']);
 const LIST_INTRODUCERS = new Set(['from', 'using']);
 // A query cannot end with one of these reserved words: the text was cut short.
 const INCOMPLETE_ENDINGS = new Set([
-  'from', 'where', 'join', 'and', 'or', 'not', 'by', 'as', 'in', 'into', 'with', 'union', 'intersect', 'except',
-  'having', 'limit', 'offset', 'using', 'when', 'then', 'else', 'case', 'between', 'like', 'ilike', 'is', 'distinct',
-  'returning', 'table', 'select', 'order', 'group',
+  'from',
+  'where',
+  'join',
+  'and',
+  'or',
+  'not',
+  'by',
+  'as',
+  'in',
+  'into',
+  'with',
+  'union',
+  'intersect',
+  'except',
+  'having',
+  'limit',
+  'offset',
+  'using',
+  'when',
+  'then',
+  'else',
+  'case',
+  'between',
+  'like',
+  'ilike',
+  'is',
+  'distinct',
+  'returning',
+  'table',
+  'select',
+  'order',
+  'group',
 ]);
 
 /**
@@ -138,7 +183,16 @@ export function classifyQuery(sql: string): Classification {
         : final.kind === 'read'
           ? `${ranges.length} statements (only a single read may go to a replica)`
           : `multi-statement string: ${final.reason}`;
-  return freeze(route, final.kind, reason, fingerprint, [...collected.tables], [...collected.functions], ranges.length, paramCount);
+  return freeze(
+    route,
+    final.kind,
+    reason,
+    fingerprint,
+    [...collected.tables],
+    [...collected.functions],
+    ranges.length,
+    paramCount,
+  );
 }
 
 function freeze(
@@ -181,12 +235,21 @@ function splitStatements(tokens: readonly Token[]): [number, number][] {
   return ranges;
 }
 
-function classifyStatement(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+function classifyStatement(
+  sql: string,
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  collected: Collected,
+): StatementVerdict {
   let first = from;
   while (first < to && tokens[first]!.type === 'lparen') first++;
   const head = tokens[first];
   if (head === undefined || head.type !== 'word') {
-    return { kind: 'unknown', reason: `unrecognised statement starting with ${head === undefined ? 'parentheses' : JSON.stringify(head.text.slice(0, 20))}` };
+    return {
+      kind: 'unknown',
+      reason: `unrecognised statement starting with ${head === undefined ? 'parentheses' : JSON.stringify(head.text.slice(0, 20))}`,
+    };
   }
   const word = head.text;
   if (READ_STARTS.has(word)) {
@@ -202,8 +265,12 @@ function classifyStatement(sql: string, tokens: readonly Token[], from: number, 
   const kind = FIRST_WORD_KIND[word];
   collectTables(tokens, from, to, collected);
   if (kind === undefined) return { kind: 'unknown', reason: `unrecognised statement ${word.toUpperCase()}` };
-  if (word === 'prepare' && tokens[first + 1]?.text === 'transaction') return { kind: 'transaction', reason: 'PREPARE TRANSACTION' };
-  return { kind, reason: `${word.toUpperCase()} is ${kind === 'write' ? 'a write' : kind === 'ddl' ? 'DDL' : kind === 'transaction' ? 'transaction control' : kind === 'session' ? 'session state' : 'a utility command'}` };
+  if (word === 'prepare' && tokens[first + 1]?.text === 'transaction')
+    return { kind: 'transaction', reason: 'PREPARE TRANSACTION' };
+  return {
+    kind,
+    reason: `${word.toUpperCase()} is ${kind === 'write' ? 'a write' : kind === 'ddl' ? 'DDL' : kind === 'transaction' ? 'transaction control' : kind === 'session' ? 'session state' : 'a utility command'}`,
+  };
 }
 
 /**
@@ -223,12 +290,20 @@ function incompleteReason(tokens: readonly Token[], from: number, to: number): s
   if (parens !== 0) return 'unbalanced parentheses';
   if (brackets !== 0) return 'unbalanced brackets';
   const last = tokens[to - 1]!;
-  if (last.type === 'comma' || last.type === 'dot' || last.type === 'cast' || (last.type === 'op' && last.text !== '*')) return 'statement ends mid-expression';
-  if (last.type === 'word' && INCOMPLETE_ENDINGS.has(last.text) && to - from > 1) return `statement ends with ${last.text.toUpperCase()}`;
+  if (last.type === 'comma' || last.type === 'dot' || last.type === 'cast' || (last.type === 'op' && last.text !== '*'))
+    return 'statement ends mid-expression';
+  if (last.type === 'word' && INCOMPLETE_ENDINGS.has(last.text) && to - from > 1)
+    return `statement ends with ${last.text.toUpperCase()}`;
   return undefined;
 }
 
-function classifyExplain(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+function classifyExplain(
+  sql: string,
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  collected: Collected,
+): StatementVerdict {
   let i = from;
   let analyze = false;
   if (tokens[i]?.type === 'lparen') {
@@ -252,12 +327,26 @@ function classifyExplain(sql: string, tokens: readonly Token[], from: number, to
   }
   if (i >= to) return { kind: 'unknown', reason: 'EXPLAIN without a statement' };
   const inner = classifyStatement(sql, tokens, i, to, collected);
-  if (inner.kind === 'read') return { kind: 'read', reason: `read-only EXPLAIN${analyze ? ' ANALYZE' : ''} of ${inner.reason}` };
-  if (analyze) return { kind: inner.kind === 'unknown' ? 'unknown' : 'write', reason: `EXPLAIN ANALYZE executes: ${inner.reason}` };
-  return { kind: inner.kind === 'unknown' ? 'unknown' : 'utility', reason: `EXPLAIN of a statement that is not a read (${inner.reason})` };
+  if (inner.kind === 'read')
+    return { kind: 'read', reason: `read-only EXPLAIN${analyze ? ' ANALYZE' : ''} of ${inner.reason}` };
+  if (analyze)
+    return {
+      kind: inner.kind === 'unknown' ? 'unknown' : 'write',
+      reason: `EXPLAIN ANALYZE executes: ${inner.reason}`,
+    };
+  return {
+    kind: inner.kind === 'unknown' ? 'unknown' : 'utility',
+    reason: `EXPLAIN of a statement that is not a read (${inner.reason})`,
+  };
 }
 
-function classifyCopy(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+function classifyCopy(
+  sql: string,
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  collected: Collected,
+): StatementVerdict {
   let direction: 'from' | 'to' | undefined;
   let program = false;
   let i = from;
@@ -265,7 +354,11 @@ function classifyCopy(sql: string, tokens: readonly Token[], from: number, to: n
     const close = matchingParen(tokens, i, to);
     if (close < 0) return { kind: 'unknown', reason: 'COPY with unbalanced parentheses' };
     const inner = classifyStatement(sql, tokens, i + 1, close, collected);
-    if (inner.kind !== 'read') return { kind: inner.kind === 'unknown' ? 'unknown' : 'write', reason: `COPY of a query that is not a read (${inner.reason})` };
+    if (inner.kind !== 'read')
+      return {
+        kind: inner.kind === 'unknown' ? 'unknown' : 'write',
+        reason: `COPY of a query that is not a read (${inner.reason})`,
+      };
     i = close + 1;
   } else {
     // Only the name right after COPY is a table; `FROM STDIN` / `TO 'file'` are not.
@@ -283,7 +376,10 @@ function classifyCopy(sql: string, tokens: readonly Token[], from: number, to: n
   }
   if (direction === 'to' && !program) return { kind: 'read', reason: 'COPY … TO reads' };
   if (direction === 'to') return { kind: 'utility', reason: 'COPY … TO PROGRAM runs a program on the server' };
-  return { kind: direction === 'from' ? 'write' : 'unknown', reason: direction === 'from' ? 'COPY … FROM writes' : 'COPY without FROM or TO' };
+  return {
+    kind: direction === 'from' ? 'write' : 'unknown',
+    reason: direction === 'from' ? 'COPY … FROM writes' : 'COPY without FROM or TO',
+  };
 }
 
 function matchingParen(tokens: readonly Token[], open: number, to: number): number {
@@ -301,7 +397,13 @@ function matchingParen(tokens: readonly Token[], open: number, to: number): numb
  * clauses, SELECT INTO, side-effect calls) are decided here; a DML keyword in a place the lexer cannot
  * interpret is handed to the parser.
  */
-function scanRead(sql: string, tokens: readonly Token[], from: number, to: number, collected: Collected): StatementVerdict {
+function scanRead(
+  sql: string,
+  tokens: readonly Token[],
+  from: number,
+  to: number,
+  collected: Collected,
+): StatementVerdict {
   // `(WITH …)`: the CTE list sits inside the leading parentheses.
   let base = 0;
   while (tokens[from + base]?.type === 'lparen') base++;
@@ -332,12 +434,14 @@ function scanRead(sql: string, tokens: readonly Token[], from: number, to: numbe
         if (previous?.type === 'lparen' || previous?.text === 'materialized') {
           return { kind: 'write', reason: `writable CTE (${word.toUpperCase()} inside WITH)` };
         }
-        if (startsWithWith && depth === base) return { kind: 'write', reason: `WITH … ${word.toUpperCase()} is a write` };
+        if (startsWithWith && depth === base)
+          return { kind: 'write', reason: `WITH … ${word.toUpperCase()} is a write` };
         unsure ??= `${word.toUpperCase()} keyword inside a read`;
         continue;
       }
       if (word === 'for' && next?.type === 'word' && LOCK_STRENGTH_WORDS.has(next.text)) {
-        const strength = next.text === 'no' ? 'NO KEY UPDATE' : next.text === 'key' ? 'KEY SHARE' : next.text.toUpperCase();
+        const strength =
+          next.text === 'no' ? 'NO KEY UPDATE' : next.text === 'key' ? 'KEY SHARE' : next.text.toUpperCase();
         return { kind: 'write', reason: `locking clause FOR ${strength}` };
       }
       if (word === 'into') return { kind: 'write', reason: 'SELECT … INTO creates a table' };
@@ -408,9 +512,19 @@ function collectCteNames(tokens: readonly Token[], from: number, to: number, col
     const token = tokens[i]!;
     if (token.type === 'lparen') depth++;
     else if (token.type === 'rparen') depth--;
-    else if (depth === 0 && (token.type === 'word' || token.type === 'qident') && tokens[i + 1]?.type === 'word' && tokens[i + 1]!.text === 'as') {
+    else if (
+      depth === 0 &&
+      (token.type === 'word' || token.type === 'qident') &&
+      tokens[i + 1]?.type === 'word' &&
+      tokens[i + 1]!.text === 'as'
+    ) {
       const previous = tokens[i - 1];
-      if (previous === undefined || previous.type === 'comma' || previous.text === 'with' || previous.text === 'recursive') {
+      if (
+        previous === undefined ||
+        previous.type === 'comma' ||
+        previous.text === 'with' ||
+        previous.text === 'recursive'
+      ) {
         collected.cteNames.add(token.type === 'qident' ? `"${token.text}"` : token.text);
       }
     }
@@ -418,7 +532,8 @@ function collectCteNames(tokens: readonly Token[], from: number, to: number, col
     if (depth === 0 && token.type === 'rparen' && tokens[i + 1]?.text === 'as') {
       const open = findOpen(tokens, i, from);
       const name = tokens[open - 1];
-      if (name !== undefined && (name.type === 'word' || name.type === 'qident')) collected.cteNames.add(name.type === 'qident' ? `"${name.text}"` : name.text);
+      if (name !== undefined && (name.type === 'word' || name.type === 'qident'))
+        collected.cteNames.add(name.type === 'qident' ? `"${name.text}"` : name.text);
     }
   }
 }
@@ -444,7 +559,11 @@ function collectTables(tokens: readonly Token[], from: number, to: number, colle
     const token = tokens[i]!;
     if (token.type === 'lparen') {
       const before = tokens[i - 1];
-      callParens.push(before !== undefined && (before.type === 'word' || before.type === 'qident') && !NON_CALL_KEYWORDS.has(before.text));
+      callParens.push(
+        before !== undefined &&
+          (before.type === 'word' || before.type === 'qident') &&
+          !NON_CALL_KEYWORDS.has(before.text),
+      );
       depth++;
       expect = false;
       continue;
@@ -461,7 +580,11 @@ function collectTables(tokens: readonly Token[], from: number, to: number, colle
     }
     if (token.type === 'word' && tokens[i - 1]?.type !== 'dot') {
       const word = token.text;
-      if (TABLE_INTRODUCERS.has(word) && !(word === 'update' && tokens[i - 1]?.text === 'for') && !(word === 'from' && callParens[callParens.length - 1] === true)) {
+      if (
+        TABLE_INTRODUCERS.has(word) &&
+        !(word === 'update' && tokens[i - 1]?.text === 'for') &&
+        !(word === 'from' && callParens[callParens.length - 1] === true)
+      ) {
         expect = true;
         listDepth = LIST_INTRODUCERS.has(word) ? depth : -1;
         continue;

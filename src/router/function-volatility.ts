@@ -26,9 +26,12 @@ const KNOWN_TTL_MS = 60_000;
 const MISSING_TTL_MS = 5_000;
 
 function split(name: string): { schema: string | undefined; bare: string } {
-  const unquote = (part: string): string => (part.startsWith('"') && part.endsWith('"') ? part.slice(1, -1).replaceAll('""', '"') : part);
+  const unquote = (part: string): string =>
+    part.startsWith('"') && part.endsWith('"') ? part.slice(1, -1).replaceAll('""', '"') : part;
   const dot = name.lastIndexOf('.');
-  return dot < 0 ? { schema: undefined, bare: unquote(name) } : { schema: unquote(name.slice(0, dot)), bare: unquote(name.slice(dot + 1)) };
+  return dot < 0
+    ? { schema: undefined, bare: unquote(name) }
+    : { schema: unquote(name.slice(0, dot)), bare: unquote(name.slice(dot + 1)) };
 }
 
 /**
@@ -82,7 +85,11 @@ export class FunctionVolatility {
       const matching = rows.filter((row) => row.proname === bare && (schema === undefined || row.nspname === schema));
       const own = matching.filter((row) => row.nspname !== 'pg_catalog');
       if (matching.length === 0) {
-        this.verdicts.set(name, { safe: false, reason: `function ${name}() not found in the catalog` }, { ttl: MISSING_TTL_MS });
+        this.verdicts.set(
+          name,
+          { safe: false, reason: `function ${name}() not found in the catalog` },
+          { ttl: MISSING_TTL_MS },
+        );
       } else if (own.some((row) => row.provolatile === 'v')) {
         this.verdicts.set(name, { safe: false, reason: `calls ${name}(), which the catalog marks VOLATILE` });
       } else {

@@ -1,7 +1,8 @@
 import type { RowTemplate } from '../pipeline/index.js';
 import { lexSql, type Token } from './sql-lexer.js';
 
-const isName = (token: Token | undefined): boolean => token !== undefined && (token.type === 'word' || token.type === 'qident');
+const isName = (token: Token | undefined): boolean =>
+  token !== undefined && (token.type === 'word' || token.type === 'qident');
 
 /**
  * The {@link RowTemplate} of `INSERT INTO t (c1, …) VALUES (…)` — one row, no RETURNING, no ON CONFLICT, no
@@ -71,7 +72,14 @@ export function insertRowTemplate(sql: string): RowTemplate | undefined {
   }
   tuple.push(sql.slice(cursor, tokens[close]!.end));
   if (paramCount === 0) return undefined;
-  return { head: `${sql.slice(0, valuesEnd)} `, tuple, paramCount, table, columns, columnParams: bareParams(tokens.slice(open + 1, close), columns.length, paramCount) };
+  return {
+    head: `${sql.slice(0, valuesEnd)} `,
+    tuple,
+    paramCount,
+    table,
+    columns,
+    columnParams: bareParams(tokens.slice(open + 1, close), columns.length, paramCount),
+  };
 }
 
 /**

@@ -96,7 +96,12 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   ) {
     super();
     const { pool, classifierCache } = router.options;
-    this.options = Object.freeze({ max: pool.max, min: pool.min, idleTimeoutMillis: pool.idleTimeoutMs, connectionTimeoutMillis: pool.acquireTimeoutMs });
+    this.options = Object.freeze({
+      max: pool.max,
+      min: pool.min,
+      idleTimeoutMillis: pool.idleTimeoutMs,
+      connectionTimeoutMillis: pool.acquireTimeoutMs,
+    });
     this.pinningsMax = Math.max(1, classifierCache.max);
     this.leakStackTraces = pool.leakStackTraces;
     this.host = {
@@ -111,7 +116,8 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     };
     // Subscribed only once someone listens: an unheard 'error' would crash the process, as it does with pg.Pool.
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'error' && this.listenerCount('error') === 0 && this.closing === undefined) router.on('connectionError', this.forwardError);
+      if (event === 'error' && this.listenerCount('error') === 0 && this.closing === undefined)
+        router.on('connectionError', this.forwardError);
     });
     (this as EventEmitter).on('removeListener', (event: string | symbol) => {
       if (event === 'error' && this.listenerCount('error') === 0) router.off('connectionError', this.forwardError);
@@ -120,7 +126,12 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
 
   /** What `console.log(pool)` shows: its sizing and state, never the router's connections behind it. */
   [INSPECT](depth: number, options: InspectOptions): string {
-    return inspectAs('RoutedPool', { options: this.options, clients: this.clients, ended: this.isEnded }, depth, options);
+    return inspectAs(
+      'RoutedPool',
+      { options: this.options, clients: this.clients, ended: this.isEnded },
+      depth,
+      options,
+    );
   }
 
   /**
@@ -130,10 +141,23 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
    * are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query<R extends unknown[] = unknown[]>(config: PgQueryConfig & { rowMode: 'array' }, values?: readonly unknown[]): Promise<QueryArrayResult<R>>;
-  query<R extends QueryResultRow = QueryResultRow>(config: PgQueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, callback: PgQueryCallback<R>): void;
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, values: readonly unknown[] | undefined, callback: PgQueryCallback<R>): void;
+  query<R extends unknown[] = unknown[]>(
+    config: PgQueryConfig & { rowMode: 'array' },
+    values?: readonly unknown[],
+  ): Promise<QueryArrayResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    config: PgQueryConfig,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | PgQueryConfig,
+    callback: PgQueryCallback<R>,
+  ): void;
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | PgQueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: PgQueryCallback<R>,
+  ): void;
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
     if (isCursor(textOrConfig)) throw cursorNotSupported();
@@ -160,8 +184,20 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
    * `RouterClosedError`.
    */
   connect(): Promise<RoutedClient>;
-  connect(callback: (error: Error | undefined, client: RoutedClient | undefined, release: (error?: Error | boolean) => void) => void): void;
-  connect(callback?: (error: Error | undefined, client: RoutedClient | undefined, release: (error?: Error | boolean) => void) => void): Promise<RoutedClient> | undefined {
+  connect(
+    callback: (
+      error: Error | undefined,
+      client: RoutedClient | undefined,
+      release: (error?: Error | boolean) => void,
+    ) => void,
+  ): void;
+  connect(
+    callback?: (
+      error: Error | undefined,
+      client: RoutedClient | undefined,
+      release: (error?: Error | boolean) => void,
+    ) => void,
+  ): Promise<RoutedClient> | undefined {
     if (this.closing !== undefined) {
       const error = new RouterClosedError('the pool');
       if (callback === undefined) return Promise.reject(error);
@@ -222,7 +258,10 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
 
   private checkOut(): RoutedClient {
     this.clients++;
-    return new RoutedClient(this.host, this.leakStackTraces ? new Error('connection checked out here').stack : undefined);
+    return new RoutedClient(
+      this.host,
+      this.leakStackTraces ? new Error('connection checked out here').stack : undefined,
+    );
   }
 
   /** A pinning statement given to the pool itself runs on a client of its own, released (and cleaned) at once. */

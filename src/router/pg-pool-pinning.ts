@@ -47,9 +47,22 @@ const SESSION_FUNCTIONS: ReadonlyMap<string, number> = new Map([
 ]);
 
 // Commands whose first word alone says they leave state behind (PREPARE TRANSACTION is the exception, below).
-const STATEFUL_COMMANDS: ReadonlySet<string> = new Set(['listen', 'unlisten', 'prepare', 'execute', 'deallocate', 'declare', 'fetch', 'move', 'close', 'load', 'discard']);
+const STATEFUL_COMMANDS: ReadonlySet<string> = new Set([
+  'listen',
+  'unlisten',
+  'prepare',
+  'execute',
+  'deallocate',
+  'declare',
+  'fetch',
+  'move',
+  'close',
+  'load',
+  'discard',
+]);
 
-const isWord = (token: Token | undefined, ...words: string[]): boolean => token !== undefined && token.type === 'word' && words.includes(token.text);
+const isWord = (token: Token | undefined, ...words: string[]): boolean =>
+  token !== undefined && token.type === 'word' && words.includes(token.text);
 
 /**
  * How `sql` pins a client. Text that cannot be lexed pins nothing: the router sends it to the primary, which
@@ -92,7 +105,8 @@ function statementPinning(tokens: readonly Token[]): Pinning {
     case 'start': {
       if (first.text === 'start' && !isWord(second, 'transaction')) break;
       const words = tokens.map((token) => (token.type === 'word' ? token.text : ''));
-      const readOnly = words.some((word, i) => word === 'read' && words[i + 1] === 'only') && !words.includes('serializable');
+      const readOnly =
+        words.some((word, i) => word === 'read' && words[i + 1] === 'only') && !words.includes('serializable');
       return { begins: true, readOnly, session, dropsStatements: false };
     }
     case 'set':
@@ -108,7 +122,8 @@ function statementPinning(tokens: readonly Token[]): Pinning {
     case 'select':
     case 'with':
       // SELECT … INTO TEMP creates a temporary table.
-      for (let i = 0; i + 1 < tokens.length; i++) if (isWord(tokens[i], 'into') && isWord(tokens[i + 1], 'temp', 'temporary')) session |= SESSION_STATE;
+      for (let i = 0; i + 1 < tokens.length; i++)
+        if (isWord(tokens[i], 'into') && isWord(tokens[i + 1], 'temp', 'temporary')) session |= SESSION_STATE;
       break;
     default:
       if (STATEFUL_COMMANDS.has(first.text) && !(first.text === 'prepare' && isWord(second, 'transaction'))) {
@@ -126,7 +141,8 @@ function functionEffects(tokens: readonly Token[]): number {
   let session = 0;
   for (let i = 0; i + 1 < tokens.length; i++) {
     const token = tokens[i]!;
-    if ((token.type === 'word' || token.type === 'qident') && tokens[i + 1]!.type === 'lparen') session |= SESSION_FUNCTIONS.get(token.text) ?? 0;
+    if ((token.type === 'word' || token.type === 'qident') && tokens[i + 1]!.type === 'lparen')
+      session |= SESSION_FUNCTIONS.get(token.text) ?? 0;
   }
   return session;
 }

@@ -24,7 +24,10 @@ export interface PgQueryConfig {
 }
 
 /** pg's node-style callback. */
-export type PgQueryCallback<R extends QueryResultRow = QueryResultRow> = (error: Error | undefined, result: QueryResult<R> | undefined) => void;
+export type PgQueryCallback<R extends QueryResultRow = QueryResultRow> = (
+  error: Error | undefined,
+  result: QueryResult<R> | undefined,
+) => void;
 
 /** pg's result options, passed on to the statement. */
 export interface ResultOptions {
@@ -43,13 +46,24 @@ export interface QueryCursor {
 }
 
 /** Checks `rowMode`, `types` and `signal` of a query's options; throws {@link ConfigError} naming the bad one. */
-export function checkResultOptions(options: { readonly rowMode?: unknown; readonly types?: unknown; readonly signal?: unknown }): void {
+export function checkResultOptions(options: {
+  readonly rowMode?: unknown;
+  readonly types?: unknown;
+  readonly signal?: unknown;
+}): void {
   const { rowMode, types, signal } = options;
-  if (rowMode !== undefined && rowMode !== 'array') throw new ConfigError('query.rowMode', `must be 'array' or undefined, got ${JSON.stringify(rowMode)}`);
-  if (types !== undefined && (typeof types !== 'object' || types === null || typeof (types as { getTypeParser?: unknown }).getTypeParser !== 'function')) {
+  if (rowMode !== undefined && rowMode !== 'array')
+    throw new ConfigError('query.rowMode', `must be 'array' or undefined, got ${JSON.stringify(rowMode)}`);
+  if (
+    types !== undefined &&
+    (typeof types !== 'object' ||
+      types === null ||
+      typeof (types as { getTypeParser?: unknown }).getTypeParser !== 'function')
+  ) {
     throw new ConfigError('query.types', 'must be an object with a getTypeParser(oid, format) method');
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ConfigError('query.signal', 'must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new ConfigError('query.signal', 'must be an AbortSignal');
 }
 
 /** One `query()` call, taken apart. The text is not checked here: the router rejects what is not a string. */
@@ -80,7 +94,13 @@ export function parseQueryCall(textOrConfig: unknown, values: unknown, call: Que
     return;
   }
   // Every field is read before `call` is written: a getter on the config cannot see or spoil a half-filled call.
-  const { text, values: configValues, rowMode, types, binary } = textOrConfig as Partial<Record<keyof PgQueryConfig | 'binary', unknown>>;
+  const {
+    text,
+    values: configValues,
+    rowMode,
+    types,
+    binary,
+  } = textOrConfig as Partial<Record<keyof PgQueryConfig | 'binary', unknown>>;
   given ??= configValues ?? undefined;
   if (binary === true) throw new ConfigError('query.binary', 'binary results are not supported by the routed pool');
   let options: ResultOptions | undefined;
@@ -95,24 +115,36 @@ export function parseQueryCall(textOrConfig: unknown, values: unknown, call: Que
 
 /** True for a cursor or stream object (pg's Submittable, or anything with `read()`), which pg runs synchronously. */
 export function isCursor(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (typeof (value as { submit?: unknown }).submit === 'function' || typeof (value as { read?: unknown }).read === 'function');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (typeof (value as { submit?: unknown }).submit === 'function' ||
+      typeof (value as { read?: unknown }).read === 'function')
+  );
 }
 
 /** The error for a cursor or stream handed to `query()`. */
 export function cursorNotSupported(): QueryError {
-  return new QueryError('PGR_INVALID_QUERY', 'cursors and streams (pg-cursor, pg-query-stream) are not supported by the routed pool; use a pg.Client for them');
+  return new QueryError(
+    'PGR_INVALID_QUERY',
+    'cursors and streams (pg-cursor, pg-query-stream) are not supported by the routed pool; use a pg.Client for them',
+  );
 }
 
 /** The callback of a `query()` call: the function in `values`' place, else `callback`; throws if `callback` is not a function. */
 export function callbackOf(values: unknown, callback: unknown): PgQueryCallback | undefined {
   if (typeof values === 'function') return values as PgQueryCallback;
   if (callback === undefined) return undefined;
-  if (typeof callback !== 'function') throw new QueryError('PGR_INVALID_QUERY', `callback must be a function, got ${typeof callback}`);
+  if (typeof callback !== 'function')
+    throw new QueryError('PGR_INVALID_QUERY', `callback must be a function, got ${typeof callback}`);
   return callback as PgQueryCallback;
 }
 
 /** Settles `callback` from `promise`, as pg does for a query given a callback. */
-export function settleCallback<R extends QueryResultRow>(promise: Promise<QueryResult<R>>, callback: PgQueryCallback<R>): void {
+export function settleCallback<R extends QueryResultRow>(
+  promise: Promise<QueryResult<R>>,
+  callback: PgQueryCallback<R>,
+): void {
   promise.then(
     (result) => callback(undefined, result),
     (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), undefined),

@@ -1,12 +1,32 @@
 import { EventEmitter } from 'node:events';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { QueryResult, QueryResultRow } from 'pg';
-import { optionsFromEnv, resolveOptions, type QueryRouterOptions, type ResolvedNode, type ResolvedOptions } from '../config/index.js';
-import { ConfigError, QueryError, RouterClosedError, TransactionRolledBackError, isCircuitOpenError } from '../errors.js';
+import {
+  optionsFromEnv,
+  resolveOptions,
+  type QueryRouterOptions,
+  type ResolvedNode,
+  type ResolvedOptions,
+} from '../config/index.js';
+import {
+  ConfigError,
+  QueryError,
+  RouterClosedError,
+  TransactionRolledBackError,
+  isCircuitOpenError,
+} from '../errors.js';
 import { HealthMonitor, NodeBreaker, isNodeFailure, parseLsn, type ReplicaLag } from '../resilience/index.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { NodePool, isConnectionLevelError, type StatementProbe } from '../pool/index.js';
-import { PIPELINE_BACKEND, QueryPipeline, type AttachedPipeline, type PipelineBackend, type PipelineHost, type PipelineOptions, type PipelineStatement } from '../pipeline/index.js';
+import {
+  PIPELINE_BACKEND,
+  QueryPipeline,
+  type AttachedPipeline,
+  type PipelineBackend,
+  type PipelineHost,
+  type PipelineOptions,
+  type PipelineStatement,
+} from '../pipeline/index.js';
 import { insertRowTemplate } from './insert-template.js';
 import type { Classification, Route } from './classification.js';
 import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
@@ -15,10 +35,27 @@ import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } fro
 import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
 import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
 import { checkStatement } from './statement-input.js';
-import { Transaction, parseTransactionOptions, type TransactionClient, type TransactionOptions } from './transaction.js';
+import {
+  Transaction,
+  parseTransactionOptions,
+  type TransactionClient,
+  type TransactionOptions,
+} from './transaction.js';
 import type { RouterStats } from './router-stats.js';
-import { AdaptiveController, PatternLearner, systemClock, type PatternSnapshot, type WorkloadForecast } from '../adaptive/index.js';
-import { RouterMetrics, silentLogger, startMonitorServer, type MonitorServer, type MonitorServerOptions } from '../metrics/index.js';
+import {
+  AdaptiveController,
+  PatternLearner,
+  systemClock,
+  type PatternSnapshot,
+  type WorkloadForecast,
+} from '../adaptive/index.js';
+import {
+  RouterMetrics,
+  silentLogger,
+  startMonitorServer,
+  type MonitorServer,
+  type MonitorServerOptions,
+} from '../metrics/index.js';
 import type { Registry } from 'prom-client';
 import { logRouterEvents } from './router-log.js';
 import {
@@ -101,7 +138,10 @@ type ProbedOptions = QueryOptions & { readonly probe?: StatementProbe; readonly 
 const acquireOn = (pool: NodePool, holder: string | undefined) => pool.acquire(holder);
 
 /** The lag fields of a node in `stats()`: `null` for the primary and for a replica not measured yet. */
-function replicaLag(lag: ReplicaLag | undefined, role: 'primary' | 'replica'): { lagMs: number | null; lagBytes: number | null } {
+function replicaLag(
+  lag: ReplicaLag | undefined,
+  role: 'primary' | 'replica',
+): { lagMs: number | null; lagBytes: number | null } {
   if (role === 'primary' || lag === undefined) return { lagMs: null, lagBytes: null };
   return { lagMs: Math.round(lag.ms), lagBytes: lag.bytes };
 }
@@ -151,13 +191,27 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private warnedSessionState = false;
   /** The transaction whose callback is running (across awaits): a `transaction()` inside it becomes a SAVEPOINT. */
   private readonly openTransactions = new AsyncLocalStorage<Transaction>();
-  private readonly consistencyCounts = { readsOnReplicaKnown: 0, readsOnReplicaChecked: 0, readsOnReplicaAfterWait: 0, readsOnPrimary: 0, writesTracked: 0 };
+  private readonly consistencyCounts = {
+    readsOnReplicaKnown: 0,
+    readsOnReplicaChecked: 0,
+    readsOnReplicaAfterWait: 0,
+    readsOnPrimary: 0,
+    writesTracked: 0,
+  };
   private readonly classifier: Classifier;
   private readonly balancer: ReplicaBalancer;
   private readonly volatility: FunctionVolatility;
   private readonly unnestInserts: UnnestInserts;
   private readonly statementCacheEnabled: boolean;
-  private readonly routed = { primary: 0, replica: 0, forced: 0, volatileFunction: 0, readFallbacks: 0, callerFallbacks: 0, selfHealed: 0 };
+  private readonly routed = {
+    primary: 0,
+    replica: 0,
+    forced: 0,
+    volatileFunction: 0,
+    readFallbacks: 0,
+    callerFallbacks: 0,
+    selfHealed: 0,
+  };
   /** Replicas whose breaker is not open: the only ones the balancer sees. Rebuilt on breaker events. */
   private healthyReplicas: readonly RoutedNode[] = [];
   private closing: Promise<void> | undefined;
@@ -192,7 +246,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.options.logger !== silentLogger) {
       logRouterEvents(this, this.options.logger);
       this.options.logger.info(
-        { event: 'started', primary: this.options.primary.label, replicas: this.options.replicas.map((node) => node.label) },
+        {
+          event: 'started',
+          primary: this.options.primary.label,
+          replicas: this.options.replicas.map((node) => node.label),
+        },
         `router started: primary ${this.options.primary.label}, ${this.options.replicas.length} replica(s)`,
       );
     }
@@ -207,9 +265,13 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         applicationName,
         onIdleError: (error) => this.emit('connectionError', { node: node.name, error }),
         onLeak: (leak) => this.emit('leak', leak),
-        onConnectRetry: (retry, delayMs, error) => this.emit('connectRetry', { node: node.name, retry, delayMs: Math.round(delayMs), error: error as Error }),
-        onPressure: this.options.adaptive.enabled ? (waiting, busy, opening) => this.adaptive.pressure(node.name, waiting, busy, opening) : undefined,
-        onConnect: onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
+        onConnectRetry: (retry, delayMs, error) =>
+          this.emit('connectRetry', { node: node.name, retry, delayMs: Math.round(delayMs), error: error as Error }),
+        onPressure: this.options.adaptive.enabled
+          ? (waiting, busy, opening) => this.adaptive.pressure(node.name, waiting, busy, opening)
+          : undefined,
+        onConnect:
+          onConnect === undefined ? undefined : (client) => onConnect(client, { node: node.name, role: node.role }),
         observer: {
           checkout: onCheckout === undefined ? undefined : (waitedMs) => onCheckout({ node: node.name, waitedMs }),
           checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
@@ -244,7 +306,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     // The health check also reads WAL positions: with replicas (lag) or failover (who is primary) it runs at
     // least every lagCheckIntervalMs.
     const watchesPositions = this.replicas.length > 0 || this.options.failover === 'auto';
-    const checkEveryMs = pool.healthCheckIntervalMs > 0 && watchesPositions ? Math.min(pool.healthCheckIntervalMs, this.options.lagCheckIntervalMs) : pool.healthCheckIntervalMs;
+    const checkEveryMs =
+      pool.healthCheckIntervalMs > 0 && watchesPositions
+        ? Math.min(pool.healthCheckIntervalMs, this.options.lagCheckIntervalMs)
+        : pool.healthCheckIntervalMs;
     this.health = new HealthMonitor(
       [this.options.primary, ...this.options.replicas],
       {
@@ -273,11 +338,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       return result.rows;
     });
     this.unnestInserts = new UnnestInserts(
-      async (table, columns) => (await this.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
+      async (table, columns) =>
+        (await this.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
       (text) => (this.statementCacheEnabled ? statementNameFor(text) : undefined),
     );
     const { adaptive } = this.options;
-    this.learner = adaptive.maxPatterns > 0 ? new PatternLearner({ maxPatterns: adaptive.maxPatterns, clock: systemClock }) : undefined;
+    this.learner =
+      adaptive.maxPatterns > 0
+        ? new PatternLearner({ maxPatterns: adaptive.maxPatterns, clock: systemClock })
+        : undefined;
     this.adaptive = new AdaptiveController(
       [this.primary, ...this.replicas].map(({ node, pool: nodePool }) => ({
         name: node.name,
@@ -299,7 +368,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const nodes = this.nodes;
     this.scopes = new WorkloadScopes(
       nodes.map(({ node }) => node.name),
-      { reserve: (node, count) => nodes[node]!.pool.reserve(count), unreserve: (node, count) => nodes[node]!.pool.unreserve(count) },
+      {
+        reserve: (node, count) => nodes[node]!.pool.reserve(count),
+        unreserve: (node, count) => nodes[node]!.pool.unreserve(count),
+      },
       PREWARM_WAIT_MS,
       systemClock,
     );
@@ -319,7 +391,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * A router configured from the environment: `DATABASE_URL` (the primary, required), `DATABASE_REPLICA_URLS`
    * (comma-separated, optional) and the `PGROUTER_*` variables listed in the README; `overrides` win.
    */
-  static fromEnv(env: Readonly<Record<string, string | undefined>> = process.env, overrides: Partial<QueryRouterOptions> = {}): QueryRouter {
+  static fromEnv(
+    env: Readonly<Record<string, string | undefined>> = process.env,
+    overrides: Partial<QueryRouterOptions> = {},
+  ): QueryRouter {
     return new QueryRouter(optionsFromEnv(env, overrides));
   }
 
@@ -328,7 +403,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * with pg's `QueryResult`. Rejects with {@link QueryError} (SQLSTATE in `code`), `AcquireTimeoutError`, or
    * `RouterClosedError` after {@link close}.
    */
-  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+  async query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
     if (this.closing !== undefined) throw new RouterClosedError();
     const entry = checkStatement(this.classifier, sql, params);
     const classification = entry.classification;
@@ -338,11 +417,16 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     // Provably a read: anything else that runs on the primary may write, also a SELECT of a VOLATILE function. (A
     // read may still belong on the primary: a multi-statement string, a view of the node's own state.)
     let provableRead = classification.kind === 'read' && !entry.misrouted;
-    if (provableRead && classification.functions.length > 0) provableRead = route === 'auto' && this.replicas.length > 0 && (await this.functionsAllowReplica(classification));
+    if (provableRead && classification.functions.length > 0)
+      provableRead = route === 'auto' && this.replicas.length > 0 && (await this.functionsAllowReplica(classification));
     if (this.replicas.length > 0) {
       if (route === 'replica' || (route === 'auto' && provableRead && classification.route === 'replica')) {
         read = true;
-        target = this.balancer.pick(this.healthyReplicas) ?? (route === 'replica' || this.options.readFallback === 'replicas-only' ? (this.balancer.pick(this.replicas) ?? this.primary) : this.primary);
+        target =
+          this.balancer.pick(this.healthyReplicas) ??
+          (route === 'replica' || this.options.readFallback === 'replicas-only'
+            ? (this.balancer.pick(this.replicas) ?? this.primary)
+            : this.primary);
       }
     }
     // Read-your-writes: a read must see a WAL position (the session's writes, a token); a write in such a session
@@ -367,12 +451,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         probe = { sql: WRITE_POSITION_SQL, before: false, value: undefined };
       }
     }
-    if (this.primaryInRecovery && target === this.primary && (classification.kind !== 'read' || entry.misrouted)) throw this.noWritablePrimary();
+    if (this.primaryInRecovery && target === this.primary && (classification.kind !== 'read' || entry.misrouted))
+      throw this.noWritablePrimary();
     if (route !== 'auto') this.routed.forced++;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
     let name: string | undefined;
-    if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    if (this.statementCacheEnabled && params !== undefined && params.length > 0)
+      name = entry.statementName ??= statementNameFor(sql);
     const scopes = this.scopes.used ? this.scopes.current() : undefined;
     const scopeNode = scopes === undefined ? -1 : this.nodeIndex(target);
     if (scopes !== undefined) enterScopes(scopes, scopeNode);
@@ -396,23 +482,58 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         this.consistencyCounts.readsOnReplicaChecked++;
         return result;
       }
-      return await this.staleRead<R>(target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
+      return await this.staleRead<R>(
+        target,
+        required!,
+        session?.waitForReplicaMs ?? this.options.waitForReplicaMs,
+        entry,
+        sql,
+        params,
+        name,
+        options,
+      );
     } catch (error) {
       this.observe(classification, target, performance.now() - started, false);
       const failure = target.breaker.translate(error);
       // A write whose connection failed may have committed: its position is unknown, so the session reads the primary.
       if (probe !== undefined && !probe.before && isConnectionLevelError(error)) this.noteWrite(session!, undefined);
-      if (required !== undefined && target !== this.primary && (isNodeFailure(failure) || isCircuitOpenError(failure))) {
+      if (
+        required !== undefined &&
+        target !== this.primary &&
+        (isNodeFailure(failure) || isCircuitOpenError(failure))
+      ) {
         // Another replica may be further behind: only the primary surely has the session's writes.
         this.routed.readFallbacks++;
         return this.readOnPrimary<R>(entry, sql, params, name, options);
       }
-      if (probe?.before === true && (failure as { code?: unknown }).code !== '25006' && !this.replayedBefore(probe, target, required!)) {
+      if (
+        probe?.before === true &&
+        (failure as { code?: unknown }).code !== '25006' &&
+        !this.replayedBefore(probe, target, required!)
+      ) {
         // The replica had not replayed the session's writes when the read ran: its error (42P01 for a table the
         // session just created, 42703 for a new column …) says nothing about the read. Run it where they are.
-        return this.staleRead<R>(target, required!, session?.waitForReplicaMs ?? this.options.waitForReplicaMs, entry, sql, params, name, options);
+        return this.staleRead<R>(
+          target,
+          required!,
+          session?.waitForReplicaMs ?? this.options.waitForReplicaMs,
+          entry,
+          sql,
+          params,
+          name,
+          options,
+        );
       }
-      const result = await this.recover<R>(failure, target, read && route === 'auto', entry, sql, params, name, options);
+      const result = await this.recover<R>(
+        failure,
+        target,
+        read && route === 'auto',
+        entry,
+        sql,
+        params,
+        name,
+        options,
+      );
       // A misrouted write (SQLSTATE 25006) re-run on the primary: its position was not probed.
       if (session?.consistency === 'read-your-writes' && entry.misrouted) this.noteWrite(session, undefined);
       return result;
@@ -453,18 +574,31 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * position read after the batch committed covers them. A statement whose connection failed may have committed
    * (its session then reads the primary); one that failed otherwise wrote nothing.
    */
-  private async notePipelineWrites(statements: readonly PipelineStatement[], outcomes: readonly BatchOutcome[]): Promise<void> {
+  private async notePipelineWrites(
+    statements: readonly PipelineStatement[],
+    outcomes: readonly BatchOutcome[],
+  ): Promise<void> {
     const committed = new Set<SessionState>();
     statements.forEach((statement, i) => {
       const session = statement.session as SessionState;
       const outcome = outcomes[i]!;
       if (outcome.ok) committed.add(session);
-      else if (isConnectionLevelError(outcome.error) || isNodeFailure(outcome.error)) this.noteWrite(session, undefined);
+      else if (isConnectionLevelError(outcome.error) || isNodeFailure(outcome.error))
+        this.noteWrite(session, undefined);
     });
     if (committed.size === 0) return;
     let lsn: unknown;
     try {
-      lsn = (await this.primary.breaker.fire(executeOn<{ lsn: string }>, this.primary.pool, WRITE_POSITION_SQL, undefined, undefined, undefined)).rows[0]?.lsn;
+      lsn = (
+        await this.primary.breaker.fire(
+          executeOn<{ lsn: string }>,
+          this.primary.pool,
+          WRITE_POSITION_SQL,
+          undefined,
+          undefined,
+          undefined,
+        )
+      ).rows[0]?.lsn;
     } catch {
       lsn = undefined; // unknown: those sessions read the primary
     }
@@ -542,14 +676,27 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     try {
       return await this.primary.breaker.fire(executeOn<R>, this.primary.pool, sql, params, name, options);
     } catch (error) {
-      return this.recover<R>(this.primary.breaker.translate(error), this.primary, false, entry, sql, params, name, options);
+      return this.recover<R>(
+        this.primary.breaker.translate(error),
+        this.primary,
+        false,
+        entry,
+        sql,
+        params,
+        name,
+        options,
+      );
     }
   }
 
   private noWritablePrimary(): QueryError {
-    return new QueryError('PGR_NO_PRIMARY', `${this.primary.node.name} is in recovery (a standby) and takes no writes${this.options.failover === 'auto' ? '; no promoted node has been found yet' : ''}`, {
-      context: { node: this.primary.node.name },
-    });
+    return new QueryError(
+      'PGR_NO_PRIMARY',
+      `${this.primary.node.name} is in recovery (a standby) and takes no writes${this.options.failover === 'auto' ? '; no promoted node has been found yet' : ''}`,
+      {
+        context: { node: this.primary.node.name },
+      },
+    );
   }
 
   /**
@@ -595,7 +742,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     options?: { token?: (request: Request) => string | null | undefined } & Omit<SessionOptions, 'after'>,
   ): (request: Request, response: unknown, next: (error?: unknown) => void) => void {
     const { token, ...sessionOptions } = options ?? {};
-    if (token !== undefined && typeof token !== 'function') throw new ConfigError('sessionMiddleware.token', 'must be a function (request) => string | undefined');
+    if (token !== undefined && typeof token !== 'function')
+      throw new ConfigError('sessionMiddleware.token', 'must be a function (request) => string | undefined');
     this.sessions.create(sessionOptions);
     return (request, _response, next) => {
       const raw = token?.(request);
@@ -651,7 +799,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private observe(classification: Classification, target: RoutedNode, durationMs: number, ok: boolean): void {
     this.learner?.record(classification, target.role, durationMs, ok);
     const slowMs = this.options.slowQueryMs;
-    if (slowMs > 0 && durationMs >= slowMs) this.emit('slowQuery', { node: target.node.name, fingerprint: classification.fingerprint, durationMs });
+    if (slowMs > 0 && durationMs >= slowMs)
+      this.emit('slowQuery', { node: target.node.name, fingerprint: classification.fingerprint, durationMs });
   }
 
   /** The router's own prom-client registry (never the global one): mount it, merge it, or read {@link metricsText}. */
@@ -672,7 +821,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   async serve(options?: MonitorServerOptions): Promise<MonitorServer> {
     if (this.closing !== undefined) throw new RouterClosedError();
     const server = await startMonitorServer(
-      { stats: () => this.stats(), metricsText: () => this.metricsText(), metricsContentType: this.instruments.contentType },
+      {
+        stats: () => this.stats(),
+        metricsText: () => this.metricsText(),
+        metricsContentType: this.instruments.contentType,
+      },
       options,
     );
     this.servers.add(server);
@@ -691,7 +844,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * the forecast by hour of the day (UTC) with a recommended pool size per node.
    */
   patterns(top = 10): WorkloadPatterns {
-    if (!Number.isInteger(top) || top < 0) throw new ConfigError('patterns.top', `must be an integer ≥ 0, got ${JSON.stringify(top)}`);
+    if (!Number.isInteger(top) || top < 0)
+      throw new ConfigError('patterns.top', `must be an integer ≥ 0, got ${JSON.stringify(top)}`);
     return { frequent: this.learner?.top(top) ?? [], forecast: this.adaptive.forecast() };
   }
 
@@ -721,14 +875,19 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const nodeFailure = isNodeFailure(error) || isCircuitOpenError(error);
     if (nodeFailure && autoRead && failed !== this.primary) {
       const candidates = this.healthyReplicas.filter((node) => node !== failed);
-      const next = this.balancer.pick(candidates) ?? (this.options.readFallback === 'primary' ? this.primary : undefined);
+      const next =
+        this.balancer.pick(candidates) ?? (this.options.readFallback === 'primary' ? this.primary : undefined);
       if (next !== undefined) {
         this.routed.readFallbacks++;
         try {
           return await next.breaker.call(executeOn<R>, next.pool, sql, params, name, options);
         } catch (retryError) {
           lastError = retryError;
-          if (next !== this.primary && this.options.readFallback === 'primary' && (isNodeFailure(retryError) || isCircuitOpenError(retryError))) {
+          if (
+            next !== this.primary &&
+            this.options.readFallback === 'primary' &&
+            (isNodeFailure(retryError) || isCircuitOpenError(retryError))
+          ) {
             try {
               return await this.primary.breaker.call(executeOn<R>, this.primary.pool, sql, params, name, options);
             } catch (primaryError) {
@@ -752,7 +911,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    */
   private refreshHealthyReplicas(): void {
     this.healthyReplicas = this.replicas.filter(
-      (node) => !node.breaker.isOpen && this.health.isHealthy(node.node.name) && !node.lagging && node.diverged === undefined && this.health.isStandby(node.node.name) !== false,
+      (node) =>
+        !node.breaker.isOpen &&
+        this.health.isHealthy(node.node.name) &&
+        !node.lagging &&
+        node.diverged === undefined &&
+        this.health.isStandby(node.node.name) !== false,
     );
   }
 
@@ -771,10 +935,14 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       const diverged = this.health.isHealthy(name) ? this.health.divergence(name) : undefined;
       if (diverged !== node.diverged) {
         node.diverged = diverged;
-        if (diverged !== undefined) this.warn(`${name} ${diverged}: out of the balancer until it follows the primary again`);
+        if (diverged !== undefined)
+          this.warn(`${name} ${diverged}: out of the balancer until it follows the primary again`);
       }
       const lag = this.health.lag(name);
-      const lagging = lag !== undefined && ((maxReplicaLagMs > 0 && lag.ms > maxReplicaLagMs) || (maxReplicaLagBytes > 0 && lag.bytes > maxReplicaLagBytes));
+      const lagging =
+        lag !== undefined &&
+        ((maxReplicaLagMs > 0 && lag.ms > maxReplicaLagMs) ||
+          (maxReplicaLagBytes > 0 && lag.bytes > maxReplicaLagBytes));
       if (lagging === node.lagging) continue;
       node.lagging = lagging;
       if (lagging) this.emit('replicaLagging', { node: name, lagMs: Math.round(lag!.ms), lagBytes: lag!.bytes });
@@ -782,7 +950,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     }
     const primary = this.primary.node.name;
     this.primaryInRecovery = this.health.isStandby(primary) === true;
-    if (this.options.failover === 'auto' && (this.primaryInRecovery || !this.health.isHealthy(primary))) this.failOver();
+    if (this.options.failover === 'auto' && (this.primaryInRecovery || !this.health.isHealthy(primary)))
+      this.failOver();
     this.refreshHealthyReplicas();
   }
 
@@ -791,7 +960,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * promoted and becomes the primary. Two such nodes would mean a split cluster: the router picks neither, and says so.
    */
   private failOver(): void {
-    const promoted = this.nodes.filter((node) => node !== this.primary && this.health.isHealthy(node.node.name) && this.health.isStandby(node.node.name) === false);
+    const promoted = this.nodes.filter(
+      (node) =>
+        node !== this.primary &&
+        this.health.isHealthy(node.node.name) &&
+        this.health.isStandby(node.node.name) === false,
+    );
     if (promoted.length > 1) {
       const message = `failover: ${promoted.map((node) => node.node.name).join(' and ')} all say they are primaries; writes wait until only one does`;
       // Once per split, not once per health check round.
@@ -813,21 +987,29 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     this.health.setPrimary(next.node.name);
     next.breaker.close();
     this.failovers++;
-    this.options.logger.warn({ event: 'primaryChanged', from: from.node.name, to: next.node.name }, `primary changed from ${from.node.name} to ${next.node.name}`);
+    this.options.logger.warn(
+      { event: 'primaryChanged', from: from.node.name, to: next.node.name },
+      `primary changed from ${from.node.name} to ${next.node.name}`,
+    );
     this.emit('primaryChanged', { from: from.node.name, to: next.node.name });
   }
 
   private routeOption(options: QueryOptions): 'auto' | Route {
     if (typeof options !== 'object' || options === null) throw new ConfigError('query options', 'must be an object');
     for (const key in options) {
-      if (!QUERY_OPTION_KEYS.has(key)) throw new ConfigError(`query.${key}`, `unknown option; expected one of ${[...QUERY_OPTION_KEYS].join(', ')}`);
+      if (!QUERY_OPTION_KEYS.has(key))
+        throw new ConfigError(`query.${key}`, `unknown option; expected one of ${[...QUERY_OPTION_KEYS].join(', ')}`);
     }
     const route = options.route ?? 'auto';
     if (route !== 'auto' && route !== 'primary' && route !== 'replica') {
       throw new ConfigError('query.route', `must be 'auto', 'primary' or 'replica', got ${JSON.stringify(route)}`);
     }
-    if (options.fallback !== undefined && typeof options.fallback !== 'function') throw new ConfigError('query.fallback', 'must be a function (error, sql) => result');
-    if (options.timeoutMs !== undefined && (typeof options.timeoutMs !== 'number' || !Number.isInteger(options.timeoutMs) || options.timeoutMs < 0)) {
+    if (options.fallback !== undefined && typeof options.fallback !== 'function')
+      throw new ConfigError('query.fallback', 'must be a function (error, sql) => result');
+    if (
+      options.timeoutMs !== undefined &&
+      (typeof options.timeoutMs !== 'number' || !Number.isInteger(options.timeoutMs) || options.timeoutMs < 0)
+    ) {
       throw new ConfigError('query.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(options.timeoutMs)}`);
     }
     checkResultOptions(options);
@@ -877,7 +1059,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     // a writing one reports its commit's position.
     const session = this.sessions.current();
     const rywSession = session?.consistency === 'read-your-writes' ? session : undefined;
-    if (target !== this.primary && rywSession?.position !== undefined) target = this.freshReplica(rywSession.position) ?? this.primary;
+    if (target !== this.primary && rywSession?.position !== undefined)
+      target = this.freshReplica(rywSession.position) ?? this.primary;
     const track = rywSession !== undefined && target === this.primary && !readOnly ? rywSession : undefined;
     if (target === this.primary) this.routed.primary++;
     else this.routed.replica++;
@@ -915,7 +1098,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         // COMMIT and the position covering it in one round trip; pg answers a multi-statement string with one result each.
         const results = (await connection.query(COMMIT_WITH_POSITION_SQL)) as unknown;
         committed = Array.isArray(results) ? (results[0] as QueryResult | undefined)?.command : undefined;
-        this.noteWrite(track, Array.isArray(results) ? (results[1] as QueryResult<{ lsn: string }> | undefined)?.rows[0]?.lsn : undefined);
+        this.noteWrite(
+          track,
+          Array.isArray(results) ? (results[1] as QueryResult<{ lsn: string }> | undefined)?.rows[0]?.lsn : undefined,
+        );
       }
     } catch (error) {
       tx.finish();
@@ -948,12 +1134,25 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const entry = cached ?? this.classifier.classify(sql);
     let result: Classification = { ...entry.classification, cached: cached !== undefined };
     if (entry.leavesSession) {
-      result = { ...result, reason: `${result.reason}; sent alone, its connection is closed after it, so its session state does not carry to the next call (use transaction() or asPool().connect())` };
+      result = {
+        ...result,
+        reason: `${result.reason}; sent alone, its connection is closed after it, so its session state does not carry to the next call (use transaction() or asPool().connect())`,
+      };
     }
-    if (cached?.misrouted === true) result = { ...result, route: 'primary', kind: 'write', reason: 'a replica refused it as a write (SQLSTATE 25006); now sent to the primary' };
+    if (cached?.misrouted === true)
+      result = {
+        ...result,
+        route: 'primary',
+        kind: 'write',
+        reason: 'a replica refused it as a write (SQLSTATE 25006); now sent to the primary',
+      };
     if (result.route === 'replica' && result.functions.length > 0) {
       const verdict = this.volatility.known(result.functions);
-      if (verdict === undefined) result = { ...result, reason: `${result.reason}; volatility of ${result.functions.join(', ')} not looked up yet` };
+      if (verdict === undefined)
+        result = {
+          ...result,
+          reason: `${result.reason}; volatility of ${result.functions.join(', ')} not looked up yet`,
+        };
       else if (!verdict.safe) result = { ...result, route: 'primary', kind: 'write', reason: verdict.reason };
     }
     return Object.freeze(result);
@@ -986,12 +1185,16 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.closing !== undefined) throw new RouterClosedError();
     return new RoutedPool(this, {
       entry: (sql, params) => checkStatement(this.classifier, sql, params),
-      statementName: (sql, entry) => (this.statementCacheEnabled && entry.classification.paramCount > 0 ? (entry.statementName ??= statementNameFor(sql)) : undefined),
+      statementName: (sql, entry) =>
+        this.statementCacheEnabled && entry.classification.paramCount > 0
+          ? (entry.statementName ??= statementNameFor(sql))
+          : undefined,
       pin: async (readOnly, holder) => {
         let target = readOnly ? (this.balancer.pick(this.healthyReplicas) ?? this.primary) : this.primary;
         const session = this.sessions.current();
         if (session?.consistency === 'read-your-writes') {
-          if (target !== this.primary && session.position !== undefined) target = this.freshReplica(session.position) ?? this.primary;
+          if (target !== this.primary && session.position !== undefined)
+            target = this.freshReplica(session.position) ?? this.primary;
           // What a pinned client commits is not probed: the session's later reads go to the primary, never stale.
           if (target === this.primary && !readOnly) this.noteWrite(session, undefined);
         }
@@ -1014,13 +1217,23 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         const values = (params ?? undefined) as readonly unknown[] | undefined;
         if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
         let statementName: string | undefined;
-        if (this.statementCacheEnabled && values !== undefined && values.length > 0) statementName = entry.statementName ??= statementNameFor(text);
+        if (this.statementCacheEnabled && values !== undefined && values.length > 0)
+          statementName = entry.statementName ??= statementNameFor(text);
         const { kind, statementCount, fingerprintHash } = entry.classification;
         const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
         const current = this.sessions.current();
         const session = current?.consistency === 'read-your-writes' ? current : undefined;
         if (entry.leavesSession) this.warnSessionState();
-        return { text, values, statementName, fingerprintHash, rowTemplate: entry.rowTemplate ?? undefined, groupable, session, leavesSession: entry.leavesSession };
+        return {
+          text,
+          values,
+          statementName,
+          fingerprintHash,
+          rowTemplate: entry.rowTemplate ?? undefined,
+          groupable,
+          session,
+          leavesSession: entry.leavesSession,
+        };
       },
       written: (statements, outcomes) => this.notePipelineWrites(statements, outcomes),
       unnestInsert: (template) => this.unnestInserts.get(template),
@@ -1044,7 +1257,16 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /** What `console.log(router)` shows: the nodes by label, never the pools (and secrets) behind them. */
   [INSPECT](depth: number, options: InspectOptions): string {
-    return inspectAs('QueryRouter', { primary: this.primary.node.label, replicas: this.replicas.map((replica) => replica.node.label), closed: this.closing !== undefined }, depth, options);
+    return inspectAs(
+      'QueryRouter',
+      {
+        primary: this.primary.node.label,
+        replicas: this.replicas.map((replica) => replica.node.label),
+        closed: this.closing !== undefined,
+      },
+      depth,
+      options,
+    );
   }
 
   /** A JSON-serialisable snapshot of the router: nodes, pools, routing counts and caches. */
@@ -1061,7 +1283,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         lastHealthError: this.health.lastError(node.name),
         breaker: breaker.state.state,
         breakerOpens: breaker.opens,
-        pool: { total: pool_.total, idle: pool_.idle, active: pool_.active, waiting: pool_.waiting, target: pool_.target, max: pool_.max, reserved: pool_.reserved },
+        pool: {
+          total: pool_.total,
+          idle: pool_.idle,
+          active: pool_.active,
+          waiting: pool_.waiting,
+          target: pool_.target,
+          max: pool_.max,
+          reserved: pool_.reserved,
+        },
         queries: pool_.queries,
         errors: pool_.errors,
         inFlight: pool_.inFlight,
@@ -1082,10 +1312,22 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     });
     const rate = (hits: number, misses: number): number => (hits + misses === 0 ? 0 : hits / (hits + misses));
     const statement = nodes.reduce(
-      (sum, node) => ({ hits: sum.hits + node.statementCache.hits, misses: sum.misses + node.statementCache.misses, evictions: sum.evictions + node.statementCache.evictions }),
+      (sum, node) => ({
+        hits: sum.hits + node.statementCache.hits,
+        misses: sum.misses + node.statementCache.misses,
+        evictions: sum.evictions + node.statementCache.evictions,
+      }),
       { hits: 0, misses: 0, evictions: 0 },
     );
-    const pipelines = { open: this.pipelines.size, queued: 0, held: 0, batches: 0, statements: 0, failed: 0, coalesced: 0 };
+    const pipelines = {
+      open: this.pipelines.size,
+      queued: 0,
+      held: 0,
+      batches: 0,
+      statements: 0,
+      failed: 0,
+      coalesced: 0,
+    };
     for (const pipeline of this.pipelines) {
       const one = pipeline.stats();
       pipelines.queued += one.queued;
@@ -1109,9 +1351,23 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       primary: this.primary.node.name,
       failovers: this.failovers,
       consistency: { mode: this.options.consistency, ...this.consistencyCounts },
-      classifierCache: { size: this.classifier.size, max: this.classifier.max, hits: this.classifier.hits, misses: this.classifier.misses, hitRate: rate(this.classifier.hits, this.classifier.misses) },
-      statementCache: { ...statement, maxPerConnection: this.options.statementCache.max, hitRate: rate(statement.hits, statement.misses) },
-      adaptive: { enabled: this.options.adaptive.enabled, patternsTracked: this.learner?.size ?? 0, patternsEvicted: this.learner?.evicted ?? 0 },
+      classifierCache: {
+        size: this.classifier.size,
+        max: this.classifier.max,
+        hits: this.classifier.hits,
+        misses: this.classifier.misses,
+        hitRate: rate(this.classifier.hits, this.classifier.misses),
+      },
+      statementCache: {
+        ...statement,
+        maxPerConnection: this.options.statementCache.max,
+        hitRate: rate(statement.hits, statement.misses),
+      },
+      adaptive: {
+        enabled: this.options.adaptive.enabled,
+        patternsTracked: this.learner?.size ?? 0,
+        patternsEvicted: this.learner?.evicted ?? 0,
+      },
       patterns: this.learner?.top(10) ?? [],
       scopes: this.scopes.snapshot(),
     };
@@ -1123,12 +1379,15 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.healthyReplicas.length > 0) return null;
     const why = this.replicas.map((node) => {
       const name = node.node.name;
-      if (!this.health.isHealthy(name)) return `${name}: health check failed (${this.health.lastError(name) ?? 'no answer'})`;
+      if (!this.health.isHealthy(name))
+        return `${name}: health check failed (${this.health.lastError(name) ?? 'no answer'})`;
       if (node.breaker.isOpen) return `${name}: circuit breaker open`;
-      if (this.health.isStandby(name) === false) return `${name}: not in recovery (a primary of its own), so not a replica of ${this.primary.node.name}`;
+      if (this.health.isStandby(name) === false)
+        return `${name}: not in recovery (a primary of its own), so not a replica of ${this.primary.node.name}`;
       if (node.diverged !== undefined) return `${name}: ${node.diverged}`;
       const lag = this.health.lag(name);
-      if (node.lagging && lag !== undefined) return `${name}: lags ${Math.round(lag.ms)} ms / ${lag.bytes} bytes (maxReplicaLagMs ${this.options.maxReplicaLagMs}${this.options.maxReplicaLagBytes > 0 ? `, maxReplicaLagBytes ${this.options.maxReplicaLagBytes}` : ''})`;
+      if (node.lagging && lag !== undefined)
+        return `${name}: lags ${Math.round(lag.ms)} ms / ${lag.bytes} bytes (maxReplicaLagMs ${this.options.maxReplicaLagMs}${this.options.maxReplicaLagBytes > 0 ? `, maxReplicaLagBytes ${this.options.maxReplicaLagBytes}` : ''})`;
       return `${name}: unavailable`;
     });
     return why.join('; ');
@@ -1141,7 +1400,9 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   close(options?: CloseOptions): Promise<void> {
     const timeoutMs = options?.timeoutMs;
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
-      return Promise.reject(new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`));
+      return Promise.reject(
+        new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`),
+      );
     }
     this.closing ??= (async () => {
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
@@ -1152,7 +1413,12 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       this.servers.clear();
       // Pipelines first: what they accepted is written before the pools close.
       const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
-      await (deadline === undefined ? pipelines : Promise.race([pipelines, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]));
+      await (deadline === undefined
+        ? pipelines
+        : Promise.race([
+            pipelines,
+            new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+          ]));
       await Promise.all([this.primary, ...this.replicas].map((node) => node.pool.end(deadline)));
       for (const node of [this.primary, ...this.replicas]) node.breaker.shutdown();
       await servers;

@@ -55,7 +55,11 @@ export interface SessionState {
  */
 export function positionOfToken(token: unknown, key: string): bigint {
   const position = parseLsn(token);
-  if (position === undefined) throw new ConfigError(key, `must be a token from router.consistencyToken() (a WAL position such as "0/16B3748"), got ${typeof token === 'string' ? JSON.stringify(token.slice(0, 40)) : typeof token}`);
+  if (position === undefined)
+    throw new ConfigError(
+      key,
+      `must be a token from router.consistencyToken() (a WAL position such as "0/16B3748"), got ${typeof token === 'string' ? JSON.stringify(token.slice(0, 40)) : typeof token}`,
+    );
   return position;
 }
 
@@ -81,9 +85,7 @@ export class Sessions {
   /** Whether any session was ever opened: until then statements skip the AsyncLocalStorage read. */
   used = false;
 
-  constructor(
-    private readonly defaults: { readonly consistency: Consistency; readonly waitForReplicaMs: number },
-  ) {}
+  constructor(private readonly defaults: { readonly consistency: Consistency; readonly waitForReplicaMs: number }) {}
 
   /** The session the caller runs in, if any. */
   current(): SessionState | undefined {
@@ -92,16 +94,22 @@ export class Sessions {
 
   /** Validates `options` and builds the state of a new session. */
   create(options: SessionOptions | undefined): SessionState {
-    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new ConfigError('session options', 'must be an object');
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new ConfigError('session options', 'must be an object');
     for (const key of Object.keys(options ?? {})) {
-      if (key !== 'consistency' && key !== 'after' && key !== 'waitForReplicaMs') throw new ConfigError(`session.${key}`, 'unknown option; expected one of consistency, after, waitForReplicaMs');
+      if (key !== 'consistency' && key !== 'after' && key !== 'waitForReplicaMs')
+        throw new ConfigError(`session.${key}`, 'unknown option; expected one of consistency, after, waitForReplicaMs');
     }
     const consistency = options?.consistency ?? this.defaults.consistency;
     if (consistency !== 'eventual' && consistency !== 'read-your-writes') {
-      throw new ConfigError('session.consistency', `must be 'eventual' or 'read-your-writes', got ${JSON.stringify(consistency)}`);
+      throw new ConfigError(
+        'session.consistency',
+        `must be 'eventual' or 'read-your-writes', got ${JSON.stringify(consistency)}`,
+      );
     }
     const wait = options?.waitForReplicaMs ?? this.defaults.waitForReplicaMs;
-    if (typeof wait !== 'number' || !Number.isInteger(wait) || wait < 0) throw new ConfigError('session.waitForReplicaMs', `must be an integer ≥ 0, got ${JSON.stringify(wait)}`);
+    if (typeof wait !== 'number' || !Number.isInteger(wait) || wait < 0)
+      throw new ConfigError('session.waitForReplicaMs', `must be an integer ≥ 0, got ${JSON.stringify(wait)}`);
     const position = options?.after === undefined ? undefined : positionOfToken(options.after, 'session.after');
     return { consistency, waitForReplicaMs: wait, position };
   }

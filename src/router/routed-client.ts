@@ -94,10 +94,23 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
    * Cursors and streams are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query<R extends unknown[] = unknown[]>(config: PgQueryConfig & { rowMode: 'array' }, values?: readonly unknown[]): Promise<QueryArrayResult<R>>;
-  query<R extends QueryResultRow = QueryResultRow>(config: PgQueryConfig, values?: readonly unknown[]): Promise<QueryResult<R>>;
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, callback: PgQueryCallback<R>): void;
-  query<R extends QueryResultRow = QueryResultRow>(textOrConfig: string | PgQueryConfig, values: readonly unknown[] | undefined, callback: PgQueryCallback<R>): void;
+  query<R extends unknown[] = unknown[]>(
+    config: PgQueryConfig & { rowMode: 'array' },
+    values?: readonly unknown[],
+  ): Promise<QueryArrayResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    config: PgQueryConfig,
+    values?: readonly unknown[],
+  ): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | PgQueryConfig,
+    callback: PgQueryCallback<R>,
+  ): void;
+  query<R extends QueryResultRow = QueryResultRow>(
+    textOrConfig: string | PgQueryConfig,
+    values: readonly unknown[] | undefined,
+    callback: PgQueryCallback<R>,
+  ): void;
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
     if (isCursor(textOrConfig)) throw cursorNotSupported();
@@ -131,7 +144,8 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
    * pg-pool does). Calling it twice throws `RouterError` (`PGR_CLIENT_RELEASED`), as pg-pool does.
    */
   release(error?: Error | boolean): void {
-    if (this.released) throw new RouterError('PGR_CLIENT_RELEASED', 'release() called on a client that was already released');
+    if (this.released)
+      throw new RouterError('PGR_CLIENT_RELEASED', 'release() called on a client that was already released');
     this.released = true;
     this.destroyOnRelease = error !== undefined && error !== false;
     this.host.released();
@@ -150,13 +164,25 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         this.attach(node, connection);
         return await this.onPinned(text as string, values, options, entry, pinning);
       }
-      return await this.onPinned(text as string, values, options, this.host.entry(text, values), this.host.pinning(text as string));
+      return await this.onPinned(
+        text as string,
+        values,
+        options,
+        this.host.entry(text, values),
+        this.host.pinning(text as string),
+      );
     } finally {
       if (--this.pending === 0 && this.released) this.giveBack();
     }
   }
 
-  private async onPinned(text: string, values: unknown, options: ResultOptions | undefined, entry: ClassifierEntry, pinning: Pinning): Promise<QueryResult> {
+  private async onPinned(
+    text: string,
+    values: unknown,
+    options: ResultOptions | undefined,
+    entry: ClassifierEntry,
+    pinning: Pinning,
+  ): Promise<QueryResult> {
     const connection = this.connection!;
     this.session |= pinning.session;
     if (pinning.dropsStatements) this.unnamed = true;
@@ -168,7 +194,13 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
       throw error;
     } finally {
       // A transaction alone pins until it ends; PostgreSQL's own transaction status says when.
-      if (this.connection === connection && this.session === 0 && connection.transactionStatus === 'I' && !this.released) this.detach()?.release();
+      if (
+        this.connection === connection &&
+        this.session === 0 &&
+        connection.transactionStatus === 'I' &&
+        !this.released
+      )
+        this.detach()?.release();
     }
   }
 
@@ -210,7 +242,8 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
     const status = connection.transactionStatus;
     const inTransaction = status !== 'I';
     if (!inTransaction && !settings) return connection.release();
-    const reset = inTransaction && settings ? `ROLLBACK; ${RESET_SETTINGS}` : inTransaction ? 'ROLLBACK' : RESET_SETTINGS;
+    const reset =
+      inTransaction && settings ? `ROLLBACK; ${RESET_SETTINGS}` : inTransaction ? 'ROLLBACK' : RESET_SETTINGS;
     connection.query(reset).then(
       () => connection.release(),
       () => connection.release(true),
@@ -220,5 +253,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
 
 /** The error for a statement on a client whose pinned connection failed. */
 function connectionLost(cause: Error): QueryError {
-  return new QueryError('08003', `this client's connection was lost (${cause.message}); release it and take another`, { cause });
+  return new QueryError('08003', `this client's connection was lost (${cause.message}); release it and take another`, {
+    cause,
+  });
 }

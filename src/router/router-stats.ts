@@ -26,7 +26,15 @@ export interface NodeStats {
    * size when `adaptive.enabled`, else `max`; never below `reserved`), the configured `max`, and the connections
    * `reserved` for pre-warmed workload scopes (`router.prewarm()`) until their runs end.
    */
-  readonly pool: { readonly total: number; readonly idle: number; readonly active: number; readonly waiting: number; readonly target: number; readonly max: number; readonly reserved: number };
+  readonly pool: {
+    readonly total: number;
+    readonly idle: number;
+    readonly active: number;
+    readonly waiting: number;
+    readonly target: number;
+    readonly max: number;
+    readonly reserved: number;
+  };
   /** Statements run on this node, and how many failed (any cause). */
   readonly queries: number;
   readonly errors: number;
@@ -79,7 +87,15 @@ export interface RouterStats {
    * The pipelines this router made and that are not closed, summed: `open` pipelines, statements `queued` for a
    * batch, `held` (queued or in flight), `batches`, `statements` and `failed` so far, and `coalesced` statements.
    */
-  readonly pipelines: { readonly open: number; readonly queued: number; readonly held: number; readonly batches: number; readonly statements: number; readonly failed: number; readonly coalesced: number };
+  readonly pipelines: {
+    readonly open: number;
+    readonly queued: number;
+    readonly held: number;
+    readonly batches: number;
+    readonly statements: number;
+    readonly failed: number;
+    readonly coalesced: number;
+  };
   /**
    * Routing decisions: statements (and transactions) sent to the primary and to replicas, how many had their
    * route forced by the caller, how many reads went to the primary because of a VOLATILE (or unknown) function,
@@ -122,9 +138,21 @@ export interface RouterStats {
     readonly writesTracked: number;
   };
   /** The classification cache (keyed by SQL text). */
-  readonly classifierCache: { readonly size: number; readonly max: number; readonly hits: number; readonly misses: number; readonly hitRate: number };
+  readonly classifierCache: {
+    readonly size: number;
+    readonly max: number;
+    readonly hits: number;
+    readonly misses: number;
+    readonly hitRate: number;
+  };
   /** Prepared statements over all nodes and connections. */
-  readonly statementCache: { readonly hits: number; readonly misses: number; readonly evictions: number; readonly maxPerConnection: number; readonly hitRate: number };
+  readonly statementCache: {
+    readonly hits: number;
+    readonly misses: number;
+    readonly evictions: number;
+    readonly maxPerConnection: number;
+    readonly hitRate: number;
+  };
   /** Whether adaptive sizing is on; how many query patterns are tracked and how many were forgotten for room. */
   readonly adaptive: { readonly enabled: boolean; readonly patternsTracked: number; readonly patternsEvicted: number };
   /** The ten most frequent query patterns now (see `router.patterns()`). */

@@ -35,7 +35,8 @@ export interface Token {
 }
 
 /** The outcome of lexing: the tokens, or the reason the text cannot be read. */
-export type LexResult = { readonly ok: true; readonly tokens: Token[] } | { readonly ok: false; readonly error: string };
+export type LexResult =
+  { readonly ok: true; readonly tokens: Token[] } | { readonly ok: false; readonly error: string };
 
 const CH_TAB = 9;
 const CH_LF = 10;
@@ -65,9 +66,11 @@ const CH_UNDERSCORE = 95;
 
 const isDigit = (c: number): boolean => c >= CH_0 && c <= CH_9;
 // PostgreSQL treats every byte ≥ 0x80 as an identifier character, so any non-ASCII code unit does too here.
-const isIdentStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === CH_UNDERSCORE || c >= 128;
+const isIdentStart = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === CH_UNDERSCORE || c >= 128;
 const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === CH_DOLLAR;
-const isSpace = (c: number): boolean => c === CH_SPACE || c === CH_TAB || c === CH_LF || c === CH_CR || c === CH_FF || c === CH_VT;
+const isSpace = (c: number): boolean =>
+  c === CH_SPACE || c === CH_TAB || c === CH_LF || c === CH_CR || c === CH_FF || c === CH_VT;
 // The characters PostgreSQL allows in operators.
 const isOpChar = (c: number): boolean => '+-*/<>=~!@#%^&|`?'.includes(String.fromCharCode(c));
 
@@ -126,7 +129,11 @@ export function lexSql(sql: string): LexResult {
         const quote = sql.charCodeAt(i + 2);
         if (quote === CH_SQUOTE || quote === CH_DQUOTE) {
           const end = skipQuoted(sql, i + 3, quote, false);
-          if (end < 0) return { ok: false, error: quote === CH_SQUOTE ? 'unterminated string literal' : 'unterminated quoted identifier' };
+          if (end < 0)
+            return {
+              ok: false,
+              error: quote === CH_SQUOTE ? 'unterminated string literal' : 'unterminated quoted identifier',
+            };
           if (quote === CH_SQUOTE) {
             tokens.push({ type: 'string', text: sql.slice(start, end), start, end });
             i = end;
@@ -195,8 +202,14 @@ export function lexSql(sql: string): LexResult {
       while (j < n) {
         const d = sql.charCodeAt(j);
         if (isDigit(d) || d === CH_UNDERSCORE || (d === CH_DOT && sql.charCodeAt(j + 1) !== CH_DOT)) j++;
-        else if ((d | 0x20) === 101 /* e */ && (isDigit(sql.charCodeAt(j + 1)) || ((sql.charCodeAt(j + 1) === 43 || sql.charCodeAt(j + 1) === CH_MINUS) && isDigit(sql.charCodeAt(j + 2))))) j += 2;
-        else if (isIdentStart(d)) j++; // hexadecimal / octal / binary integers (0x1F) and trailing junk stay one token
+        else if (
+          (d | 0x20) === 101 /* e */ &&
+          (isDigit(sql.charCodeAt(j + 1)) ||
+            ((sql.charCodeAt(j + 1) === 43 || sql.charCodeAt(j + 1) === CH_MINUS) && isDigit(sql.charCodeAt(j + 2))))
+        )
+          j += 2;
+        else if (isIdentStart(d))
+          j++; // hexadecimal / octal / binary integers (0x1F) and trailing junk stay one token
         else break;
       }
       tokens.push({ type: 'number', text: sql.slice(i, j), start, end: j });

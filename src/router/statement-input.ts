@@ -23,16 +23,24 @@ export function checkStatement(classifier: Classifier, sql: unknown, params: unk
   }
   if (entry.containsNul) {
     // The protocol sends statement text NUL-terminated: PostgreSQL would answer 08P01 (protocol violation).
-    throw new QueryError('PGR_INVALID_QUERY', 'SQL contains a NUL character (\\0), which PostgreSQL cannot accept in a statement', {
-      context: { fingerprintHash: classification.fingerprintHash },
-    });
+    throw new QueryError(
+      'PGR_INVALID_QUERY',
+      'SQL contains a NUL character (\\0), which PostgreSQL cannot accept in a statement',
+      {
+        context: { fingerprintHash: classification.fingerprintHash },
+      },
+    );
   }
   const given = (params as readonly unknown[] | undefined | null)?.length ?? 0;
   if (given > MAX_PARAMETERS) {
     // Bind counts parameters in 16 bits: more would be cut short on the wire.
-    throw new QueryError('PGR_PARAMETER_COUNT', `a statement takes at most ${MAX_PARAMETERS} parameters, got ${given}`, {
-      context: { fingerprintHash: classification.fingerprintHash },
-    });
+    throw new QueryError(
+      'PGR_PARAMETER_COUNT',
+      `a statement takes at most ${MAX_PARAMETERS} parameters, got ${given}`,
+      {
+        context: { fingerprintHash: classification.fingerprintHash },
+      },
+    );
   }
   // Text the lexer could not read has no known parameter count; PostgreSQL will report what is wrong with it.
   const readable = classification.statementCount > 0;

@@ -35,22 +35,33 @@ export interface TransactionClient {
   transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
-const ISOLATION_LEVELS: readonly IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable'];
+const ISOLATION_LEVELS: readonly IsolationLevel[] = [
+  'read uncommitted',
+  'read committed',
+  'repeatable read',
+  'serializable',
+];
 
 /** Validated transaction options and the BEGIN statement they make. */
 export function parseTransactionOptions(options: unknown): { begin: string; readOnly: boolean; serializable: boolean } {
   if (options === undefined) return { begin: 'BEGIN', readOnly: false, serializable: false };
-  if (typeof options !== 'object' || options === null) throw new ConfigError('transaction options', 'must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('transaction options', 'must be an object');
   const record = options as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (key !== 'isolationLevel' && key !== 'readOnly') throw new ConfigError(`transaction.${key}`, 'unknown option; expected isolationLevel, readOnly');
+    if (key !== 'isolationLevel' && key !== 'readOnly')
+      throw new ConfigError(`transaction.${key}`, 'unknown option; expected isolationLevel, readOnly');
   }
   const level = record['isolationLevel'];
   if (level !== undefined && !ISOLATION_LEVELS.includes(level as IsolationLevel)) {
-    throw new ConfigError('transaction.isolationLevel', `must be one of ${ISOLATION_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+    throw new ConfigError(
+      'transaction.isolationLevel',
+      `must be one of ${ISOLATION_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+    );
   }
   const readOnly = record['readOnly'] ?? false;
-  if (typeof readOnly !== 'boolean') throw new ConfigError('transaction.readOnly', `must be a boolean, got ${JSON.stringify(readOnly)}`);
+  if (typeof readOnly !== 'boolean')
+    throw new ConfigError('transaction.readOnly', `must be a boolean, got ${JSON.stringify(readOnly)}`);
   let begin = 'BEGIN';
   if (level !== undefined) begin += ` ISOLATION LEVEL ${(level as string).toUpperCase()}`;
   if (readOnly) begin += ' READ ONLY';
@@ -71,11 +82,16 @@ export class Transaction implements TransactionClient {
     private readonly statementCacheEnabled: boolean,
   ) {}
 
-  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    if (this.finished) throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
+  async query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<R>> {
+    if (this.finished)
+      throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
     const entry = checkStatement(this.classifier, sql, params);
     let name: string | undefined;
-    if (this.statementCacheEnabled && params !== undefined && params.length > 0) name = entry.statementName ??= statementNameFor(sql);
+    if (this.statementCacheEnabled && params !== undefined && params.length > 0)
+      name = entry.statementName ??= statementNameFor(sql);
     try {
       return await this.connection.query<R>(sql, params, name);
     } catch (error) {
@@ -90,11 +106,15 @@ export class Transaction implements TransactionClient {
   }
 
   async transaction<T>(fn: (tx: TransactionClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    if (this.finished) throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
+    if (this.finished)
+      throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
     if (typeof fn !== 'function') throw new ConfigError('transaction', 'expects a callback (tx) => Promise');
     const { readOnly, begin } = parseTransactionOptions(options);
     if (readOnly || begin !== 'BEGIN') {
-      throw new ConfigError('transaction', 'a nested transaction is a SAVEPOINT of the outer one: it cannot set isolationLevel or readOnly');
+      throw new ConfigError(
+        'transaction',
+        'a nested transaction is a SAVEPOINT of the outer one: it cannot set isolationLevel or readOnly',
+      );
     }
     const savepoint = `pgr_savepoint_${++this.savepoints}`;
     const failure = this.failure;

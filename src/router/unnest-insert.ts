@@ -22,7 +22,7 @@ export type ColumnCatalogLookup = (table: string, columns: readonly string[]) =>
  * and `bit(1)`, so a cast to them would truncate. The column's own modifier is still checked on assignment.
  */
 export const COLUMN_CATALOG_SQL =
-  'SELECT a.attname, pg_catalog.quote_ident(n.nspname) || \'.\' || pg_catalog.quote_ident(t.typname) AS type, t.typtype, t.typcategory, t.typdelim ' +
+  "SELECT a.attname, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS type, t.typtype, t.typcategory, t.typdelim " +
   'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ' +
   'WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])';
 
@@ -63,7 +63,11 @@ function unnestSelect(types: readonly string[]): string {
  * rather than reasoned about.
  */
 export class UnnestInserts {
-  private readonly forms = new LRUCache<string, UnnestInsert | typeof NONE>({ max: 1_000, ttl: TTL_MS, ttlAutopurge: false });
+  private readonly forms = new LRUCache<string, UnnestInsert | typeof NONE>({
+    max: 1_000,
+    ttl: TTL_MS,
+    ttlAutopurge: false,
+  });
   private readonly pending = new Map<string, Promise<UnnestInsert | undefined>>();
   lookups = 0;
 
@@ -102,7 +106,12 @@ export class UnnestInserts {
     const types: string[] = [];
     for (const column of template.columns) {
       const row = rows.find((candidate) => candidate.attname === column);
-      if (row === undefined || row.typcategory === 'A' || row.typdelim !== ',' || row.typtype !== 'b' && row.typtype !== 'e' && row.typtype !== 'r' && row.typtype !== 'm') {
+      if (
+        row === undefined ||
+        row.typcategory === 'A' ||
+        row.typdelim !== ',' ||
+        (row.typtype !== 'b' && row.typtype !== 'e' && row.typtype !== 'r' && row.typtype !== 'm')
+      ) {
         this.forms.set(template.head, NONE);
         return undefined;
       }

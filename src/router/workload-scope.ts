@@ -41,9 +41,26 @@ function hasControlCharacter(text: string): boolean {
 
 /** `name` if it is a valid scope name; otherwise a {@link ConfigError} naming `key`. */
 export function checkScopeName(name: unknown, key: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_SCOPE_NAME_LENGTH || hasControlCharacter(name)) {
-    const got = typeof name === 'string' ? (name.length === 0 ? 'an empty string' : name.length > MAX_SCOPE_NAME_LENGTH ? `${name.length} characters` : 'control characters') : name === null ? 'null' : typeof name;
-    throw new ConfigError(key, `must be a non-empty string of at most ${MAX_SCOPE_NAME_LENGTH} characters without control characters, got ${got}`);
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > MAX_SCOPE_NAME_LENGTH ||
+    hasControlCharacter(name)
+  ) {
+    const got =
+      typeof name === 'string'
+        ? name.length === 0
+          ? 'an empty string'
+          : name.length > MAX_SCOPE_NAME_LENGTH
+            ? `${name.length} characters`
+            : 'control characters'
+        : name === null
+          ? 'null'
+          : typeof name;
+    throw new ConfigError(
+      key,
+      `must be a non-empty string of at most ${MAX_SCOPE_NAME_LENGTH} characters without control characters, got ${got}`,
+    );
   }
   return name;
 }
@@ -125,7 +142,12 @@ export class WorkloadScopes {
       reservation.timer.unref();
     }
     await Promise.all(reservation.sizes.map((size, node) => (size > 0 ? this.pools.reserve(node, size) : undefined)));
-    return { scope: name, connections: Object.fromEntries(this.nodes.map((node, i) => [node, reservation.sizes[i] ?? 0]).filter(([, size]) => (size as number) > 0)) };
+    return {
+      scope: name,
+      connections: Object.fromEntries(
+        this.nodes.map((node, i) => [node, reservation.sizes[i] ?? 0]).filter(([, size]) => (size as number) > 0),
+      ),
+    };
   }
 
   /** Every tracked scope, most recently used first. */
@@ -136,7 +158,8 @@ export class WorkloadScopes {
   /** Connections reserved now per node index, over all pending pre-warms. */
   reserved(): number[] {
     const total = new Array<number>(this.nodes.length).fill(0);
-    for (const list of this.reservations.values()) for (const reservation of list) reservation.sizes.forEach((size, i) => (total[i]! += size));
+    for (const list of this.reservations.values())
+      for (const reservation of list) reservation.sizes.forEach((size, i) => (total[i]! += size));
     return total;
   }
 

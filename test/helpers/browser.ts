@@ -6,7 +6,12 @@ export interface FoundBrowser {
   readonly source: 'CHROMIUM_PATH' | 'system' | '@sparticuz/chromium';
 }
 
-const SYSTEM_BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const SYSTEM_BROWSERS = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 
 /**
  * Flags for a headless browser on a machine with no network but loopback: without the background-networking

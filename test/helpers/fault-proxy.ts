@@ -14,10 +14,12 @@ export interface ServerMessage {
 export type CutWhen = (message: ServerMessage) => boolean;
 
 /** Cut right after a commit point: the ReadyForQuery (idle) that follows a write's or COMMIT's CommandComplete. */
-export const AFTER_COMMIT: CutWhen = ({ type, text, lastTag }) => type === 'Z' && text === 'I' && /^(INSERT|UPDATE|DELETE|COMMIT|MERGE)\b/.test(lastTag);
+export const AFTER_COMMIT: CutWhen = ({ type, text, lastTag }) =>
+  type === 'Z' && text === 'I' && /^(INSERT|UPDATE|DELETE|COMMIT|MERGE)\b/.test(lastTag);
 
 /** Cut inside an open transaction, right after a write's CommandComplete reached the client's side of the server. */
-export const INSIDE_TRANSACTION: CutWhen = ({ type, text, lastTag }) => type === 'Z' && text === 'T' && /^(INSERT|UPDATE|DELETE)\b/.test(lastTag);
+export const INSIDE_TRANSACTION: CutWhen = ({ type, text, lastTag }) =>
+  type === 'Z' && text === 'T' && /^(INSERT|UPDATE|DELETE)\b/.test(lastTag);
 
 /** Cut at the `n`-th CommandComplete whose tag starts with `tag` (counted from when the cut is armed). */
 export function nthCommandComplete(tag: string, n: number): CutWhen {
@@ -83,7 +85,12 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         if (pending.length - offset < 1 + length) break;
         const type = String.fromCharCode(pending[offset]!);
         const body = pending.subarray(offset + 5, offset + 1 + length);
-        const text = type === 'C' ? body.subarray(0, body.indexOf(0)).toString('utf8') : type === 'Z' ? String.fromCharCode(body[0]!) : '';
+        const text =
+          type === 'C'
+            ? body.subarray(0, body.indexOf(0)).toString('utf8')
+            : type === 'Z'
+              ? String.fromCharCode(body[0]!)
+              : '';
         const message = { type, text, lastTag };
         if (type === 'C') lastTag = text;
         if (armed !== undefined && !cut && armed.when(message)) {

@@ -47,7 +47,9 @@ export class OutcomeLedger {
     await client.connect();
     let present: Map<number, number>;
     try {
-      const { rows } = await client.query<{ id: string; n: string }>(`SELECT ${idColumn} AS id, count(*) AS n FROM ${table} GROUP BY ${idColumn}`);
+      const { rows } = await client.query<{ id: string; n: string }>(
+        `SELECT ${idColumn} AS id, count(*) AS n FROM ${table} GROUP BY ${idColumn}`,
+      );
       present = new Map(rows.map((row) => [Number(row.id), Number(row.n)]));
     } finally {
       await client.end();
@@ -57,10 +59,14 @@ export class OutcomeLedger {
       const n = present.get(id) ?? 0;
       if (outcome === 'pending') breaches.push(`id ${id}: still pending`);
       else if (outcome === 'resolved' && n !== 1) breaches.push(`id ${id}: resolved, but present ${n} times`);
-      else if (outcome === 'rejected' && n !== 0) breaches.push(`id ${id}: rejected as not done (${String((this.errors.get(id) as Error)?.message)}), but present ${n} times`);
+      else if (outcome === 'rejected' && n !== 0)
+        breaches.push(
+          `id ${id}: rejected as not done (${String((this.errors.get(id) as Error)?.message)}), but present ${n} times`,
+        );
       else if (outcome === 'unknown' && n > 1) breaches.push(`id ${id}: outcome unknown, but present ${n} times`);
     }
-    for (const [id, n] of present) if (!this.outcomes.has(id)) breaches.push(`id ${id}: present ${n} times, never written`);
+    for (const [id, n] of present)
+      if (!this.outcomes.has(id)) breaches.push(`id ${id}: present ${n} times, never written`);
     return breaches;
   }
 }
