@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { classifyQuery } from '../src/index.js';
-import { Classifier } from '../src/router/classifier.js';
+import { Classifier } from '../src/sql/classifier.js';
 import type { Measurement, TargetOutcome } from './report.js';
 import { median, percentileOfSorted } from './stats.js';
 import { formatMicros, formatNanos, formatRate, formatRatio, formatTarget, type TableRow } from './table.js';
@@ -132,7 +132,7 @@ export function measureClassification(
 }
 
 function loadParser(): SqlParser {
-  // The PostgreSQL-only build, as src/router/sql-ast.ts loads it.
+  // The PostgreSQL-only build, as src/sql/ast.ts loads it.
   const require = createRequire(import.meta.url);
   const module = require('node-sql-parser/build/postgresql') as { Parser: new () => SqlParser };
   return new module.Parser();

@@ -3,8 +3,8 @@
  * and input that must never make `classifyQuery` throw.
  */
 import { describe, expect, it } from 'vitest';
-import { classifyQuery } from '../src/router/classify.js';
-import type { Classification, StatementKind } from '../src/router/classification.js';
+import { classifyQuery } from '../src/sql/classify.js';
+import type { Classification, StatementKind } from '../src/sql/classification.js';
 import { classificationCorpus, type CorpusCase } from './fixtures/classification-corpus.js';
 
 const KINDS: readonly StatementKind[] = [

@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyQuery } from '../src/router/classify.js';
+import { classifyQuery } from '../src/sql/classify.js';
 
 const RUNS = 600;
 

@@ -10,13 +10,7 @@ import {
   type RoutedClient,
   type RoutedPool,
 } from '../src/index.js';
-import {
-  SESSION_IDENTITY,
-  SESSION_SETTINGS,
-  SESSION_STATE,
-  UNPINNED,
-  pinningOf,
-} from '../src/router/pg-pool-pinning.js';
+import { SESSION_IDENTITY, SESSION_SETTINGS, SESSION_STATE, UNPINNED, pinningOf } from '../src/sql/pinning.js';
 import { sharedCluster } from './helpers/cluster.js';
 import { until } from './helpers/wait.js';
 

@@ -1,3 +1,5 @@
+import type { RowTemplate } from '../sql/insert-template.js';
+export type { RowTemplate };
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 
 /** The key under which a router offers its {@link PipelineBackend}; a symbol, so it is no part of the router's API. */
@@ -58,23 +60,6 @@ export interface AttachedPipeline {
 /** Anything that offers a {@link PipelineBackend}: a `QueryRouter`. */
 export interface PipelineHost {
   [PIPELINE_BACKEND](): PipelineBackend;
-}
-
-/**
- * How a single-row `INSERT … VALUES (…)` can be repeated for more rows: the text up to and including `VALUES`,
- * and the row tuple as text pieces and parameter numbers (1-based), which are renumbered for each extra row.
- */
-export interface RowTemplate {
-  readonly head: string;
-  readonly tuple: readonly (string | number)[];
-  /** Parameters per row. */
-  readonly paramCount: number;
-  /** The target table as written (`events`, `app."Events"`). */
-  readonly table: string;
-  /** The target columns, folded as PostgreSQL folds identifiers. */
-  readonly columns: readonly string[];
-  /** When the row is nothing but distinct parameters, the parameter number (1-based) of each column. */
-  readonly columnParams: readonly number[] | undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { CustomTypesConfig } from 'pg';
 import type { FallbackFunction } from '../config/index.js';
-import type { Route } from './classification.js';
+import type { Route } from '../sql/classification.js';
 
 /** Per-call options of {@link QueryRouter.query}. */
 export interface QueryOptions {

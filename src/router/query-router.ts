@@ -27,10 +27,10 @@ import {
   type PipelineOptions,
   type PipelineStatement,
 } from '../pipeline/index.js';
-import { insertRowTemplate } from './insert-template.js';
-import type { Classification, Route } from './classification.js';
-import { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
-import { classifyQuery } from './classify.js';
+import { insertRowTemplate } from '../sql/insert-template.js';
+import type { Classification, Route } from '../sql/classification.js';
+import { Classifier, statementNameFor, type ClassifierEntry } from '../sql/classifier.js';
+import { classifyQuery } from '../sql/classify.js';
 import { FUNCTION_CATALOG_SQL, FunctionVolatility, type FunctionCatalogRow } from './function-volatility.js';
 import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
 import { createBalancer, type ReplicaBalancer } from './replica-balancer.js';
@@ -225,7 +225,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /**
    * Configuration presets — `development`, `production`, `highThroughput`, `lowLatency`, `reliable` — for the
-   * pool, breaker, cache and adaptive settings; each setting's reason is documented in `src/config-profiles.ts` and
+   * pool, breaker, cache and adaptive settings; each setting's reason is documented in `src/config/profiles.ts` and
    * the README. Spread one under your options, or name it with the `profile` option to merge section by section.
    *
    * @example

@@ -1,6 +1,6 @@
-import { SESSION_SETTINGS, SESSION_STATE, pinningOf } from './pg-pool-pinning.js';
+import { SESSION_SETTINGS, SESSION_STATE, pinningOf } from './pinning.js';
 import { LRUCache } from 'lru-cache';
-import type { RowTemplate } from '../pipeline/index.js';
+import type { RowTemplate } from './insert-template.js';
 import type { Classification } from './classification.js';
 import { classifyQuery } from './classify.js';
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-import { lexSql, type Token } from './sql-lexer.js';
+import { lexSql, type Token } from './lexer.js';
 
 /**
  * Which statements tie a pool client to one connection, read from the SQL text alone.

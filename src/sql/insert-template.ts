@@ -1,5 +1,21 @@
-import type { RowTemplate } from '../pipeline/index.js';
-import { lexSql, type Token } from './sql-lexer.js';
+import { lexSql, type Token } from './lexer.js';
+
+/**
+ * How a single-row `INSERT … VALUES (…)` can be repeated for more rows: the text up to and including `VALUES`,
+ * and the row tuple as text pieces and parameter numbers (1-based), which are renumbered for each extra row.
+ */
+export interface RowTemplate {
+  readonly head: string;
+  readonly tuple: readonly (string | number)[];
+  /** Parameters per row. */
+  readonly paramCount: number;
+  /** The target table as written (`events`, `app."Events"`). */
+  readonly table: string;
+  /** The target columns, folded as PostgreSQL folds identifiers. */
+  readonly columns: readonly string[];
+  /** When the row is nothing but distinct parameters, the parameter number (1-based) of each column. */
+  readonly columnParams: readonly number[] | undefined;
+}
 
 const isName = (token: Token | undefined): boolean =>
   token !== undefined && (token.type === 'word' || token.type === 'qident');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Token } from './sql-lexer.js';
+import type { Token } from './lexer.js';
 
 const NO_SPACE_BEFORE = new Set<Token['type']>(['comma', 'rparen', 'dot', 'cast', 'lbracket', 'rbracket']);
 const NO_SPACE_AFTER = new Set<Token['type']>(['lparen', 'dot', 'cast', 'lbracket']);

@@ -1,0 +1,4 @@
+export { classifyQuery } from './classify.js';
+export type { Classification, Route, StatementKind } from './classification.js';
+export { Classifier, statementNameFor, type ClassifierEntry } from './classifier.js';
+export { insertRowTemplate, type RowTemplate } from './insert-template.js';
