@@ -1,13 +1,20 @@
 export { QueryRouter } from './query-router.js';
 export type { WorkloadPatterns } from './query-router.js';
-export type { QueryOptions, CloseOptions } from './query-options.js';
+export type { QueryOptions, CloseOptions } from '../config/index.js';
 export type { RouterEvents } from './router-events.js';
 export { classifyQuery } from '../sql/index.js';
 export type { Classification, Route, StatementKind } from '../sql/index.js';
 export type { TransactionClient, TransactionOptions, IsolationLevel } from './transaction.js';
-export type { RoutedPool, RoutedPoolEvents, RoutedPoolOptions } from './pg-pool-adapter.js';
-export type { RoutedClient, RoutedClientEvents } from './routed-client.js';
-export type { PgQueryConfig, PgQueryCallback, QueryCursor } from './pg-query-arguments.js';
+export type {
+  RoutedPool,
+  RoutedPoolEvents,
+  RoutedPoolOptions,
+  RoutedClient,
+  RoutedClientEvents,
+  PgQueryConfig,
+  PgQueryCallback,
+  QueryCursor,
+} from '../pg-compat/index.js';
 export type { RouterStats, NodeStats } from './router-stats.js';
 export type { SessionOptions } from './read-consistency.js';
 export { MAX_SCOPES, MAX_SCOPE_NAME_LENGTH, PREWARM_WAIT_MS } from './workload-scope.js';

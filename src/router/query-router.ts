@@ -72,10 +72,9 @@ import {
 } from './read-consistency.js';
 import { PROFILES, type ConfigurationProfile, type ProfileName } from '../config/index.js';
 import { PREWARM_WAIT_MS, WorkloadScopes, enterScopes, leaveScopes, type ScopePrewarm } from './workload-scope.js';
-import { RoutedPool } from './pg-pool-adapter.js';
-import { checkResultOptions } from './pg-query-arguments.js';
-import { INSPECT, inspectAs } from './safe-inspect.js';
-import type { CloseOptions, QueryOptions } from './query-options.js';
+import { RoutedPool, checkResultOptions } from '../pg-compat/index.js';
+import { INSPECT, inspectAs } from '../safe-inspect.js';
+import type { CloseOptions, QueryOptions } from '../config/index.js';
 import type { RouterEvents } from './router-events.js';
 import type { InspectOptions } from 'node:util';
 

@@ -1,4 +1,4 @@
-import { INSPECT, inspectAs } from './safe-inspect.js';
+import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { ConfigError, RouterError } from '../errors.js';

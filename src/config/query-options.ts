@@ -1,5 +1,5 @@
 import type { CustomTypesConfig } from 'pg';
-import type { FallbackFunction } from '../config/index.js';
+import type { FallbackFunction } from './options.js';
 import type { Route } from '../sql/classification.js';
 
 /** Per-call options of {@link QueryRouter.query}. */

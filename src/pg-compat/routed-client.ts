@@ -1,4 +1,4 @@
-import { INSPECT, inspectAs } from './safe-inspect.js';
+import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
@@ -17,7 +17,7 @@ import {
   type PgQueryConfig,
   type QueryCursor,
   type ResultOptions,
-} from './pg-query-arguments.js';
+} from './query-arguments.js';
 
 /** What every client of one routed pool shares: the router's routing, classification and connections. */
 export interface ClientHost {

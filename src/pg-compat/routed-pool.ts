@@ -1,4 +1,4 @@
-import { INSPECT, inspectAs } from './safe-inspect.js';
+import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
@@ -17,9 +17,9 @@ import {
   type PgQueryConfig,
   type QueryCursor,
   type ResultOptions,
-} from './pg-query-arguments.js';
+} from './query-arguments.js';
 import type { ResolvedOptions } from '../config/index.js';
-import type { QueryOptions } from './query-options.js';
+import type { QueryOptions } from '../config/query-options.js';
 import { RoutedClient, type ClientHost } from './routed-client.js';
 
 /** What a pool from `asPool()` needs of its router, and nothing more (so it does not depend on `QueryRouter`). */
