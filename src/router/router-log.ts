@@ -8,7 +8,15 @@ import type { RouterEvents } from './router-events.js';
  * statements, idle connection errors and warnings. Error messages pass through `redactSecrets`, so a connection
  * string that a driver put in a message never reaches the log.
  */
-export function logRouterEvents(router: EventEmitter<RouterEvents>, logger: Logger): void {
+export function logRouterEvents(
+  router: EventEmitter<RouterEvents>,
+  logger: Logger,
+  nodes: { readonly primary: string; readonly replicas: readonly string[] },
+): void {
+  logger.info(
+    { event: 'started', ...nodes },
+    `router started: primary ${nodes.primary}, ${nodes.replicas.length} replica(s)`,
+  );
   router.on('breakerOpen', ({ node, retryAt }) =>
     logger.warn(
       { event: 'breakerOpen', node, retryAt: new Date(retryAt).toISOString() },

@@ -1,5 +1,11 @@
 import type { ConnectionHealthStats, RecycleCounts, StatementCacheCounters } from '../pool/index.js';
 import type { PatternSnapshot, ScopeSnapshot } from '../adaptive/index.js';
+import type { PipelineStats } from '../pipeline/index.js';
+import type { RoutingCounts } from './node-choice.js';
+import type { ConsistencyCounts } from './read-your-writes.js';
+
+/** The counts of each pipeline that `stats().pipelines` sums. */
+export type SummedPipelineCounts = 'queued' | 'held' | 'batches' | 'statements' | 'failed' | 'coalesced';
 
 /** One node in {@link RouterStats}. */
 export interface NodeStats {
@@ -87,32 +93,14 @@ export interface RouterStats {
    * The pipelines this router made and that are not closed, summed: `open` pipelines, statements `queued` for a
    * batch, `held` (queued or in flight), `batches`, `statements` and `failed` so far, and `coalesced` statements.
    */
-  readonly pipelines: {
-    readonly open: number;
-    readonly queued: number;
-    readonly held: number;
-    readonly batches: number;
-    readonly statements: number;
-    readonly failed: number;
-    readonly coalesced: number;
-  };
+  readonly pipelines: { readonly open: number } & Pick<PipelineStats, SummedPipelineCounts>;
   /**
-   * Routing decisions: statements (and transactions) sent to the primary and to replicas, how many had their
-   * route forced by the caller, how many reads went to the primary because of a VOLATILE (or unknown) function,
-   * and how many catalog look-ups that took.
+   * Routing decisions: statements (and transactions) sent to the primary and to replicas, forced routes, reads kept
+   * on the primary by a VOLATILE (or unknown) function and the catalog look-ups that took, read and caller
+   * fallbacks, self-healed misroutes; and which replicas take reads now.
    */
-  readonly routing: {
-    readonly primary: number;
-    readonly replica: number;
-    readonly forced: number;
-    readonly volatileFunction: number;
+  readonly routing: Readonly<RoutingCounts> & {
     readonly catalogLookups: number;
-    /** Reads retried on another replica or the primary after their replica failed. */
-    readonly readFallbacks: number;
-    /** Statements answered by a caller's `fallback`. */
-    readonly callerFallbacks: number;
-    /** Writes a replica refused (SQLSTATE 25006) that were re-run on the primary, their verdict corrected. */
-    readonly selfHealed: number;
     /** Replicas in the balancer now: healthy, breaker not open. */
     readonly replicasAvailable: number;
     /** True when no replica can take reads, so reads run on the primary (unless `readFallback: 'replicas-only'`). */
@@ -124,19 +112,8 @@ export interface RouterStats {
   readonly primary: string;
   /** How many times `failover: 'auto'` changed the primary. */
   readonly failovers: number;
-  /**
-   * Read-your-writes: the mode, reads sent to a replica known to have the session's writes, to one checked in the
-   * same round trip, to one after waiting (`waitForReplicaMs`), reads sent to the primary because no replica had
-   * caught up, and writes whose WAL position a session recorded.
-   */
-  readonly consistency: {
-    readonly mode: 'eventual' | 'read-your-writes';
-    readonly readsOnReplicaKnown: number;
-    readonly readsOnReplicaChecked: number;
-    readonly readsOnReplicaAfterWait: number;
-    readonly readsOnPrimary: number;
-    readonly writesTracked: number;
-  };
+  /** Read-your-writes: the mode, and where reads that had to see a session's writes ran. */
+  readonly consistency: { readonly mode: 'eventual' | 'read-your-writes' } & Readonly<ConsistencyCounts>;
   /** The classification cache (keyed by SQL text). */
   readonly classifierCache: {
     readonly size: number;

@@ -1,0 +1,96 @@
+import { RouterClosedError } from '../errors.js';
+import type { RouterMetrics } from '../metrics/index.js';
+import type { BatchOutcome, BatchStatement, NodePool } from '../pool/index.js';
+import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
+import { isNodeFailure } from '../resilience/index.js';
+import { insertRowTemplate, statementNameFor } from '../sql/index.js';
+import type { NodeChoice } from './node-choice.js';
+import type { NodeSet } from './node-set.js';
+import type { ReadYourWrites } from './read-your-writes.js';
+import type { RouterWarnings } from './router-warnings.js';
+import type { StatementRouting } from './statement-routing.js';
+import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
+
+/** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
+class BatchNodeFailure extends Error {
+  constructor(readonly outcomes: BatchOutcome[]) {
+    super('a pipelined batch failed at connection level');
+  }
+}
+
+async function runBatchOn(pool: NodePool, statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+  const outcomes = await pool.runPipelined(statements);
+  for (const outcome of outcomes) if (!outcome.ok && isNodeFailure(outcome.error)) throw new BatchNodeFailure(outcomes);
+  return outcomes;
+}
+
+/** What the pipeline backend works with. */
+export interface PipelineBackendParts {
+  readonly nodes: NodeSet;
+  readonly choice: NodeChoice;
+  readonly statements: StatementRouting;
+  readonly readYourWrites: ReadYourWrites;
+  readonly warnings: RouterWarnings;
+  readonly instruments: RouterMetrics;
+  /** The router's open pipelines: flushed by `close()`, summed by `stats()`. */
+  readonly pipelines: Set<AttachedPipeline>;
+  readonly closed: () => boolean;
+}
+
+/**
+ * The narrow interface a `QueryPipeline` uses: statements checked and described as the router would run them,
+ * batches on the primary through its breaker, read-your-writes positions of the batch's session statements,
+ * unnest INSERT forms, batch metrics, and registration for `close()` and `stats()`.
+ */
+export function createPipelineBackend(parts: PipelineBackendParts): PipelineBackend {
+  const { nodes, choice, statements: routing, readYourWrites, pipelines } = parts;
+  // The unnest form of a coalescable INSERT needs its columns' types: read from the catalog once per template.
+  const unnestInserts = new UnnestInserts(
+    async (table, columns) =>
+      (await nodes.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
+    (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
+  );
+  return {
+    prepare: (sql, params) => {
+      if (parts.closed()) throw new RouterClosedError();
+      if (nodes.primary.breaker.isOpen) throw nodes.primary.breaker.openError();
+      const entry = routing.entry(sql, params);
+      const text = sql as string;
+      const values = (params ?? undefined) as readonly unknown[] | undefined;
+      if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
+      const statementName = values === undefined ? undefined : routing.statementName(entry, text, values.length);
+      const { kind, statementCount, fingerprintHash } = entry.classification;
+      const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
+      const current = readYourWrites.current();
+      const session = current?.consistency === 'read-your-writes' ? current : undefined;
+      if (entry.leavesSession) parts.warnings.sessionStateSentAlone();
+      return {
+        text,
+        values,
+        statementName,
+        fingerprintHash,
+        rowTemplate: entry.rowTemplate ?? undefined,
+        groupable,
+        session,
+        leavesSession: entry.leavesSession,
+      };
+    },
+    written: (batch, outcomes) => readYourWrites.notePipelineWrites(batch, outcomes),
+    unnestInsert: (template) => unnestInserts.get(template),
+    forgetUnnestInsert: (template) => unnestInserts.forget(template),
+    run: async (batch) => {
+      choice.counts.primary += batch.length;
+      try {
+        return await nodes.primary.breaker.call(runBatchOn, nodes.primary.pool, batch);
+      } catch (error) {
+        if (error instanceof BatchNodeFailure) return error.outcomes;
+        return batch.map(() => ({ ok: false, error: error as Error }));
+      }
+    },
+    batchDone: (size, durationMs) => parts.instruments.batch(size, durationMs),
+    attach: (pipeline) => {
+      pipelines.add(pipeline);
+      return () => pipelines.delete(pipeline);
+    },
+  };
+}
