@@ -1,5 +1,5 @@
-import type { QueryResult } from 'pg';
-import { prepareValue } from './pg-internals.js';
+import type { PoolClient, QueryResult } from 'pg';
+import { prepareValue, submitRaw } from './pg-internals.js';
 
 /**
  * A pipelined batch written as PostgreSQL's extended protocol allows at its leanest: Bind + Execute for each
@@ -7,7 +7,7 @@ import { prepareValue } from './pg-internals.js';
  * so the batch commits or rolls back as a whole, exactly what `BEGIN … COMMIT` around it would do, and the server
  * answers with one BindComplete + CommandComplete per statement and a single ReadyForQuery. pg's own path sends
  * Bind, Describe, Execute and Sync per statement and builds a Query, a Result and a promise for each; here the
- * whole batch is one Buffer and one pg Submittable (the extension point pg-cursor uses).
+ * whole batch is one Buffer and one query in pg's queue (see `submitRaw`).
  *
  * Only for statements that return no rows (INSERT, UPDATE, DELETE without RETURNING): without Describe a row could
  * not be decoded. {@link isBodylessWrite} decides that from the text.
@@ -99,50 +99,24 @@ export function encodeLeanBatch(statements: readonly LeanStatement[]): Buffer {
 }
 
 /**
- * The pg Submittable of one lean batch. Pass it to `client.query()` on a client that is NOT in pipeline mode; it
- * settles at the server's ReadyForQuery, or at the first error (a statement's, the commit's, the connection's).
+ * Sends `statements` as one lean batch on `client` (NOT in pipeline mode: it goes through pg's queue as one query)
+ * and resolves at the server's ReadyForQuery, or at the first error (a statement's, the commit's, the
+ * connection's). Never rejects.
  */
-export class LeanBatch {
-  private readonly completed: string[] = [];
-  private error: Error | undefined;
-  private settle!: (outcome: LeanBatchOutcome) => void;
-  /** Resolves when the batch is over; never rejects. */
-  readonly done = new Promise<LeanBatchOutcome>((resolve) => {
-    this.settle = resolve;
+export function sendLeanBatch(client: PoolClient, statements: readonly LeanStatement[]): Promise<LeanBatchOutcome> {
+  return new Promise<LeanBatchOutcome>((resolve) => {
+    const completed: string[] = [];
+    let error: Error | undefined;
+    submitRaw(client, encodeLeanBatch(statements), {
+      commandComplete: (tag) => void completed.push(tag),
+      // The batch is over at the first error, as pg's own Query is: nothing after it is reported.
+      error: (cause) => {
+        error ??= cause;
+        resolve({ completed, error });
+      },
+      readyForQuery: () => resolve({ completed, error }),
+    });
   });
-
-  constructor(private readonly payload: Buffer) {}
-
-  submit(connection: { stream: { write(chunk: Buffer): boolean } }): void {
-    connection.stream.write(this.payload);
-  }
-
-  handleCommandComplete(message: { text: string }): void {
-    this.completed.push(message.text);
-  }
-
-  // pg stops treating this as the active query at the first error (the server skips to the Sync; its
-  // ReadyForQuery then only lets pg's queue move on), so the batch is over here, as pg's own Query is.
-  handleError(error: Error): void {
-    this.error ??= error;
-    this.finish();
-  }
-
-  handleReadyForQuery(): void {
-    this.finish();
-  }
-
-  private finish(): void {
-    this.settle({ completed: this.completed, error: this.error });
-  }
-
-  // Never sent for bodyless writes; present because pg calls whichever the server's messages ask for.
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(): void {}
-  handleCopyData(): void {}
 }
 
 /** pg's result shape for a statement of a lean batch, from its command tag: no rows, no fields. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
 
 /**
  * The parts of `pg`'s client internals the statement cache relies on (pg 8.x, `lib/connection.js` and
@@ -156,4 +156,70 @@ export function backendKeyOf(client: pg.ClientBase): BackendKey | undefined {
   )
     return undefined;
   return { processID, secretKey, host, port };
+}
+
+/** What the server answers to messages written with {@link submitRaw}, as pg hands them over. */
+export interface RawReplies {
+  /** A statement completed with this command tag (`INSERT 0 1`, `UPDATE 7`, …). */
+  commandComplete(tag: string): void;
+  /**
+   * An ErrorResponse, a lost connection or a client that cannot take queries. pg stops treating the messages as
+   * its active query here (the server skips to the Sync; its ReadyForQuery then only moves pg's queue on), so
+   * nothing more is reported after it.
+   */
+  error(error: Error): void;
+  /** The server's ReadyForQuery after the messages' Sync. */
+  readyForQuery(): void;
+}
+
+/**
+ * Queues `payload`, extended-protocol messages ending with a Sync, on `client` as one query: pg writes it to the
+ * socket when the client is free and routes the server's answers to `replies` until its ReadyForQuery. Uses pg's
+ * Submittable extension point (the one pg-cursor uses), whose `submit` receives pg's private connection. Only on
+ * a client NOT in pipeline mode, and only for messages whose answers carry no rows.
+ */
+export function submitRaw(client: PoolClient, payload: Buffer, replies: RawReplies): void {
+  void client.query(new RawSubmittable(payload, replies) as unknown as QueryConfig);
+}
+
+/** The shape pg expects of a Submittable (pg `lib/client.js`: `submit`, then one `handle…` per server message). */
+class RawSubmittable {
+  constructor(
+    private readonly payload: Buffer,
+    private readonly replies: RawReplies,
+  ) {}
+
+  /** pg's hook to write the query; an Error returned instead is handed to `handleError` by pg. */
+  submit(connection: { stream?: { write?: (chunk: Buffer) => boolean } } | undefined): Error | undefined {
+    const stream = connection?.stream;
+    if (typeof stream?.write !== 'function') return new Error("pg's connection has no writable stream");
+    stream.write(this.payload);
+    return undefined;
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    this.replies.commandComplete(message.text);
+  }
+
+  handleError(error: Error): void {
+    this.replies.error(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.replies.readyForQuery();
+  }
+
+  // Never sent for messages without rows; present because pg calls whichever the server's messages ask for.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+}
+
+/** True when pg hands a Submittable a connection whose socket {@link submitRaw} can write to. */
+export function supportsRawSubmit(client: PoolClient): boolean {
+  const stream = (client as unknown as { connection?: { stream?: { write?: unknown } } }).connection?.stream;
+  return typeof client.query === 'function' && typeof stream?.write === 'function';
 }

@@ -1,7 +1,7 @@
-import type { PoolClient, QueryConfig, QueryResult } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import { stateOf } from './client-state.js';
 import { isConnectionLevelError } from './connection-errors.js';
-import { LeanBatch, encodeLeanBatch, isBodylessWrite, resultOfTag, type LeanStatement } from './lean-batch.js';
+import { isBodylessWrite, resultOfTag, sendLeanBatch, type LeanStatement } from './lean-batch.js';
 import { corkSocket, setPipelineMode, supportsPipelining, uncorkSocket } from './pg-internals.js';
 import { sendStatement } from './statement-run.js';
 
@@ -31,7 +31,7 @@ function abortedInTransaction(): Error {
 }
 
 /**
- * The body of `BEGIN, …, COMMIT` when it can go as a {@link LeanBatch}: every statement a write that returns no
+ * The body of `BEGIN, …, COMMIT` when it can go as one lean batch (see `lean-batch.ts`): every statement a write that returns no
  * rows, prepared already on this connection under its cached name. Otherwise `undefined` (the statements then
  * go through pg one by one, which also prepares them for the next batch). When it answers a body, the body's
  * statements have been counted as cache hits: send it with {@link sendLean}.
@@ -61,15 +61,13 @@ export function leanBodyOf(client: PoolClient, statements: readonly BatchStateme
 }
 
 /**
- * Sends a `BEGIN, body…, COMMIT` batch as one {@link LeanBatch} and reports it as {@link sendEach} would: BEGIN
+ * Sends a `BEGIN, body…, COMMIT` batch as one lean batch and reports it as {@link sendEach} would: BEGIN
  * and each completed statement fulfilled; the failing statement's error, the statements after it aborted
  * (25P02) and COMMIT answered `ROLLBACK`; a failure after the last statement is the commit's; a lost connection
  * fails everything not yet answered.
  */
 export async function sendLean(client: PoolClient, body: readonly BatchStatement[]): Promise<BatchReplies> {
-  const batch = new LeanBatch(encodeLeanBatch(body as readonly LeanStatement[]));
-  void client.query(batch as unknown as QueryConfig);
-  const { completed, error } = await batch.done;
+  const { completed, error } = await sendLeanBatch(client, body as readonly LeanStatement[]);
   const fulfilled = (value: QueryResult): PromiseSettledResult<QueryResult> => ({ status: 'fulfilled', value });
   const rejected = (reason: unknown): PromiseSettledResult<QueryResult> => ({ status: 'rejected', reason });
   const settled = [fulfilled(resultOfTag('BEGIN')), ...completed.map((tag) => fulfilled(resultOfTag(tag)))];
