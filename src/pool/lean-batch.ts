@@ -1,4 +1,5 @@
 import type { PoolClient, QueryResult } from 'pg';
+import { serialize } from 'pg-protocol';
 import { prepareValue, submitRaw } from './pg-internals.js';
 
 /**
@@ -47,61 +48,28 @@ export function isBodylessWrite(text: string): boolean {
   return verdict;
 }
 
-const EXECUTE_UNNAMED_PORTAL = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
-
-/** Bind (unnamed portal, statement `name`, text or binary parameters as pg would send them) + Execute, for a batch. */
+/**
+ * Bind (unnamed portal, statement `name`) + Execute per statement and one Sync, for a batch. Written by
+ * pg-protocol's serializer with pg's own parameter conversion, exactly as pg's Query writes a Bind: each parameter
+ * as pg would send it (`prepareValue`: dates, arrays, JSON, `toPostgres`), a Buffer in binary format, anything else
+ * as text. Measured against a hand-written encoder: about 10–20 % slower (~0.15 µs a statement), for one wire
+ * format kept in one place.
+ */
 export function encodeLeanBatch(statements: readonly LeanStatement[]): Buffer {
-  const encoded: (string | Buffer | null)[][] = [];
-  let size = SYNC.length;
-  for (const statement of statements) {
-    const params = (statement.values ?? []).map((value) => prepareValue(value) as string | Buffer | null);
-    encoded.push(params);
-    const binary = params.some((param) => Buffer.isBuffer(param));
-    // Bind: type, length, portal "\0", name "\0", format codes, parameter count, parameters, result format count.
-    size += 1 + 4 + 1 + Buffer.byteLength(statement.statementName) + 1 + 2 + (binary ? 2 * params.length : 0) + 2 + 2;
-    for (const param of params)
-      size += 4 + (param === null ? 0 : typeof param === 'string' ? Buffer.byteLength(param) : param.length);
-    size += EXECUTE_UNNAMED_PORTAL.length;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  statements.forEach((statement, i) => {
-    const params = encoded[i]!;
-    const binary = params.some((param) => Buffer.isBuffer(param));
-    const start = at;
-    out[at++] = 0x42;
-    at += 4; // length, written below
-    out[at++] = 0;
-    at += out.write(statement.statementName, at);
-    out[at++] = 0;
-    if (binary) {
-      at = out.writeInt16BE(params.length, at);
-      for (const param of params) at = out.writeInt16BE(Buffer.isBuffer(param) ? 1 : 0, at);
-    } else at = out.writeInt16BE(0, at);
-    at = out.writeInt16BE(params.length, at);
-    for (const param of params) {
-      if (param === null) at = out.writeInt32BE(-1, at);
-      else if (typeof param === 'string') {
-        const length = out.write(param, at + 4);
-        at = out.writeInt32BE(length, at) + length;
-      } else {
-        at = out.writeInt32BE(param.length, at);
-        at += param.copy(out, at);
-      }
-    }
-    at = out.writeInt16BE(0, at);
-    out.writeInt32BE(at - start - 1, start + 1);
-    at += EXECUTE_UNNAMED_PORTAL.copy(out, at);
-  });
-  SYNC.copy(out, at);
-  return out;
+  const parts: Buffer[] = [];
+  for (const { statementName, values } of statements)
+    parts.push(
+      serialize.bind({ statement: statementName, values: values as unknown[] | undefined, valueMapper: prepareValue }),
+      serialize.execute(),
+    );
+  parts.push(serialize.sync());
+  return Buffer.concat(parts);
 }
 
 /**
  * Sends `statements` as one lean batch on `client` (NOT in pipeline mode: it goes through pg's queue as one query)
  * and resolves at the server's ReadyForQuery, or at the first error (a statement's, the commit's, the
- * connection's). Never rejects.
+ * connection's). Rejects only when pg cannot convert a parameter (`prepareValue` throws), before anything is sent.
  */
 export function sendLeanBatch(client: PoolClient, statements: readonly LeanStatement[]): Promise<LeanBatchOutcome> {
   return new Promise<LeanBatchOutcome>((resolve) => {
