@@ -2,7 +2,7 @@ import type { PoolClient, QueryResult } from 'pg';
 import { stateOf } from './client-state.js';
 import { isConnectionLevelError } from './connection-errors.js';
 import { isBodylessWrite, resultOfTag, sendLeanBatch, type LeanStatement } from './lean-batch.js';
-import { corkSocket, setPipelineMode, supportsPipelining, uncorkSocket } from './pg-internals.js';
+import { corkSocket, setPipelineMode, supportsLeanBatch, supportsPipelining, uncorkSocket } from './pg-internals.js';
 import { sendStatement } from './statement-run.js';
 
 /** One statement of a pipelined batch. */
@@ -32,7 +32,7 @@ function abortedInTransaction(): Error {
 
 /**
  * The body of `BEGIN, …, COMMIT` when it can go as one lean batch (see `lean-batch.ts`): every statement a write that returns no
- * rows, prepared already on this connection under its cached name. Otherwise `undefined` (the statements then
+ * rows, prepared already on this connection under its cached name, and pg's internals for it there. Otherwise `undefined` (the statements then
  * go through pg one by one, which also prepares them for the next batch). When it answers a body, the body's
  * statements have been counted as cache hits: send it with {@link sendLean}.
  */
@@ -42,7 +42,8 @@ export function leanBodyOf(client: PoolClient, statements: readonly BatchStateme
     cache === undefined ||
     statements.length < 3 ||
     statements[0]!.text !== 'BEGIN' ||
-    statements[statements.length - 1]!.text !== 'COMMIT'
+    statements[statements.length - 1]!.text !== 'COMMIT' ||
+    !supportsLeanBatch(client)
   )
     return undefined;
   const body = statements.slice(1, -1);
