@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/index.js';
+import { NodePool, type DisabledInternal, type NodePoolOptions } from '../src/pool/index.js';
 import { encodeLeanBatch, sendLeanBatch } from '../src/pool/lean-batch.js';
 import {
   INTERNAL_FEATURES,
-  type DisabledInternal,
   backendKeyOf,
   closePreparedStatement,
   corkSocket,
@@ -28,7 +29,7 @@ import { sharedCluster } from './helpers/cluster.js';
 /*
  * The router reaches into a few of pg's private members, all through src/pool/pg-internals.ts. These tests pin
  * each of them against the pg that is installed, so an upgrade that moves one fails here, by name; and they pin
- * that the probe names one a client lacks.
+ * that a pool whose pg lacks one says so (stats, observer) and goes on without the feature.
  */
 
 const cluster = sharedCluster();
@@ -236,5 +237,66 @@ describe('the probe, against clients that lack an internal', () => {
     });
     expect(() => probeInternals(throwing, asPool({ options: { max: 1 } }))).not.toThrow();
     expect(featuresOf(probeInternals(throwing, asPool({ options: { max: 1 } })))).toContain('statement-cache');
+  });
+});
+
+describe('a NodePool on a pg whose client lacks an internal', () => {
+  /** A real pg client of the installed pg that hides the backend key it was sent, as a changed pg could. */
+  class KeylessClient extends pg.Client {}
+  Object.defineProperty(KeylessClient.prototype, 'processID', { get: () => undefined, set: () => undefined });
+
+  const poolOptions = (connection: pg.PoolConfig, seen: DisabledInternal[][]): NodePoolOptions => ({
+    name: 'primary',
+    connection,
+    ...DEFAULTS.pool,
+    max: 2,
+    statementCacheMax: DEFAULTS.statementCache.max,
+    statementTimeoutMs: 0,
+    applicationName: 'pg-internals test',
+    onIdleError: () => undefined,
+    observer: { internalsMissing: (disabled) => void seen.push([...disabled]) },
+  });
+
+  it('reports it once, in stats and to its observer, and cancels by cutting the connection instead', async () => {
+    const seen: DisabledInternal[][] = [];
+    const pool = new NodePool(poolOptions({ connectionString: cluster.primaryUrl, Client: KeylessClient }, seen));
+    try {
+      expect(pool.stats().disabledInternals).toEqual([]);
+      await pool.warm(2);
+      expect(pool.stats().total).toBe(2);
+      expect(pool.stats().disabledInternals).toEqual(['backend-key']);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.map((internal) => internal.feature)).toEqual(['backend-key']);
+      expect(seen[0]![0]!.reason).toMatch(/no cancel request is sent/);
+      // Statements run as before.
+      const { rows } = await pool.execute<{ v: number }>('SELECT $1::int AS v', [5], 'pgr_keyless');
+      expect(rows).toEqual([{ v: 5 }]);
+      // Without a backend key an abort cannot be a cancel: the connection is cut after the grace period, and the
+      // statement's outcome is unknown (with a key, the server cancels it and it is known not to have happened).
+      const controller = new AbortController();
+      const started = performance.now();
+      const running = pool.execute('SELECT pg_sleep(10)', undefined, undefined, 0, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      await expect(running).rejects.toMatchObject({ code: '57014', outcomeUnknown: true });
+      expect(performance.now() - started).toBeGreaterThan(900);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('reports nothing when every internal is there, and a cancel is a cancel', async () => {
+    const seen: DisabledInternal[][] = [];
+    const pool = new NodePool(poolOptions({ connectionString: cluster.primaryUrl }, seen));
+    try {
+      await pool.warm(1);
+      expect(pool.stats().disabledInternals).toEqual([]);
+      expect(seen).toEqual([]);
+      const controller = new AbortController();
+      const running = pool.execute('SELECT pg_sleep(10)', undefined, undefined, 0, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      await expect(running).rejects.toMatchObject({ code: '57014', outcomeUnknown: false });
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { PoolClient, PoolConfig } from 'pg';
+import type { DisabledInternal } from './pg-internals.js';
 
 /** Sizing, timing and caching of one node's pool. */
 export interface NodePoolOptions {
@@ -50,6 +51,12 @@ export interface PoolObserver {
   checkout?(waitedMs: number): void;
   /** A connection came back after being held `heldMs`. */
   checkin?(heldMs: number): void;
+  /**
+   * Some of pg's internals the pool relies on are not as expected, so the features built on them are off (each
+   * with why and what the pool does instead). Told at most once per pool, when its first connection opens, and
+   * only when the list is not empty. It runs inside pg-pool's connect, so an exception it throws is ignored.
+   */
+  internalsMissing?(disabled: readonly DisabledInternal[]): void;
 }
 
 /** A connection held past `leakTimeoutMs`. */

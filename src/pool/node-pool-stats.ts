@@ -1,5 +1,6 @@
 import { LatencyHistogram } from '../metrics/latency-histogram.js';
 import type { ConnectionHealthStats, RecycleCounts } from './connection-health.js';
+import type { InternalFeature } from './pg-internals.js';
 import type { StatementCacheCounters } from './statement-cache.js';
 
 /** Counters of one node, read by `stats()`. */
@@ -40,6 +41,11 @@ export interface NodePoolStats {
   readonly leanBatches: number;
   /** Connections reserved by {@link NodePool.reserve} (pre-warmed workload scopes) now. */
   readonly reserved: number;
+  /**
+   * The pg internals found missing when the first connection opened, so their features are off (see
+   * `probeInternals`); empty when all are there, or before any connection opened.
+   */
+  readonly disabledInternals: readonly InternalFeature[];
 }
 
 /**

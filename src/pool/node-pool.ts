@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { QueryError } from '../errors.js';
 import type { LatencyHistogram } from '../metrics/latency-histogram.js';
-import { destroySocket, supportsStatementCache } from './pg-internals.js';
+import { destroySocket, probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { withoutConnectionString } from './pool-config.js';
 import { ConnectionHealth, isConnectionFault } from './connection-health.js';
@@ -36,12 +36,14 @@ import { PoolMeter, type NodePoolStats } from './node-pool-stats.js';
 // The pool's vocabulary lives in files of its own; importers keep reading it from here.
 export { isConnectionLevelError } from './connection-errors.js';
 export type { NodePoolOptions, PoolObserver, ConnectionLeak } from './node-pool-options.js';
+export type { DisabledInternal, InternalFeature } from './pg-internals.js';
 export type { NodePoolStats } from './node-pool-stats.js';
 export type { StatementOptions, StatementProbe } from './statement-run.js';
 export type { NodeConnection } from './node-connection.js';
 export type { BatchStatement, BatchOutcome } from './pipelined-batch.js';
 
 const LATENCY_WEIGHT = 0.2;
+const NONE_DISABLED: readonly InternalFeature[] = Object.freeze([]);
 
 /**
  * One node's connection pool: a `pg.Pool` plus a bounded prepared-statement cache per connection, typed
@@ -72,6 +74,8 @@ export class NodePool {
   private leanBatches = 0;
   /** How the connections handed out by {@link acquire} report back. */
   private readonly owner: ConnectionOwner;
+  /** See {@link NodePoolStats.disabledInternals}; `undefined` until the first connection opened and was probed. */
+  private disabledInternals: readonly InternalFeature[] | undefined;
 
   constructor(options: NodePoolOptions) {
     this.name = options.name;
@@ -131,6 +135,7 @@ export class NodePool {
       ready?.catch(() => undefined); // awaited (and reported) at the connection's first hand-out
       attachState(client, cache, ready, new ConnectionHealth(performance.now()));
       this.clients.add(client);
+      if (this.disabledInternals === undefined) this.probe(client);
     });
     this.pool.on('remove', (client) => {
       this.clients.delete(client);
@@ -142,6 +147,21 @@ export class NodePool {
       if (state !== undefined) this.recycler.recycle(state, 'error');
       options.onIdleError?.(error);
     });
+  }
+
+  /**
+   * Checks pg's internals once, on the pool's first connection, and tells the observer of any that are missing. The
+   * features built on them already skip themselves where they are used; this makes it visible.
+   */
+  private probe(client: PoolClient): void {
+    const disabled = probeInternals(client, this.pool);
+    this.disabledInternals = Object.freeze(disabled.map((internal) => internal.feature));
+    if (disabled.length === 0) return;
+    try {
+      this.options.observer?.internalsMissing?.(Object.freeze(disabled));
+    } catch {
+      // Inside pg-pool's 'connect' event a throw would fail the connection being opened, for a report.
+    }
   }
 
   /** Opens connections until `count` (default `min`, at most the ceiling) are open, so the first queries do not pay for connecting. */
@@ -417,6 +437,7 @@ export class NodePool {
       connectRetries: this.source.retries,
       leanBatches: this.leanBatches,
       reserved: this.sizing.reserved,
+      disabledInternals: this.disabledInternals ?? NONE_DISABLED,
     };
   }
 
