@@ -136,6 +136,15 @@ describe('lean batches of prepared writes', () => {
       at += 1 + buffer.readInt32BE(at + 1);
     }
     expect(types).toEqual(['B', 'E', 'B', 'E', 'S']);
+    // Each Bind says per parameter how it travels: text (0) for what pg converts to a string, binary (1) for a Buffer.
+    const formatCodes = (at: number): number[] => {
+      at += 5;
+      for (let nulls = 0; nulls < 2; at++) if (buffer[at] === 0) nulls++;
+      return Array.from({ length: buffer.readInt16BE(at) }, (_, i) => buffer.readInt16BE(at + 2 + 2 * i));
+    };
+    const secondBind = 1 + buffer.readInt32BE(1) + 10;
+    expect(formatCodes(0)).toEqual([0, 0, 0]);
+    expect(formatCodes(secondBind)).toEqual([1]);
     expect(resultOfTag('INSERT 0 1')).toMatchObject({ command: 'INSERT', rowCount: 1, oid: 0, rows: [] });
     expect(resultOfTag('UPDATE 7')).toMatchObject({ command: 'UPDATE', rowCount: 7 });
     expect(resultOfTag('COMMIT')).toMatchObject({ command: 'COMMIT', rowCount: null });

@@ -13,5 +13,8 @@ export type {
   BatchStatement,
   BatchOutcome,
   ConnectionLeak,
+  PoolObserver,
+  DisabledInternal,
+  InternalFeature,
 } from './node-pool.js';
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';

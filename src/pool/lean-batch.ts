@@ -1,5 +1,6 @@
-import type { QueryResult } from 'pg';
-import { prepareValue } from './pg-internals.js';
+import type { PoolClient, QueryResult } from 'pg';
+import { serialize } from 'pg-protocol';
+import { prepareValue, submitRaw } from './pg-internals.js';
 
 /**
  * A pipelined batch written as PostgreSQL's extended protocol allows at its leanest: Bind + Execute for each
@@ -7,7 +8,7 @@ import { prepareValue } from './pg-internals.js';
  * so the batch commits or rolls back as a whole, exactly what `BEGIN … COMMIT` around it would do, and the server
  * answers with one BindComplete + CommandComplete per statement and a single ReadyForQuery. pg's own path sends
  * Bind, Describe, Execute and Sync per statement and builds a Query, a Result and a promise for each; here the
- * whole batch is one Buffer and one pg Submittable (the extension point pg-cursor uses).
+ * whole batch is one Buffer and one query in pg's queue (see `submitRaw`).
  *
  * Only for statements that return no rows (INSERT, UPDATE, DELETE without RETURNING): without Describe a row could
  * not be decoded. {@link isBodylessWrite} decides that from the text.
@@ -47,102 +48,43 @@ export function isBodylessWrite(text: string): boolean {
   return verdict;
 }
 
-const EXECUTE_UNNAMED_PORTAL = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0]);
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
-
-/** Bind (unnamed portal, statement `name`, text or binary parameters as pg would send them) + Execute, for a batch. */
+/**
+ * Bind (unnamed portal, statement `name`) + Execute per statement and one Sync, for a batch. Written by
+ * pg-protocol's serializer with pg's own parameter conversion, exactly as pg's Query writes a Bind: each parameter
+ * as pg would send it (`prepareValue`: dates, arrays, JSON, `toPostgres`), a Buffer in binary format, anything else
+ * as text. Measured against a hand-written encoder: about 10–20 % slower (~0.15 µs a statement), for one wire
+ * format kept in one place.
+ */
 export function encodeLeanBatch(statements: readonly LeanStatement[]): Buffer {
-  const encoded: (string | Buffer | null)[][] = [];
-  let size = SYNC.length;
-  for (const statement of statements) {
-    const params = (statement.values ?? []).map((value) => prepareValue(value) as string | Buffer | null);
-    encoded.push(params);
-    const binary = params.some((param) => Buffer.isBuffer(param));
-    // Bind: type, length, portal "\0", name "\0", format codes, parameter count, parameters, result format count.
-    size += 1 + 4 + 1 + Buffer.byteLength(statement.statementName) + 1 + 2 + (binary ? 2 * params.length : 0) + 2 + 2;
-    for (const param of params)
-      size += 4 + (param === null ? 0 : typeof param === 'string' ? Buffer.byteLength(param) : param.length);
-    size += EXECUTE_UNNAMED_PORTAL.length;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  statements.forEach((statement, i) => {
-    const params = encoded[i]!;
-    const binary = params.some((param) => Buffer.isBuffer(param));
-    const start = at;
-    out[at++] = 0x42;
-    at += 4; // length, written below
-    out[at++] = 0;
-    at += out.write(statement.statementName, at);
-    out[at++] = 0;
-    if (binary) {
-      at = out.writeInt16BE(params.length, at);
-      for (const param of params) at = out.writeInt16BE(Buffer.isBuffer(param) ? 1 : 0, at);
-    } else at = out.writeInt16BE(0, at);
-    at = out.writeInt16BE(params.length, at);
-    for (const param of params) {
-      if (param === null) at = out.writeInt32BE(-1, at);
-      else if (typeof param === 'string') {
-        const length = out.write(param, at + 4);
-        at = out.writeInt32BE(length, at) + length;
-      } else {
-        at = out.writeInt32BE(param.length, at);
-        at += param.copy(out, at);
-      }
-    }
-    at = out.writeInt16BE(0, at);
-    out.writeInt32BE(at - start - 1, start + 1);
-    at += EXECUTE_UNNAMED_PORTAL.copy(out, at);
-  });
-  SYNC.copy(out, at);
-  return out;
+  const parts: Buffer[] = [];
+  for (const { statementName, values } of statements)
+    parts.push(
+      serialize.bind({ statement: statementName, values: values as unknown[] | undefined, valueMapper: prepareValue }),
+      serialize.execute(),
+    );
+  parts.push(serialize.sync());
+  return Buffer.concat(parts);
 }
 
 /**
- * The pg Submittable of one lean batch. Pass it to `client.query()` on a client that is NOT in pipeline mode; it
- * settles at the server's ReadyForQuery, or at the first error (a statement's, the commit's, the connection's).
+ * Sends `statements` as one lean batch on `client` (NOT in pipeline mode: it goes through pg's queue as one query)
+ * and resolves at the server's ReadyForQuery, or at the first error (a statement's, the commit's, the
+ * connection's). Rejects only when pg cannot convert a parameter (`prepareValue` throws), before anything is sent.
  */
-export class LeanBatch {
-  private readonly completed: string[] = [];
-  private error: Error | undefined;
-  private settle!: (outcome: LeanBatchOutcome) => void;
-  /** Resolves when the batch is over; never rejects. */
-  readonly done = new Promise<LeanBatchOutcome>((resolve) => {
-    this.settle = resolve;
+export function sendLeanBatch(client: PoolClient, statements: readonly LeanStatement[]): Promise<LeanBatchOutcome> {
+  return new Promise<LeanBatchOutcome>((resolve) => {
+    const completed: string[] = [];
+    let error: Error | undefined;
+    submitRaw(client, encodeLeanBatch(statements), {
+      commandComplete: (tag) => void completed.push(tag),
+      // The batch is over at the first error, as pg's own Query is: nothing after it is reported.
+      error: (cause) => {
+        error ??= cause;
+        resolve({ completed, error });
+      },
+      readyForQuery: () => resolve({ completed, error }),
+    });
   });
-
-  constructor(private readonly payload: Buffer) {}
-
-  submit(connection: { stream: { write(chunk: Buffer): boolean } }): void {
-    connection.stream.write(this.payload);
-  }
-
-  handleCommandComplete(message: { text: string }): void {
-    this.completed.push(message.text);
-  }
-
-  // pg stops treating this as the active query at the first error (the server skips to the Sync; its
-  // ReadyForQuery then only lets pg's queue move on), so the batch is over here, as pg's own Query is.
-  handleError(error: Error): void {
-    this.error ??= error;
-    this.finish();
-  }
-
-  handleReadyForQuery(): void {
-    this.finish();
-  }
-
-  private finish(): void {
-    this.settle({ completed: this.completed, error: this.error });
-  }
-
-  // Never sent for bodyless writes; present because pg calls whichever the server's messages ask for.
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(): void {}
-  handleCopyData(): void {}
 }
 
 /** pg's result shape for a statement of a lean batch, from its command tag: no rows, no fields. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
 
 /**
  * The parts of `pg`'s client internals the statement cache relies on (pg 8.x, `lib/connection.js` and
@@ -92,6 +92,20 @@ export function uncorkSocket(client: PoolClient): void {
   (client as unknown as PipelineCapable).connection?.stream?.uncork?.();
 }
 
+/** True when {@link corkSocket} holds writes on this client; otherwise a batch leaves in several writes. */
+export function supportsSocketCork(client: pg.ClientBase): boolean {
+  const stream = socketOf(client);
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function';
+}
+
+/** pg's socket under `client` (pg `lib/connection.js`: `connection.stream`), as far as it can be seen. */
+function socketOf(
+  client: pg.ClientBase,
+): Partial<Record<'cork' | 'uncork' | 'destroy' | 'write', unknown>> | undefined {
+  const stream = (client as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  return typeof stream === 'object' && stream !== null ? stream : undefined;
+}
+
 interface ResizablePool {
   options?: { max?: number; min?: number };
 }
@@ -105,22 +119,39 @@ interface ResizablePool {
  * Returns false when the pool does not look as expected (the ceiling then stays as configured).
  */
 export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): boolean {
-  const internals = pool as unknown as ResizablePool;
-  if (typeof internals.options?.max !== 'number') return false;
-  internals.options.max = max;
+  if (!supportsPoolCeiling(pool)) return false;
+  const internals = (pool as unknown as Required<ResizablePool>).options;
+  internals.max = max;
   // pg-pool's idle timeout closes only connections above options.min: raising it keeps that many warm.
-  if (keepIdle !== undefined) internals.options.min = keepIdle;
+  if (keepIdle !== undefined) internals.min = keepIdle;
   return true;
 }
+
+/** True when `pool` has the `options.max` that {@link setPoolCeiling} rewrites; otherwise resizing does nothing. */
+export function supportsPoolCeiling(pool: pg.Pool): boolean {
+  return typeof (pool as unknown as ResizablePool).options?.max === 'number';
+}
+
+/** pg's `lib/utils.js`, or `undefined` if this pg has none with a `prepareValue` (lean batches are then off). */
+const pgUtils = ((): { prepareValue(value: unknown): unknown } | undefined => {
+  try {
+    const utils = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue?: unknown } | undefined;
+    return typeof utils?.prepareValue === 'function' ? (utils as { prepareValue(value: unknown): unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 /**
  * pg's own conversion of a parameter to its wire form (`lib/utils.js`: dates, arrays, JSON, Buffers, `toPostgres`):
  * `null`, a string (text format) or a Buffer (binary). Used by code that writes Bind messages itself, so parameters
- * travel exactly as pg would send them.
+ * travel exactly as pg would send them. Throws if pg has none: call it only where {@link supportsLeanBatch} holds.
  */
-export const prepareValue = (
-  createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): unknown }
-).prepareValue;
+export const prepareValue: (value: unknown) => unknown =
+  pgUtils?.prepareValue ??
+  (() => {
+    throw new Error('pg/lib/utils.js has no prepareValue: parameters cannot be converted as pg would');
+  });
 
 /**
  * Cuts a client's socket at once. pg's `end()` sends Terminate and waits for the server to close, which a frozen or
@@ -128,6 +159,11 @@ export const prepareValue = (
  */
 export function destroySocket(client: pg.ClientBase): void {
   (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
+/** True when {@link destroySocket} can cut this client's socket; otherwise it does nothing. */
+export function supportsSocketDestroy(client: pg.ClientBase): boolean {
+  return typeof socketOf(client)?.destroy === 'function';
 }
 
 /** What a CancelRequest needs of a connected client: its backend's key and where the server listens. */
@@ -156,4 +192,171 @@ export function backendKeyOf(client: pg.ClientBase): BackendKey | undefined {
   )
     return undefined;
   return { processID, secretKey, host, port };
+}
+
+/** What the server answers to messages written with {@link submitRaw}, as pg hands them over. */
+export interface RawReplies {
+  /** A statement completed with this command tag (`INSERT 0 1`, `UPDATE 7`, …). */
+  commandComplete(tag: string): void;
+  /**
+   * An ErrorResponse, a lost connection or a client that cannot take queries. pg stops treating the messages as
+   * its active query here (the server skips to the Sync; its ReadyForQuery then only moves pg's queue on), so
+   * nothing more is reported after it.
+   */
+  error(error: Error): void;
+  /** The server's ReadyForQuery after the messages' Sync. */
+  readyForQuery(): void;
+}
+
+/**
+ * Queues `payload`, extended-protocol messages ending with a Sync, on `client` as one query: pg writes it to the
+ * socket when the client is free and routes the server's answers to `replies` until its ReadyForQuery. Uses pg's
+ * Submittable extension point (the one pg-cursor uses), whose `submit` receives pg's private connection. Only on
+ * a client NOT in pipeline mode, and only for messages whose answers carry no rows.
+ */
+export function submitRaw(client: PoolClient, payload: Buffer, replies: RawReplies): void {
+  void client.query(new RawSubmittable(payload, replies) as unknown as QueryConfig);
+}
+
+/** The shape pg expects of a Submittable (pg `lib/client.js`: `submit`, then one `handle…` per server message). */
+class RawSubmittable {
+  constructor(
+    private readonly payload: Buffer,
+    private readonly replies: RawReplies,
+  ) {}
+
+  /** pg's hook to write the query; an Error returned instead is handed to `handleError` by pg. */
+  submit(connection: { stream?: { write?: (chunk: Buffer) => boolean } } | undefined): Error | undefined {
+    const stream = connection?.stream;
+    if (typeof stream?.write !== 'function') return new Error("pg's connection has no writable stream");
+    stream.write(this.payload);
+    return undefined;
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    this.replies.commandComplete(message.text);
+  }
+
+  handleError(error: Error): void {
+    this.replies.error(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.replies.readyForQuery();
+  }
+
+  // Never sent for messages without rows; present because pg calls whichever the server's messages ask for.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+}
+
+/**
+ * True when this client can take a lean batch: pg hands a Submittable a connection whose socket {@link submitRaw}
+ * can write to, and pg's {@link prepareValue} is there to convert its parameters.
+ */
+export function supportsLeanBatch(client: pg.ClientBase): boolean {
+  return pgUtils !== undefined && typeof client.query === 'function' && typeof socketOf(client)?.write === 'function';
+}
+
+/** One of the pg internals the router relies on, each checked once per pool at start by {@link probeInternals}. */
+export type InternalFeature =
+  /** `connection.parsedStatements` and `close()`: the per-connection prepared-statement cache. */
+  | 'statement-cache'
+  /** The client's `pipeline` mode: a batch, or a statement and its probe, in one round trip. */
+  | 'pipeline-mode'
+  /** Corking pg's socket: a pipelined batch in one write. */
+  | 'socket-cork'
+  /** Destroying pg's socket: cutting a node that answers neither a statement nor its cancel, and a late shutdown. */
+  | 'socket-destroy'
+  /** The backend's process id and secret key, and its address: cancel requests. */
+  | 'backend-key'
+  /** pg-pool's `options.max`: resizing the pool (adaptive sizing, reservations). */
+  | 'pool-ceiling'
+  /** pg's Submittable writing to the socket, and pg's `prepareValue`: `BEGIN … COMMIT` batches sent lean. */
+  | 'lean-batch';
+
+/** A pg internal that is not as expected, so the feature built on it is off. */
+export interface DisabledInternal {
+  readonly feature: InternalFeature;
+  /** What was not found, and what the pool does without it. */
+  readonly reason: string;
+}
+
+/** Each internal's check and what its absence means, in the order {@link probeInternals} reports them. */
+const PROBES: readonly {
+  readonly feature: InternalFeature;
+  readonly available: (client: pg.ClientBase, pool: pg.Pool) => boolean;
+  readonly reason: string;
+}[] = [
+  {
+    feature: 'statement-cache',
+    available: (client) => supportsStatementCache(client as PoolClient),
+    reason: "pg's connection has no parsedStatements or close(): every statement runs unnamed (no statement cache)",
+  },
+  {
+    feature: 'pipeline-mode',
+    available: (client) => supportsPipelining(client as PoolClient),
+    reason:
+      "pg's client has no pipeline mode: a batch's statements, and a statement and its probe, run one after another",
+  },
+  {
+    feature: 'socket-cork',
+    available: supportsSocketCork,
+    reason: "pg's socket cannot be corked: a pipelined batch leaves in several writes",
+  },
+  {
+    feature: 'socket-destroy',
+    available: supportsSocketDestroy,
+    reason:
+      "pg's socket cannot be destroyed: a node that answers neither a statement nor its cancel is not cut off, and " +
+      'a shutdown past its deadline does not cut busy connections',
+  },
+  {
+    feature: 'backend-key',
+    available: (client) => backendKeyOf(client) !== undefined,
+    reason:
+      "pg's client exposes no backend key (processID, secretKey) or address: no cancel request is sent, so a " +
+      'statement past its deadline or aborted has its connection cut after the grace period',
+  },
+  {
+    feature: 'pool-ceiling',
+    available: (_client, pool) => supportsPoolCeiling(pool),
+    reason: 'pg-pool has no options.max: resize() does nothing and the pool stays at max (no adaptive sizing)',
+  },
+  {
+    feature: 'lean-batch',
+    available: supportsLeanBatch,
+    reason:
+      "pg's Submittable cannot write to the socket, or pg has no lib/utils.js prepareValue: BEGIN … COMMIT batches " +
+      "of prepared writes go through pg's pipeline mode instead",
+  },
+];
+
+/** Every feature {@link probeInternals} checks. */
+export const INTERNAL_FEATURES: readonly InternalFeature[] = PROBES.map((probe) => probe.feature);
+
+/**
+ * Checks each pg internal the router relies on against a connected `client` of `pool` (see {@link InternalFeature})
+ * and returns the ones that are not as expected, each with why and what the pool does without it; empty when all
+ * are there. Pure and cheap (property reads only): run it once per pool, on its first connection. Each feature
+ * also checks its internal where it is used, so a missing one is skipped the same way whether probed or not.
+ */
+export function probeInternals(client: pg.ClientBase, pool: pg.Pool): DisabledInternal[] {
+  const disabled: DisabledInternal[] = [];
+  for (const { feature, available, reason } of PROBES)
+    if (!safely(() => available(client, pool))) disabled.push({ feature, reason });
+  return disabled;
+}
+
+/** A check that throws (a getter of a changed pg) counts as a missing internal, not as a failed connection. */
+function safely(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,28 @@
+/** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
+export function isConnectionLevelError(error: unknown): boolean {
+  const candidate = error as { severity?: unknown; code?: unknown };
+  if (typeof candidate?.severity !== 'string') return true;
+  const code = typeof candidate.code === 'string' ? candidate.code : '';
+  return (
+    code.startsWith('08') || code.startsWith('57P') || candidate.severity === 'FATAL' || candidate.severity === 'PANIC'
+  );
+}
+
+/**
+ * Whether a statement whose connection was lost after it was sent may have taken effect. Inside a transaction the
+ * loss rolls the transaction back, so only the statement that ends it (COMMIT, END, PREPARE TRANSACTION) may have
+ * landed; outside one, any statement but BEGIN may have. In a failed transaction nothing can.
+ */
+export function mayHaveTakenEffect(text: string, status: string | undefined): boolean {
+  if (status === 'E') return false;
+  if (status === 'T') return ENDS_TRANSACTION.test(text);
+  return !BEGINS_TRANSACTION.test(text);
+}
+const ENDS_TRANSACTION = /^\s*(?:commit|end|prepare\s+transaction)\b/i;
+const BEGINS_TRANSACTION = /^\s*(?:begin|start\s+transaction)\b/i;
+
+/** True for pg-pool's errors when no connection came within `connectionTimeoutMillis` (it has no code to tell them by). */
+export function isAcquireTimeout(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return message === 'timeout exceeded when trying to connect' || message.includes('due to connection timeout');
+}

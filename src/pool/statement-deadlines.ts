@@ -1,0 +1,121 @@
+import type pg from 'pg';
+import type { PoolClient } from 'pg';
+import { QueryError } from '../errors.js';
+import { sendCancelRequest } from './cancel-request.js';
+import { stateOf, type ClientState } from './client-state.js';
+import { destroySocket } from './pg-internals.js';
+
+// How often statement deadlines are checked: a timeout fires up to this much late.
+const SWEEP_INTERVAL_MS = 25;
+// How long a node has to confirm an aborted statement's cancel before the connection is cut.
+const ABORT_GRACE_MS = 1_000;
+
+/** Passed to `release` to close a connection that must not run another statement. */
+export const RETIRED = new Error('connection retired after a cancel request');
+
+/**
+ * Statement timeouts and AbortSignal cancels of one pool, swept by one timer instead of a timer and a promise per
+ * statement. A statement past its deadline gets a cancel request and a grace period: a node that is alive cancels
+ * it, and it fails with SQLSTATE 57014 (a slow statement: the caller's problem); a node that answers neither is
+ * unresponsive, so its connection is cut and the statement fails with `PGR_NODE_TIMEOUT` (the node's problem; the
+ * breaker counts it). The deadline itself lives in each connection's {@link ClientState}.
+ */
+export class StatementDeadlines {
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /** `clients`: every open connection of the pool, read at each sweep. */
+  constructor(private readonly clients: ReadonlySet<PoolClient>) {}
+
+  /** Starts the clock of a statement about to run on a checked-out connection; {@link unwatch} stops it. */
+  watch(state: ClientState, timeoutMs: number): void {
+    state.deadlineAt = performance.now() + timeoutMs;
+    state.timeoutMs = timeoutMs;
+    this.start();
+  }
+
+  /** An AbortSignal fired: the running statement gets a cancel request, and the sweeper cuts a node that ignores it. */
+  cancel(client: PoolClient, state: ClientState): void {
+    if (!state.active || state.cancelAt > 0) return;
+    state.deadlineAt = 0;
+    state.cancelAt = performance.now() + ABORT_GRACE_MS;
+    this.start();
+    void sendCancelRequest(client, ABORT_GRACE_MS);
+  }
+
+  /** Stops the timer (the pool is closing); a later {@link watch} starts it again. */
+  stop(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private start(): void {
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const client of this.clients) {
+      const state = stateOf(client);
+      if (state.deadlineAt > 0 && now >= state.deadlineAt) {
+        state.deadlineAt = 0;
+        const graceMs = Math.min(1_000, Math.max(100, state.timeoutMs));
+        state.cancelAt = now + graceMs;
+        void sendCancelRequest(client, graceMs);
+      } else if (state.cancelAt > 0 && now >= state.cancelAt) {
+        state.cancelAt = 0;
+        state.timedOutMs = state.timeoutMs;
+        // The statement may still be running on a frozen node: cutting the socket fails it at once here.
+        destroySocket(client);
+      }
+    }
+  }
+}
+
+/** Stops watching the statement's deadline; true if a cancel request was sent for it. */
+export function unwatch(state: ClientState): boolean {
+  state.deadlineAt = 0;
+  if (state.cancelAt === 0) return false;
+  state.cancelAt = 0;
+  return true;
+}
+
+/** Whether `signal` fired. A function, not `signal.aborted` inline: TypeScript would keep the narrowing of an earlier check across awaits. */
+export const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/** The error of a statement whose AbortSignal fired: SQLSTATE 57014 (query_canceled), as PostgreSQL reports a cancel. */
+export function abortedError(signal: AbortSignal, node: string, cause?: unknown, outcomeUnknown = false): QueryError {
+  return new QueryError('57014', `statement cancelled on ${node}: its AbortSignal was aborted`, {
+    cause: cause ?? signal.reason,
+    context: { node, outcomeUnknown },
+  });
+}
+
+/** The error of a statement whose node answered neither it within `timedOutMs` nor the cancel request after it. */
+export function nodeTimeoutError(node: string, timedOutMs: number, cause: unknown): QueryError {
+  return new QueryError('PGR_NODE_TIMEOUT', `${node} did not answer within ${timedOutMs} ms, nor to a cancel request`, {
+    cause,
+    context: { node, outcomeUnknown: true },
+  });
+}
+
+/** `pool.connect()`, given up when `signal` aborts first (a connection that arrives later goes straight back). */
+export function connectUnlessAborted(pool: pg.Pool, signal: AbortSignal, node: string): Promise<PoolClient> {
+  return new Promise<PoolClient>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(signal, node));
+    signal.addEventListener('abort', onAbort, { once: true });
+    pool.connect().then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) client.release();
+        else resolve(client);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
