@@ -12,12 +12,17 @@ export interface NodePoolStats {
   readonly max: number;
   /** The ceiling now: `max`, or the adaptive target when adaptive sizing is on. */
   readonly target: number;
+  /** Statements run on this node, and how many failed (any cause). */
   readonly queries: number;
   readonly errors: number;
+  /** Statements running or waiting for a connection now. */
   readonly inFlight: number;
   /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
   readonly latencyMs: number;
-  /** Statement time (acquisition included) since the pool started: median and 99th percentile, in milliseconds. */
+  /**
+   * Time per statement since the pool started, acquisition included: median and 99th percentile, in milliseconds
+   * (±19 %: log buckets).
+   */
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   /** Time waited for a connection: mean and 99th percentile, in milliseconds, and how many hand-outs. */
@@ -30,20 +35,26 @@ export interface NodePoolStats {
   readonly opening: number;
   /** Exponentially weighted mean time to open a connection for {@link NodePool.resize}, in milliseconds (`0`: none opened yet). */
   readonly connectMs: number;
+  /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
-  /** Each open connection with its health score. */
+  /**
+   * Each open connection, lowest health score first: an opaque `id`, its `score` (0–100; below
+   * `pool.healthThreshold` it is closed at its next check-in), `statements` run, `failures` through its own fault,
+   * `ageMs` and whether it is `active` (checked out).
+   */
   readonly connections: readonly ConnectionHealthStats[];
-  /** Connections closed since start, by reason. */
+  /** Connections closed since start, by reason: `lifetime`, `idle`, `health`, `error` and `shrink` (adaptive sizing). */
   readonly recycled: Readonly<RecycleCounts>;
   /** Connection attempts retried since start (see {@link NodePoolOptions.connectRetries}). */
   readonly connectRetries: number;
-  /** Pipelined `BEGIN … COMMIT` batches sent lean: Bind/Execute per statement and one Sync (see `lean-batch.ts`). */
+  /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
   readonly leanBatches: number;
   /** Connections reserved by {@link NodePool.reserve} (pre-warmed workload scopes) now. */
   readonly reserved: number;
   /**
-   * The pg internals found missing when the first connection opened, so their features are off (see
-   * `probeInternals`); empty when all are there, or before any connection opened.
+   * Features off because the installed pg lacks an internal they use (`statement-cache`, `pipeline-mode`,
+   * `socket-cork`, `socket-destroy`, `backend-key`, `pool-ceiling`, `lean-batch`), found when the first connection
+   * opened and reported once as a `warning` event; empty when all are there (every pg 8 release so far).
    */
   readonly disabledInternals: readonly InternalFeature[];
 }

@@ -189,6 +189,11 @@ export class NodeSet {
       observer: {
         checkout: onCheckout === undefined ? undefined : (waitedMs) => onCheckout({ node: node.name, waitedMs }),
         checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
+        internalsMissing: (disabled) =>
+          this.hooks.warn(
+            `${node.name}: the installed pg lacks internals the router relies on, so these features are off: ` +
+              disabled.map(({ feature, reason }) => `${feature} (${reason})`).join('; '),
+          ),
       },
     });
     instruments.node(node.name, node.role, nodePool.histograms);

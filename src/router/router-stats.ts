@@ -1,4 +1,4 @@
-import type { ConnectionHealthStats, RecycleCounts, StatementCacheCounters } from '../pool/index.js';
+import type { NodePoolStats } from '../pool/index.js';
 import type { PatternSnapshot, ScopeSnapshot } from '../adaptive/index.js';
 import type { PipelineStats } from '../pipeline/index.js';
 import type { RoutingCounts } from './node-choice.js';
@@ -7,8 +7,37 @@ import type { ConsistencyCounts } from './read-your-writes.js';
 /** The counts of each pipeline that `stats().pipelines` sums. */
 export type SummedPipelineCounts = 'queued' | 'held' | 'batches' | 'statements' | 'failed' | 'coalesced';
 
+/** The counters of a node's pool that `stats()` reports as the pool keeps them. */
+export const NODE_POOL_COUNTERS = [
+  'queries',
+  'errors',
+  'inFlight',
+  'latencyMs',
+  'latencyP50Ms',
+  'latencyP99Ms',
+  'acquireMeanMs',
+  'acquireP99Ms',
+  'statementCache',
+  'connections',
+  'recycled',
+  'connectRetries',
+  'leanBatches',
+  'disabledInternals',
+] as const satisfies readonly (keyof NodePoolStats)[];
+
+/** The connection counts of a node's pool in `stats()`. */
+export const NODE_POOL_SIZES = [
+  'total',
+  'idle',
+  'active',
+  'waiting',
+  'target',
+  'max',
+  'reserved',
+] as const satisfies readonly (keyof NodePoolStats)[];
+
 /** One node in {@link RouterStats}. */
-export interface NodeStats {
+export interface NodeStats extends Pick<NodePoolStats, (typeof NODE_POOL_COUNTERS)[number]> {
   /** `'primary'`, `'replica-0'`, … */
   readonly name: string;
   /** Its role now: the configured one, until a failover (`failover: 'auto'`) promotes a replica. */
@@ -32,28 +61,7 @@ export interface NodeStats {
    * size when `adaptive.enabled`, else `max`; never below `reserved`), the configured `max`, and the connections
    * `reserved` for pre-warmed workload scopes (`router.prewarm()`) until their runs end.
    */
-  readonly pool: {
-    readonly total: number;
-    readonly idle: number;
-    readonly active: number;
-    readonly waiting: number;
-    readonly target: number;
-    readonly max: number;
-    readonly reserved: number;
-  };
-  /** Statements run on this node, and how many failed (any cause). */
-  readonly queries: number;
-  readonly errors: number;
-  /** Statements running or waiting for a connection now. */
-  readonly inFlight: number;
-  /** Exponentially weighted mean time per statement, acquisition included, in milliseconds. */
-  readonly latencyMs: number;
-  /** Median and 99th percentile time per statement since start, acquisition included, in milliseconds (±19 %: log buckets). */
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  /** Time waited for a connection since start: mean and 99th percentile, in milliseconds. */
-  readonly acquireMeanMs: number;
-  readonly acquireP99Ms: number;
+  readonly pool: Pick<NodePoolStats, (typeof NODE_POOL_SIZES)[number]>;
   /**
    * How far this replica trails the primary, from the last health checks (every `pool.healthCheckIntervalMs`):
    * `lagMs` is 0 when it has replayed all the primary had written, else the time since it replayed its last
@@ -68,20 +76,6 @@ export interface NodeStats {
    * another timeline (it follows an old primary after a failover, or has not switched yet). `null` otherwise.
    */
   readonly diverged: string | null;
-  /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
-  readonly statementCache: Readonly<StatementCacheCounters>;
-  /**
-   * Each open connection, lowest health score first: an opaque `id`, its `score` (0–100; below
-   * `pool.healthThreshold` it is closed at its next check-in), `statements` run, `failures` through its own fault,
-   * `ageMs` and whether it is `active` (checked out).
-   */
-  readonly connections: readonly ConnectionHealthStats[];
-  /** Connections closed since start, by reason: `lifetime`, `idle`, `health`, `error` and `shrink` (adaptive sizing). */
-  readonly recycled: Readonly<RecycleCounts>;
-  /** Connection attempts retried since start (`pool.connectRetries`). */
-  readonly connectRetries: number;
-  /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
-  readonly leanBatches: number;
 }
 
 /** The JSON snapshot returned by `router.stats()`. */

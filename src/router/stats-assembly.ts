@@ -5,7 +5,7 @@ import type { ReplicaLag } from '../resilience/index.js';
 import type { NodeChoice } from './node-choice.js';
 import type { NodeSet, RoutedNode } from './node-set.js';
 import type { ReadYourWrites } from './read-your-writes.js';
-import type { NodeStats, RouterStats } from './router-stats.js';
+import { NODE_POOL_COUNTERS, NODE_POOL_SIZES, type NodeStats, type RouterStats } from './router-stats.js';
 import type { StatementRouting } from './statement-routing.js';
 import type { WorkloadScopes } from './workload-scope.js';
 
@@ -30,6 +30,13 @@ function replicaLag(
   return { lagMs: Math.round(lag.ms), lagBytes: lag.bytes };
 }
 
+/** The fields `keys` of `from`, in that order. */
+function pick<T, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) picked[key] = from[key];
+  return picked;
+}
+
 function nodeStats({ node, pool, breaker, role, lagging, diverged }: RoutedNode, nodes: NodeSet): NodeStats {
   const { health } = nodes;
   const counts = pool.stats();
@@ -43,31 +50,11 @@ function nodeStats({ node, pool, breaker, role, lagging, diverged }: RoutedNode,
     lastHealthError: health.lastError(node.name),
     breaker: breaker.state.state,
     breakerOpens: breaker.opens,
-    pool: {
-      total: counts.total,
-      idle: counts.idle,
-      active: counts.active,
-      waiting: counts.waiting,
-      target: counts.target,
-      max: counts.max,
-      reserved: counts.reserved,
-    },
-    queries: counts.queries,
-    errors: counts.errors,
-    inFlight: counts.inFlight,
-    latencyMs: counts.latencyMs,
-    latencyP50Ms: counts.latencyP50Ms,
-    latencyP99Ms: counts.latencyP99Ms,
-    acquireMeanMs: counts.acquireMeanMs,
-    acquireP99Ms: counts.acquireP99Ms,
-    statementCache: counts.statementCache,
+    pool: pick(counts, NODE_POOL_SIZES),
+    ...pick(counts, NODE_POOL_COUNTERS),
     ...replicaLag(health.lag(node.name), role),
     timeline: health.timeline(node.name) ?? null,
     diverged: role === 'replica' ? (diverged ?? null) : null,
-    connections: counts.connections,
-    recycled: counts.recycled,
-    connectRetries: counts.connectRetries,
-    leanBatches: counts.leanBatches,
   };
 }
 
