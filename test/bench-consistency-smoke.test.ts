@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { QUICK_CONSISTENCY_PARAMS, POLICIES, type ConsistencyBenchParams } from '../bench/consistency-params.js';
-import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency-report.js';
-import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency-workload.js';
+import { QUICK_CONSISTENCY_PARAMS, POLICIES, type ConsistencyBenchParams } from '../bench/consistency/params.js';
+import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency/report.js';
+import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency/workload.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 // A tiny run of the benchmark's workload on the shared cluster: it checks that every policy runs, that the report has

@@ -1,9 +1,9 @@
 import { describe, expect, inject, it } from 'vitest';
-import { describeEnvironment } from '../bench/environment.js';
-import { CALL_COST_NAMES, measureBookkeeping, measureCallCost } from '../bench/parity-overhead.js';
-import { QUICK_PARITY_PARAMS, type ParityBenchParams } from '../bench/parity-params.js';
-import { PREWARM_NAMES, measurePrewarm } from '../bench/parity-prewarm.js';
-import { CALL_COST_HEADERS, PREWARM_HEADERS, parityHeader, parityReport } from '../bench/parity-report.js';
+import { describeEnvironment } from '../bench/lib/environment.js';
+import { CALL_COST_NAMES, measureBookkeeping, measureCallCost } from '../bench/parity/overhead.js';
+import { QUICK_PARITY_PARAMS, type ParityBenchParams } from '../bench/parity/params.js';
+import { PREWARM_NAMES, measurePrewarm } from '../bench/parity/prewarm.js';
+import { CALL_COST_HEADERS, PREWARM_HEADERS, parityHeader, parityReport } from '../bench/parity/report.js';
 
 const primaryUrl = inject('primaryUrl');
 

@@ -1,0 +1,54 @@
+/**
+ * `npm run bench:consistency`: stale reads, replica share and read latency of eventual reads, read-your-writes
+ * sessions and the "primary for 2 s after a write" rule, at several write shares, on a local primary with two
+ * streaming replicas. Prints a Markdown table on stdout (progress on stderr). `BENCH_QUICK=1` for a smoke run.
+ *
+ * @packageDocumentation
+ */
+import { loadavg } from 'node:os';
+import { describeEnvironment } from '../lib/environment.js';
+import { progress, runBench } from '../lib/harness.js';
+import { consistencyParamsFromEnv, POLICIES } from './params.js';
+import { consistencyHeader, renderConsistencyTable, summariseConsistency } from './report.js';
+import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from './workload.js';
+
+const params = consistencyParamsFromEnv(process.env);
+runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster) => {
+  const started = performance.now();
+  const environment = await describeEnvironment(cluster.primaryUrl);
+  await createConsistencySchema(cluster.primaryUrl, params.users);
+  await cluster.waitForReplication();
+  const primaryPort = cluster.nodes[0]!.port;
+  const cells: CellResult[] = [];
+  for (let round = 0; round < params.rounds; round++) {
+    for (const [shareIndex, writeShare] of params.writeShares.entries()) {
+      for (let k = 0; k < POLICIES.length; k++) {
+        const policy = POLICIES[(k + round) % POLICIES.length]!;
+        progress(`round ${round + 1}/${params.rounds}: write share ${writeShare}, ${policy}…`);
+        const router = routerForPolicy(policy, cluster, params);
+        try {
+          // Untimed warm-up: connections open, statements prepared, classification cached.
+          await runCell(
+            router,
+            policy,
+            writeShare,
+            { ...params, cellMs: Math.min(500, params.cellMs) },
+            primaryPort,
+            params.seed - 1,
+          );
+          cells.push(
+            await runCell(router, policy, writeShare, params, primaryPort, params.seed + round * 100 + shareIndex),
+          );
+        } finally {
+          await router.close();
+        }
+      }
+    }
+  }
+  progress('');
+  const seconds = (performance.now() - started) / 1000;
+  const footer = `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`;
+  process.stdout.write(
+    `${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`,
+  );
+});

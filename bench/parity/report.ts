@@ -1,0 +1,103 @@
+import type { Environment } from '../lib/environment.js';
+import type { ParityBenchParams } from './params.js';
+import type { BookkeepingResult, CallCostResult } from './overhead.js';
+import type { PrewarmResult } from './prewarm.js';
+import { renderMarkdownTable } from '../pipeline/report.js';
+import { formatMicros, formatMicrosDelta, formatNanos } from '../lib/table.js';
+
+/** What the benchmark prints below its header. */
+export interface ParityReport {
+  readonly callCostTable: string;
+  readonly prewarmTable: string;
+  readonly notes: readonly string[];
+}
+
+export const CALL_COST_HEADERS: readonly string[] = Object.freeze([
+  'Block',
+  'Contender',
+  'p50 per call',
+  'vs named pg.Pool (median of per-round differences)',
+]);
+export const PREWARM_HEADERS: readonly string[] = Object.freeze([
+  'Contender',
+  'Run time',
+  'Statement p50',
+  'Statement p99',
+  'Open at start',
+  'Opened during the run',
+  'prewarm() took',
+  'Run time ÷ cold',
+]);
+
+const ms = (value: number): string =>
+  value < 10
+    ? `${value.toFixed(2)} ms`
+    : value < 100
+      ? `${value.toFixed(1)} ms`
+      : `${Math.round(value).toLocaleString('en-US')} ms`;
+
+/** The tables and the notes under them. */
+export function parityReport(
+  callCost: CallCostResult,
+  bookkeeping: BookkeepingResult,
+  prewarm: PrewarmResult,
+): ParityReport {
+  const callRows = [
+    ...callCost.withoutScopes.map((row, i) => [
+      'no scope has run',
+      row.name,
+      formatMicros(row.p50Us),
+      i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs),
+    ]),
+    ...callCost.withScopes.map((row, i) => [
+      'inside router.scope()',
+      row.name,
+      formatMicros(row.p50Us),
+      i === 0 ? 'baseline' : formatMicrosDelta(row.addedUs),
+    ]),
+  ];
+  const prewarmRows = [prewarm.cold, prewarm.prewarmed].map((row) => [
+    row.name,
+    ms(row.runMs),
+    ms(row.p50Ms),
+    ms(row.p99Ms),
+    String(row.openAtStart),
+    String(row.openedDuringRun),
+    row.prewarmMs === undefined ? '—' : ms(row.prewarmMs),
+    row === prewarm.cold ? '1.00× (baseline)' : `${(row.runMs / prewarm.cold.runMs).toFixed(2)}×`,
+  ]);
+  const scores = callCost.withoutScopes[1]!.addedUs - callCost.withoutScopes[2]!.addedUs;
+  const scopeCost = callCost.withScopes[2]!.addedUs - callCost.withScopes[1]!.addedUs;
+  const notes = [
+    `Health-score bookkeeping of one check-in, alone (success rate, latency against the node median, score check): ${formatNanos(bookkeeping.checkinNs - bookkeeping.loopNs)} ` +
+      `(${formatNanos(bookkeeping.checkinNs)} per statement against ${formatNanos(bookkeeping.loopNs)} for the bare loop; medians of ${bookkeeping.rounds} rounds × ${bookkeeping.statementsPerRound.toLocaleString('en-US')} statements).`,
+    `Default options against pool.healthThreshold: 0 (no score check) in the same rounds: ${formatMicrosDelta(scores)} per call.`,
+    `A statement inside a scope against a router that has none, both with AsyncLocalStorage on in the process: ${formatMicrosDelta(scopeCost)} per call.`,
+    `The scope ran ${prewarm.statements} statements at once; prewarm() opened ${prewarm.learnedPeak} connections, the peak it learned from the untimed first run.`,
+  ];
+  return {
+    callCostTable: renderMarkdownTable(CALL_COST_HEADERS, ['left', 'left', 'right', 'right'], callRows),
+    prewarmTable: renderMarkdownTable(
+      PREWARM_HEADERS,
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      prewarmRows,
+    ),
+    notes,
+  };
+}
+
+/** The lines printed above the tables. */
+export function parityHeader(env: Environment, params: ParityBenchParams): string {
+  const { overhead, prewarm } = params;
+  return [
+    `## Health scores and workload scopes${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    '',
+    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · pg ${env.packages.pg}`,
+    '',
+    `One process, one local PostgreSQL without replicas. Per-call cost: \`SELECT $1::int\`, one caller, ${overhead.rounds} rounds × ${overhead.callsPerRound.toLocaleString('en-US')} calls per contender, ` +
+      'interleaved call by call; the scoped block runs last, because AsyncLocalStorage stays on for the process once used. ' +
+      `Pre-warming: a scope of ${prewarm.concurrency} × \`pg_sleep(${prewarm.statementMs} ms)\` sent at once on a router with adaptive sizing ` +
+      `(pool ${prewarm.pool.min}–${prewarm.pool.max}, interval ${prewarm.adaptiveIntervalMs} ms, no peak hold), the pool back at its minimum before each run; ` +
+      `${prewarm.rounds} rounds, cold and pre-warmed alternating which goes first.`,
+  ].join('\n');
+}
