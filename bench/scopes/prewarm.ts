@@ -122,7 +122,7 @@ export async function measurePrewarm(
       cooldownMs: 2 * params.adaptiveIntervalMs,
       peakHoldMs: 0,
     },
-    applicationName: 'parity-prewarm',
+    applicationName: 'scopes-prewarm',
   });
   router.on('connectionError', () => undefined);
   try {

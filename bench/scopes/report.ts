@@ -1,12 +1,12 @@
 import type { Environment } from '../lib/environment.js';
-import type { ParityBenchParams } from './params.js';
+import type { ScopesBenchParams } from './params.js';
 import type { BookkeepingResult, CallCostResult } from './overhead.js';
 import type { PrewarmResult } from './prewarm.js';
 import { renderMarkdownTable } from '../pipeline/report.js';
 import { formatMicros, formatMicrosDelta, formatNanos } from '../lib/table.js';
 
 /** What the benchmark prints below its header. */
-export interface ParityReport {
+export interface ScopesReport {
   readonly callCostTable: string;
   readonly prewarmTable: string;
   readonly notes: readonly string[];
@@ -37,11 +37,11 @@ const ms = (value: number): string =>
       : `${Math.round(value).toLocaleString('en-US')} ms`;
 
 /** The tables and the notes under them. */
-export function parityReport(
+export function scopesReport(
   callCost: CallCostResult,
   bookkeeping: BookkeepingResult,
   prewarm: PrewarmResult,
-): ParityReport {
+): ScopesReport {
   const callRows = [
     ...callCost.withoutScopes.map((row, i) => [
       'no scope has run',
@@ -87,7 +87,7 @@ export function parityReport(
 }
 
 /** The lines printed above the tables. */
-export function parityHeader(env: Environment, params: ParityBenchParams): string {
+export function scopesHeader(env: Environment, params: ScopesBenchParams): string {
   const { overhead, prewarm } = params;
   return [
     `## Health scores and workload scopes${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,

@@ -1,15 +1,15 @@
 /**
- * `npm run bench:parity`: what connection health scores and workload scopes cost per statement, and what
+ * `npm run bench:scopes`: what connection health scores and workload scopes cost per statement, and what
  * pre-warming a scope saves. `BENCH_QUICK=1` for a short run.
  */
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
 import { measureBookkeeping, measureCallCost } from './overhead.js';
-import { FULL_PARITY_PARAMS, QUICK_PARITY_PARAMS } from './params.js';
+import { FULL_SCOPES_PARAMS, QUICK_SCOPES_PARAMS } from './params.js';
 import { measurePrewarm } from './prewarm.js';
-import { parityHeader, parityReport } from './report.js';
+import { scopesHeader, scopesReport } from './report.js';
 
-const params = process.env['BENCH_QUICK'] === '1' ? QUICK_PARITY_PARAMS : FULL_PARITY_PARAMS;
+const params = process.env['BENCH_QUICK'] === '1' ? QUICK_SCOPES_PARAMS : FULL_SCOPES_PARAMS;
 
 runBench({ replicas: 0 }, async (cluster) => {
   const env = await describeEnvironment(cluster.primaryUrl);
@@ -18,10 +18,10 @@ runBench({ replicas: 0 }, async (cluster) => {
   const callCost = await measureCallCost(cluster.primaryUrl, params.overhead, progress);
   const prewarm = await measurePrewarm(cluster.primaryUrl, params.prewarm, progress);
   progress('');
-  const report = parityReport(callCost, bookkeeping, prewarm);
+  const report = scopesReport(callCost, bookkeeping, prewarm);
   process.stdout.write(
     [
-      parityHeader(env, params),
+      scopesHeader(env, params),
       '',
       '### Per-call cost',
       '',

@@ -1,5 +1,5 @@
 /** Parameters of the per-call cost measurement: `SELECT $1::int` at one caller, interleaved call by call. */
-export interface ParityOverheadParams {
+export interface CallCostParams {
   /** Rounds; the contender that goes first rotates by one per round. */
   readonly rounds: number;
   /** Calls per contender per round. */
@@ -29,17 +29,17 @@ export interface PrewarmParams {
   readonly adaptiveIntervalMs: number;
 }
 
-/** Every count of one `bench:parity` run. */
-export interface ParityBenchParams {
+/** Every count of one `bench:scopes` run. */
+export interface ScopesBenchParams {
   /** `BENCH_QUICK=1`: fewer rounds; the numbers are indicative only. */
   readonly quick: boolean;
-  readonly overhead: ParityOverheadParams;
+  readonly overhead: CallCostParams;
   readonly bookkeeping: BookkeepingParams;
   readonly prewarm: PrewarmParams;
 }
 
 /** A full run: about a minute and a half on two cores. */
-export const FULL_PARITY_PARAMS: ParityBenchParams = Object.freeze({
+export const FULL_SCOPES_PARAMS: ScopesBenchParams = Object.freeze({
   quick: false,
   overhead: Object.freeze({ rounds: 15, callsPerRound: 2_000, warmupCalls: 2_000 }),
   bookkeeping: Object.freeze({ rounds: 9, statementsPerRound: 2_000_000 }),
@@ -53,7 +53,7 @@ export const FULL_PARITY_PARAMS: ParityBenchParams = Object.freeze({
 });
 
 /** `BENCH_QUICK=1`. */
-export const QUICK_PARITY_PARAMS: ParityBenchParams = Object.freeze({
+export const QUICK_SCOPES_PARAMS: ScopesBenchParams = Object.freeze({
   quick: true,
   overhead: Object.freeze({ rounds: 5, callsPerRound: 400, warmupCalls: 400 }),
   bookkeeping: Object.freeze({ rounds: 3, statementsPerRound: 200_000 }),

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { QueryRouter } from '../../src/index.js';
 import { ConnectionHealth, LatencyReference } from '../../src/pool/connection-health.js';
-import type { BookkeepingParams, ParityOverheadParams } from './params.js';
+import type { BookkeepingParams, CallCostParams } from './params.js';
 import { median } from '../lib/stats.js';
 import { interleavedRound, type CallSender } from '../lib/interleaved-calls.js';
 
@@ -34,11 +34,11 @@ export const CALL_COST_NAMES = Object.freeze({
 });
 
 const TEXT = 'SELECT $1::int AS n';
-const STATEMENT_NAME = 'parity_overhead';
+const STATEMENT_NAME = 'scopes_call_cost';
 
 async function block(
   senders: readonly CallSender[],
-  params: ParityOverheadParams,
+  params: CallCostParams,
   label: string,
   progress?: (message: string) => void,
 ): Promise<CallCost[]> {
@@ -67,19 +67,19 @@ async function block(
  */
 export async function measureCallCost(
   url: string,
-  params: ParityOverheadParams,
+  params: CallCostParams,
   progress?: (message: string) => void,
 ): Promise<CallCostResult> {
   const pool = new pg.Pool({ connectionString: url });
   pool.on('error', () => undefined);
   const routers = {
-    router: new QueryRouter({ primary: url, applicationName: 'parity-router' }),
+    router: new QueryRouter({ primary: url, applicationName: 'scopes-router' }),
     noThreshold: new QueryRouter({
       primary: url,
       pool: { healthThreshold: 0 },
-      applicationName: 'parity-no-threshold',
+      applicationName: 'scopes-no-threshold',
     }),
-    scoped: new QueryRouter({ primary: url, applicationName: 'parity-scoped' }),
+    scoped: new QueryRouter({ primary: url, applicationName: 'scopes-scoped' }),
   };
   for (const router of Object.values(routers)) router.on('connectionError', () => undefined);
   const named: CallSender = {

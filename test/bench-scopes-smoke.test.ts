@@ -1,22 +1,22 @@
 import { describe, expect, inject, it } from 'vitest';
 import { describeEnvironment } from '../bench/lib/environment.js';
-import { CALL_COST_NAMES, measureBookkeeping, measureCallCost } from '../bench/parity/overhead.js';
-import { QUICK_PARITY_PARAMS, type ParityBenchParams } from '../bench/parity/params.js';
-import { PREWARM_NAMES, measurePrewarm } from '../bench/parity/prewarm.js';
-import { CALL_COST_HEADERS, PREWARM_HEADERS, parityHeader, parityReport } from '../bench/parity/report.js';
+import { CALL_COST_NAMES, measureBookkeeping, measureCallCost } from '../bench/scopes/overhead.js';
+import { QUICK_SCOPES_PARAMS, type ScopesBenchParams } from '../bench/scopes/params.js';
+import { PREWARM_NAMES, measurePrewarm } from '../bench/scopes/prewarm.js';
+import { CALL_COST_HEADERS, PREWARM_HEADERS, scopesHeader, scopesReport } from '../bench/scopes/report.js';
 
 const primaryUrl = inject('primaryUrl');
 
 // Tiny counts: this checks that the benchmark runs end to end on the shared cluster (primary only) and that the
 // report has every row with numbers in it, never how fast anything is.
-const params: ParityBenchParams = {
-  ...QUICK_PARITY_PARAMS,
+const params: ScopesBenchParams = {
+  ...QUICK_SCOPES_PARAMS,
   overhead: { rounds: 2, callsPerRound: 30, warmupCalls: 10 },
   bookkeeping: { rounds: 1, statementsPerRound: 10_000 },
-  prewarm: { ...QUICK_PARITY_PARAMS.prewarm, rounds: 1, concurrency: 6, statementMs: 5 },
+  prewarm: { ...QUICK_SCOPES_PARAMS.prewarm, rounds: 1, concurrency: 6, statementMs: 5 },
 };
 
-describe('bench:parity smoke run (tiny counts, no timing assertions)', () => {
+describe('bench:scopes smoke run (tiny counts, no timing assertions)', () => {
   it('measures every contender and prints both tables with numbers in every row', async () => {
     const bookkeeping = measureBookkeeping(params.bookkeeping);
     const callCost = await measureCallCost(primaryUrl, params.overhead);
@@ -42,7 +42,7 @@ describe('bench:parity smoke run (tiny counts, no timing assertions)', () => {
     expect(prewarm.prewarmed.prewarmMs).toBeGreaterThan(0);
     expect(prewarm.cold.prewarmMs).toBeUndefined();
 
-    const report = parityReport(callCost, bookkeeping, prewarm);
+    const report = scopesReport(callCost, bookkeeping, prewarm);
     const callLines = report.callCostTable.split('\n');
     expect(callLines[0]).toContain(CALL_COST_HEADERS[3]!);
     expect(callLines).toHaveLength(2 + 6);
@@ -53,7 +53,7 @@ describe('bench:parity smoke run (tiny counts, no timing assertions)', () => {
     expect(prewarmLines[3]).toContain(PREWARM_NAMES.prewarmed);
     for (const line of [...callLines.slice(2), ...prewarmLines.slice(2)]) expect(line).not.toMatch(/NaN|undefined/);
     expect(report.notes).toHaveLength(4);
-    expect(parityHeader(await describeEnvironment(primaryUrl), params)).toMatch(
+    expect(scopesHeader(await describeEnvironment(primaryUrl), params)).toMatch(
       /^## Health scores and workload scopes \(BENCH_QUICK/,
     );
   });
