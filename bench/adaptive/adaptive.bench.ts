@@ -10,11 +10,12 @@
  * @packageDocumentation
  */
 import { progress, runBench } from '../lib/harness.js';
-import { adaptiveParamsFromEnv } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { FULL_ADAPTIVE_PARAMS, QUICK_ADAPTIVE_PARAMS } from './params.js';
 import { runAdaptiveBenchmark } from './run.js';
 import { formatTrace } from './trace.js';
 
-const params = adaptiveParamsFromEnv(process.env);
+const params = benchParams(FULL_ADAPTIVE_PARAMS, QUICK_ADAPTIVE_PARAMS);
 const trace = process.env.BENCH_ADAPTIVE_TRACE === '1';
 
 runBench({ replicas: 0 }, async (cluster) => {

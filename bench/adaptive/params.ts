@@ -139,9 +139,3 @@ export const QUICK_ADAPTIVE_PARAMS: AdaptiveBenchParams = Object.freeze<Adaptive
   warmupRounds: 2,
   settleMs: 200,
 });
-
-/** {@link QUICK_ADAPTIVE_PARAMS} when `BENCH_QUICK` is `1` or `true`, else {@link FULL_ADAPTIVE_PARAMS}. */
-export function adaptiveParamsFromEnv(env: Readonly<Record<string, string | undefined>>): AdaptiveBenchParams {
-  const quick = env.BENCH_QUICK;
-  return quick === '1' || quick === 'true' ? QUICK_ADAPTIVE_PARAMS : FULL_ADAPTIVE_PARAMS;
-}

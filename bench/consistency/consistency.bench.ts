@@ -8,11 +8,12 @@
 import { loadavg } from 'node:os';
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
-import { consistencyParamsFromEnv, POLICIES } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { CONSISTENCY_ENV_OVERRIDES, FULL_CONSISTENCY_PARAMS, POLICIES, QUICK_CONSISTENCY_PARAMS } from './params.js';
 import { consistencyHeader, renderConsistencyTable, summariseConsistency } from './report.js';
 import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from './workload.js';
 
-const params = consistencyParamsFromEnv(process.env);
+const params = benchParams(FULL_CONSISTENCY_PARAMS, QUICK_CONSISTENCY_PARAMS, CONSISTENCY_ENV_OVERRIDES);
 runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster) => {
   const started = performance.now();
   const environment = await describeEnvironment(cluster.primaryUrl);

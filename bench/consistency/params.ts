@@ -1,3 +1,5 @@
+import type { EnvOverrides } from '../lib/params.js';
+
 /** The three read policies the benchmark compares. */
 export type ReadPolicy = 'eventual' | 'read-your-writes' | 'primary for 2 s after a write';
 
@@ -26,7 +28,8 @@ export interface ConsistencyBenchParams {
 
 export const POLICIES: readonly ReadPolicy[] = ['eventual', 'read-your-writes', 'primary for 2 s after a write'];
 
-const FULL: ConsistencyBenchParams = {
+/** The full run. */
+export const FULL_CONSISTENCY_PARAMS: ConsistencyBenchParams = {
   quick: false,
   users: 200,
   thinkMs: 200,
@@ -41,7 +44,7 @@ const FULL: ConsistencyBenchParams = {
 
 /** The quick run: the same shape, seconds instead of minutes. */
 export const QUICK_CONSISTENCY_PARAMS: ConsistencyBenchParams = {
-  ...FULL,
+  ...FULL_CONSISTENCY_PARAMS,
   quick: true,
   users: 40,
   writeShares: [0.1, 0.6],
@@ -49,16 +52,8 @@ export const QUICK_CONSISTENCY_PARAMS: ConsistencyBenchParams = {
   rounds: 1,
 };
 
-/** The parameters for this run: `BENCH_QUICK=1` for the quick one, `BENCH_ROUNDS` / `BENCH_CELL_MS` to override. */
-export function consistencyParamsFromEnv(env: Readonly<Record<string, string | undefined>>): ConsistencyBenchParams {
-  const base = env['BENCH_QUICK'] === '1' ? QUICK_CONSISTENCY_PARAMS : FULL;
-  const positive = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value <= 0)
-      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-    return value;
-  };
-  return { ...base, rounds: positive('BENCH_ROUNDS', base.rounds), cellMs: positive('BENCH_CELL_MS', base.cellMs) };
-}
+/** What `BENCH_ROUNDS` and `BENCH_CELL_MS` override (positive integers), on a full or a quick run alike. */
+export const CONSISTENCY_ENV_OVERRIDES: EnvOverrides<ConsistencyBenchParams> = Object.freeze({
+  rounds: 'BENCH_ROUNDS',
+  cellMs: 'BENCH_CELL_MS',
+});

@@ -11,12 +11,13 @@ import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { analyseScenario } from './analysis.js';
 import { measureOpossum, measureOverhead } from './overhead.js';
-import { faultsParamsFromEnv } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { FULL_FAULTS_PARAMS, QUICK_FAULTS_PARAMS } from './params.js';
 import { faultsHeader, faultsReport, renderFaultsReport } from './report.js';
 import { runFaultScenario } from './scenario.js';
 import { createFaultsSchema } from './workload.js';
 
-const params = faultsParamsFromEnv(process.env);
+const params = benchParams(FULL_FAULTS_PARAMS, QUICK_FAULTS_PARAMS);
 runBench({ replicas: params.replicas }, async (cluster) => {
   const started = performance.now();
   const environment = await describeEnvironment(cluster.primaryUrl);

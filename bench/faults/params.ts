@@ -126,9 +126,3 @@ export const QUICK_FAULTS_PARAMS: FaultsBenchParams = Object.freeze<FaultsBenchP
   overhead: Object.freeze({ rounds: 5, callsPerRound: 400, warmupCalls: 400 }),
   opossum: Object.freeze({ rounds: 3, callsPerRound: 50_000 }),
 });
-
-/** {@link QUICK_FAULTS_PARAMS} when `BENCH_QUICK` is `1` or `true`, else {@link FULL_FAULTS_PARAMS}. */
-export function faultsParamsFromEnv(env: Readonly<Record<string, string | undefined>>): FaultsBenchParams {
-  const quick = env.BENCH_QUICK;
-  return quick === '1' || quick === 'true' ? QUICK_FAULTS_PARAMS : FULL_FAULTS_PARAMS;
-}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { BenchParams } from '../router/params.js';
+import type { RouterBenchParams } from '../router/params.js';
 import { withClient } from './schema.js';
 
 /** What the numbers were measured on, for the header above the table. */
@@ -68,7 +68,7 @@ export function packageVersion(name: string): string {
 }
 
 /** The lines printed above the table. */
-export function formatHeader(env: Environment, params: BenchParams): string {
+export function formatHeader(env: Environment, params: RouterBenchParams): string {
   const { loop, pool } = params.throughput;
   const { packages } = env;
   return [

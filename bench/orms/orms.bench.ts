@@ -10,13 +10,14 @@ import { loadavg } from 'node:os';
 import { LatencyBuffer } from '../lib/closed-loop.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
-import { ormsParamsFromEnv } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { FULL_ORMS_PARAMS, QUICK_ORMS_PARAMS } from './params.js';
 import { ormsHeader, ormsReport } from './report.js';
 import { measureOrms } from './run.js';
 import { createBenchSchema } from '../lib/schema.js';
 import { renderTable } from '../lib/table.js';
 
-const params = ormsParamsFromEnv(process.env);
+const params = benchParams(FULL_ORMS_PARAMS, QUICK_ORMS_PARAMS);
 
 runBench({ replicas: params.replicas }, async (cluster) => {
   const started = performance.now();

@@ -43,9 +43,3 @@ export const QUICK_ORMS_PARAMS: OrmsBenchParams = Object.freeze<OrmsBenchParams>
   replicas: 1,
   sampleCapacity: 1 << 18,
 });
-
-/** {@link QUICK_ORMS_PARAMS} when `BENCH_QUICK` is `1` or `true`, else {@link FULL_ORMS_PARAMS}. */
-export function ormsParamsFromEnv(env: Readonly<Record<string, string | undefined>>): OrmsBenchParams {
-  const quick = env.BENCH_QUICK;
-  return quick === '1' || quick === 'true' ? QUICK_ORMS_PARAMS : FULL_ORMS_PARAMS;
-}

@@ -55,9 +55,3 @@ export const QUICK_PIPELINE_PARAMS: PipelineBenchParams = Object.freeze<Pipeline
   multiRowBatch: 250,
   copyChunkRows: 250,
 });
-
-/** {@link QUICK_PIPELINE_PARAMS} when `BENCH_QUICK` is `1` or `true`, else {@link FULL_PIPELINE_PARAMS}. */
-export function pipelineParamsFromEnv(env: Readonly<Record<string, string | undefined>>): PipelineBenchParams {
-  const quick = env.BENCH_QUICK;
-  return quick === '1' || quick === 'true' ? QUICK_PIPELINE_PARAMS : FULL_PIPELINE_PARAMS;
-}

@@ -10,13 +10,14 @@ import { loadavg } from 'node:os';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { pipelineContenders, type PipelineContender, type QueryPipelineContender } from './contenders.js';
-import { pipelineParamsFromEnv } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { FULL_PIPELINE_PARAMS, QUICK_PIPELINE_PARAMS } from './params.js';
 import { pipelineHeader, pipelineReport } from './report.js';
 import { runPipelineRounds } from './rounds.js';
 import { serverCpuClock } from './server-cpu.js';
 import { createPipelineSchema, type PipelineSchema } from './workloads.js';
 
-const params = pipelineParamsFromEnv(process.env);
+const params = benchParams(FULL_PIPELINE_PARAMS, QUICK_PIPELINE_PARAMS);
 function isQueryPipeline(contender: PipelineContender): contender is QueryPipelineContender {
   return 'pipeline' in contender;
 }

@@ -5,7 +5,7 @@ import type { StatementCacheParams } from './statement-cache.js';
 import type { ThroughputParams } from './throughput.js';
 
 /** Every count and duration of one benchmark run. */
-export interface BenchParams {
+export interface RouterBenchParams {
   /** `BENCH_QUICK=1`: a smoke run of a few seconds whose numbers mean little. */
   readonly quick: boolean;
   readonly seed: SeedSize;
@@ -24,7 +24,7 @@ const POOL: PoolParams = Object.freeze({ max: 10 });
  * shared machine the slow moments are bursts, and more rounds let the median step over more of them in the
  * same time.
  */
-export const FULL_PARAMS: BenchParams = Object.freeze<BenchParams>({
+export const FULL_ROUTER_PARAMS: RouterBenchParams = Object.freeze<RouterBenchParams>({
   quick: false,
   seed: { users: 10_000, ordersPerUser: 10 },
   throughput: {
@@ -39,7 +39,7 @@ export const FULL_PARAMS: BenchParams = Object.freeze<BenchParams>({
 });
 
 /** `BENCH_QUICK=1`: every count shrunk, for checking that the benchmark still runs. */
-export const QUICK_PARAMS: BenchParams = Object.freeze<BenchParams>({
+export const QUICK_ROUTER_PARAMS: RouterBenchParams = Object.freeze<RouterBenchParams>({
   quick: true,
   seed: { users: 500, ordersPerUser: 5 },
   throughput: {
@@ -52,9 +52,3 @@ export const QUICK_PARAMS: BenchParams = Object.freeze<BenchParams>({
   classification: { coldRepetitions: 5, warmPasses: 20, warmRounds: 2, parserRepetitions: 10 },
   sampleCapacity: 1 << 18,
 });
-
-/** {@link QUICK_PARAMS} when `BENCH_QUICK` is `1` or `true`, else {@link FULL_PARAMS}. */
-export function paramsFromEnv(env: Readonly<Record<string, string | undefined>>): BenchParams {
-  const quick = env.BENCH_QUICK;
-  return quick === '1' || quick === 'true' ? QUICK_PARAMS : FULL_PARAMS;
-}

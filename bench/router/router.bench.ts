@@ -11,14 +11,15 @@ import { measureClassification } from './classification.js';
 import { LatencyBuffer } from '../lib/closed-loop.js';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment, formatHeader } from '../lib/environment.js';
-import { paramsFromEnv } from './params.js';
+import { benchParams } from '../lib/params.js';
+import { FULL_ROUTER_PARAMS, QUICK_ROUTER_PARAMS } from './params.js';
 import type { Measurement } from '../lib/report.js';
 import { createBenchSchema } from '../lib/schema.js';
 import { measureStatementCache } from './statement-cache.js';
 import { renderTable } from '../lib/table.js';
 import { measureThroughput } from './throughput.js';
 
-const params = paramsFromEnv(process.env);
+const params = benchParams(FULL_ROUTER_PARAMS, QUICK_ROUTER_PARAMS);
 
 runBench({ replicas: 0 }, async (cluster) => {
   const started = performance.now();

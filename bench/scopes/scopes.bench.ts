@@ -5,11 +5,12 @@
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
 import { measureBookkeeping, measureCallCost } from './overhead.js';
+import { benchParams } from '../lib/params.js';
 import { FULL_SCOPES_PARAMS, QUICK_SCOPES_PARAMS } from './params.js';
 import { measurePrewarm } from './prewarm.js';
 import { scopesHeader, scopesReport } from './report.js';
 
-const params = process.env['BENCH_QUICK'] === '1' ? QUICK_SCOPES_PARAMS : FULL_SCOPES_PARAMS;
+const params = benchParams(FULL_SCOPES_PARAMS, QUICK_SCOPES_PARAMS);
 
 runBench({ replicas: 0 }, async (cluster) => {
   const env = await describeEnvironment(cluster.primaryUrl);
