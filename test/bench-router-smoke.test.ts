@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { measureClassification } from '../bench/router/classification.js';
 import { LatencyBuffer, type RunResult } from '../bench/lib/closed-loop.js';
-import { describeEnvironment, formatHeader } from '../bench/lib/environment.js';
+import { describeEnvironment } from '../bench/lib/environment.js';
 import { QUICK_ROUTER_PARAMS } from '../bench/router/params.js';
+import { routerHeader } from '../bench/router/report.js';
 import type { LoopParams, RoundResults } from '../bench/lib/rounds.js';
 import { createBenchSchema, type BenchSchema } from '../bench/lib/schema.js';
 import { measureStatementCache } from '../bench/router/statement-cache.js';
@@ -159,7 +160,7 @@ describe('bench/ smoke run (tiny counts, no timing assertions)', () => {
     const environment = await describeEnvironment(primaryUrl);
     expect(environment.postgres).toMatch(/^\d+/);
     expect(environment.cpus).toBeGreaterThan(0);
-    const header = formatHeader(environment, QUICK_ROUTER_PARAMS);
+    const header = routerHeader(environment, QUICK_ROUTER_PARAMS);
     expect(header).toContain(`Node ${process.version}`);
     expect(header).toContain(`PostgreSQL ${environment.postgres}`);
   });

@@ -1,4 +1,4 @@
-import type { Environment } from '../lib/environment.js';
+import { environmentLine, type Environment } from '../lib/environment.js';
 import {
   ADAPTIVE,
   ADAPTIVE_COLD,
@@ -14,8 +14,9 @@ import {
   type AdaptiveResults,
   type AdaptiveSummary,
 } from './rounds.js';
-import { renderMarkdownTable } from '../pipeline/report.js';
-import type { TargetOutcome } from '../lib/report.js';
+import { DASH, formatInteger, formatMs, mark } from '../lib/format.js';
+import { renderMarkdownTable } from '../lib/table.js';
+import { quickRunTitle, targetsMet, type TargetOutcome } from '../lib/report.js';
 
 /** What the entry point prints: the table, the targets and notes under it. */
 export interface AdaptiveReport {
@@ -56,34 +57,20 @@ const ALIGNS = [
   'right',
   'left',
 ] as const;
-const DASH = '—';
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/** `6.41 ms`, `14.5 ms`, `35,455 ms`: three significant digits at most, which is all the noise allows. */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return DASH;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 100) return `${ms.toFixed(1)} ms`;
-  return `${integer.format(ms)} ms`;
-}
 
 function ratio(value: number): string {
   if (!Number.isFinite(value)) return DASH;
   // Three decimals below 1, so a ratio just over a target (0.605 against 0.60) does not print as the target itself.
   if (value < 1) return `${value.toFixed(3)}×`;
-  return value >= 100 ? `${integer.format(value)}×` : `${value.toFixed(2)}×`;
+  return value >= 100 ? `${formatInteger(value)}×` : `${value.toFixed(2)}×`;
 }
 
 function count(value: number): string {
-  return Number.isFinite(value) ? integer.format(value) : DASH;
+  return Number.isFinite(value) ? formatInteger(value) : DASH;
 }
 
 function open(value: number): string {
   return Number.isFinite(value) ? value.toFixed(1) : DASH;
-}
-
-function mark(met: boolean): string {
-  return met ? '✓' : '✗';
 }
 
 /** `2–40, idle 1 s; adaptive every 250 ms, cool-down 0.75 s, hold 6 s; in service`: the contender's sizing, short enough for a cell. */
@@ -240,32 +227,32 @@ export function adaptiveReport(results: AdaptiveResults, params: AdaptiveBenchPa
   const failures = runs.reduce((sum, r) => sum + r.failures, 0);
   notes.push(
     failures === 0
-      ? `Every one of the ${integer.format(requests)} requests succeeded.`
-      : `${integer.format(failures)} of ${integer.format(requests)} requests FAILED: ${[...new Set(runs.flatMap((r) => r.failureMessages))].join(' | ')}`,
+      ? `Every one of the ${formatInteger(requests)} requests succeeded.`
+      : `${formatInteger(failures)} of ${formatInteger(requests)} requests FAILED: ${[...new Set(runs.flatMap((r) => r.failureMessages))].join(' | ')}`,
   );
   const loads = runs.map((r) => r.loadAverage).filter(Number.isFinite);
   if (loads.length > 0)
     notes.push(
       `1-minute load average at the start of each run: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`,
     );
-  notes.push(`Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}.`);
+  notes.push(targetsMet(targets));
   return { table: renderMarkdownTable(ADAPTIVE_TABLE_HEADERS, ALIGNS, body), targets, notes };
 }
 
 /** The lines printed above the table. */
 export function adaptiveHeader(env: Environment, params: AdaptiveBenchParams): string {
   const phases = params.phases
-    .map((p) => `${p.kind} ${integer.format(p.ratePerSecond)}/s for ${(p.durationMs / 1000).toFixed(1)} s`)
+    .map((p) => `${p.kind} ${formatInteger(p.ratePerSecond)}/s for ${(p.durationMs / 1000).toFixed(1)} s`)
     .join(' → ');
   const burst = Math.max(...params.phases.map((p) => p.ratePerSecond));
   return [
-    `## Adaptive pool sizing under bursty load${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    `## Adaptive pool sizing under bursty load${quickRunTitle(params.quick)}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · pg ${env.packages.pg}`,
+    environmentLine(env, [`pg ${env.packages.pg}`]),
     '',
     `One process, one local PostgreSQL without replicas; each contender is its own \`QueryRouter\` on the primary (scram-sha-256 over TCP, as the throwaway cluster runs). ` +
       `Every request is \`SELECT pg_sleep($1)\` with $1 = ${params.statementMs / 1000}: it holds a connection for ~${params.statementMs} ms and costs the server no CPU, ` +
-      `so a burst of ${integer.format(burst)}/s keeps ≈ ${((burst * (params.statementMs + 0.5)) / 1000).toFixed(0)} connections busy (Little's law). ` +
+      `so a burst of ${formatInteger(burst)}/s keeps ≈ ${((burst * (params.statementMs + 0.5)) / 1000).toFixed(0)} connections busy (Little's law). ` +
       `Open loop, Poisson arrivals: ${phases}; the same arrival times for every contender in a round (seed + round). ` +
       `Latency runs from when a request was due to its result, so waiting for a connection (or for one to be opened) counts. ` +
       `Connection-seconds: the primary pool's open connections (\`router.stats().nodes[0].pool.total\`, sampled every ${params.sampleIntervalMs} ms) integrated from the first arrival to the later of the last arrival and the last result; ` +

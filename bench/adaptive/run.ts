@@ -1,8 +1,8 @@
-import { loadavg } from 'node:os';
 import { describeEnvironment, type Environment } from '../lib/environment.js';
 import type { AdaptiveBenchParams } from './params.js';
 import { adaptiveHeader, adaptiveReport, type AdaptiveReport } from './report.js';
 import { runAdaptiveRounds, type AdaptiveProgress, type AdaptiveResults } from './rounds.js';
+import { bulletList, runTimeNote, targetLines } from '../lib/report.js';
 
 /** Everything one `bench:adaptive` run produced. */
 export interface AdaptiveBenchOutcome {
@@ -33,12 +33,8 @@ export async function runAdaptiveBenchmark(
   const runs = [...results.values()].flat();
   const requests = runs.reduce((sum, r) => sum + r.requests, 0);
   const failures = runs.reduce((sum, r) => sum + r.failures, 0);
-  const seconds = (performance.now() - started) / 1000;
-  const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
-  const notes = [
-    ...report.notes,
-    `Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
-  ];
-  const text = `${adaptiveHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  const targets = targetLines(report.targets);
+  const notes = [...report.notes, runTimeNote(started, environment)];
+  const text = `${adaptiveHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${bulletList(notes)}\n`;
   return { environment, results, report, requests, failures, text };
 }

@@ -5,13 +5,13 @@
  *
  * @packageDocumentation
  */
-import { loadavg } from 'node:os';
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
 import { CONSISTENCY_ENV_OVERRIDES, FULL_CONSISTENCY_PARAMS, POLICIES, QUICK_CONSISTENCY_PARAMS } from './params.js';
 import { consistencyHeader, renderConsistencyTable, summariseConsistency } from './report.js';
 import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from './workload.js';
+import { runTimeNote } from '../lib/report.js';
 
 const params = benchParams(FULL_CONSISTENCY_PARAMS, QUICK_CONSISTENCY_PARAMS, CONSISTENCY_ENV_OVERRIDES);
 runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster) => {
@@ -47,8 +47,7 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
     }
   }
   progress('');
-  const seconds = (performance.now() - started) / 1000;
-  const footer = `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`;
+  const footer = `- ${runTimeNote(started, environment)}`;
   process.stdout.write(
     `${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`,
   );

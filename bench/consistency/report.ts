@@ -1,9 +1,12 @@
 /** The `bench:consistency` table: one row per write share and policy, medians over rounds. */
-import type { Environment } from '../lib/environment.js';
+import { environmentLine, type Environment } from '../lib/environment.js';
 import type { ConsistencyBenchParams, ReadPolicy } from './params.js';
 import { POLICIES } from './params.js';
 import type { CellResult } from './workload.js';
+import { mark } from '../lib/format.js';
 import { median, percentileOfSorted } from '../lib/stats.js';
+import { renderMarkdownTable } from '../lib/table.js';
+import { quickRunTitle } from '../lib/report.js';
 
 /** One policy at one write share, summarised over rounds. */
 export interface ConsistencyRow {
@@ -85,7 +88,7 @@ export function renderConsistencyTable(rows: readonly ConsistencyRow[]): string 
     const verdict = verdicts.find((v) => v.writeShare === row.writeShare)!;
     const target =
       row.policy === 'read-your-writes'
-        ? `0 stale ${verdict.noStaleReads ? '✓' : '✗'}, more on replicas than the 2 s rule ${verdict.moreReplicaReadsThanPinning ? '✓' : '✗'}`
+        ? `0 stale ${mark(verdict.noStaleReads)}, more on replicas than the 2 s rule ${mark(verdict.moreReplicaReadsThanPinning)}`
         : '';
     return [
       pct(row.writeShare),
@@ -99,19 +102,18 @@ export function renderConsistencyTable(rows: readonly ConsistencyRow[]): string 
       target,
     ];
   });
-  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
-  const right = new Set([2, 3, 4, 5, 6, 7]);
-  const format = (cells: readonly string[]): string =>
-    `| ${cells.map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
-  const rule = `| ${widths.map((width, i) => (right.has(i) ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
-  return [format(header), rule, ...lines.map(format)].join('\n');
+  return renderMarkdownTable(
+    header,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    lines,
+  );
 }
 
 export function consistencyHeader(env: Environment, params: ConsistencyBenchParams): string {
   return [
-    `## Read-your-writes benchmark${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    `## Read-your-writes benchmark${quickRunTitle(params.quick)}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs, load ${env.loadAverage.toFixed(2)} at start`,
+    environmentLine(env, [], { cpuModel: false }),
     '',
     `A local primary with two streaming replicas (synchronous_commit on). ${params.users} simulated users, each sending a request ` +
       `every ${params.thinkMs} ms on average (exponential think time); a request writes the user's row and reads it back with ` +

@@ -6,7 +6,6 @@
  *
  * @packageDocumentation
  */
-import { loadavg } from 'node:os';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { analyseScenario } from './analysis.js';
@@ -16,6 +15,7 @@ import { FULL_FAULTS_PARAMS, QUICK_FAULTS_PARAMS } from './params.js';
 import { faultsHeader, faultsReport, renderFaultsReport } from './report.js';
 import { runFaultScenario } from './scenario.js';
 import { createFaultsSchema } from './workload.js';
+import { runTimeNote } from '../lib/report.js';
 
 const params = benchParams(FULL_FAULTS_PARAMS, QUICK_FAULTS_PARAMS);
 runBench({ replicas: params.replicas }, async (cluster) => {
@@ -32,7 +32,6 @@ runBench({ replicas: params.replicas }, async (cluster) => {
   const scenario = await runFaultScenario(cluster, schema, params, progress);
   progress('');
   const report = faultsReport(analyseScenario(scenario), overhead, opossum);
-  const seconds = (performance.now() - started) / 1000;
-  const footer = `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`;
+  const footer = `- ${runTimeNote(started, environment)}`;
   process.stdout.write(`${faultsHeader(environment, params, scenario)}\n\n${renderFaultsReport(report)}\n${footer}\n`);
 });

@@ -1,4 +1,4 @@
-import type { Environment } from '../lib/environment.js';
+import { environmentLine, type Environment } from '../lib/environment.js';
 import {
   FAULT_TARGETS,
   type FaultOutcome,
@@ -10,9 +10,9 @@ import {
 import type { FaultsBenchParams } from './params.js';
 import type { ScenarioResult } from './scenario.js';
 import { OVERHEAD_NAMES, type OpossumResult, type OverheadResult } from './overhead.js';
-import { renderMarkdownTable } from '../pipeline/report.js';
-import type { TargetOutcome } from '../lib/report.js';
-import { formatMicros, formatMicrosDelta, formatNanos } from '../lib/table.js';
+import { renderMarkdownTable } from '../lib/table.js';
+import { bulletList, targetLines, type TargetOutcome } from '../lib/report.js';
+import { DASH, formatInteger, formatMicros, formatMicrosDelta, formatMs, formatNanos, mark } from '../lib/format.js';
 
 /** Targets of the overhead measurement. */
 export const OVERHEAD_TARGETS = Object.freeze({
@@ -26,17 +26,6 @@ export interface FaultsReport {
   readonly sections: readonly { readonly title: string; readonly table: string }[];
   readonly targets: readonly TargetOutcome[];
   readonly notes: readonly string[];
-}
-
-const DASH = '—';
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/** `0.42 ms`, `12.3 ms`, `2,004 ms`; a dash for nothing measured. */
-export function formatMs(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return DASH;
-  if (Math.abs(ms) < 10) return `${ms.toFixed(2)} ms`;
-  if (Math.abs(ms) < 100) return `${ms.toFixed(1)} ms`;
-  return `${integer.format(ms)} ms`;
 }
 
 /** `+312 ms`: a time after a reference point; a dash for never. */
@@ -54,12 +43,8 @@ function signedSeconds(ms: number | undefined): string {
   return `${ms < 0 ? '−' : '+'}${(Math.abs(ms) / 1000).toFixed(2)} s`;
 }
 
-function mark(met: boolean): string {
-  return met ? '✓' : '✗';
-}
-
 function codes(list: readonly (readonly [string, number])[]): string {
-  return list.length === 0 ? 'none' : list.map(([code, n]) => `${code} × ${integer.format(n)}`).join(', ');
+  return list.length === 0 ? 'none' : list.map(([code, n]) => `${code} × ${formatInteger(n)}`).join(', ');
 }
 
 function latencyCells(l: Latency): [string, string] {
@@ -70,12 +55,12 @@ function phaseRow(p: PhaseSummary, label = p.name): string[] {
   return [
     label,
     `${seconds(p.fromMs)} – ${seconds(p.toMs)}`,
-    integer.format(p.reads),
-    integer.format(p.failedReads),
+    formatInteger(p.reads),
+    formatInteger(p.failedReads),
     ...latencyCells(p.readLatency),
     formatMs(p.readMaxMs),
-    integer.format(p.writes),
-    integer.format(p.failedWrites),
+    formatInteger(p.writes),
+    formatInteger(p.failedWrites),
     ...latencyCells(p.writeLatency),
     formatMs(p.writeMaxMs),
   ];
@@ -102,22 +87,22 @@ function writeRows(w: WriteOutage): string[][] {
   const opened = w.breakerOpenedMs === undefined ? 'never opened' : `opened at ${signedSeconds(w.breakerOpenedMs)}`;
   const closed = w.breakerClosedMs === undefined ? 'did not close' : `closed at ${signedSeconds(w.breakerClosedMs)}`;
   return [
-    ['Failed writes', `${integer.format(w.failedWrites)} (${codes(w.codes)})`, ''],
+    ['Failed writes', `${formatInteger(w.failedWrites)} (${codes(w.codes)})`, ''],
     [
       'Failure window, from stopNode(0)',
       w.failedWrites === 0
         ? 'no write failed'
         : `${signedSeconds(w.firstFailureMs)} … ${signedSeconds(w.lastFailureMs)} (startNode(0) at ${signedSeconds(w.restartMs)}, resolved at ${signedSeconds(w.backMs)})`,
-      `within +0.00 s … ${signedSeconds(w.allowedUntilMs)}: ${integer.format(w.outside)} outside ${mark(w.outside === 0)}`,
+      `within +0.00 s … ${signedSeconds(w.allowedUntilMs)}: ${formatInteger(w.outside)} outside ${mark(w.outside === 0)}`,
     ],
     [
       `Failed before the breaker opened (${opened})`,
-      `${integer.format(w.beforeOpen.count)}: p50 ${formatMs(w.beforeOpen.p50Ms)}, p99 ${formatMs(w.beforeOpen.p99Ms)}, max ${formatMs(w.beforeOpen.maxMs)}`,
+      `${formatInteger(w.beforeOpen.count)}: p50 ${formatMs(w.beforeOpen.p50Ms)}, p99 ${formatMs(w.beforeOpen.p99Ms)}, max ${formatMs(w.beforeOpen.maxMs)}`,
       '',
     ],
     [
       `Failed once the breaker was open (until it ${closed})`,
-      `${integer.format(w.onceOpen.count)} (${integer.format(w.rejected)} rejected untried, ${integer.format(w.failedTrials)} failed half-open trials): ` +
+      `${formatInteger(w.onceOpen.count)} (${formatInteger(w.rejected)} rejected untried, ${formatInteger(w.failedTrials)} failed half-open trials): ` +
         `p50 ${formatMs(w.onceOpen.p50Ms)}, p99 ${formatMs(w.onceOpen.p99Ms)}`,
       `p99 < ${FAULT_TARGETS.maxOpenBreakerFailedWriteP99Ms} ms ${mark(w.fastFailMet)}`,
     ],
@@ -135,7 +120,7 @@ export function faultsHeader(env: Environment, params: FaultsBenchParams, scenar
   return [
     `## Fault injection${params.quick ? ' (BENCH_QUICK: short phases, numbers indicative only)' : ''}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · pg ${env.packages.pg}`,
+    environmentLine(env, [`pg ${env.packages.pg}`]),
     '',
     `One router, a local primary and ${params.replicas} streaming replicas (${nodes}), ${params.readers} readers ` +
       '(`SELECT id, balance, inet_server_port() FROM accounts WHERE id = $1`) and ' +
@@ -186,7 +171,7 @@ export function faultsReport(
         ...analysis.phases.map((p) => phaseRow(p)),
         phaseRow(
           analysis.total,
-          `**all phases: ${integer.format(analysis.total.reads + analysis.total.writes)} statements attempted**`,
+          `**all phases: ${formatInteger(analysis.total.reads + analysis.total.writes)} statements attempted**`,
         ),
       ],
     ),
@@ -217,7 +202,7 @@ export function faultsReport(
   targets.push({
     name: `${FAULT_TARGETS.maxFailedReads} failed reads`,
     met: failedReads <= FAULT_TARGETS.maxFailedReads,
-    measured: `${integer.format(failedReads)} (${codes(analysis.failedReadCodes)})`,
+    measured: `${formatInteger(failedReads)} (${codes(analysis.failedReadCodes)})`,
   });
 
   const w = analysis.writes;
@@ -232,12 +217,12 @@ export function faultsReport(
       measured:
         w.failedWrites === 0
           ? 'no write failed'
-          : `${integer.format(w.failedWrites)} failed from ${signedSeconds(w.firstFailureMs)} to ${signedSeconds(w.lastFailureMs)} after the stop, ${integer.format(w.outside)} outside`,
+          : `${formatInteger(w.failedWrites)} failed from ${signedSeconds(w.firstFailureMs)} to ${signedSeconds(w.lastFailureMs)} after the stop, ${formatInteger(w.outside)} outside`,
     });
     targets.push({
       name: `failed writes fail fast once the breaker is open (p99 < ${FAULT_TARGETS.maxOpenBreakerFailedWriteP99Ms} ms)`,
       met: w.fastFailMet,
-      measured: `p99 ${formatMs(w.onceOpen.p99Ms)} over ${integer.format(w.onceOpen.count)}`,
+      measured: `p99 ${formatMs(w.onceOpen.p99Ms)} over ${formatInteger(w.onceOpen.count)}`,
     });
   }
   for (const f of analysis.faults) {
@@ -265,7 +250,7 @@ export function faultsReport(
   if (overhead !== undefined) {
     const met = overhead.addedUs <= OVERHEAD_TARGETS.maxAddedUs;
     sections.push({
-      title: `Per-call overhead: \`SELECT $1::int\`, one caller, ${overhead.rounds} rounds × ${integer.format(overhead.callsPerRound)} calls per contender, interleaved call by call`,
+      title: `Per-call overhead: \`SELECT $1::int\`, one caller, ${overhead.rounds} rounds × ${formatInteger(overhead.callsPerRound)} calls per contender, interleaved call by call`,
       table: renderMarkdownTable(
         ['Contender', 'p50 per call', 'vs named pg.Pool (median of per-round differences)', 'Target'],
         ['left', 'right', 'right', 'left'],
@@ -290,7 +275,7 @@ export function faultsReport(
   if (opossum !== undefined) {
     const direct = opossum.variants[0]?.nsPerCall ?? Number.NaN;
     sections.push({
-      title: `opossum alone: an async function that resolves at once, ${opossum.rounds} rounds × ${integer.format(opossum.callsPerRound)} calls`,
+      title: `opossum alone: an async function that resolves at once, ${opossum.rounds} rounds × ${formatInteger(opossum.callsPerRound)} calls`,
       table: renderMarkdownTable(
         ['Variant', 'Per call', 'Added to the direct call'],
         ['left', 'right', 'right'],
@@ -315,7 +300,7 @@ export function faultsReport(
 /** The whole report as Markdown: sections, then targets, then notes. */
 export function renderFaultsReport(report: FaultsReport): string {
   const parts = report.sections.map((s) => `### ${s.title}\n\n${s.table}`);
-  parts.push(`### Targets\n\n${report.targets.map((t) => `- ${mark(t.met)} ${t.name}: ${t.measured}`).join('\n')}`);
-  if (report.notes.length > 0) parts.push(report.notes.map((n) => `- ${n}`).join('\n'));
+  parts.push(`### Targets\n\n${targetLines(report.targets).join('\n')}`);
+  if (report.notes.length > 0) parts.push(bulletList(report.notes));
   return parts.join('\n\n');
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { RouterBenchParams } from '../router/params.js';
 import { withClient } from './schema.js';
 
 /** What the numbers were measured on, for the header above the table. */
@@ -67,22 +66,19 @@ export function packageVersion(name: string): string {
   }
 }
 
-/** The lines printed above the table. */
-export function formatHeader(env: Environment, params: RouterBenchParams): string {
-  const { loop, pool } = params.throughput;
-  const { packages } = env;
+/**
+ * The header line that says what the numbers were measured on: `2026-11-23 · Node v20.20.2 · PostgreSQL 15.18 ·
+ * 2 CPUs (AMD EPYC), load 0.25 at start`, then each of `packages` (e.g. `pg 8.23.1`) after a `·`. Without
+ * `cpuModel`, the CPU count stands alone.
+ */
+export function environmentLine(
+  env: Environment,
+  packages: readonly string[] = [],
+  { cpuModel = true }: { readonly cpuModel?: boolean } = {},
+): string {
+  const cpus = cpuModel ? `${env.cpus} CPUs (${env.cpuModel})` : `${env.cpus} CPUs`;
   return [
-    `## pg-query-router benchmark${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
-    '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · ` +
-      `pg ${packages.pg} · postgres.js ${packages.postgres} · node-sql-parser ${packages['node-sql-parser']}`,
-    '',
-    `One process, one local PostgreSQL without replicas: the router (primary only) and the raw drivers query the same server, ` +
-      `each with a pool of ${pool.max}. ${loop.rounds} rounds of ${(loop.runMs / 1000).toFixed(1)} s per contender and scenario, ` +
-      `contenders alternating in rotating order${env.gcBetweenRuns ? ', GC between runs' : ''}; ` +
-      'figures are medians over rounds (± the median absolute deviation of q/s over rounds), ratios are between those medians. ' +
-      `The latency added at one caller comes from one caller sending every query through each contender in turn ` +
-      `(${(params.throughput.interleavedMs / 1000).toFixed(1)} s per workload), so machine noise falls on all of them alike. ` +
-      "Client CPU/query is this process's CPU time (all threads) per query: time spent waiting for a busy CPU does not count in it.",
-  ].join('\n');
+    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${cpus}, load ${env.loadAverage.toFixed(2)} at start`,
+    ...packages,
+  ].join(' · ');
 }

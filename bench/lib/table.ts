@@ -1,7 +1,28 @@
 /**
- * The one Markdown table the benchmark prints, and the number formats used in its cells. Cells carry their
- * units, so rows of different kinds (queries per second, per-statement classification cost) share columns.
+ * Markdown tables: the generic renderer every benchmark prints with, and the results table of `bench:router`
+ * and `bench:orms`, whose rows of different kinds share columns because their cells carry their units.
  */
+import { formatMicros, formatRate } from './format.js';
+
+/** How a column is aligned. */
+export type Align = 'left' | 'right';
+
+/** A GitHub-flavoured Markdown table, padded so the raw text also reads in a terminal. */
+export function renderMarkdownTable(
+  headers: readonly string[],
+  aligns: readonly Align[],
+  rows: readonly (readonly string[])[],
+): string {
+  const escape = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  const cells = rows.map((row) => headers.map((_, i) => escape(row[i] ?? '')));
+  // `×`, `µ`, `—`, `✓`, `≥` are one UTF-16 unit each, so `length` is the display width and the padding lines up.
+  const widths = headers.map((title, i) => Math.max(title.length, 3, ...cells.map((row) => row[i]!.length)));
+  const pad = (text: string, i: number): string =>
+    aligns[i] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
+  const line = (values: readonly string[]): string => `| ${values.map(pad).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (aligns[i] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(headers), rule, ...cells.map(line)].join('\n');
+}
 
 /** One line of the results table; a missing cell is left blank. */
 export interface TableRow {
@@ -23,7 +44,7 @@ export interface TableRow {
   readonly target?: string;
 }
 
-type Column = readonly [key: keyof TableRow, title: string, align: 'left' | 'right'];
+type Column = readonly [key: keyof TableRow, title: string, align: Align];
 
 const COLUMNS: readonly Column[] = [
   ['benchmark', 'Benchmark', 'left'],
@@ -39,58 +60,13 @@ const COLUMNS: readonly Column[] = [
 /** The column titles, in order (the smoke test checks them). */
 export const TABLE_COLUMNS: readonly string[] = COLUMNS.map(([, title]) => title);
 
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-/**
- * Renders `rows` as a GitHub-flavoured Markdown table, padded so the raw text is readable in a terminal too.
- */
+/** Renders `rows` as the results table. */
 export function renderTable(rows: readonly TableRow[]): string {
-  const cells = rows.map((row) => COLUMNS.map(([key]) => escapeCell(row[key] ?? '')));
-  // `×`, `µ`, `−`, `✓` are one UTF-16 unit each, so `length` is the display width and the padding lines up.
-  const widths = COLUMNS.map(([, title], i) => Math.max(title.length, 3, ...cells.map((line) => line[i]!.length)));
-  const pad = (text: string, i: number): string =>
-    COLUMNS[i]![2] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
-  const line = (values: readonly string[]): string => `| ${values.map(pad).join(' | ')} |`;
-  const rule = `| ${COLUMNS.map(([, , align], i) => (align === 'right' ? `${'-'.repeat(widths[i]! - 1)}:` : '-'.repeat(widths[i]!))).join(' | ')} |`;
-  return [line(COLUMNS.map(([, title]) => title)), rule, ...cells.map(line)].join('\n');
-}
-
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/**
- * `12,345 q/s`: a rate rounded to a whole number, with its unit; with `spread` (a fraction, see
- * `relativeSpread`), `12,345 q/s ±3%`.
- */
-export function formatRate(perSecond: number, unit = 'q/s', spread?: number): string {
-  const rate = `${integer.format(perSecond)} ${unit}`;
-  return spread === undefined || !Number.isFinite(spread) ? rate : `${rate} ±${Math.round(spread * 100)}%`;
-}
-
-/** `45.2 µs` below 100 µs, `1,234 µs` above: three significant digits are all the noise allows. */
-export function formatMicros(us: number): string {
-  return Math.abs(us) < 100 ? `${us.toFixed(1)} µs` : `${integer.format(us)} µs`;
-}
-
-/** `+4.1 µs` / `−2.0 µs`: a latency difference with its sign. */
-export function formatMicrosDelta(us: number): string {
-  return `${us < 0 ? '−' : '+'}${formatMicros(Math.abs(us))}`;
-}
-
-/** `215 ns`: a per-operation cost below a microsecond. */
-export function formatNanos(ns: number): string {
-  return ns < 1000 ? `${integer.format(ns)} ns` : formatMicros(ns / 1000);
-}
-
-/** `0.97× pg.Pool`: a ratio against a named baseline. */
-export function formatRatio(ratio: number, baseline: string): string {
-  return `${ratio.toFixed(2)}× ${baseline}`;
-}
-
-/** `≥ 0.95× pg.Pool ✓`: a target and whether the measured value meets it. */
-export function formatTarget(target: string, met: boolean): string {
-  return `${target} ${met ? '✓' : '✗'}`;
+  return renderMarkdownTable(
+    TABLE_COLUMNS,
+    COLUMNS.map(([, , align]) => align),
+    rows.map((row) => COLUMNS.map(([key]) => row[key] ?? '')),
+  );
 }
 
 /** The measured cells of a table row, from a contender's summary over rounds. */

@@ -6,7 +6,6 @@
  *
  * @packageDocumentation
  */
-import { loadavg } from 'node:os';
 import { LatencyBuffer } from '../lib/closed-loop.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
@@ -16,6 +15,7 @@ import { ormsHeader, ormsReport } from './report.js';
 import { measureOrms } from './run.js';
 import { createBenchSchema } from '../lib/schema.js';
 import { renderTable } from '../lib/table.js';
+import { bulletList, runTimeNote, targetLines } from '../lib/report.js';
 
 const params = benchParams(FULL_ORMS_PARAMS, QUICK_ORMS_PARAMS);
 
@@ -29,12 +29,7 @@ runBench({ replicas: params.replicas }, async (cluster) => {
     const results = await measureOrms(cluster, schema, params, new LatencyBuffer(params.sampleCapacity), progress);
     progress('');
     const { rows, targets, notes } = ormsReport(results, params);
-    const seconds = (performance.now() - started) / 1000;
-    const lines = [
-      ...targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`),
-      ...notes.map((n) => `- ${n}`),
-      `- Total run time ${seconds.toFixed(0)} s; 1-minute load ${environment.loadAverage.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end.`,
-    ];
+    const lines = [...targetLines(targets), bulletList([...notes, runTimeNote(started, environment)])];
     process.stdout.write(`${ormsHeader(environment, params)}\n\n${renderTable(rows)}\n\n${lines.join('\n')}\n`);
   } finally {
     await schema.drop().catch(() => undefined);

@@ -1,16 +1,10 @@
-import { packageVersion, type Environment } from '../lib/environment.js';
+import { environmentLine, packageVersion, type Environment } from '../lib/environment.js';
 import type { OrmsBenchParams } from './params.js';
 import { RAW, REPLICAS, ROUTED, type LibraryResult } from './run.js';
-import type { TargetOutcome } from '../lib/report.js';
+import { quickRunTitle, type TargetOutcome } from '../lib/report.js';
 import { summarise } from '../lib/rounds.js';
-import {
-  formatMicros,
-  formatMicrosDelta,
-  formatRatio,
-  formatTarget,
-  measuredCells,
-  type TableRow,
-} from '../lib/table.js';
+import { callers, formatMicros, formatMicrosDelta, formatRatio, formatTarget } from '../lib/format.js';
+import { measuredCells, type TableRow } from '../lib/table.js';
 
 /** The target from the issue: routed q/s over raw q/s at the high concurrency, at least. */
 export const ORMS_MIN_RATIO = 0.95;
@@ -69,18 +63,17 @@ export function ormsReport(
   return { rows, targets, notes };
 }
 
-function callers(n: number): string {
-  return `${n} caller${n === 1 ? '' : 's'}`;
-}
-
 /** The lines printed above the table. */
 export function ormsHeader(env: Environment, params: OrmsBenchParams): string {
   const { loop, pool } = params;
   return [
-    `## pg-query-router under Drizzle and Kysely${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    `## pg-query-router under Drizzle and Kysely${quickRunTitle(params.quick)}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · ` +
-      `pg ${env.packages.pg} · drizzle-orm ${packageVersion('drizzle-orm')} · kysely ${packageVersion('kysely')}`,
+    environmentLine(env, [
+      `pg ${env.packages.pg}`,
+      `drizzle-orm ${packageVersion('drizzle-orm')}`,
+      `kysely ${packageVersion('kysely')}`,
+    ]),
     '',
     `One process, one local primary${params.replicas > 0 ? ` with ${params.replicas} streaming replica(s)` : ''}. Each library runs the same read-heavy mix ` +
       '(per ten statements: six user lookups by primary key, three "latest five orders of a user" joins, one counter update) ' +

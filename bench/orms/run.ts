@@ -7,6 +7,7 @@ import {
   type OrmLibrary,
   type OrmTarget,
 } from './contenders.js';
+import { callers } from '../lib/format.js';
 import type { OrmsBenchParams } from './params.js';
 import { runRounds, type ProgressFn, type RoundResults } from '../lib/rounds.js';
 import type { BenchSchema } from '../lib/schema.js';
@@ -92,8 +93,4 @@ export async function measureOrms(
     }
   }
   return results;
-}
-
-function callers(n: number): string {
-  return `${n} caller${n === 1 ? '' : 's'}`;
 }

@@ -16,6 +16,7 @@ import { pipelineHeader, pipelineReport } from './report.js';
 import { runPipelineRounds } from './rounds.js';
 import { serverCpuClock } from './server-cpu.js';
 import { createPipelineSchema, type PipelineSchema } from './workloads.js';
+import { bulletList, targetLines } from '../lib/report.js';
 
 const params = benchParams(FULL_PIPELINE_PARAMS, QUICK_PIPELINE_PARAMS);
 function isQueryPipeline(contender: PipelineContender): contender is QueryPipelineContender {
@@ -54,9 +55,9 @@ runBench({ replicas: 0 }, async (cluster) => {
       ...batches,
       `Total run time ${seconds.toFixed(0)} s; load ${loadavg()[0]?.toFixed(2) ?? '?'} at the end.`,
     ];
-    const targets = report.targets.map((t) => `- ${t.met ? '✓' : '✗'} ${t.name}: ${t.measured}`);
+    const targets = targetLines(report.targets);
     process.stdout.write(
-      `${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`,
+      `${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${bulletList(notes)}\n`,
     );
   } finally {
     await Promise.allSettled(contenders.map((c) => c.close()));

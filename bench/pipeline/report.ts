@@ -1,10 +1,11 @@
-import type { Environment } from '../lib/environment.js';
+import { environmentLine, type Environment } from '../lib/environment.js';
 import type { PipelineContender } from './contenders.js';
 import type { PipelineBenchParams } from './params.js';
 import { summarisePipeline, WORKLOAD_ORDER, type PipelineResults, type PipelineSummary } from './rounds.js';
 import type { WorkloadKind } from './workloads.js';
-import type { TargetOutcome } from '../lib/report.js';
-import { formatRate } from '../lib/table.js';
+import { quickRunTitle, targetsMet, type TargetOutcome } from '../lib/report.js';
+import { DASH, formatRate, mark } from '../lib/format.js';
+import { renderMarkdownTable, type Align } from '../lib/table.js';
 
 /** Targets from the issue. */
 export const PIPELINE_TARGETS = Object.freeze({
@@ -30,7 +31,6 @@ export interface PipelineReport {
 }
 
 const LABELS: Readonly<Record<WorkloadKind, string>> = { insert: 'INSERT', update: 'UPDATE' };
-const DASH = '—';
 
 function ratio(value: number): string {
   return `${value.toFixed(2)}×`;
@@ -39,10 +39,6 @@ function ratio(value: number): string {
 /** CPU per row: whole microseconds are as precise as the noise allows, except for the few-µs bulk loaders. */
 function micros(us: number): string {
   return us < 10 ? us.toFixed(1) : us.toFixed(0);
-}
-
-function mark(met: boolean): string {
-  return met ? '✓' : '✗';
 }
 
 /** The best postgres.js median on `kind`: the bar the pipeline is held to. */
@@ -143,38 +139,18 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
     "Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows' larger batches, so only the INSERT column carries the coalescing target.",
-    `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}.`,
+    targetsMet(targets),
   ];
   return { table: renderMarkdownTable(headers, aligns, body), targets, notes };
-}
-
-type Align = 'left' | 'right';
-
-/** A GitHub-flavoured Markdown table, padded so the raw text also reads in a terminal. */
-export function renderMarkdownTable(
-  headers: readonly string[],
-  aligns: readonly Align[],
-  rows: readonly (readonly string[])[],
-): string {
-  const escape = (text: string): string => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-  const cells = rows.map((row) => headers.map((_, i) => escape(row[i] ?? '')));
-  // `×`, `µ`, `—`, `✓`, `≥` are one UTF-16 unit each, so `length` is the display width and the padding lines up.
-  const widths = headers.map((title, i) => Math.max(title.length, 3, ...cells.map((row) => row[i]!.length)));
-  const pad = (text: string, i: number): string =>
-    aligns[i] === 'right' ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
-  const line = (values: readonly string[]): string => `| ${values.map(pad).join(' | ')} |`;
-  const rule = `| ${widths.map((w, i) => (aligns[i] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(headers), rule, ...cells.map(line)].join('\n');
 }
 
 /** The lines printed above the table. */
 export function pipelineHeader(env: Environment, params: PipelineBenchParams): string {
   const n = params.statements.toLocaleString('en-US');
   return [
-    `## Pipelined writes${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    `## Pipelined writes${quickRunTitle(params.quick)}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · ` +
-      `pg ${env.packages.pg} · postgres.js ${env.packages.postgres}`,
+    environmentLine(env, [`pg ${env.packages.pg}`, `postgres.js ${env.packages.postgres}`]),
     '',
     `One process, one local PostgreSQL (primary only; fsync and synchronous_commit off, as the throwaway cluster runs). ` +
       `Each run writes ${n} single-row statements: INSERT = \`INSERT INTO events (user_id, kind, payload) VALUES ($1, $2, $3)\` into an emptied table, ` +

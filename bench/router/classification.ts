@@ -3,7 +3,8 @@ import { classifyQuery } from '../../src/index.js';
 import { Classifier } from '../../src/router/classifier.js';
 import type { Measurement, TargetOutcome } from '../lib/report.js';
 import { median, percentileOfSorted } from '../lib/stats.js';
-import { formatMicros, formatNanos, formatRate, formatRatio, formatTarget, type TableRow } from '../lib/table.js';
+import { formatMicros, formatNanos, formatRate, formatRatio, formatTarget } from '../lib/format.js';
+import { type TableRow } from '../lib/table.js';
 
 /** Targets from the issue. */
 export const CLASSIFICATION_TARGETS = Object.freeze({

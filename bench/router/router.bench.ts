@@ -5,15 +5,15 @@
  *
  * @packageDocumentation
  */
-import { loadavg } from 'node:os';
 import { classificationCorpus } from '../../test/fixtures/classification-corpus.js';
 import { measureClassification } from './classification.js';
 import { LatencyBuffer } from '../lib/closed-loop.js';
 import { progress, runBench } from '../lib/harness.js';
-import { describeEnvironment, formatHeader } from '../lib/environment.js';
+import { describeEnvironment } from '../lib/environment.js';
 import { benchParams } from '../lib/params.js';
 import { FULL_ROUTER_PARAMS, QUICK_ROUTER_PARAMS } from './params.js';
-import type { Measurement } from '../lib/report.js';
+import { routerHeader } from './report.js';
+import { bulletList, runTimeNote, targetsMet, type Measurement } from '../lib/report.js';
 import { createBenchSchema } from '../lib/schema.js';
 import { measureStatementCache } from './statement-cache.js';
 import { renderTable } from '../lib/table.js';
@@ -39,19 +39,13 @@ runBench({ replicas: 0 }, async (cluster) => {
   const measurements: Measurement[] = [throughput, cache, classification];
   progress('');
 
-  const seconds = (performance.now() - started) / 1000;
-  const endLoad = loadavg()[0] ?? 0;
   const targets = measurements.flatMap((m) => m.targets);
   const notes = [
     ...measurements.flatMap((m) => m.notes),
     `Statement cache counters: max 500 → ${cache.cached.hits} hits, ${cache.cached.misses} misses; max 0 → ${cache.uncached.hits} hits, ${cache.uncached.misses} misses.`,
-    `Targets met: ${targets.filter((t) => t.met).length} of ${targets.length}. Total run time ${seconds.toFixed(0)} s; ` +
-      `1-minute load ${environment.loadAverage.toFixed(2)} at start, ${endLoad.toFixed(2)} at the end` +
-      (Math.max(environment.loadAverage, endLoad) > environment.cpus
-        ? ` (above ${environment.cpus}: other work competed for the CPUs).`
-        : '.'),
+    `${targetsMet(targets)} ${runTimeNote(started, environment, true)}`,
   ];
   process.stdout.write(
-    `${formatHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`,
+    `${routerHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${bulletList(notes)}\n`,
   );
 });

@@ -10,7 +10,8 @@ import {
   type Scenario,
 } from '../lib/rounds.js';
 import type { BenchSchema } from '../lib/schema.js';
-import { formatMicros, formatRatio, formatTarget, measuredCells, type TableRow } from '../lib/table.js';
+import { callers, formatMicros, formatRatio, formatTarget } from '../lib/format.js';
+import { measuredCells, type TableRow } from '../lib/table.js';
 import { joinWorkload } from './workloads.js';
 
 /** Target from the issue: the cached router's q/s over the uncached router's, at least. */
@@ -66,7 +67,7 @@ export async function measureStatementCache(
   try {
     for (const concurrency of params.concurrency) {
       const scenario: Scenario = {
-        label: `Repeated join, ${concurrency} caller${concurrency === 1 ? '' : 's'}`,
+        label: `Repeated join, ${callers(concurrency)}`,
         steps,
         concurrency,
       };

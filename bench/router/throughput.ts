@@ -17,14 +17,8 @@ import {
   type Scenario,
 } from '../lib/rounds.js';
 import type { BenchSchema } from '../lib/schema.js';
-import {
-  formatMicros,
-  formatMicrosDelta,
-  formatRatio,
-  formatTarget,
-  measuredCells,
-  type TableRow,
-} from '../lib/table.js';
+import { callers, formatMicros, formatMicrosDelta, formatRatio, formatTarget } from '../lib/format.js';
+import { measuredCells, type TableRow } from '../lib/table.js';
 import { mixWorkload, selectIntWorkload } from './workloads.js';
 
 /** Targets from the issue. */
@@ -181,8 +175,4 @@ function report(
     }
   }
   return { rows, targets, notes: [] };
-}
-
-function callers(n: number): string {
-  return `${n} caller${n === 1 ? '' : 's'}`;
 }

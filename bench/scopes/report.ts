@@ -1,9 +1,10 @@
-import type { Environment } from '../lib/environment.js';
+import { environmentLine, type Environment } from '../lib/environment.js';
 import type { ScopesBenchParams } from './params.js';
 import type { BookkeepingResult, CallCostResult } from './overhead.js';
 import type { PrewarmResult } from './prewarm.js';
-import { renderMarkdownTable } from '../pipeline/report.js';
-import { formatMicros, formatMicrosDelta, formatNanos } from '../lib/table.js';
+import { renderMarkdownTable } from '../lib/table.js';
+import { formatMicros, formatMicrosDelta, formatMs, formatNanos } from '../lib/format.js';
+import { quickRunTitle } from '../lib/report.js';
 
 /** What the benchmark prints below its header. */
 export interface ScopesReport {
@@ -29,13 +30,6 @@ export const PREWARM_HEADERS: readonly string[] = Object.freeze([
   'Run time ÷ cold',
 ]);
 
-const ms = (value: number): string =>
-  value < 10
-    ? `${value.toFixed(2)} ms`
-    : value < 100
-      ? `${value.toFixed(1)} ms`
-      : `${Math.round(value).toLocaleString('en-US')} ms`;
-
 /** The tables and the notes under them. */
 export function scopesReport(
   callCost: CallCostResult,
@@ -58,12 +52,12 @@ export function scopesReport(
   ];
   const prewarmRows = [prewarm.cold, prewarm.prewarmed].map((row) => [
     row.name,
-    ms(row.runMs),
-    ms(row.p50Ms),
-    ms(row.p99Ms),
+    formatMs(row.runMs),
+    formatMs(row.p50Ms),
+    formatMs(row.p99Ms),
     String(row.openAtStart),
     String(row.openedDuringRun),
-    row.prewarmMs === undefined ? '—' : ms(row.prewarmMs),
+    formatMs(row.prewarmMs),
     row === prewarm.cold ? '1.00× (baseline)' : `${(row.runMs / prewarm.cold.runMs).toFixed(2)}×`,
   ]);
   const scores = callCost.withoutScopes[1]!.addedUs - callCost.withoutScopes[2]!.addedUs;
@@ -90,9 +84,9 @@ export function scopesReport(
 export function scopesHeader(env: Environment, params: ScopesBenchParams): string {
   const { overhead, prewarm } = params;
   return [
-    `## Health scores and workload scopes${params.quick ? ' (BENCH_QUICK: smoke run, numbers not meaningful)' : ''}`,
+    `## Health scores and workload scopes${quickRunTitle(params.quick)}`,
     '',
-    `${env.date} · Node ${env.node} · PostgreSQL ${env.postgres} · ${env.cpus} CPUs (${env.cpuModel}), load ${env.loadAverage.toFixed(2)} at start · pg ${env.packages.pg}`,
+    environmentLine(env, [`pg ${env.packages.pg}`]),
     '',
     `One process, one local PostgreSQL without replicas. Per-call cost: \`SELECT $1::int\`, one caller, ${overhead.rounds} rounds × ${overhead.callsPerRound.toLocaleString('en-US')} calls per contender, ` +
       'interleaved call by call; the scoped block runs last, because AsyncLocalStorage stays on for the process once used. ' +

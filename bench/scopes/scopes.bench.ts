@@ -9,6 +9,7 @@ import { benchParams } from '../lib/params.js';
 import { FULL_SCOPES_PARAMS, QUICK_SCOPES_PARAMS } from './params.js';
 import { measurePrewarm } from './prewarm.js';
 import { scopesHeader, scopesReport } from './report.js';
+import { bulletList } from '../lib/report.js';
 
 const params = benchParams(FULL_SCOPES_PARAMS, QUICK_SCOPES_PARAMS);
 
@@ -32,7 +33,7 @@ runBench({ replicas: 0 }, async (cluster) => {
       '',
       report.prewarmTable,
       '',
-      ...report.notes.map((note) => `- ${note}`),
+      bulletList(report.notes),
       '',
     ].join('\n'),
   );
