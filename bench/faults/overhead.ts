@@ -3,9 +3,14 @@ import pg from 'pg';
 import { DEFAULTS, QueryRouter } from '../../src/index.js';
 import { NodePool } from '../../src/pool/index.js';
 import { BREAKER_DEFAULTS, NodeBreaker } from '../../src/resilience/index.js';
-import type { OpossumParams, OverheadParams } from './params.js';
+import type { OpossumParams } from './params.js';
 import { median } from '../lib/stats.js';
-import { interleavedRound, type CallSender } from '../lib/interleaved-calls.js';
+import {
+  interleavedCallRounds,
+  medianAdded,
+  type CallSender,
+  type InterleavedCallParams,
+} from '../lib/interleaved-calls.js';
 
 /** A contender with a connection pool of its own to close. */
 interface Sender extends CallSender {
@@ -106,7 +111,7 @@ function routerSender(url: string): Sender {
  */
 export async function measureOverhead(
   url: string,
-  params: OverheadParams,
+  params: InterleavedCallParams,
   progress?: (message: string) => void,
 ): Promise<OverheadResult> {
   const senders = [
@@ -118,22 +123,13 @@ export async function measureOverhead(
   ];
   const named = 1;
   const router = senders.length - 1;
-  const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
-  const medians = senders.map(() => [] as number[]);
+  let medians: number[][];
   try {
-    progress?.('overhead: warm-up');
-    await interleavedRound(senders, params.warmupCalls, samples, 0);
-    for (let round = 0; round < params.rounds; round++) {
-      progress?.(`overhead: round ${round + 1}/${params.rounds}`);
-      globalThis.gc?.();
-      const p50 = await interleavedRound(senders, params.callsPerRound, samples, round);
-      p50.forEach((value, i) => medians[i]!.push(value));
-    }
+    medians = await interleavedCallRounds(senders, params, 'overhead', progress);
   } finally {
     await Promise.allSettled(senders.map((s) => s.close()));
   }
-  const addedTo = (baseline: number, i: number): number =>
-    median(medians[i]!.map((v, round) => v - medians[baseline]![round]!));
+  const addedTo = (baseline: number, i: number): number => medianAdded(medians, i, baseline);
   return {
     rounds: params.rounds,
     callsPerRound: params.callsPerRound,

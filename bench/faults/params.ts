@@ -1,5 +1,6 @@
 import type { PoolOptions } from '../../src/index.js';
 import type { BreakerOptions } from '../../src/resilience/index.js';
+import type { InterleavedCallParams } from '../lib/interleaved-calls.js';
 
 /** Lengths of the phases of the fault scenario, in milliseconds. */
 export interface PhaseDurations {
@@ -27,16 +28,6 @@ export interface FaultRouterOptions {
   readonly readFallback: 'primary' | 'replicas-only';
 }
 
-/** Parameters of the overhead measurement: `SELECT $1::int` at one caller through pg.Pool and the router. */
-export interface OverheadParams {
-  /** Rounds; each runs every contender once, the order rotating by one per round. */
-  readonly rounds: number;
-  /** Calls per contender per round. */
-  readonly callsPerRound: number;
-  /** Untimed calls per contender before the first round. */
-  readonly warmupCalls: number;
-}
-
 /** Parameters of the opossum micro-benchmark. */
 export interface OpossumParams {
   readonly rounds: number;
@@ -62,7 +53,8 @@ export interface FaultsBenchParams {
   readonly pauseReplica: number;
   readonly phases: PhaseDurations;
   readonly router: FaultRouterOptions;
-  readonly overhead: OverheadParams;
+  /** The overhead measurement: `SELECT $1::int` at one caller through pg.Pool and the router. */
+  readonly overhead: InterleavedCallParams;
   readonly opossum: OpossumParams;
 }
 

@@ -2,7 +2,7 @@
  * Per-call cost measured by interleaving: every contender sends one statement in turn, so their samples are taken
  * microseconds apart and a slow moment of a shared machine falls on all of them alike.
  */
-import { percentileOfSorted } from './stats.js';
+import { median, percentileOfSorted } from './stats.js';
 
 /** One way of sending `SELECT $1::int` (the value varies per call). */
 export interface CallSender {
@@ -34,4 +34,45 @@ export async function interleavedRound(
     }
   }
   return samples.map((s) => percentileOfSorted(s.subarray(0, calls).sort(), 50) * 1000);
+}
+
+/** How long an interleaved measurement runs: `SELECT $1::int` at one caller, interleaved call by call. */
+export interface InterleavedCallParams {
+  /** Rounds; the sender that goes first rotates by one per round. */
+  readonly rounds: number;
+  /** Calls per sender per round. */
+  readonly callsPerRound: number;
+  /** Untimed calls per sender before the first round. */
+  readonly warmupCalls: number;
+}
+
+/**
+ * A warm-up round, then `params.rounds` timed rounds of {@link interleavedRound} (GC before each): per sender, its
+ * median time per call of each round, in µs, in round order. `label` prefixes the progress lines.
+ */
+export async function interleavedCallRounds(
+  senders: readonly CallSender[],
+  params: InterleavedCallParams,
+  label: string,
+  progress?: (message: string) => void,
+): Promise<number[][]> {
+  const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
+  const medians = senders.map(() => [] as number[]);
+  progress?.(`${label}: warm-up`);
+  await interleavedRound(senders, params.warmupCalls, samples, 0);
+  for (let round = 0; round < params.rounds; round++) {
+    progress?.(`${label}: round ${round + 1}/${params.rounds}`);
+    globalThis.gc?.();
+    const p50 = await interleavedRound(senders, params.callsPerRound, samples, round);
+    p50.forEach((value, i) => medians[i]!.push(value));
+  }
+  return medians;
+}
+
+/**
+ * The median over rounds of what sender `i` took per call beyond sender `baseline` in the same round, in µs: a
+ * slow round raises both, so the difference is steadier than the difference of the two medians.
+ */
+export function medianAdded(roundMedians: readonly (readonly number[])[], i: number, baseline: number): number {
+  return median(roundMedians[i]!.map((value, round) => value - roundMedians[baseline]![round]!));
 }

@@ -1,9 +1,14 @@
 import pg from 'pg';
 import { QueryRouter } from '../../src/index.js';
 import { ConnectionHealth, LatencyReference } from '../../src/pool/connection-health.js';
-import type { BookkeepingParams, CallCostParams } from './params.js';
+import type { BookkeepingParams } from './params.js';
 import { median } from '../lib/stats.js';
-import { interleavedRound, type CallSender } from '../lib/interleaved-calls.js';
+import {
+  interleavedCallRounds,
+  medianAdded,
+  type CallSender,
+  type InterleavedCallParams,
+} from '../lib/interleaved-calls.js';
 
 /** One contender of a block: medians over rounds. */
 export interface CallCost {
@@ -38,24 +43,15 @@ const STATEMENT_NAME = 'scopes_call_cost';
 
 async function block(
   senders: readonly CallSender[],
-  params: CallCostParams,
+  params: InterleavedCallParams,
   label: string,
   progress?: (message: string) => void,
 ): Promise<CallCost[]> {
-  const samples = senders.map(() => new Float64Array(Math.max(params.callsPerRound, params.warmupCalls)));
-  const medians = senders.map(() => [] as number[]);
-  progress?.(`${label}: warm-up`);
-  await interleavedRound(senders, params.warmupCalls, samples, 0);
-  for (let round = 0; round < params.rounds; round++) {
-    progress?.(`${label}: round ${round + 1}/${params.rounds}`);
-    globalThis.gc?.();
-    const p50 = await interleavedRound(senders, params.callsPerRound, samples, round);
-    p50.forEach((value, i) => medians[i]!.push(value));
-  }
+  const medians = await interleavedCallRounds(senders, params, label, progress);
   return senders.map((sender, i) => ({
     name: sender.name,
     p50Us: median(medians[i]!),
-    addedUs: median(medians[i]!.map((value, round) => value - medians[0]![round]!)),
+    addedUs: medianAdded(medians, i, 0),
   }));
 }
 
@@ -67,7 +63,7 @@ async function block(
  */
 export async function measureCallCost(
   url: string,
-  params: CallCostParams,
+  params: InterleavedCallParams,
   progress?: (message: string) => void,
 ): Promise<CallCostResult> {
   const pool = new pg.Pool({ connectionString: url });

@@ -1,12 +1,4 @@
-/** Parameters of the per-call cost measurement: `SELECT $1::int` at one caller, interleaved call by call. */
-export interface CallCostParams {
-  /** Rounds; the contender that goes first rotates by one per round. */
-  readonly rounds: number;
-  /** Calls per contender per round. */
-  readonly callsPerRound: number;
-  /** Untimed calls per contender before the first round. */
-  readonly warmupCalls: number;
-}
+import type { InterleavedCallParams } from '../lib/interleaved-calls.js';
 
 /** Parameters of the health-score bookkeeping micro-benchmark (no database). */
 export interface BookkeepingParams {
@@ -33,7 +25,8 @@ export interface PrewarmParams {
 export interface ScopesBenchParams {
   /** `BENCH_QUICK=1`: fewer rounds; the numbers are indicative only. */
   readonly quick: boolean;
-  readonly overhead: CallCostParams;
+  /** The per-call cost measurement: `SELECT $1::int` at one caller, interleaved call by call. */
+  readonly overhead: InterleavedCallParams;
   readonly bookkeeping: BookkeepingParams;
   readonly prewarm: PrewarmParams;
 }
