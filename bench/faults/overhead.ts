@@ -1,8 +1,8 @@
 import CircuitBreaker from 'opossum';
-import pg from 'pg';
 import { DEFAULTS, QueryRouter } from '../../src/index.js';
 import { NodePool } from '../../src/pool/index.js';
 import { BREAKER_DEFAULTS, NodeBreaker } from '../../src/resilience/index.js';
+import { quietPgPool } from '../lib/pools.js';
 import type { OpossumParams } from './params.js';
 import { median } from '../lib/stats.js';
 import {
@@ -52,9 +52,7 @@ const TEXT = 'SELECT $1::int AS n';
 const STATEMENT_NAME = 'faults_overhead';
 
 function pgSender(name: string, url: string, named: boolean): Sender {
-  const pool = new pg.Pool({ connectionString: url });
-  // The cluster may be stopped (Ctrl-C) while a connection idles; unheard, pg.Pool's 'error' would crash the process.
-  pool.on('error', () => undefined);
+  const pool = quietPgPool({ connectionString: url });
   return {
     name,
     send: named

@@ -113,6 +113,17 @@ export async function runClosedLoop(
   };
 }
 
+/** Latency samples an interleaved run keeps per contender and per millisecond: far above any rate seen here. */
+const INTERLEAVED_SAMPLES_PER_MS = 50;
+
+/** One buffer per contender, each large enough for a {@link runInterleaved} of `durationMs`. */
+export function interleavedBuffers(contenders: number, durationMs: number): LatencyBuffer[] {
+  return Array.from(
+    { length: contenders },
+    () => new LatencyBuffer(Math.ceil(durationMs * INTERLEAVED_SAMPLES_PER_MS)),
+  );
+}
+
 /** One contender's share of an interleaved run. */
 export interface InterleavedResult {
   readonly queries: number;

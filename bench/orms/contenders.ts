@@ -1,11 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { desc, eq, sql as drizzleSql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { bigint, bigserial, integer, numeric, pgSchema, text, timestamp } from 'drizzle-orm/pg-core';
 import { Kysely, PostgresDialect, sql as kyselySql } from 'kysely';
 import { QueryRouter } from '../../src/index.js';
 import type { Step } from '../lib/closed-loop.js';
-import type { PoolParams } from '../router/contenders.js';
+import { rawPgPool, routerPoolOptions, type PoolParams } from '../lib/pools.js';
 import type { Contender } from '../lib/rounds.js';
 import type { BenchSchema } from '../lib/schema.js';
 import { seededRandom } from '../lib/seeded-random.js';
@@ -53,9 +53,6 @@ export interface OrmContender extends Contender {
   readonly router: QueryRouter | undefined;
 }
 
-// Longer than any pause between one contender's runs, so no pool reconnects while the others run (as bench:router).
-const IDLE_TIMEOUT_MS = 30_000;
-
 /** A raw `pg.Pool` on `url`, or `router.asPool()` of a router over `url` (and `replicaUrls`), sized alike. */
 function poolFor(
   target: OrmTarget,
@@ -64,15 +61,12 @@ function poolFor(
   params: PoolParams,
 ): { pool: pg.Pool; router: QueryRouter | undefined } {
   if (target === 'pg.Pool') {
-    const pool = new pg.Pool({ connectionString: url, max: params.max, min: 0, idleTimeoutMillis: IDLE_TIMEOUT_MS });
-    // Ctrl-C stops the cluster under the benchmark: an idle connection's error must not crash it first.
-    pool.on('error', () => undefined);
-    return { pool, router: undefined };
+    return { pool: rawPgPool(url, params), router: undefined };
   }
   const router = new QueryRouter({
     primary: url,
     replicas: target === 'router.asPool(), reads on replicas' ? [...replicaUrls] : [],
-    pool: { max: params.max, min: 0, idleTimeoutMs: IDLE_TIMEOUT_MS },
+    pool: routerPoolOptions(params),
     // Off: every statement unnamed, parsed and planned on each call, as the libraries do over a raw pg.Pool.
     statementCache: { max: target === 'router.asPool(), statement cache off' ? 0 : 500 },
   });

@@ -1,4 +1,4 @@
-import type { PoolParams } from '../router/contenders.js';
+import type { PoolParams } from '../lib/pools.js';
 import type { LoopParams } from '../lib/rounds.js';
 import type { SeedSize } from '../lib/schema.js';
 

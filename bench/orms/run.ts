@@ -1,4 +1,4 @@
-import { LatencyBuffer, runInterleaved, type InterleavedResult } from '../lib/closed-loop.js';
+import { interleavedBuffers, runInterleaved, type InterleavedResult, type LatencyBuffer } from '../lib/closed-loop.js';
 import {
   drizzleContender,
   kyselyContender,
@@ -16,8 +16,6 @@ export const RAW: OrmTarget = 'pg.Pool';
 export const ROUTED: OrmTarget = 'router.asPool()';
 export const UNNAMED: OrmTarget = 'router.asPool(), statement cache off';
 export const REPLICAS: OrmTarget = 'router.asPool(), reads on replicas';
-/** Latency samples an interleaved run keeps per contender and per millisecond: far above any rate seen here. */
-const SAMPLES_PER_MS = 50;
 
 /** What one library measured: its contenders' rounds per concurrency, and the interleaved single-caller run. */
 export interface LibraryResult {
@@ -72,7 +70,7 @@ export async function measureOrms(
       progress?.(`${library}: one caller, raw and routed interleaved`);
       globalThis.gc?.();
       const onPrimary = contenders.filter((c) => c.target !== REPLICAS);
-      const buffers = onPrimary.map(() => new LatencyBuffer(Math.ceil(params.interleavedMs * SAMPLES_PER_MS)));
+      const buffers = interleavedBuffers(onPrimary.length, params.interleavedMs);
       const interleaved = await runInterleaved(
         onPrimary.map((c) => c.query),
         steps,

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline as pipeStreams } from 'node:stream/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import postgres from 'postgres';
 import { QueryRouter, type FlushResult, type QueryPipeline } from '../../src/index.js';
+import { quietPgPool } from '../lib/pools.js';
 import type { PipelineBenchParams } from './params.js';
 import type { EventRow, InsertWorkload, Workload, WorkloadKind } from './workloads.js';
 
@@ -37,10 +38,7 @@ type PostgresValues = postgres.ParameterOrJSON<never>[];
 function rawPool(url: string, params: PipelineBenchParams): pg.Pool {
   // idleTimeoutMillis 0: a contender waits through every other contender's runs and must not come back to
   // closed connections, which it would pay for reconnecting and the others would not.
-  const pool = new pg.Pool({ connectionString: url, max: params.poolMax, idleTimeoutMillis: 0 });
-  // An idle connection dropped by the server (the cluster stopping on Ctrl-C) would otherwise crash the process.
-  pool.on('error', () => undefined);
-  return pool;
+  return quietPgPool({ connectionString: url, max: params.poolMax, idleTimeoutMillis: 0 });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ClassificationParams } from './classification.js';
-import type { PoolParams } from './contenders.js';
+import type { PoolParams } from '../lib/pools.js';
 import type { SeedSize } from '../lib/schema.js';
 import type { StatementCacheParams } from './statement-cache.js';
 import type { ThroughputParams } from './throughput.js';

@@ -1,5 +1,6 @@
 import type { LatencyBuffer } from '../lib/closed-loop.js';
-import { routerContender, type PoolParams, type RouterContender } from './contenders.js';
+import { routerContender, type RouterContender } from './contenders.js';
+import type { PoolParams } from '../lib/pools.js';
 import type { Measurement, TargetOutcome } from '../lib/report.js';
 import {
   runRounds,

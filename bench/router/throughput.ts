@@ -1,11 +1,12 @@
-import { LatencyBuffer, runInterleaved, type InterleavedResult, type Step } from '../lib/closed-loop.js';
 import {
-  pgPoolContender,
-  pgPreparedContender,
-  postgresJsContender,
-  routerContender,
-  type PoolParams,
-} from './contenders.js';
+  interleavedBuffers,
+  runInterleaved,
+  type InterleavedResult,
+  type LatencyBuffer,
+  type Step,
+} from '../lib/closed-loop.js';
+import { pgPoolContender, pgPreparedContender, postgresJsContender, routerContender } from './contenders.js';
+import type { PoolParams } from '../lib/pools.js';
 import type { Measurement, TargetOutcome } from '../lib/report.js';
 import {
   runRounds,
@@ -56,8 +57,6 @@ const ROUTER = 'router.query';
 const BASELINE = 'pg.Pool#query';
 const NAMED = 'pg.Pool#query (named)';
 const BASELINE_SHORT = 'pg.Pool';
-/** Latency samples an interleaved run keeps per contender and per millisecond: far above any rate seen here. */
-const SAMPLES_PER_MS = 50;
 
 /**
  * Throughput and latency of `router.query` against raw `pg.Pool#query`, pg's named statements and postgres.js,
@@ -91,7 +90,7 @@ export async function measureThroughput(
   try {
     for (const scenario of scenarios)
       outcomes.push({ scenario, results: await runRounds(contenders, scenario, params.loop, buffer, progress) });
-    const buffers = contenders.map(() => new LatencyBuffer(Math.ceil(params.interleavedMs * SAMPLES_PER_MS)));
+    const buffers = interleavedBuffers(contenders.length, params.interleavedMs);
     for (const [label, steps] of workloads) {
       progress?.(`${label}: ${callers(1)}, contenders interleaved`);
       globalThis.gc?.();

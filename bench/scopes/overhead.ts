@@ -1,6 +1,6 @@
-import pg from 'pg';
 import { QueryRouter } from '../../src/index.js';
 import { ConnectionHealth, LatencyReference } from '../../src/pool/connection-health.js';
+import { quietPgPool } from '../lib/pools.js';
 import type { BookkeepingParams } from './params.js';
 import { median } from '../lib/stats.js';
 import {
@@ -66,8 +66,7 @@ export async function measureCallCost(
   params: InterleavedCallParams,
   progress?: (message: string) => void,
 ): Promise<CallCostResult> {
-  const pool = new pg.Pool({ connectionString: url });
-  pool.on('error', () => undefined);
+  const pool = quietPgPool({ connectionString: url });
   const routers = {
     router: new QueryRouter({ primary: url, applicationName: 'scopes-router' }),
     noThreshold: new QueryRouter({
