@@ -3,6 +3,7 @@ import { QueryRouter, type QueryRouterOptions } from '../../src/index.js';
 import type { AdaptiveBenchParams, AdaptiveContenderParams } from './params.js';
 import { arrivalSchedule, runOpenLoop, type OpenLoopRecord, type PoolSample } from './workload.js';
 import { median, percentileOfSorted } from '../lib/stats.js';
+import { inRotation } from '../lib/rounds.js';
 
 /** Requests due this long after a burst starts count as its ramp-up, for the notes. */
 export const RAMP_WINDOW_MS = 250;
@@ -319,8 +320,7 @@ export async function runAdaptiveRounds(
   const { contenders } = params;
   const results = new Map<string, AdaptiveRun[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < params.rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const contender = contenders[(k + round) % contenders.length]!;
+    for (const contender of inRotation(contenders, round)) {
       progress?.(`round ${round + 1}/${params.rounds}: ${contender.name}`);
       results.get(contender.name)!.push(await runContender(url, contender, params, round));
     }

@@ -12,6 +12,7 @@ import { CONSISTENCY_ENV_OVERRIDES, FULL_CONSISTENCY_PARAMS, POLICIES, QUICK_CON
 import { consistencyHeader, renderConsistencyTable, summariseConsistency } from './report.js';
 import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from './workload.js';
 import { runTimeNote } from '../lib/report.js';
+import { inRotation } from '../lib/rounds.js';
 
 const params = benchParams(FULL_CONSISTENCY_PARAMS, QUICK_CONSISTENCY_PARAMS, CONSISTENCY_ENV_OVERRIDES);
 runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster) => {
@@ -23,8 +24,7 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
   const cells: CellResult[] = [];
   for (let round = 0; round < params.rounds; round++) {
     for (const [shareIndex, writeShare] of params.writeShares.entries()) {
-      for (let k = 0; k < POLICIES.length; k++) {
-        const policy = POLICIES[(k + round) % POLICIES.length]!;
+      for (const policy of inRotation(POLICIES, round)) {
         progress(`round ${round + 1}/${params.rounds}: write share ${writeShare}, ${policy}…`);
         const router = routerForPolicy(policy, cluster, params);
         try {

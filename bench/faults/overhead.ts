@@ -11,6 +11,7 @@ import {
   type CallSender,
   type InterleavedCallParams,
 } from '../lib/interleaved-calls.js';
+import { inRotation } from '../lib/rounds.js';
 
 /** A contender with a connection pool of its own to close. */
 interface Sender extends CallSender {
@@ -173,13 +174,12 @@ export async function measureOpossum(params: OpossumParams): Promise<OpossumResu
   const defaults = new CircuitBreaker(fn);
   const node = new NodeBreaker('bench', BREAKER_DEFAULTS);
   let sink = 0;
-  const variants: { name: string; run: (i: number) => Promise<number> }[] = [
-    { name: OPOSSUM_NAMES.direct, run: (i) => fn(i) },
-    { name: OPOSSUM_NAMES.bare, run: (i) => bare.fire(i) },
-    { name: OPOSSUM_NAMES.defaults, run: (i) => defaults.fire(i) },
-    { name: OPOSSUM_NAMES.node, run: (i) => node.fire(fn, i) },
+  const variants: { name: string; run: (i: number) => Promise<number>; timings: number[] }[] = [
+    { name: OPOSSUM_NAMES.direct, run: (i) => fn(i), timings: [] },
+    { name: OPOSSUM_NAMES.bare, run: (i) => bare.fire(i), timings: [] },
+    { name: OPOSSUM_NAMES.defaults, run: (i) => defaults.fire(i), timings: [] },
+    { name: OPOSSUM_NAMES.node, run: (i) => node.fire(fn, i), timings: [] },
   ];
-  const timings = variants.map(() => [] as number[]);
   const loop = async (run: (i: number) => Promise<number>, calls: number): Promise<number> => {
     const started = performance.now();
     for (let i = 0; i < calls; i++) sink += await run(i);
@@ -188,10 +188,9 @@ export async function measureOpossum(params: OpossumParams): Promise<OpossumResu
   try {
     for (const variant of variants) await loop(variant.run, Math.min(params.callsPerRound, 20_000));
     for (let round = 0; round < params.rounds; round++) {
-      for (let k = 0; k < variants.length; k++) {
-        const index = (k + round) % variants.length;
+      for (const variant of inRotation(variants, round)) {
         globalThis.gc?.();
-        timings[index]!.push(await loop(variants[index]!.run, params.callsPerRound));
+        variant.timings.push(await loop(variant.run, params.callsPerRound));
       }
     }
   } finally {
@@ -204,6 +203,6 @@ export async function measureOpossum(params: OpossumParams): Promise<OpossumResu
   return {
     rounds: params.rounds,
     callsPerRound: params.callsPerRound,
-    variants: variants.map((v, i) => ({ name: v.name, nsPerCall: median(timings[i]!) })),
+    variants: variants.map((v) => ({ name: v.name, nsPerCall: median(v.timings) })),
   };
 }

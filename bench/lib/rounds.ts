@@ -48,6 +48,15 @@ export interface ContenderSummary {
 /** Called before each timed run, e.g. to print progress. */
 export type ProgressFn = (message: string) => void;
 
+/**
+ * `items` in the order of round `round`: the same cycle started one later each round (round 0 as given), so over the
+ * rounds every item runs first, last and in between alike.
+ */
+export function inRotation<T>(items: readonly T[], round: number): T[] {
+  const n = items.length;
+  return Array.from({ length: n }, (_, k) => items[(k + round) % n]!);
+}
+
 function collectGarbage(): void {
   // Started without --expose-gc this is a no-op; with it, no run pays for the previous run's garbage.
   globalThis.gc?.();
@@ -72,8 +81,7 @@ export async function runRounds(
       await runClosedLoop(contender.query, steps, concurrency, params.warmupMs, buffer);
   }
   for (let round = 0; round < params.rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const contender = contenders[(k + round) % contenders.length]!;
+    for (const contender of inRotation(contenders, round)) {
       progress?.(`${scenario.label}: round ${round + 1}/${params.rounds}, ${contender.name}`);
       collectGarbage();
       if (params.rewarmMs > 0) await runClosedLoop(contender.query, steps, concurrency, params.rewarmMs, buffer);

@@ -2,6 +2,7 @@ import type { PipelineContender } from './contenders.js';
 import type { ServerCpuClock } from './server-cpu.js';
 import type { PipelineSchema, WorkloadKind } from './workloads.js';
 import { median, relativeSpread } from '../lib/stats.js';
+import { inRotation } from '../lib/rounds.js';
 
 /** What one timed run of one contender measured. */
 export interface PipelineRun {
@@ -99,8 +100,7 @@ export async function runPipelineRounds(
       }
     }
     for (let round = 0; round < params.rounds; round++) {
-      for (let k = 0; k < applicable.length; k++) {
-        const contender = applicable[(k + round) % applicable.length]!;
+      for (const contender of inRotation(applicable, round)) {
         progress?.(`${label}: round ${round + 1}/${params.rounds}, ${contender.name}`);
         runs.get(contender.name)!.push(await timedRun(contender, schema, kind, serverCpu));
       }
