@@ -6,8 +6,11 @@ import { quietPgPool } from '../lib/pools.js';
 import type { OpossumParams } from './params.js';
 import { median } from '../lib/stats.js';
 import {
+  callCosts,
   interleavedCallRounds,
   medianAdded,
+  SELECT_INT,
+  type CallCost,
   type CallSender,
   type InterleavedCallParams,
 } from '../lib/interleaved-calls.js';
@@ -18,21 +21,12 @@ interface Sender extends CallSender {
   close(): Promise<void>;
 }
 
-/** One contender's figures: medians over rounds. */
-export interface OverheadContender {
-  readonly name: string;
-  /** Median over rounds of each round's median latency per call, in µs. */
-  readonly p50Us: number;
-  /** Median over rounds of (this contender's round median − named pg.Pool's round median), in µs. */
-  readonly addedUs: number;
-}
-
 /** What {@link measureOverhead} found. */
 export interface OverheadResult {
   readonly rounds: number;
   readonly callsPerRound: number;
   /** In {@link OVERHEAD_NAMES} order: the two pg.Pool baselines, the router's layers one by one, the router. */
-  readonly contenders: readonly OverheadContender[];
+  readonly contenders: readonly CallCost[];
   /** The router's figure over named pg.Pool statements (the same wire protocol): its own work per call. */
   readonly addedUs: number;
   /** The router's figure over unnamed pg.Pool statements, whose Parse on every call the router's statement cache saves. */
@@ -48,7 +42,6 @@ export const OVERHEAD_NAMES = Object.freeze({
   router: 'router.query, default options',
 });
 
-const TEXT = 'SELECT $1::int AS n';
 /** The statement name the router's cache would give it; any name does, as long as it is one per text. */
 const STATEMENT_NAME = 'faults_overhead';
 
@@ -57,8 +50,8 @@ function pgSender(name: string, url: string, named: boolean): Sender {
   return {
     name,
     send: named
-      ? (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] })
-      : (value) => pool.query(TEXT, [value]),
+      ? (value) => pool.query({ name: STATEMENT_NAME, text: SELECT_INT, values: [value] })
+      : (value) => pool.query(SELECT_INT, [value]),
     close: () => pool.end(),
   };
 }
@@ -76,7 +69,8 @@ function defaultNodePool(url: string): NodePool {
   });
 }
 
-const executeOn = (pool: NodePool, value: number): Promise<unknown> => pool.execute(TEXT, [value], STATEMENT_NAME);
+const executeOn = (pool: NodePool, value: number): Promise<unknown> =>
+  pool.execute(SELECT_INT, [value], STATEMENT_NAME);
 
 function poolSender(url: string): Sender {
   const pool = defaultNodePool(url);
@@ -99,7 +93,11 @@ function breakerSender(url: string): Sender {
 function routerSender(url: string): Sender {
   const router = new QueryRouter({ primary: url });
   router.on('connectionError', () => undefined);
-  return { name: OVERHEAD_NAMES.router, send: (value) => router.query(TEXT, [value]), close: () => router.close() };
+  return {
+    name: OVERHEAD_NAMES.router,
+    send: (value) => router.query(SELECT_INT, [value]),
+    close: () => router.close(),
+  };
 }
 
 /**
@@ -128,13 +126,12 @@ export async function measureOverhead(
   } finally {
     await Promise.allSettled(senders.map((s) => s.close()));
   }
-  const addedTo = (baseline: number, i: number): number => medianAdded(medians, i, baseline);
   return {
     rounds: params.rounds,
     callsPerRound: params.callsPerRound,
-    contenders: senders.map((s, i) => ({ name: s.name, p50Us: median(medians[i]!), addedUs: addedTo(named, i) })),
-    addedUs: addedTo(named, router),
-    addedVsUnnamedUs: addedTo(0, router),
+    contenders: callCosts(senders, medians, named),
+    addedUs: medianAdded(medians, router, named),
+    addedVsUnnamedUs: medianAdded(medians, router, 0),
   };
 }
 

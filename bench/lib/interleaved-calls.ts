@@ -4,7 +4,10 @@
  */
 import { median, percentileOfSorted } from './stats.js';
 
-/** One way of sending `SELECT $1::int` (the value varies per call). */
+/** The statement every sender sends: it costs the server almost nothing, so the client's work is what differs. */
+export const SELECT_INT = 'SELECT $1::int AS n';
+
+/** One way of sending {@link SELECT_INT} (the value varies per call). */
 export interface CallSender {
   readonly name: string;
   readonly send: (value: number) => Promise<unknown>;
@@ -75,4 +78,26 @@ export async function interleavedCallRounds(
  */
 export function medianAdded(roundMedians: readonly (readonly number[])[], i: number, baseline: number): number {
   return median(roundMedians[i]!.map((value, round) => value - roundMedians[baseline]![round]!));
+}
+
+/** One sender's figures over the rounds of {@link interleavedCallRounds}. */
+export interface CallCost {
+  readonly name: string;
+  /** Median over rounds of each round's median time per call, in µs. */
+  readonly p50Us: number;
+  /** {@link medianAdded} over the baseline sender, in µs. */
+  readonly addedUs: number;
+}
+
+/** Per sender, its {@link CallCost} against the sender at index `baseline`. */
+export function callCosts(
+  senders: readonly CallSender[],
+  roundMedians: readonly (readonly number[])[],
+  baseline: number,
+): CallCost[] {
+  return senders.map((sender, i) => ({
+    name: sender.name,
+    p50Us: median(roundMedians[i]!),
+    addedUs: medianAdded(roundMedians, i, baseline),
+  }));
 }

@@ -4,20 +4,13 @@ import { quietPgPool } from '../lib/pools.js';
 import type { BookkeepingParams } from './params.js';
 import { median } from '../lib/stats.js';
 import {
+  callCosts,
   interleavedCallRounds,
-  medianAdded,
+  SELECT_INT,
+  type CallCost,
   type CallSender,
   type InterleavedCallParams,
 } from '../lib/interleaved-calls.js';
-
-/** One contender of a block: medians over rounds. */
-export interface CallCost {
-  readonly name: string;
-  /** Median over rounds of each round's median time per call, in µs. */
-  readonly p50Us: number;
-  /** Median over rounds of (this contender's round median − named pg.Pool's), in µs. */
-  readonly addedUs: number;
-}
 
 /** What {@link measureCallCost} found: two blocks, before and after the process first ran a scope. */
 export interface CallCostResult {
@@ -38,7 +31,6 @@ export const CALL_COST_NAMES = Object.freeze({
   unscoped: 'router.query, another router (no scope of its own)',
 });
 
-const TEXT = 'SELECT $1::int AS n';
 const STATEMENT_NAME = 'scopes_call_cost';
 
 async function block(
@@ -47,12 +39,7 @@ async function block(
   label: string,
   progress?: (message: string) => void,
 ): Promise<CallCost[]> {
-  const medians = await interleavedCallRounds(senders, params, label, progress);
-  return senders.map((sender, i) => ({
-    name: sender.name,
-    p50Us: median(medians[i]!),
-    addedUs: medianAdded(medians, i, 0),
-  }));
+  return callCosts(senders, await interleavedCallRounds(senders, params, label, progress), 0);
 }
 
 /**
@@ -79,14 +66,14 @@ export async function measureCallCost(
   for (const router of Object.values(routers)) router.on('connectionError', () => undefined);
   const named: CallSender = {
     name: CALL_COST_NAMES.named,
-    send: (value) => pool.query({ name: STATEMENT_NAME, text: TEXT, values: [value] }),
+    send: (value) => pool.query({ name: STATEMENT_NAME, text: SELECT_INT, values: [value] }),
   };
   try {
     const withoutScopes = await block(
       [
         named,
-        { name: CALL_COST_NAMES.router, send: (value) => routers.router.query(TEXT, [value]) },
-        { name: CALL_COST_NAMES.noThreshold, send: (value) => routers.noThreshold.query(TEXT, [value]) },
+        { name: CALL_COST_NAMES.router, send: (value) => routers.router.query(SELECT_INT, [value]) },
+        { name: CALL_COST_NAMES.noThreshold, send: (value) => routers.noThreshold.query(SELECT_INT, [value]) },
       ],
       params,
       'call cost without scopes',
@@ -96,8 +83,8 @@ export async function measureCallCost(
       block(
         [
           named,
-          { name: CALL_COST_NAMES.unscoped, send: (value) => routers.router.query(TEXT, [value]) },
-          { name: CALL_COST_NAMES.scoped, send: (value) => routers.scoped.query(TEXT, [value]) },
+          { name: CALL_COST_NAMES.unscoped, send: (value) => routers.router.query(SELECT_INT, [value]) },
+          { name: CALL_COST_NAMES.scoped, send: (value) => routers.scoped.query(SELECT_INT, [value]) },
         ],
         params,
         'call cost with scopes',
