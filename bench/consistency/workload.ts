@@ -5,9 +5,9 @@
  * request to the next, as a cookie would. Every read is checked against the user's latest acknowledged write, so a
  * stale read is counted, never guessed.
  */
-import pg from 'pg';
 import { QueryRouter } from '../../src/index.js';
 import type { ConsistencyBenchParams, ReadPolicy } from './params.js';
+import { withClient } from '../lib/schema.js';
 import { seededRandom } from '../lib/seeded-random.js';
 
 /** What one policy did at one write share. */
@@ -28,15 +28,11 @@ const READ_SQL = 'SELECT version, inet_server_port() AS port FROM bench_consiste
 
 /** The users' table: one row per user, replicated before the run. */
 export async function createConsistencySchema(primaryUrl: string, users: number): Promise<void> {
-  const client = new pg.Client(primaryUrl);
-  await client.connect();
-  try {
+  await withClient(primaryUrl, async (client) => {
     await client.query('DROP TABLE IF EXISTS bench_consistency');
     await client.query('CREATE TABLE bench_consistency (id int PRIMARY KEY, version bigint NOT NULL)');
     await client.query('INSERT INTO bench_consistency SELECT g, 0 FROM generate_series(0, $1::int - 1) g', [users]);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The router for a policy: the framework rule is an eventual router plus the caller's own pinning. */
