@@ -6,10 +6,10 @@ import {
   FIXED_MIN,
   QUICK_ADAPTIVE_PARAMS,
   type AdaptiveBenchParams,
-} from '../bench/adaptive-params.js';
-import { ADAPTIVE_TABLE_HEADERS } from '../bench/adaptive-report.js';
-import { runAdaptiveBenchmark } from '../bench/adaptive-run.js';
-import { arrivalSchedule } from '../bench/adaptive-workload.js';
+} from '../bench/adaptive/params.js';
+import { ADAPTIVE_TABLE_HEADERS } from '../bench/adaptive/report.js';
+import { runAdaptiveBenchmark } from '../bench/adaptive/run.js';
+import { arrivalSchedule } from '../bench/adaptive/workload.js';
 
 const primaryUrl = inject('primaryUrl');
 

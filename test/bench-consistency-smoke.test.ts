@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { QUICK_CONSISTENCY_PARAMS, POLICIES, type ConsistencyBenchParams } from '../bench/consistency-params.js';
-import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency-report.js';
-import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency-workload.js';
+import { benchParams } from '../bench/lib/params.js';
+import {
+  CONSISTENCY_ENV_OVERRIDES,
+  FULL_CONSISTENCY_PARAMS,
+  QUICK_CONSISTENCY_PARAMS,
+  POLICIES,
+  type ConsistencyBenchParams,
+} from '../bench/consistency/params.js';
+import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency/report.js';
+import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency/workload.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 // A tiny run of the benchmark's workload on the shared cluster: it checks that every policy runs, that the report has
@@ -45,5 +52,20 @@ describe('bench:consistency smoke run (shared cluster, tiny cells, no timing ass
     const table = renderConsistencyTable(rows);
     expect(table.split('\n')).toHaveLength(2 + POLICIES.length);
     expect(table).toContain('| Write share | Policy');
+  });
+
+  it('picks its parameters from BENCH_QUICK, BENCH_ROUNDS and BENCH_CELL_MS', () => {
+    const read = (env: Record<string, string>): ConsistencyBenchParams =>
+      benchParams(FULL_CONSISTENCY_PARAMS, QUICK_CONSISTENCY_PARAMS, CONSISTENCY_ENV_OVERRIDES, env);
+    expect(read({})).toBe(FULL_CONSISTENCY_PARAMS);
+    expect(read({ BENCH_QUICK: '1' })).toBe(QUICK_CONSISTENCY_PARAMS);
+    expect(read({ BENCH_QUICK: 'true' })).toBe(QUICK_CONSISTENCY_PARAMS);
+    expect(read({ BENCH_QUICK: '1', BENCH_ROUNDS: '4', BENCH_CELL_MS: '900' })).toEqual({
+      ...QUICK_CONSISTENCY_PARAMS,
+      rounds: 4,
+      cellMs: 900,
+    });
+    expect(read({ BENCH_ROUNDS: '2' })).toEqual({ ...FULL_CONSISTENCY_PARAMS, rounds: 2 });
+    expect(() => read({ BENCH_CELL_MS: '-5' })).toThrow(/BENCH_CELL_MS must be a positive integer/);
   });
 });

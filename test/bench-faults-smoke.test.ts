@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEnvironment } from '../bench/environment.js';
-import { analyseScenario, type FaultsAnalysis } from '../bench/faults-analysis.js';
+import { describeEnvironment } from '../bench/lib/environment.js';
+import { analyseScenario, type FaultsAnalysis } from '../bench/faults/analysis.js';
 import {
   measureOpossum,
   measureOverhead,
@@ -8,11 +8,11 @@ import {
   OVERHEAD_NAMES,
   type OpossumResult,
   type OverheadResult,
-} from '../bench/faults-overhead.js';
-import { QUICK_FAULTS_PARAMS, type FaultsBenchParams } from '../bench/faults-params.js';
-import { faultsHeader, faultsReport, renderFaultsReport } from '../bench/faults-report.js';
-import { runFaultScenario, type ScenarioResult } from '../bench/faults-scenario.js';
-import { createFaultsSchema } from '../bench/faults-workload.js';
+} from '../bench/faults/overhead.js';
+import { QUICK_FAULTS_PARAMS, type FaultsBenchParams } from '../bench/faults/params.js';
+import { faultsHeader, faultsReport, renderFaultsReport } from '../bench/faults/report.js';
+import { runFaultScenario, type ScenarioResult } from '../bench/faults/scenario.js';
+import { createFaultsSchema } from '../bench/faults/workload.js';
 import { startLocalCluster, type LocalCluster } from '../src/cluster/index.js';
 
 // Tiny counts and phases of well under a second: this checks that the scenario runs end to end and that the report

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LatencyBuffer } from '../bench/closed-loop.js';
-import { describeEnvironment } from '../bench/environment.js';
-import { QUICK_ORMS_PARAMS, type OrmsBenchParams } from '../bench/orms-params.js';
-import { ormsHeader, ormsReport } from '../bench/orms-report.js';
-import { measureOrms, type LibraryResult } from '../bench/orms-run.js';
-import { createBenchSchema, type BenchSchema } from '../bench/schema.js';
-import { renderTable, TABLE_COLUMNS } from '../bench/table.js';
+import { LatencyBuffer } from '../bench/lib/closed-loop.js';
+import { describeEnvironment } from '../bench/lib/environment.js';
+import { QUICK_ORMS_PARAMS, type OrmsBenchParams } from '../bench/orms/params.js';
+import { ormsHeader, ormsReport } from '../bench/orms/report.js';
+import { measureOrms, type LibraryResult } from '../bench/orms/run.js';
+import { createBenchSchema, type BenchSchema } from '../bench/lib/schema.js';
+import { renderTable, TABLE_COLUMNS } from '../bench/lib/table.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 const cluster = sharedCluster();

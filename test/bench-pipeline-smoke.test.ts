@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { describeEnvironment } from '../bench/environment.js';
-import { pipelineContenders, type PipelineContender } from '../bench/pipeline-contenders.js';
-import { QUICK_PIPELINE_PARAMS, type PipelineBenchParams } from '../bench/pipeline-params.js';
-import { pipelineHeader, pipelineReport } from '../bench/pipeline-report.js';
-import { serverCpuClock } from '../bench/pipeline-server-cpu.js';
-import { runPipelineRounds, summarisePipeline, timedRun, type PipelineRun } from '../bench/pipeline-rounds.js';
-import { accountUpdates, createPipelineSchema, type PipelineSchema } from '../bench/pipeline-workloads.js';
+import { describeEnvironment } from '../bench/lib/environment.js';
+import { pipelineContenders, type PipelineContender } from '../bench/pipeline/contenders.js';
+import { QUICK_PIPELINE_PARAMS, type PipelineBenchParams } from '../bench/pipeline/params.js';
+import { pipelineHeader, pipelineReport } from '../bench/pipeline/report.js';
+import { serverCpuClock } from '../bench/pipeline/server-cpu.js';
+import { runPipelineRounds, summarisePipeline, timedRun, type PipelineRun } from '../bench/pipeline/rounds.js';
+import { accountUpdates, createPipelineSchema, type PipelineSchema } from '../bench/pipeline/workloads.js';
 
 const primaryUrl = inject('primaryUrl');
 
