@@ -85,6 +85,89 @@ describe('bad input gets a clear typed error and loses nothing', () => {
     ]);
   });
 
+  it("refuses a parameter pg cannot convert before sending it, as the caller's error that no breaker counts", async () => {
+    const circular: Record<string, unknown> = { name: 'loop' };
+    circular['self'] = circular;
+    const unsendable: [string, unknown][] = [
+      ['an object holding a BigInt', { id: 1n }],
+      ['a circular object', circular],
+      [
+        'an object whose toPostgres() throws',
+        {
+          toPostgres: () => {
+            throw new Error('no wire form');
+          },
+        },
+      ],
+    ];
+    const before = totalQueries();
+    for (let round = 0; round < 20; round++) {
+      for (const [label, value] of unsendable) {
+        // A read (a replica's) and a write (the primary's): neither is retried elsewhere nor opens a breaker.
+        for (const sql of ['SELECT $1::jsonb AS v', 'INSERT INTO bad_input_items (id, name) VALUES (1000, $1::text)']) {
+          const error = await failure(router.query(sql, [value]));
+          expect(error, label).toBeInstanceOf(QueryError);
+          expect((error as QueryError).code).toBe('PGR_INVALID_QUERY');
+          expect((error as QueryError).message).toMatch(/^parameter \$1 cannot be sent to PostgreSQL: /);
+          expect((error as QueryError).outcomeUnknown).toBe(false);
+        }
+      }
+    }
+    const stats = router.stats();
+    expect(stats.nodes.every((node) => node.breaker === 'closed' && node.breakerOpens === 0)).toBe(true);
+    expect(stats.routing.readFallbacks).toBe(0);
+    expect(totalQueries()).toBe(before);
+    expect((await router.query('SELECT count(*)::int AS n FROM bad_input_items WHERE id = 1000')).rows).toEqual([
+      { n: 0 },
+    ]);
+  });
+
+  it('refuses such a parameter in a transaction, a pinned client and a pipeline, and keeps every other statement', async () => {
+    const bad = { id: 1n };
+    const pool = router.asPool();
+    await router.query('DELETE FROM bad_input_items WHERE id BETWEEN 2000 AND 2999');
+    // A transaction goes on: nothing was sent, so PostgreSQL's transaction is not aborted.
+    await router.transaction(async (tx) => {
+      await tx.query('INSERT INTO bad_input_items (id, name) VALUES (2001, $1)', ['kept']);
+      const error = await failure(tx.query('INSERT INTO bad_input_items (id, name) VALUES (2002, $1)', [bad]));
+      expect((error as QueryError).code).toBe('PGR_INVALID_QUERY');
+      await tx.query('INSERT INTO bad_input_items (id, name) VALUES (2003, $1)', ['kept too']);
+    });
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const error = await failure(client.query('INSERT INTO bad_input_items (id, name) VALUES (2004, $1)', [bad]));
+      expect((error as QueryError).code).toBe('PGR_INVALID_QUERY');
+      await client.query('INSERT INTO bad_input_items (id, name) VALUES (2005, $1)', ['pinned']);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    // A pipeline with one connection: the bad statement fails alone at addQuery, the batch commits, and the
+    // connection comes back (before, the pool stayed "1 of 1 in use" for good).
+    const single = new QueryRouter({ primary: primaryUrl, pool: { max: 1 } });
+    try {
+      for (const mode of ['atomic', 'independent'] as const) {
+        const pipeline = single.pipeline({ mode });
+        const base = mode === 'atomic' ? 2100 : 2200;
+        const results = [1, 2, 3].map((i) =>
+          pipeline.addQuery('INSERT INTO bad_input_items (id, name) VALUES ($1, $2)', [base + i, i === 2 ? bad : 'p']),
+        );
+        const settled = await Promise.allSettled(results);
+        expect(settled.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect(((settled[1] as PromiseRejectedResult).reason as QueryError).code).toBe('PGR_INVALID_QUERY');
+        await pipeline.close();
+      }
+      const { rows } = await single.query<{ id: number }>(
+        'SELECT id FROM bad_input_items WHERE id BETWEEN 2000 AND 2999 ORDER BY id',
+      );
+      expect(rows.map((row) => row.id)).toEqual([2001, 2003, 2005, 2101, 2103, 2201, 2203]);
+      expect(single.stats().nodes[0]!.pool.active).toBe(0);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('rejects a wrong parameter count before sending anything', async () => {
     const before = totalQueries();
     const tooFew = await failure(router.query('SELECT $1::int + $2::int', [1]));

@@ -1,6 +1,19 @@
-/** True for errors after which the connection cannot be trusted: anything but an ordinary server-side error. */
+/** The router's errors for input refused before anything was sent: the connection is as it was. */
+const REFUSED_INPUT: ReadonlySet<string> = new Set([
+  'PGR_INVALID_QUERY',
+  'PGR_PARAMETER_COUNT',
+  'PGR_CONFIG',
+  'PGR_TRANSACTION_FINISHED',
+  'PGR_CLIENT_RELEASED',
+]);
+
+/**
+ * True for errors after which the connection cannot be trusted: anything but an ordinary server-side error or the
+ * router's refusal of input it never sent.
+ */
 export function isConnectionLevelError(error: unknown): boolean {
   const candidate = error as { severity?: unknown; code?: unknown };
+  if (typeof candidate?.code === 'string' && REFUSED_INPUT.has(candidate.code)) return false;
   if (typeof candidate?.severity !== 'string') return true;
   const code = typeof candidate.code === 'string' ? candidate.code : '';
   return (

@@ -1,3 +1,4 @@
+import { sendableValues } from './parameter-values.js';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { QueryError } from '../errors.js';
 import { isConnectionLevelError, mayHaveTakenEffect } from './connection-errors.js';
@@ -54,6 +55,7 @@ export function nodeConnection(
       statementName?: string,
       options?: StatementOptions,
     ) => {
+      values = sendableValues(values);
       owner.began();
       const began = performance.now();
       const status = client.getTransactionStatus() ?? undefined;

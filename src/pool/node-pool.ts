@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { sendableValues } from './parameter-values.js';
 import { QueryError } from '../errors.js';
 import type { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { destroySocket, probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
@@ -197,6 +198,7 @@ export class NodePool {
   ): Promise<QueryResult<R>> {
     const signal = options?.signal;
     if (isAborted(signal)) throw abortedError(signal!, this.name);
+    values = sendableValues(values);
     this.inFlight++;
     const started = performance.now();
     let client: PoolClient;
@@ -349,6 +351,15 @@ export class NodePool {
    * is discarded.
    */
   async runPipelined(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
+    try {
+      statements = statements.map((statement) => {
+        const values = sendableValues(statement.values);
+        return values === statement.values ? statement : { ...statement, values };
+      });
+    } catch (error) {
+      // Nothing was sent: a batch is one round trip, and it holds a value pg cannot send.
+      return statements.map(() => ({ ok: false, error: error as Error }));
+    }
     this.inFlight += statements.length;
     const started = performance.now();
     let client: PoolClient;

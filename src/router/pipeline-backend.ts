@@ -1,6 +1,6 @@
 import { RouterClosedError } from '../errors.js';
 import type { RouterMetrics } from '../metrics/index.js';
-import type { BatchOutcome, BatchStatement, NodePool } from '../pool/index.js';
+import { sendableValues, type BatchOutcome, type BatchStatement, type NodePool } from '../pool/index.js';
 import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
 import { isNodeFailure } from '../resilience/index.js';
 import { insertRowTemplate, statementNameFor } from '../sql/index.js';
@@ -56,7 +56,8 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       if (nodes.primary.breaker.isOpen) throw nodes.primary.breaker.openError();
       const entry = routing.entry(sql, params);
       const text = sql as string;
-      const values = (params ?? undefined) as readonly unknown[] | undefined;
+      // Converted now, so a value pg cannot send fails this statement alone, before it joins a batch.
+      const values = sendableValues((params ?? undefined) as readonly unknown[] | undefined);
       if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
       const statementName = values === undefined ? undefined : routing.statementName(entry, text, values.length);
       const { kind, statementCount, fingerprintHash } = entry.classification;
