@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { classifyQuery } from '../../src/index.js';
-import { Classifier } from '../../src/sql/classifier.js';
+import { Classifier } from '../../src/sql/classification-cache.js';
 import type { Measurement, TargetOutcome } from '../lib/report.js';
 import { median, percentileOfSorted } from '../lib/stats.js';
 import { formatMicros, formatNanos, formatRate, formatRatio, formatTarget } from '../lib/format.js';

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { QueryError, RouterError } from '../errors.js';
 import { isConnectionLevelError, type NodeConnection } from '../pool/index.js';
-import type { ClassifierEntry } from '../sql/classifier.js';
+import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { SESSION_SETTINGS, SESSION_STATE, UNPINNED, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,

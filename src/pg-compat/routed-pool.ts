@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
 import type { NodeConnection, NodePoolStats } from '../pool/index.js';
-import type { ClassifierEntry } from '../sql/classifier.js';
+import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,

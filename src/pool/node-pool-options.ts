@@ -1,17 +1,16 @@
 import type { PoolClient, PoolConfig } from 'pg';
+import type { PoolOptions } from '../config/index.js';
 import type { DisabledInternal } from './pg-internals.js';
 
-/** Sizing, timing and caching of one node's pool. */
-export interface NodePoolOptions {
+/**
+ * One node's pool: the router's resolved pool options (sizes, timeouts, health and retry settings, each documented
+ * with its default and unit in {@link PoolOptions}) plus what the router knows of the node and wants to hear.
+ */
+export interface NodePoolOptions extends Readonly<Required<PoolOptions>> {
   /** The node's name in errors and statistics (`'primary'`, `'replica-0'`). */
   readonly name: string;
-  /** Connection settings for pg; pool sizing fields here win over the ones below. */
+  /** Connection settings for pg; pool sizing fields here win over the pool options. */
   readonly connection: PoolConfig;
-  readonly min: number;
-  readonly max: number;
-  readonly idleTimeoutMs: number;
-  readonly maxLifetimeMs: number;
-  readonly acquireTimeoutMs: number;
   /** Prepared statements kept per connection; `0` runs every statement unnamed. */
   readonly statementCacheMax: number;
   readonly applicationName: string;
@@ -19,11 +18,6 @@ export interface NodePoolOptions {
   readonly statementTimeoutMs: number;
   /** Called for errors on idle connections (a node restart, a network cut), which would otherwise crash Node. */
   readonly onIdleError?: (error: Error) => void;
-  /** Ping each connection before use (see `PoolOptions.prePing`). */
-  readonly prePing: boolean;
-  /** A connection from {@link NodePool.acquire} held longer than this, in milliseconds, is reported; `0`: never. */
-  readonly leakTimeoutMs: number;
-  readonly leakStackTraces: boolean;
   /** Called when a connection is held past `leakTimeoutMs`. */
   readonly onLeak?: (leak: ConnectionLeak) => void;
   /**
@@ -35,12 +29,6 @@ export interface NodePoolOptions {
   readonly onConnect?: (client: PoolClient) => void | Promise<void>;
   /** Told of each statement, hand-out and return, for metrics and hooks. */
   readonly observer?: PoolObserver;
-  /** A connection whose health score (0–100) is below this at check-in is closed; `0` never closes one for health. */
-  readonly healthThreshold?: number;
-  /** Retries of a connection attempt that failed at connection level (see `connect-retry.ts`); default `0`. */
-  readonly connectRetries?: number;
-  /** Delay before the first such retry, in milliseconds, doubled for each next one (with jitter); default `100`. */
-  readonly connectRetryDelayMs?: number;
   /** Called before each retry of a connection attempt: which retry (1-based), its delay and the error that caused it. */
   readonly onConnectRetry?: (retry: number, delayMs: number, error: unknown) => void;
 }

@@ -87,7 +87,7 @@ export class NodePool {
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
     this.recycler = new ConnectionRecycler(
-      options.healthThreshold ?? 0,
+      options.healthThreshold,
       (connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000)) * 1000,
     );
     this.owner = {
@@ -113,7 +113,7 @@ export class NodePool {
     this.source = new ConnectionSource(this.pool, this.recycler, {
       name: this.name,
       max: this.max,
-      retryPolicy: { retries: options.connectRetries ?? 0, delayMs: options.connectRetryDelayMs ?? 100 },
+      retryPolicy: { retries: options.connectRetries, delayMs: options.connectRetryDelayMs },
       acquireTimeoutMs: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
       onConnectRetry: options.onConnectRetry,
     });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { parseLsn } from './wal-position.js';
-import { destroySocket } from '../pool/index.js';
+import { destroySocket } from '../pool/pg-internals.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {

@@ -1,6 +1,6 @@
 import { QueryError } from '../errors.js';
 import { MAX_PARAMETERS } from '../pipeline/index.js';
-import type { Classifier, ClassifierEntry } from '../sql/classifier.js';
+import type { Classifier, ClassifierEntry } from '../sql/classification-cache.js';
 
 /**
  * Validates a statement and its parameters before anything is sent, and returns its classification.

@@ -3,7 +3,7 @@ import type { InspectOptions } from 'node:util';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { ConfigError, RouterError } from '../errors.js';
 import type { NodeConnection } from '../pool/index.js';
-import { statementNameFor, type Classifier } from '../sql/classifier.js';
+import { statementNameFor, type Classifier } from '../sql/classification-cache.js';
 import { checkStatement } from './statement-input.js';
 
 /** SQL isolation levels accepted by {@link TransactionOptions.isolationLevel}. */
