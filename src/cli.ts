@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { startLocalCluster } from './cluster/index.js';
+import { startLocalCluster } from './testing.js';
 import { runDemo } from './demo.js';
 
 /** A command of the CLI. */

@@ -1,4 +1,4 @@
-import { startLocalCluster, type LocalCluster } from './cluster/index.js';
+import { startLocalCluster, type LocalCluster } from './testing.js';
 import { QueryRouter } from './router/index.js';
 
 /** Options of {@link runDemo}. */

@@ -1,6 +1,9 @@
 /**
  * pg-query-router: one PostgreSQL primary and its streaming replicas behind a single `query()`.
  *
+ * A throwaway local cluster for tests is a separate entry point, `pg-query-router/testing`, which this one never
+ * loads.
+ *
  * @packageDocumentation
  */
 export { QueryRouter, classifyQuery, RoundRobinBalancer, LeastBusyBalancer, LatencyBalancer } from './router/index.js';
@@ -88,5 +91,3 @@ export {
   redactSecrets,
 } from './errors.js';
 export type { RouterErrorCode, QueryErrorContext } from './errors.js';
-export { startLocalCluster, findPostgresBinaries } from './cluster/index.js';
-export type { LocalCluster, LocalClusterOptions, LocalNode, NodeSelector } from './cluster/index.js';

@@ -13,7 +13,7 @@ import { QUICK_FAULTS_PARAMS, type FaultsBenchParams } from '../bench/faults/par
 import { faultsHeader, faultsReport, renderFaultsReport } from '../bench/faults/report.js';
 import { runFaultScenario, type ScenarioResult } from '../bench/faults/scenario.js';
 import { createFaultsSchema } from '../bench/faults/workload.js';
-import { startLocalCluster, type LocalCluster } from '../src/cluster/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 
 // Tiny counts and phases of well under a second: this checks that the scenario runs end to end and that the report
 // has every row with numbers in it, never how fast anything is. It kills, freezes and restarts nodes, so it runs on

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CircuitOpenError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { CircuitOpenError, QueryRouter } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
 interface ReadLoad {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findPostgresBinaries, startLocalCluster, type LocalCluster } from '../src/cluster/index.js';
+import { findPostgresBinaries, startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 async function query<R extends pg.QueryResultRow>(

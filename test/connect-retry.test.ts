@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QueryRouter, isQueryError, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { QueryRouter, isQueryError } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import {
   MAX_CONNECT_RETRY_DELAY_MS,
   connectRetryDelayMs,

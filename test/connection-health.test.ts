@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { QueryRouter, startLocalCluster, type LocalCluster, type NodeStats } from '../src/index.js';
+import { QueryRouter, type NodeStats } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { ConnectionHealth, LatencyReference, approxLog2, isConnectionFault } from '../src/pool/connection-health.js';
 import { until } from './helpers/wait.js';
 

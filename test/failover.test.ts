@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { QueryRouter } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
 /*

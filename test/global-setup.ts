@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startLocalCluster } from '../src/cluster/index.js';
+import { startLocalCluster } from '../src/testing.js';
 
 declare module 'vitest' {
   /** Values the global setup hands to every test file through `inject()`. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AcquireTimeoutError, QueryRouter, startLocalCluster, type LocalCluster } from '../src/index.js';
+import { AcquireTimeoutError, QueryRouter } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
 describe('health checks, leaks, pool exhaustion and shutdown', () => {

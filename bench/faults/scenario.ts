@@ -1,4 +1,5 @@
-import { QueryRouter, type LocalCluster, type ResolvedOptions } from '../../src/index.js';
+import { QueryRouter, type ResolvedOptions } from '../../src/index.js';
+import type { LocalCluster } from '../../src/testing.js';
 import {
   ROUTER_EVENT_NAMES,
   StatementLog,

@@ -2,7 +2,7 @@
  * What every benchmark entry shares: progress lines on stderr, one local cluster started for the run and always
  * stopped (also on Ctrl-C), and the servers' last log lines printed if the run fails.
  */
-import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from '../../src/cluster/index.js';
+import { startLocalCluster, type LocalCluster, type LocalClusterOptions } from '../../src/testing.js';
 
 /** Writes a progress line to stderr (rewritten in place on a terminal). */
 export function progress(message: string): void {

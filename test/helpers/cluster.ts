@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { waitForReplicaReplay } from '../../src/cluster/index.js';
+import { waitForReplicaReplay } from '../../src/testing.js';
 
 /** The suite's shared cluster, started once by test/global-setup.ts. Never stop, kill or pause its nodes. */
 export interface SharedCluster {
