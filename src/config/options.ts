@@ -177,9 +177,11 @@ export interface QueryRouterOptions {
   /** Connection callbacks. */
   hooks?: ConnectionHooks;
   /**
-   * What a read may see: `'eventual'` (default) sends every provable read to any replica in the balancer;
-   * `'read-your-writes'` makes reads inside a `router.session()` wait for (or skip) replicas that have not replayed
-   * the session's own writes yet. See the README's "Replication lag and read-your-writes".
+   * What a read outside a `router.session()` may see. `'eventual'` (default): any replica in the balancer, however
+   * far behind this process's own writes. `'read-your-writes'`: the whole process reads its own writes — every read
+   * sees every write this process made, from a replica that has replayed it, else the primary (or after waiting up
+   * to `waitForReplicaMs`); for code without request scopes (scripts, migrations, test suites). Sessions read their
+   * own writes either way, unless opened with `{ consistency: 'eventual' }`.
    */
   consistency?: Consistency;
   /**

@@ -207,10 +207,10 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /**
    * Runs `fn` as a read-your-writes session (an AsyncLocalStorage scope: everything it starts, across awaits,
-   * belongs to it). With `consistency: 'read-your-writes'` (the router's option or the session's), a read after a
-   * write of the session — or after a committed `transaction()` — runs on a replica only if it has replayed that
-   * write, else on the primary (or after waiting up to `waitForReplicaMs` for a replica). A session inside a
-   * session shares it; with options of its own it starts from the outer one's position and hands its writes back.
+   * belongs to it): a read after a write of the session — or after a committed `transaction()` — runs on a replica
+   * only if it has replayed that write, else on the primary (or after waiting up to `waitForReplicaMs` for a
+   * replica). `{ consistency: 'eventual' }` opts out. A session inside a session shares it; with options of its own
+   * it starts from the outer one's position and hands its writes back.
    *
    * @example
    * await router.session(async () => {
@@ -384,7 +384,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       pin: async (readOnly, holder) => {
         const session = readYourWrites.current();
         const ryw = session?.consistency === 'read-your-writes' ? session : undefined;
-        const target = choice.forConnection(readOnly, ryw?.position);
+        const target = choice.forConnection(readOnly, readYourWrites.positionOf(ryw));
         // What a pinned client commits is not probed: the session's later reads go to the primary, never stale.
         if (ryw !== undefined && target === nodes.primary && !readOnly) readYourWrites.noteWrite(ryw, undefined);
         return { node: target.node.name, connection: await acquireFrom(target, holder) };

@@ -51,7 +51,10 @@ export class TransactionRunner {
     // a writing one reports its commit's position.
     const session = this.parts.readYourWrites.current();
     const rywSession = session?.consistency === 'read-your-writes' ? session : undefined;
-    const target = this.parts.choice.forConnection(readOnly && !serializable, rywSession?.position);
+    const target = this.parts.choice.forConnection(
+      readOnly && !serializable,
+      this.parts.readYourWrites.positionOf(rywSession),
+    );
     const track = rywSession !== undefined && target === this.parts.nodes.primary && !readOnly ? rywSession : undefined;
     const { scopes } = this.parts;
     const active = scopes.used ? scopes.current() : undefined;
