@@ -410,6 +410,11 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     return assembleStats(this.statsParts, this.closing !== undefined);
   }
 
+  /** For `await using router = new QueryRouter(…)`: {@link close} when the block ends, however it ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /**
    * Stops taking statements, waits for the ones running, and closes every connection. Idempotent; later calls
    * of `query()` and `transaction()` reject with `RouterClosedError`.
