@@ -7,6 +7,7 @@ import {
   QueryRouter,
   RouterClosedError,
   RouterError,
+  isQueryError,
   type RoutedClient,
   type RoutedPool,
 } from '../src/index.js';
@@ -438,6 +439,38 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       expect(error).toBeInstanceOf(RouterError);
       expect(error.code).toBe('PGR_CLIENT_RELEASED');
       expect(() => client.release()).toThrow(expect.objectContaining({ code: 'PGR_CLIENT_RELEASED' }));
+    });
+  });
+
+  describe("PostgreSQL's errors, as pg hands them out", () => {
+    it("are pg.DatabaseError from pool.query, a pinned client and callbacks, with the router's fields on them", async () => {
+      const fromPool = await failure(pool.query('SELEC 1'));
+      expect(fromPool).toBeInstanceOf(pg.DatabaseError);
+      expect(fromPool).toBeInstanceOf(QueryError);
+      expect(fromPool).toBeInstanceOf(RouterError);
+      expect(isQueryError(fromPool)).toBe(true);
+      expect(fromPool).toMatchObject({ code: '42601', severity: 'ERROR', outcomeUnknown: false });
+      expect(typeof (fromPool as QueryError).node).toBe('string');
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const duplicate = await failure(client.query("INSERT INTO adapter_items (id, name) VALUES (1, 'again')"));
+        expect(duplicate).toBeInstanceOf(pg.DatabaseError);
+        expect(duplicate).toMatchObject({ code: '23505', constraint: 'adapter_items_pkey', node: 'primary' });
+        await client.query('ROLLBACK');
+      } finally {
+        client.release();
+      }
+      const viaCallback = await new Promise<Error | undefined>((resolve) =>
+        pool.query('SELECT * FROM no_such_table_at_all', (error) => resolve(error)),
+      );
+      expect(viaCallback).toBeInstanceOf(pg.DatabaseError);
+      expect(viaCallback).toMatchObject({ code: '42P01' });
+      // The router's own errors stay what they are; router.query keeps its QueryError (the server's error is `cause`).
+      expect(await failure(pool.query(''))).not.toBeInstanceOf(pg.DatabaseError);
+      const direct = (await failure(router.query('SELEC 1'))) as QueryError;
+      expect(direct).toBeInstanceOf(QueryError);
+      expect(direct.cause).toBeInstanceOf(pg.DatabaseError);
     });
   });
 

@@ -3,6 +3,7 @@ import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { QueryError, RouterError } from '../errors.js';
+import { rejectAsPg } from './pg-errors.js';
 import { isConnectionLevelError, type NodeConnection } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { SESSION_SETTINGS, SESSION_STATE, UNPINNED, type Pinning } from '../sql/pinning.js';
@@ -129,6 +130,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         promise = this.last!.then(next, next);
       }
       this.last = promise;
+      promise = promise.then(undefined, rejectAsPg);
     } catch (error) {
       promise = Promise.reject(error as Error);
     }

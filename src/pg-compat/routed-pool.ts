@@ -3,6 +3,7 @@ import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
+import { rejectAsPg } from './pg-errors.js';
 import type { NodeConnection, NodePoolStats } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
@@ -169,6 +170,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
       const { text, values: params, options } = scratchCall;
       if (typeof text === 'string' && this.pinningOf(text) !== UNPINNED) promise = this.runAlone(text, params, options);
       else promise = this.router.query(text as string, params as readonly unknown[] | undefined, options);
+      promise = promise.then(undefined, rejectAsPg);
     } catch (error) {
       promise = Promise.reject(error as Error);
     }
