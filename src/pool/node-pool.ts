@@ -109,6 +109,8 @@ export class NodePool {
       idleTimeoutMillis: connection.idleTimeoutMillis ?? options.idleTimeoutMs,
       maxLifetimeSeconds: connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000),
       connectionTimeoutMillis: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
+      // An idle connection does not keep the process alive: a script that never calls close() still exits.
+      allowExitOnIdle: connection.allowExitOnIdle ?? true,
     });
     this.source = new ConnectionSource(this.pool, this.recycler, {
       name: this.name,

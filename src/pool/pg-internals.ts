@@ -360,3 +360,14 @@ function safely(check: () => boolean): boolean {
     return false;
   }
 }
+
+/**
+ * Lets the process exit while `client`'s socket is the only thing left (pg's `Client#unref`, which pg-pool's
+ * `allowExitOnIdle` uses too). Returns false where pg has no such method.
+ */
+export function unrefClient(client: pg.ClientBase): boolean {
+  const unref = (client as unknown as { unref?: unknown }).unref;
+  if (typeof unref !== 'function') return false;
+  (unref as () => void).call(client);
+  return true;
+}
