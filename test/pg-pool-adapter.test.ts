@@ -17,6 +17,8 @@ import { until } from './helpers/wait.js';
 
 const cluster = sharedCluster();
 const portOf = (url: string): number => Number(new URL(url).port);
+/** A pg client's backend pid (pg sets it; its types do not declare it). */
+const pidOf = (client: pg.PoolClient): unknown => (client as unknown as { processID?: unknown }).processID;
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -480,7 +482,6 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       ['null', null],
       ['undefined', undefined],
       ['a config without text', { values: [1] }],
-      ['a function', () => 'SELECT 1'],
     ])('rejects %s as the query with PGR_INVALID_QUERY, from pool and client', async (_label, input) => {
       const fromPool = (await failure(pool.query(input as unknown as string))) as QueryError;
       expect(fromPool).toBeInstanceOf(QueryError);
@@ -555,8 +556,78 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       expect(await failure(ownPool.query('SELECT 1'))).toBeInstanceOf(RouterClosedError);
       expect(await failure(ownPool.connect())).toBeInstanceOf(RouterClosedError);
       expect(await failure(client.query('SELECT 1'))).toBeInstanceOf(RouterClosedError);
-      await ownPool.end();
+      // A second end() fails, as pg.Pool's does, through the promise and through a callback.
+      expect(await failure(ownPool.end())).toBeInstanceOf(RouterClosedError);
+      expect(await new Promise((resolve) => ownPool.end(resolve))).toBeInstanceOf(RouterClosedError);
       expect(() => own.asPool()).toThrow(RouterClosedError);
+    });
+
+    it('emits connect and remove for connections, acquire and release for clients, and error with the client', async () => {
+      const own = new QueryRouter({
+        primary: cluster.primaryUrl,
+        pool: { max: 2, idleTimeoutMs: 50 },
+        applicationName: 'pool-adapter-events',
+      });
+      const ownPool = own.asPool();
+      const seen: string[] = [];
+      const opened: pg.PoolClient[] = [];
+      const removed: pg.PoolClient[] = [];
+      ownPool.on('connect', (client) => {
+        opened.push(client);
+        seen.push('connect');
+      });
+      ownPool.on('remove', (client) => void removed.push(client));
+      ownPool.on('acquire', () => void seen.push('acquire'));
+      ownPool.on('release', (error) => void seen.push(error === undefined ? 'release' : `release ${error.message}`));
+      try {
+        const client = await ownPool.connect();
+        // Not pinned: no connection of its own, no backend.
+        expect(client.processID).toBeUndefined();
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        expect(client.processID).toBe(rows[0]!.pid);
+        await client.query('COMMIT');
+        client.release();
+        expect(seen).toEqual(['acquire', 'connect', 'release']);
+        // Each connect event is a connection of its own, with its own backend, and each is removed once closed.
+        expect(opened.length).toBeGreaterThan(0);
+        expect(opened.every((connection) => typeof pidOf(connection) === 'number')).toBe(true);
+        await until(() => removed.length === opened.length, 30_000);
+        expect(new Set(removed)).toEqual(new Set(opened));
+        // An idle connection that dies: 'error' carries the error and that connection.
+        const errors: [Error, pg.PoolClient][] = [];
+        ownPool.on('error', (error, connection) => void errors.push([error, connection]));
+        await own.asPool().query('SELECT 1');
+        await until(() => opened.length > removed.length, 30_000);
+        const victim = opened[opened.length - 1]!;
+        await raw.query('SELECT pg_terminate_backend($1)', [pidOf(victim)]);
+        await until(() => errors.length > 0, 30_000);
+        expect(errors[0]![0]).toBeInstanceOf(Error);
+        expect(errors[0]![1]).toBe(victim);
+        // end() on a client releases it and closes its connection.
+        const ended = await ownPool.connect();
+        await ended.query('SELECT pg_backend_pid()');
+        await ended.end();
+        expect(seen[seen.length - 1]).toMatch(/^release /);
+      } finally {
+        await ownPool.end();
+      }
+    });
+
+    it('answers query(callback) alone through the callback, as pg.Pool does, from pool and client', async () => {
+      const fromPool = await new Promise<Error | undefined>((resolve) => {
+        expect(pool.query(((error: Error | undefined) => resolve(error)) as never)).toBeUndefined();
+      });
+      expect(fromPool).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+      const client = await pool.connect();
+      try {
+        const fromClient = await new Promise<Error | undefined>((resolve) => {
+          client.query(((error: Error | undefined) => resolve(error)) as never);
+        });
+        expect(fromClient).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+      } finally {
+        client.release();
+      }
     });
   });
 });

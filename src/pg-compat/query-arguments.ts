@@ -132,6 +132,17 @@ export function cursorNotSupported(): QueryError {
 }
 
 /** The callback of a `query()` call: the function in `values`' place, else `callback`; throws if `callback` is not a function. */
+/**
+ * `query(callback)` with nothing else, which pg.Pool answers with an error through that callback: calls it so, on a
+ * later tick, and returns true; false for any other call.
+ */
+export function refuseCallbackAlone(textOrConfig: unknown, values: unknown, callback: unknown): boolean {
+  if (typeof textOrConfig !== 'function' || values !== undefined || callback !== undefined) return false;
+  const error = new QueryError('PGR_INVALID_QUERY', 'query() needs SQL text or a config object before its callback');
+  setImmediate(() => (textOrConfig as PgQueryCallback)(error, undefined));
+  return true;
+}
+
 export function callbackOf(values: unknown, callback: unknown): PgQueryCallback | undefined {
   if (typeof values === 'function') return values as PgQueryCallback;
   if (callback === undefined) return undefined;

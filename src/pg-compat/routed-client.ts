@@ -9,6 +9,7 @@ import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { SESSION_SETTINGS, SESSION_STATE, UNPINNED, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,
+  refuseCallbackAlone,
   cursorNotSupported,
   isCursor,
   parseQueryCall,
@@ -32,8 +33,8 @@ export interface ClientHost {
   statementName(text: string, entry: ClassifierEntry): string | undefined;
   /** Takes a connection for a pinned client: the primary, or a replica for a read-only transaction. */
   pin(readOnly: boolean, holder: string | undefined): Promise<{ node: string; connection: NodeConnection }>;
-  /** Called once per client, when `release()` is called. */
-  released(): void;
+  /** Called once per client, when `release()` is called, with what it was given. */
+  released(client: RoutedClient, error: Error | undefined): void;
 }
 
 /** Events of a {@link RoutedClient}, as pg's client emits them. */
@@ -84,6 +85,20 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
     return inspectAs('RoutedClient', { pinnedTo: this.pinnedNode, released: this.released }, depth, options);
   }
 
+  /**
+   * The backend process id of the connection this client is pinned to, as pg's `client.processID`; `undefined`
+   * while it routes statement by statement and holds no connection. A statement calling `pg_backend_pid()` pins it.
+   */
+  get processID(): number | undefined {
+    return this.connection?.processID;
+  }
+
+  /** As pg's `client.end()` on a pooled client: releases it and closes the connection it was pinned to. */
+  end(): Promise<void> {
+    if (!this.released) this.release(new Error('client.end() was called'));
+    return Promise.resolve();
+  }
+
   /** The node this client is pinned to (`'primary'`, `'replica-0'`, …), or `undefined` while it routes per statement. */
   get pinnedTo(): string | undefined {
     return this.pinnedNode;
@@ -115,6 +130,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
     if (isCursor(textOrConfig)) throw cursorNotSupported();
+    if (refuseCallbackAlone(textOrConfig, values, callback)) return undefined;
     let done: PgQueryCallback | undefined;
     let promise: Promise<QueryResult>;
     try {
@@ -150,7 +166,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
       throw new RouterError('PGR_CLIENT_RELEASED', 'release() called on a client that was already released');
     this.released = true;
     this.destroyOnRelease = error !== undefined && error !== false;
-    this.host.released();
+    this.host.released(this, error instanceof Error ? error : undefined);
     if (this.pending === 0) this.giveBack();
   }
 

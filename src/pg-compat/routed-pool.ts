@@ -1,7 +1,7 @@
 import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
-import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
 import { rejectAsPg } from './pg-errors.js';
 import type { NodeConnection, NodePoolStats } from '../pool/index.js';
@@ -9,6 +9,7 @@ import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,
+  refuseCallbackAlone,
   cursorNotSupported,
   isCursor,
   parseQueryCall,
@@ -27,13 +28,20 @@ import { RoutedClient, type ClientHost } from './routed-client.js';
 export interface PoolRouter {
   readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache'>;
   query(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
-  on(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
-  off(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
   close(): Promise<void>;
+}
+
+/** The connections behind the pool view, told as pg-pool tells of its own (see {@link RoutedPoolEvents}). */
+export interface PoolConnectionEvents {
+  connect: [client: PoolClient];
+  remove: [client: PoolClient];
+  error: [error: Error, client: PoolClient];
 }
 
 /** What the router lends its pool view: its classifier, statement names and connections. Not public API. */
 export interface PoolBackend {
+  /** Every node's connections opening, closing and failing while idle. */
+  readonly connections: EventEmitter<PoolConnectionEvents>;
   /** Validates a statement and its parameters and returns its cached classification. */
   entry(sql: unknown, params: unknown): ClassifierEntry;
   /** The prepared-statement name for a parameterised statement, or `undefined` when the statement cache is off. */
@@ -46,9 +54,23 @@ export interface PoolBackend {
 
 /** Events of a {@link RoutedPool}, as `pg.Pool` emits them. */
 export interface RoutedPoolEvents {
-  /** An idle pooled connection failed (its node restarted, the network dropped it); it was discarded. */
-  error: [error: Error, client: undefined];
+  /**
+   * A connection opened on one of the nodes: its pg client, before its first statement. What must hold on every
+   * connection (`SET search_path`, …) belongs in the router's `hooks.onConnect`, which is awaited; this is told as
+   * pg-pool tells it, and a statement sent here may run after the connection's first.
+   */
+  connect: [client: PoolClient];
+  /** {@link RoutedPool.connect} handed out a client. */
+  acquire: [client: RoutedClient];
+  /** A client was released, with what `release()` was given. */
+  release: [error: Error | undefined, client: RoutedClient];
+  /** A connection closed (idle timeout, lifetime, health score, error, a smaller pool): its pg client. */
+  remove: [client: PoolClient];
+  /** An idle connection failed (its node restarted, the network dropped it); it was discarded. */
+  error: [error: Error, client: PoolClient];
 }
+
+type ForwardedEvent = keyof PoolConnectionEvents;
 
 /** pg-pool's options as a `RoutedPool` reports them (from the router's `pool` options; no connection settings). */
 export interface RoutedPoolOptions {
@@ -58,6 +80,9 @@ export interface RoutedPoolOptions {
   readonly idleTimeoutMillis: number;
   readonly connectionTimeoutMillis: number;
 }
+
+const FORWARDED: readonly ForwardedEvent[] = ['connect', 'remove', 'error'];
+const isForwarded = (event: string | symbol): event is ForwardedEvent => FORWARDED.includes(event as ForwardedEvent);
 
 // Texts this long are generated (inlined bulk data) and do not repeat: the classifier does not cache them either.
 const MAX_CACHED_TEXT_LENGTH = 16_384;
@@ -86,8 +111,11 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   private clients = 0;
   private closing: Promise<void> | undefined;
   private isEnded = false;
-  private readonly forwardError = ({ error }: { error: Error }): void => {
-    if (this.listenerCount('error') > 0) this.emit('error', error, undefined);
+  /** The listeners this pool keeps on its router's connection events, while someone listens to its own. */
+  private readonly forwarders: { [E in ForwardedEvent]: (...args: PoolConnectionEvents[E]) => void } = {
+    connect: (client) => void this.emit('connect', client),
+    remove: (client) => void this.emit('remove', client),
+    error: (error, client) => void (this.listenerCount('error') > 0 && this.emit('error', error, client)),
   };
 
   /** @internal Made by `router.asPool()`. */
@@ -111,17 +139,20 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
       entry: backend.entry,
       statementName: backend.statementName,
       pin: backend.pin,
-      released: () => {
+      released: (client, error) => {
         this.clients--;
+        this.emit('release', error, client);
       },
     };
-    // Subscribed only once someone listens: an unheard 'error' would crash the process, as it does with pg.Pool.
+    // Subscribed only while someone listens, so a pool nobody listens to costs its router nothing (and an unheard
+    // 'error' is not re-emitted, which would crash the process, as pg.Pool's does).
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'error' && this.listenerCount('error') === 0 && this.closing === undefined)
-        router.on('connectionError', this.forwardError);
+      if (isForwarded(event) && this.listenerCount(event) === 0 && this.closing === undefined)
+        (backend.connections as EventEmitter).on(event, this.forwarders[event]);
     });
     (this as EventEmitter).on('removeListener', (event: string | symbol) => {
-      if (event === 'error' && this.listenerCount('error') === 0) router.off('connectionError', this.forwardError);
+      if (isForwarded(event) && this.listenerCount(event) === 0)
+        (backend.connections as EventEmitter).off(event, this.forwarders[event]);
     });
   }
 
@@ -162,6 +193,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
     if (isCursor(textOrConfig)) throw cursorNotSupported();
+    if (refuseCallbackAlone(textOrConfig, values, callback)) return undefined;
     let done: PgQueryCallback | undefined;
     let promise: Promise<QueryResult>;
     try {
@@ -212,14 +244,23 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     return undefined;
   }
 
-  /** Closes the router (every node's connections), as `pg.Pool#end` closes the pool. Idempotent. */
+  /**
+   * Closes the router (every node's connections), as `pg.Pool#end` closes the pool. A second call fails with
+   * `RouterClosedError`, as pg.Pool's does.
+   */
   end(): Promise<void>;
   end(callback: (error?: Error) => void): void;
   end(callback?: (error?: Error) => void): Promise<void> | undefined {
-    this.closing ??= this.router.close().then(() => {
+    if (this.closing !== undefined) {
+      const error = new RouterClosedError('the pool (end() was called before)');
+      if (callback === undefined) return Promise.reject(error);
+      queueMicrotask(() => callback(error));
+      return undefined;
+    }
+    this.closing = this.router.close().then(() => {
       this.isEnded = true;
     });
-    this.router.off('connectionError', this.forwardError);
+    for (const event of FORWARDED) (this.backend.connections as EventEmitter).off(event, this.forwarders[event]);
     if (callback === undefined) return this.closing;
     this.closing.then(
       () => callback(),
@@ -260,10 +301,12 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
 
   private checkOut(): RoutedClient {
     this.clients++;
-    return new RoutedClient(
+    const client = new RoutedClient(
       this.host,
       this.leakStackTraces ? new Error('connection checked out here').stack : undefined,
     );
+    this.emit('acquire', client);
+    return client;
   }
 
   /** A pinning statement given to the pool itself runs on a client of its own, released (and cleaned) at once. */

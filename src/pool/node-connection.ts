@@ -3,6 +3,7 @@ import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { QueryError } from '../errors.js';
 import { isConnectionLevelError, mayHaveTakenEffect } from './connection-errors.js';
 import { isConnectionFault } from './connection-health.js';
+import { backendKeyOf } from './pg-internals.js';
 import { runStatement, type StatementOptions } from './statement-run.js';
 
 /** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
@@ -14,6 +15,8 @@ export interface NodeConnection {
     statementName?: string,
     options?: StatementOptions,
   ): Promise<QueryResult<R>>;
+  /** The backend's process id (what `pg_backend_pid()` answers), or `undefined` where pg does not expose it. */
+  readonly processID: number | undefined;
   /** PostgreSQL's transaction status after the last statement: idle, in a transaction, or in a failed one. */
   readonly transactionStatus: 'I' | 'T' | 'E' | undefined;
   /** Hands the connection's LISTEN notifications or server notices to `listener` until the returned function is called. */
@@ -73,6 +76,9 @@ export function nodeConnection(
       } finally {
         owner.finished(client, began, ok, fault);
       }
+    },
+    get processID() {
+      return backendKeyOf(client)?.processID;
     },
     get transactionStatus() {
       const status = client.getTransactionStatus();

@@ -139,16 +139,19 @@ export class NodePool {
       attachState(client, cache, ready, new ConnectionHealth(performance.now()));
       this.clients.add(client);
       if (this.disabledInternals === undefined) this.probe(client);
+      options.observer?.opened?.(client);
     });
     this.pool.on('remove', (client) => {
       this.clients.delete(client);
       const state = stateIfAny(client);
       if (state !== undefined && !this.pool.ending) this.recycler.closedByPool(state);
+      options.observer?.closed?.(client);
     });
     this.pool.on('error', (error, client) => {
       const state = stateIfAny(client);
       if (state !== undefined) this.recycler.recycle(state, 'error');
       options.onIdleError?.(error);
+      options.observer?.failedIdle?.(error, client);
     });
   }
 

@@ -4,6 +4,7 @@ import { QueryError } from '../errors.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import { NodePool } from '../pool/index.js';
 import { HealthMonitor, NodeBreaker } from '../resilience/index.js';
+import type { PoolConnectionEvents } from '../pg-compat/index.js';
 import type { RouterEvents } from './router-events.js';
 
 /** One node as the router sees it: its pool and breaker, and what health checks and probes learned of it. */
@@ -48,6 +49,8 @@ export interface NodeSetHooks {
   readonly events: EventEmitter<RouterEvents>;
   readonly instruments: RouterMetrics;
   warn(message: string): void;
+  /** Every node's connections opening, closing and failing while idle (for `asPool()`'s pg-pool events). */
+  readonly connections: EventEmitter<PoolConnectionEvents>;
   /** A pool's callers wait for connections (for adaptive sizing); absent when adaptive sizing is off. */
   readonly pressure: ((node: string, waiting: number, busy: number, opening: number) => void) | undefined;
 }
@@ -168,7 +171,7 @@ export class NodeSet {
   }
 
   private build(node: ResolvedNode): RoutedNode {
-    const { events, instruments, pressure } = this.hooks;
+    const { events, instruments, pressure, connections } = this.hooks;
     const { pool, statementCache, applicationName, hooks } = this.options;
     const { onConnect, onCheckout, onCheckin } = hooks;
     const nodePool = new NodePool({
@@ -189,6 +192,11 @@ export class NodeSet {
       observer: {
         checkout: onCheckout === undefined ? undefined : (waitedMs) => onCheckout({ node: node.name, waitedMs }),
         checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
+        opened: (client) => void connections.emit('connect', client),
+        closed: (client) => void connections.emit('remove', client),
+        // An 'error' nobody hears would throw.
+        failedIdle: (error, client) =>
+          void (connections.listenerCount('error') > 0 && connections.emit('error', error, client)),
         internalsMissing: (disabled) =>
           this.hooks.warn(
             `${node.name}: the installed pg lacks internals the router relies on, so these features are off: ` +

@@ -6,6 +6,7 @@ import {
   PROFILES,
   optionsFromEnv,
   resolveOptions,
+  closeTimeoutOf,
   type CloseOptions,
   type ConfigurationProfile,
   type ProfileName,
@@ -28,7 +29,7 @@ import {
   type MonitorServer,
   type MonitorServerOptions,
 } from '../metrics/index.js';
-import { RoutedPool } from '../pg-compat/index.js';
+import { RoutedPool, type PoolConnectionEvents } from '../pg-compat/index.js';
 import {
   PIPELINE_BACKEND,
   QueryPipeline,
@@ -96,6 +97,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly pipelineBackend: PipelineBackend;
   private readonly statsParts: StatsParts;
   private readonly servers = new Set<MonitorServer>();
+  private readonly connections = new EventEmitter<PoolConnectionEvents>();
   private closing: Promise<void> | undefined;
 
   /**
@@ -123,6 +125,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     const warnings = new RouterWarnings(this);
     const nodes = (this.nodes = new NodeSet(resolved, {
       events: this,
+      connections: this.connections,
       instruments: this.instruments,
       warn: (message) => warnings.warn(message),
       pressure: adaptive.enabled
@@ -379,6 +382,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.closing !== undefined) throw new RouterClosedError();
     const { statements, readYourWrites, choice, nodes } = this;
     return new RoutedPool(this, {
+      connections: this.connections,
       entry: (sql, params) => statements.entry(sql, params),
       statementName: (sql, entry) => statements.statementName(entry, sql, entry.classification.paramCount),
       pin: async (readOnly, holder) => {
@@ -419,13 +423,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * Stops taking statements, waits for the ones running, and closes every connection. Idempotent; later calls
    * of `query()` and `transaction()` reject with `RouterClosedError`.
    */
-  close(options?: CloseOptions): Promise<void> {
-    const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
-      return Promise.reject(
-        new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`),
-      );
-    }
+  async close(options?: CloseOptions): Promise<void> {
+    const timeoutMs = closeTimeoutOf(options);
     this.closing ??= (async () => {
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       this.nodes.health.stop();
@@ -443,6 +442,6 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       await servers;
       this.options.logger.info({ event: 'closed' }, 'router closed');
     })();
-    return this.closing;
+    await this.closing;
   }
 }
