@@ -497,11 +497,6 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       }
     });
 
-    it('throws at once for a cursor or stream object, which it cannot run', () => {
-      const cursor = { submit: () => undefined, read: async () => [], close: async () => undefined };
-      expect(() => pool.query(cursor)).toThrow(expect.objectContaining({ code: 'PGR_INVALID_QUERY' }));
-    });
-
     it.each([
       ['rowMode', { text: 'SELECT 1', rowMode: 'object' }, 'query.rowMode'],
       ['types', { text: 'SELECT 1', types: {} }, 'query.types'],

@@ -37,12 +37,10 @@ export interface ResultOptions {
   readonly types?: CustomTypesConfig;
 }
 
-/** A cursor or stream object (pg-cursor, pg-query-stream, Kysely's cursor) handed to `query()`: refused. */
+/** A cursor or stream handed to `query()`: a pg Submittable such as pg-cursor's `Cursor` or pg-query-stream's `QueryStream`. */
 export interface QueryCursor {
-  /** The next `rowCount` rows. */
-  read(rowCount: number): Promise<unknown[]>;
-  /** Closes the cursor. */
-  close(): Promise<void>;
+  /** pg's Submittable contract: pg calls it when the connection is ready for the cursor's messages. */
+  submit(connection: unknown): void;
 }
 
 /** Checks `rowMode`, `types` and `signal` of a query's options; throws {@link ConfigError} naming the bad one. */
@@ -120,14 +118,6 @@ export function isCursor(value: unknown): boolean {
     value !== null &&
     (typeof (value as { submit?: unknown }).submit === 'function' ||
       typeof (value as { read?: unknown }).read === 'function')
-  );
-}
-
-/** The error for a cursor or stream handed to `query()`. */
-export function cursorNotSupported(): QueryError {
-  return new QueryError(
-    'PGR_INVALID_QUERY',
-    'cursors and streams (pg-cursor, pg-query-stream) are not supported by the routed pool; use a pg.Client for them',
   );
 }
 

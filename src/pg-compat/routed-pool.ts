@@ -10,7 +10,6 @@ import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,
   refuseCallbackAlone,
-  cursorNotSupported,
   isCursor,
   parseQueryCall,
   scratchCall,
@@ -169,8 +168,9 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   /**
    * Runs one statement, as `pg.Pool#query`: text or a config object (`text`, `values`, `name`, `rowMode: 'array'`,
    * `types`), values, and an optional callback (then it returns `undefined`). Resolves with pg's `QueryResult`;
-   * rejects with the router's errors (`QueryError` keeps PostgreSQL's SQLSTATE in `code`). Cursors and streams
-   * are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
+   * rejects with the router's errors (a PostgreSQL error is pg's `DatabaseError`). A cursor or stream (pg-cursor,
+   * pg-query-stream) runs on a client of its own, a replica's connection for a provable read, returned once the
+   * cursor is done or closed.
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   query<R extends unknown[] = unknown[]>(
@@ -192,7 +192,15 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   ): void;
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
-    if (isCursor(textOrConfig)) throw cursorNotSupported();
+    if (isCursor(textOrConfig)) {
+      // A client of its own, given back once the cursor is done (pg.Pool would keep its connection for good).
+      const client = this.checkOut();
+      try {
+        return client.query(textOrConfig as QueryCursor);
+      } finally {
+        client.release();
+      }
+    }
     if (refuseCallbackAlone(textOrConfig, values, callback)) return undefined;
     let done: PgQueryCallback | undefined;
     let promise: Promise<QueryResult>;

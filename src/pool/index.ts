@@ -1,5 +1,5 @@
 export { NodePool, isConnectionLevelError } from './node-pool.js';
-export { destroySocket } from './pg-internals.js';
+export { destroySocket, failSubmittable } from './pg-internals.js';
 export { sendableValues } from './parameter-values.js';
 export { HEALTH_PENALTIES, isConnectionFault } from './connection-health.js';
 export type { ConnectionHealthStats, RecycleCounts, RecycleReason } from './connection-health.js';
