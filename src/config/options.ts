@@ -174,6 +174,13 @@ export interface QueryRouterOptions {
   logger?: Logger;
   /** A `query()` taking at least this long, in milliseconds, emits `slowQuery` and is logged (by fingerprint); `0` disables. Default `0`. */
   slowQueryMs?: number;
+  /**
+   * OpenTelemetry spans for every `query()`, `transaction()` and pipeline batch, through `@opentelemetry/api` (an
+   * optional peer dependency: install it, and register an OpenTelemetry SDK to export the spans). They follow
+   * OpenTelemetry's database conventions; the statement text is its fingerprint, never the SQL with its literals.
+   * Default `false`.
+   */
+  tracing?: boolean;
   /** Connection callbacks. */
   hooks?: ConnectionHooks;
   /**
@@ -245,6 +252,7 @@ export interface ResolvedOptions {
   readonly metrics: Readonly<Required<MetricsOptions>>;
   readonly logger: Logger;
   readonly slowQueryMs: number;
+  readonly tracing: boolean;
   readonly hooks: Readonly<ConnectionHooks>;
   readonly consistency: Consistency;
   readonly maxReplicaLagMs: number;

@@ -9,3 +9,4 @@ export type { MetricsSnapshot, NodeHistograms } from './router-metrics.js';
 export { LatencyHistogram } from './latency-histogram.js';
 export { silentLogger, isLogger } from './logger.js';
 export type { Logger, LogMethod } from './logger.js';
+export { RouterTracing, type TraceSpan } from './tracing.js';

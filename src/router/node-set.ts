@@ -5,7 +5,9 @@ import type { RouterMetrics } from '../metrics/index.js';
 import { NodePool } from '../pool/index.js';
 import { HealthMonitor, NodeBreaker } from '../resilience/index.js';
 import type { PoolConnectionEvents } from '../pg-compat/index.js';
+import type { SizedPool } from '../adaptive/index.js';
 import type { RouterEvents } from './router-events.js';
+import type { ScopePools } from './workload-scope.js';
 
 /** One node as the router sees it: its pool and breaker, and what health checks and probes learned of it. */
 export interface RoutedNode {
@@ -161,6 +163,24 @@ export class NodeSet {
       pool
         .warm(size(node.name))
         .catch((error: Error) => this.hooks.events.emit('connectionError', { node: node.name, error }));
+  }
+
+  /** Each node's pool as adaptive sizing sees it: its counters and its resize. */
+  sizedPools(): SizedPool[] {
+    return this.all.map(({ node, pool }) => ({
+      name: node.name,
+      label: node.label,
+      counters: () => pool.stats(),
+      resize: (target: number) => pool.resize(target, true),
+    }));
+  }
+
+  /** The pools as workload scopes reserve connections of them, by node index (configuration order). */
+  scopePools(): ScopePools {
+    return {
+      reserve: (node, count) => this.all[node]!.pool.reserve(count),
+      unreserve: (node, count) => this.all[node]!.pool.unreserve(count),
+    };
   }
 
   /** Stops the health checks, closes every pool (see `NodePool.end`) and shuts the breakers down. */

@@ -24,6 +24,7 @@ import {
 } from '../adaptive/index.js';
 import {
   RouterMetrics,
+  RouterTracing,
   silentLogger,
   startMonitorServer,
   type MonitorServer,
@@ -119,6 +120,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     super();
     const resolved = (this.options = resolveOptions(options));
     const { pool, adaptive, logger } = resolved;
+    // First: a missing @opentelemetry/api fails the constructor before any pool or timer exists.
+    const tracing = resolved.tracing ? new RouterTracing() : undefined;
     this.instruments = new RouterMetrics(() => this.stats(), resolved.metrics);
     const replicas = resolved.replicas.map((node) => node.label);
     if (logger !== silentLogger) logRouterEvents(this, logger, { primary: resolved.primary.label, replicas });
@@ -140,12 +143,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         ? new PatternLearner({ maxPatterns: adaptive.maxPatterns, clock: systemClock })
         : undefined;
     this.adaptive = new AdaptiveController(
-      nodes.all.map(({ node, pool: nodePool }) => ({
-        name: node.name,
-        label: node.label,
-        counters: () => nodePool.stats(),
-        resize: (target: number) => nodePool.resize(target, true),
-      })),
+      nodes.sizedPools(),
       { ...adaptive, min: pool.min, max: pool.max },
       systemClock,
       {
@@ -157,16 +155,18 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       },
     );
     this.adaptive.start();
-    const scopes = (this.scopes = new WorkloadScopes(
-      nodes.all.map(({ node }) => node.name),
-      {
-        reserve: (node, count) => nodes.all[node]!.pool.reserve(count),
-        unreserve: (node, count) => nodes.all[node]!.pool.unreserve(count),
-      },
-      PREWARM_WAIT_MS,
-      systemClock,
-    ));
-    const parts = { options: resolved, nodes, choice, readYourWrites, fallback, scopes, learner: this.learner };
+    const names = nodes.all.map(({ node }) => node.name);
+    const scopes = (this.scopes = new WorkloadScopes(names, nodes.scopePools(), PREWARM_WAIT_MS, systemClock));
+    const parts = {
+      options: resolved,
+      nodes,
+      choice,
+      readYourWrites,
+      fallback,
+      scopes,
+      learner: this.learner,
+      tracing,
+    };
     const statements = (this.statements = new StatementRouting({ ...parts, warnings, events: this }));
     this.transactions = new TransactionRunner({ ...parts, statements });
     this.pipelineBackend = createPipelineBackend({
