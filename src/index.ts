@@ -59,6 +59,8 @@ export type {
   HealthReport,
   MonitorServer,
   MonitorServerOptions,
+  MonitorHandler,
+  MonitorHandlerOptions,
   MonitorAuth,
   MonitoredStats,
 } from './metrics/index.js';

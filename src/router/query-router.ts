@@ -26,7 +26,8 @@ import {
   RouterMetrics,
   RouterTracing,
   silentLogger,
-  startMonitorServer,
+  type MonitorHandler,
+  type MonitorHandlerOptions,
   type MonitorServer,
   type MonitorServerOptions,
 } from '../metrics/index.js';
@@ -50,6 +51,7 @@ import { ReadYourWrites } from './read-your-writes.js';
 import type { RouterEvents } from './router-events.js';
 import { logRouterEvents } from './router-log.js';
 import type { RouterStats } from './router-stats.js';
+import { RouterMonitors } from './router-monitors.js';
 import { RouterWarnings } from './router-warnings.js';
 import { acquireFrom } from './statement-call.js';
 import { StatementRouting } from './statement-routing.js';
@@ -97,7 +99,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly pipelines = new Set<AttachedPipeline>();
   private readonly pipelineBackend: PipelineBackend;
   private readonly statsParts: StatsParts;
-  private readonly servers = new Set<MonitorServer>();
+  private readonly monitors: RouterMonitors;
   private readonly connections = new EventEmitter<PoolConnectionEvents>();
   private closing: Promise<void> | undefined;
 
@@ -123,6 +125,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     // First: a missing @opentelemetry/api fails the constructor before any pool or timer exists.
     const tracing = resolved.tracing ? new RouterTracing() : undefined;
     this.instruments = new RouterMetrics(() => this.stats(), resolved.metrics);
+    this.monitors = new RouterMonitors(() => this.stats(), this.instruments);
     const replicas = resolved.replicas.map((node) => node.label);
     if (logger !== silentLogger) logRouterEvents(this, logger, { primary: resolved.primary.label, replicas });
     const warnings = new RouterWarnings(this);
@@ -299,21 +302,17 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    */
   async serve(options?: MonitorServerOptions): Promise<MonitorServer> {
     if (this.closing !== undefined) throw new RouterClosedError();
-    const source = {
-      stats: () => this.stats(),
-      metricsText: () => this.metricsText(),
-      metricsContentType: this.instruments.contentType,
-    };
-    const server = await startMonitorServer(source, options);
-    this.servers.add(server);
-    return {
-      url: server.url,
-      port: server.port,
-      close: async () => {
-        this.servers.delete(server);
-        await server.close();
-      },
-    };
+    return this.monitors.serve(options);
+  }
+
+  /**
+   * The same routes as {@link serve}, as a handler to mount in an app of your own, closed with the router:
+   * Express/Connect middleware (`app.use('/monitor', router.monitorHandler())`, other paths go to `next`), or a
+   * plain `node:http`/Fastify handler with `basePath` (404 for other paths). Access is the app's, plus `auth`.
+   */
+  monitorHandler(options?: MonitorHandlerOptions): MonitorHandler {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    return this.monitors.handler(options);
   }
 
   /**
@@ -430,8 +429,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       this.nodes.health.stop();
       this.adaptive.stop();
       this.scopes.clear();
-      const servers = Promise.all([...this.servers].map((server) => server.close()));
-      this.servers.clear();
+      const servers = this.monitors.close();
       // Pipelines first: what they accepted is written before the pools close.
       const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
       const untilDeadline = (resolve: (value: unknown) => void): void => {
