@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { FieldDef, QueryResult } from 'pg';
@@ -606,6 +607,40 @@ describe('asPool(): pg.Pool-style code over the router', () => {
         expect(seen[seen.length - 1]).toMatch(/^release /);
       } finally {
         await ownPool.end();
+      }
+    });
+
+    it("gives pool.options the primary's settings, so a control client built from them cancels a pinned client's statement", async () => {
+      const secret = decodeURIComponent(new URL(cluster.primaryUrl).password);
+      expect(pool.options.password).toBe(secret);
+      expect(pool.options.port).toBe(primaryPort);
+      expect(JSON.stringify(pool.options)).not.toContain(secret);
+      expect(inspect(pool, { depth: 5 })).not.toContain(secret);
+      const client = await pool.connect();
+      const control = new pg.Client(pool.options);
+      await control.connect();
+      try {
+        await client.query('BEGIN');
+        const pid = client.processID!;
+        expect(typeof pid).toBe('number');
+        const running = client.query("SELECT pg_sleep(30), 'cancel me' AS tag");
+        await until(
+          async () =>
+            (await raw.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = $2', [pid, 'PgSleep']))
+              .rowCount === 1,
+          30_000,
+        );
+        expect((await control.query('SELECT pg_cancel_backend($1) AS sent', [pid])).rows).toEqual([{ sent: true }]);
+        await expect(running).rejects.toMatchObject({ code: '57014' });
+        await client.query('ROLLBACK');
+        // A client on a replica reports no processID: cancelling that number on the primary would hit another backend.
+        await client.query('BEGIN READ ONLY');
+        expect(client.pinnedTo).toMatch(/^replica-/);
+        expect(client.processID).toBeUndefined();
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+        await control.end();
       }
     });
 

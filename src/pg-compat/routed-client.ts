@@ -32,6 +32,8 @@ export interface ClientHost {
   statementName(text: string, entry: ClassifierEntry): string | undefined;
   /** Takes a connection for a pinned client: the primary, or a replica for a read-only transaction. */
   pin(readOnly: boolean, holder: string | undefined): Promise<{ node: string; connection: NodeConnection }>;
+  /** The node `pool.options` describes (the configured primary): the only one whose `processID` a client reports. */
+  readonly identifiedNode: string;
   /** Called once per client, when `release()` is called, with what it was given. */
   released(client: RoutedClient, error: Error | undefined): void;
 }
@@ -85,11 +87,13 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
   }
 
   /**
-   * The backend process id of the connection this client is pinned to, as pg's `client.processID`; `undefined`
-   * while it routes statement by statement and holds no connection. A statement calling `pg_backend_pid()` pins it.
+   * The backend process id of the connection this client is pinned to, as pg's `client.processID`, when that is the
+   * node `pool.options` describes (the configured primary): a control client built from those options then cancels
+   * this client's statement, never another node's backend with the same number. `undefined` while the client
+   * routes statement by statement, and on a replica. A statement calling `pg_backend_pid()` pins it.
    */
   get processID(): number | undefined {
-    return this.connection?.processID;
+    return this.pinnedNode === this.host.identifiedNode ? this.connection?.processID : undefined;
   }
 
   /** As pg's `client.end()` on a pooled client: releases it and closes the connection it was pinned to. */

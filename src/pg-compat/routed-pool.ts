@@ -1,10 +1,10 @@
 import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
-import type { PoolClient, QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, PoolConfig, QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
 import { rejectAsPg } from './pg-errors.js';
-import type { NodeConnection, NodePoolStats } from '../pool/index.js';
+import { withoutConnectionString, type NodeConnection, type NodePoolStats } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
 import {
@@ -25,7 +25,7 @@ import { RoutedClient, type ClientHost } from './routed-client.js';
 
 /** What a pool from `asPool()` needs of its router, and nothing more (so it does not depend on `QueryRouter`). */
 export interface PoolRouter {
-  readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache'>;
+  readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache' | 'primary'>;
   query(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
   close(): Promise<void>;
 }
@@ -71,14 +71,29 @@ export interface RoutedPoolEvents {
 
 type ForwardedEvent = keyof PoolConnectionEvents;
 
-/** pg-pool's options as a `RoutedPool` reports them (from the router's `pool` options; no connection settings). */
-export interface RoutedPoolOptions {
+/**
+ * pg-pool's options as a `RoutedPool` reports them: the router's pool sizing under pg-pool's names, and the
+ * configured primary's connection settings (`host`, `port`, `database`, `user`, `ssl`, … and a `password` that is
+ * not enumerable, as pg keeps its own), so code that builds a control `pg.Client` from `pool.options` (to cancel or
+ * end a statement from another connection) reaches the primary. A client pinned there reports its `processID`.
+ */
+export interface RoutedPoolOptions extends Readonly<
+  Omit<PoolConfig, 'max' | 'min' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'connectionString'>
+> {
   /** Connections per node, at most. */
   readonly max: number;
   readonly min: number;
   readonly idleTimeoutMillis: number;
   readonly connectionTimeoutMillis: number;
 }
+
+/** The sizing part of a pool's options: what `console.log(pool)` shows (never credentials or TLS keys). */
+const sizingOf = ({ max, min, idleTimeoutMillis, connectionTimeoutMillis }: RoutedPoolOptions): object => ({
+  max,
+  min,
+  idleTimeoutMillis,
+  connectionTimeoutMillis,
+});
 
 const FORWARDED: readonly ForwardedEvent[] = ['connect', 'remove', 'error'];
 const isForwarded = (event: string | symbol): event is ForwardedEvent => FORWARDED.includes(event as ForwardedEvent);
@@ -123,13 +138,20 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     private readonly backend: PoolBackend,
   ) {
     super();
-    const { pool, classifierCache } = router.options;
-    this.options = Object.freeze({
+    const { pool, classifierCache, primary } = router.options;
+    const { password, ...connection } = withoutConnectionString(primary.config);
+    const options: RoutedPoolOptions = {
+      ...connection,
+      // A URL's port is text; pg.Pool users read a number.
+      ...(connection.port === undefined ? {} : { port: Number(connection.port) }),
       max: pool.max,
       min: pool.min,
       idleTimeoutMillis: pool.idleTimeoutMs,
       connectionTimeoutMillis: pool.acquireTimeoutMs,
-    });
+    };
+    // Readable by `new pg.Client(pool.options)`, never shown by util.inspect or JSON.stringify.
+    Object.defineProperty(options, 'password', { value: password, enumerable: false });
+    this.options = Object.freeze(options);
     this.pinningsMax = Math.max(1, classifierCache.max);
     this.leakStackTraces = pool.leakStackTraces;
     this.host = {
@@ -138,6 +160,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
       entry: backend.entry,
       statementName: backend.statementName,
       pin: backend.pin,
+      identifiedNode: primary.name,
       released: (client, error) => {
         this.clients--;
         this.emit('release', error, client);
@@ -159,7 +182,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   [INSPECT](depth: number, options: InspectOptions): string {
     return inspectAs(
       'RoutedPool',
-      { options: this.options, clients: this.clients, ended: this.isEnded },
+      { options: sizingOf(this.options), clients: this.clients, ended: this.isEnded },
       depth,
       options,
     );

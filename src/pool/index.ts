@@ -19,3 +19,4 @@ export type {
   InternalFeature,
 } from './node-pool.js';
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';
+export { withoutConnectionString } from './pool-config.js';
