@@ -61,7 +61,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
     replicas: cluster.replicaUrls,
     pool: { min: 2, max: 12 },
     adaptive: { enabled: true, intervalMs: 1_000, cooldownMs: 3_000 },
-    consistency: 'read-your-writes',
   });
   const monitor = await router.serve({ port: options.port ?? 0 });
   print(

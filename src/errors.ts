@@ -40,6 +40,15 @@ export class RouterError extends Error {
     this.name = new.target.name;
     Object.defineProperty(this, BRAND, { value: new.target.name, enumerable: false });
   }
+
+  /**
+   * `instanceof` also holds for a PostgreSQL error that `asPool()` hands out as pg's own `DatabaseError` with the
+   * router's fields on it (see {@link QueryError.asServerError}): it is a `QueryError` and a `RouterError` too.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return (this === RouterError || this === QueryError) && hasBrand(value, 'QueryError');
+  }
 }
 
 /**
@@ -142,6 +151,24 @@ export class QueryError extends RouterError {
   }
 
   /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
+  /**
+   * For code written against pg (`asPool()`): a QueryError that wraps a PostgreSQL error becomes that error itself
+   * (`instanceof pg.DatabaseError`, as pg code and query builders check), carrying the router's `node`,
+   * `fingerprintHash` and `outcomeUnknown`, and still a QueryError to `isQueryError` and `instanceof`. Anything
+   * else is returned as it is.
+   */
+  static asServerError(error: unknown): unknown {
+    if (!isQueryError(error)) return error;
+    const server = error.cause as Record<string | symbol, unknown> | undefined;
+    if (typeof server !== 'object' || server === null || typeof server['severity'] !== 'string') return error;
+    if (!(server instanceof Error) || isRouterError(server)) return error;
+    server['node'] = error.node;
+    server['fingerprintHash'] = error.fingerprintHash;
+    server['outcomeUnknown'] = error.outcomeUnknown;
+    Object.defineProperty(server, BRAND, { value: 'QueryError', enumerable: false, configurable: true });
+    return server;
+  }
+
   static from(error: unknown, context?: QueryErrorContext): QueryError {
     if (isQueryError(error)) return error;
     const code =

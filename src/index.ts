@@ -62,6 +62,8 @@ export type {
   HealthReport,
   MonitorServer,
   MonitorServerOptions,
+  MonitorHandler,
+  MonitorHandlerOptions,
   MonitorAuth,
   MonitoredStats,
 } from './metrics/index.js';

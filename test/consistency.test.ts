@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, QueryRouter } from '../src/index.js';
+import { ConfigError, QueryRouter, type SessionOptions } from '../src/index.js';
 import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
@@ -71,7 +71,12 @@ interface PairOutcome {
  * `pairs` write-then-read pairs over {@link WORKERS} workers, each on its own row: the read must return the value
  * just written. Each pair runs in a session of its own, as one web request would.
  */
-async function writeThenRead(router: QueryRouter, pairs: number, firstId: number): Promise<PairOutcome> {
+async function writeThenRead(
+  router: QueryRouter,
+  pairs: number,
+  firstId: number,
+  session?: SessionOptions,
+): Promise<PairOutcome> {
   const outcome: PairOutcome = { stale: 0, onReplica: 0, pairs: 0 };
   let next = 0;
   await Promise.all(
@@ -88,7 +93,7 @@ async function writeThenRead(router: QueryRouter, pairs: number, firstId: number
           if (Number(rows[0]!.v) !== value) outcome.stale++;
           if (replicaPorts.includes(rows[0]!.port)) outcome.onReplica++;
           outcome.pairs++;
-        });
+        }, session);
       }
     }),
   );
@@ -96,13 +101,14 @@ async function writeThenRead(router: QueryRouter, pairs: number, firstId: number
 }
 
 describe('read-your-writes sessions', () => {
-  it('read their own write every time under a continuous write load, also from replicas; eventual mode shows staleness', async () => {
-    const ryw = makeRouter({ consistency: 'read-your-writes' });
+  it('read their own write every time under a continuous write load, also from replicas; eventual sessions show staleness', async () => {
+    // A session reads its own writes by default, whatever the router's consistency (here the default, eventual).
+    const ryw = makeRouter();
     const eventual = makeRouter({ consistency: 'eventual' });
     const load = writeLoad(ryw);
     try {
       const consistent = await writeThenRead(ryw, 10_000, 0);
-      const loose = await writeThenRead(eventual, 3_000, 20);
+      const loose = await writeThenRead(eventual, 3_000, 20, { consistency: 'eventual' });
       const stats = ryw.stats().consistency;
       console.log(
         `read-your-writes: ${consistent.pairs} pairs, ${consistent.stale} stale, ${((100 * consistent.onReplica) / consistent.pairs).toFixed(1)} % of reads on replicas ` +
@@ -232,7 +238,8 @@ describe('read-your-writes sessions', () => {
   });
 
   it('tracks pipeline writes: once addQuery resolves, the session reads the row, even with every replica stuck behind', async () => {
-    const router = makeRouter({ consistency: 'read-your-writes' });
+    // The router's own consistency stays eventual: only the session reads its writes.
+    const router = makeRouter({ maxReplicaLagMs: 0 });
     const pipeline = router.pipeline({ batchSize: 50, coalesce: true });
     try {
       await router.query('CREATE TABLE IF NOT EXISTS piped (id int PRIMARY KEY, v int)');
@@ -455,6 +462,96 @@ describe('read-your-writes sessions', () => {
       expect((await router.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
     } finally {
       await router.close();
+    }
+  });
+});
+
+describe('read-your-writes without asking for it', () => {
+  /** Replicas whose replay is paused stay in the balancer (no lag limit): a read there sees nothing new. */
+  const laggingRouter = (options: Partial<ConstructorParameters<typeof QueryRouter>[0]> = {}): QueryRouter =>
+    makeRouter({ maxReplicaLagMs: 0, ...options });
+  const pauseReplicas = (): void => {
+    cluster.pauseReplay('replica1');
+    cluster.pauseReplay('replica2');
+  };
+  const resumeReplicas = (): void => {
+    cluster.resumeReplay('replica1');
+    cluster.resumeReplay('replica2');
+  };
+
+  it('session() reads its own writes with no options; { consistency: "eventual" } opts out and reads a lagging replica', async () => {
+    const router = laggingRouter();
+    pauseReplicas();
+    try {
+      const own = await router.session(async () => {
+        const written = await router.query<{ v: string }>('UPDATE kv SET v = v + 1 WHERE id = 70 RETURNING v');
+        const read = await router.query<{ v: string }>('SELECT v FROM kv WHERE id = 70');
+        return { written: written.rows[0]!.v, read: read.rows[0]!.v };
+      });
+      expect(own.read).toBe(own.written);
+      const loose = await router.session(
+        async () => {
+          const written = await router.query<{ v: string }>('UPDATE kv SET v = v + 1 WHERE id = 70 RETURNING v');
+          const read = await router.query<{ v: string; port: number }>(
+            'SELECT v, inet_server_port() AS port FROM kv WHERE id = 70',
+          );
+          return { written: written.rows[0]!.v, read: read.rows[0]!.v, port: read.rows[0]!.port };
+        },
+        { consistency: 'eventual' },
+      );
+      // Replay is paused: the replica that answered has neither update.
+      expect(replicaPorts).toContain(loose.port);
+      expect(BigInt(loose.read)).toBeLessThan(BigInt(loose.written));
+    } finally {
+      resumeReplicas();
+      await router.close();
+    }
+  });
+
+  it("consistency: 'read-your-writes' on the router: a table created and read at once, without a session, over lagging replicas", async () => {
+    const table = 'process_wide_items';
+    const eventual = laggingRouter();
+    const processWide = laggingRouter({ consistency: 'read-your-writes' });
+    pauseReplicas();
+    try {
+      // The same script through an eventual router fails: the replica does not have the table yet.
+      await eventual.query(`CREATE TABLE ${table}_eventual (id int PRIMARY KEY, name text)`);
+      await expect(eventual.query(`SELECT count(*) FROM ${table}_eventual`)).rejects.toMatchObject({ code: '42P01' });
+      // Process-wide: plain query(), a pg.Pool-style query and a pipeline's write are all read back at once.
+      await processWide.query(`CREATE TABLE ${table} (id int PRIMARY KEY, name text)`);
+      await processWide.query(`INSERT INTO ${table} VALUES (1, 'query')`);
+      await processWide.asPool().query(`INSERT INTO ${table} VALUES ($1, $2)`, [2, 'asPool']);
+      const pipeline = processWide.pipeline();
+      await pipeline.addQuery(`INSERT INTO ${table} VALUES ($1, $2)`, [3, 'pipeline']);
+      await pipeline.close();
+      const { rows } = await processWide.query<{ id: number; name: string }>(
+        `SELECT id, name FROM ${table} ORDER BY id`,
+      );
+      expect(rows).toEqual([
+        { id: 1, name: 'query' },
+        { id: 2, name: 'asPool' },
+        { id: 3, name: 'pipeline' },
+      ]);
+      expect(processWide.consistencyToken()).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      // A request's own session sees the process's writes too, and its writes are the process's.
+      const middleware = processWide.sessionMiddleware();
+      const inRequest = await new Promise<number>((resolve, reject) =>
+        middleware({}, {}, () => {
+          // A read before any write of the request: only the process's position says where rows 1–3 are.
+          processWide
+            .query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)
+            .then(async ({ rows: counted }) => {
+              await processWide.query(`INSERT INTO ${table} VALUES (4, 'request')`);
+              resolve(counted[0]!.n);
+            }, reject);
+        }),
+      );
+      expect(inRequest).toBe(3);
+      expect((await processWide.query(`SELECT name FROM ${table} WHERE id = 4`)).rows).toEqual([{ name: 'request' }]);
+      expect(processWide.stats().consistency.mode).toBe('read-your-writes');
+    } finally {
+      resumeReplicas();
+      await Promise.all([eventual.close(), processWide.close()]);
     }
   });
 });

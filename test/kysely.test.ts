@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
+import Cursor from 'pg-cursor';
 import { QueryRouter, type QueryError, type RoutedPool } from '../src/index.js';
 import { sharedCluster } from './helpers/cluster.js';
+import { until } from './helpers/wait.js';
 
 const cluster = sharedCluster();
 const primaryPort = Number(new URL(cluster.primaryUrl).port);
@@ -24,7 +26,7 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
   beforeAll(async () => {
     router = new QueryRouter({ primary: cluster.primaryUrl, replicas: cluster.replicaUrls, pool: { max: 5 } });
     pool = router.asPool();
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
     await sql`DROP TABLE IF EXISTS kysely_pets, kysely_owners`.execute(db);
     await db.schema
       .createTable('kysely_owners')
@@ -173,6 +175,35 @@ describe('Kysely (PostgresDialect) over router.asPool()', () => {
       { route: 'primary' },
     );
     expect(pets.rows).toEqual([{ name: 'Kept' }]);
+  });
+
+  it('streams a select from a replica with .stream(), and stopping early gives the connection back', async () => {
+    const owner = await db
+      .insertInto('kysely_owners')
+      .values({ name: 'streamer' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('kysely_pets')
+      .values(Array.from({ length: 120 }, (_, i) => ({ owner_id: owner.id, name: `pet ${i}`, species: 'cat' })))
+      .execute();
+    await cluster.waitForReplication();
+    const names: string[] = [];
+    const ports = new Set<number>();
+    const query = db.selectFrom('kysely_pets').select(['name', port]).where('owner_id', '=', owner.id).orderBy('id');
+    for await (const row of query.stream(25)) {
+      names.push(row.name);
+      ports.add(row.port);
+    }
+    expect(names).toEqual(Array.from({ length: 120 }, (_, i) => `pet ${i}`));
+    expect([...ports].every((p) => replicaPorts.includes(p))).toBe(true);
+    let taken = 0;
+    for await (const row of query.stream(10)) {
+      expect(row.name).toBe(`pet ${taken}`);
+      if (++taken === 15) break;
+    }
+    const active = (): number => router.stats().nodes.reduce((sum, node) => sum + node.pool.active, 0);
+    await until(() => active() === 0 && pool.checkedOutCount === 0, 30_000);
   });
 
   it('runs a read-only transaction on a replica', async () => {

@@ -23,6 +23,7 @@ import {
   supportsSocketDestroy,
   supportsStatementCache,
   uncorkSocket,
+  unrefClient,
 } from '../src/pool/pg-internals.js';
 import { sharedCluster } from './helpers/cluster.js';
 
@@ -196,6 +197,19 @@ describe('pg internals the router relies on, against the installed pg', () => {
       port: Number(new URL(cluster.primaryUrl).port),
     });
     expect(typeof key!.secretKey).toBe('number');
+  });
+
+  // What it does to the event loop is checked by test/process-exit.test.ts, in a process of its own.
+  it('unrefs a client, which still answers', async () => {
+    const other = new pg.Client({ connectionString: cluster.primaryUrl });
+    await other.connect();
+    try {
+      expect(unrefClient(other)).toBe(true);
+      expect(unrefClient({} as pg.Client)).toBe(false);
+      expect((await other.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await other.end();
+    }
   });
 
   // Last: it leaves the client unusable.

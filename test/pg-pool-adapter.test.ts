@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { FieldDef, QueryResult } from 'pg';
@@ -7,6 +8,7 @@ import {
   QueryRouter,
   RouterClosedError,
   RouterError,
+  isQueryError,
   type RoutedClient,
   type RoutedPool,
 } from '../src/index.js';
@@ -16,6 +18,8 @@ import { until } from './helpers/wait.js';
 
 const cluster = sharedCluster();
 const portOf = (url: string): number => Number(new URL(url).port);
+/** A pg client's backend pid (pg sets it; its types do not declare it). */
+const pidOf = (client: pg.PoolClient): unknown => (client as unknown as { processID?: unknown }).processID;
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -441,13 +445,44 @@ describe('asPool(): pg.Pool-style code over the router', () => {
     });
   });
 
+  describe("PostgreSQL's errors, as pg hands them out", () => {
+    it("are pg.DatabaseError from pool.query, a pinned client and callbacks, with the router's fields on them", async () => {
+      const fromPool = await failure(pool.query('SELEC 1'));
+      expect(fromPool).toBeInstanceOf(pg.DatabaseError);
+      expect(fromPool).toBeInstanceOf(QueryError);
+      expect(fromPool).toBeInstanceOf(RouterError);
+      expect(isQueryError(fromPool)).toBe(true);
+      expect(fromPool).toMatchObject({ code: '42601', severity: 'ERROR', outcomeUnknown: false });
+      expect(typeof (fromPool as QueryError).node).toBe('string');
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const duplicate = await failure(client.query("INSERT INTO adapter_items (id, name) VALUES (1, 'again')"));
+        expect(duplicate).toBeInstanceOf(pg.DatabaseError);
+        expect(duplicate).toMatchObject({ code: '23505', constraint: 'adapter_items_pkey', node: 'primary' });
+        await client.query('ROLLBACK');
+      } finally {
+        client.release();
+      }
+      const viaCallback = await new Promise<Error | undefined>((resolve) =>
+        pool.query('SELECT * FROM no_such_table_at_all', (error) => resolve(error)),
+      );
+      expect(viaCallback).toBeInstanceOf(pg.DatabaseError);
+      expect(viaCallback).toMatchObject({ code: '42P01' });
+      // The router's own errors stay what they are; router.query keeps its QueryError (the server's error is `cause`).
+      expect(await failure(pool.query(''))).not.toBeInstanceOf(pg.DatabaseError);
+      const direct = (await failure(router.query('SELEC 1'))) as QueryError;
+      expect(direct).toBeInstanceOf(QueryError);
+      expect(direct.cause).toBeInstanceOf(pg.DatabaseError);
+    });
+  });
+
   describe('bad input', () => {
     it.each([
       ['a number', 42],
       ['null', null],
       ['undefined', undefined],
       ['a config without text', { values: [1] }],
-      ['a function', () => 'SELECT 1'],
     ])('rejects %s as the query with PGR_INVALID_QUERY, from pool and client', async (_label, input) => {
       const fromPool = (await failure(pool.query(input as unknown as string))) as QueryError;
       expect(fromPool).toBeInstanceOf(QueryError);
@@ -461,11 +496,6 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       } finally {
         client.release();
       }
-    });
-
-    it('throws at once for a cursor or stream object, which it cannot run', () => {
-      const cursor = { submit: () => undefined, read: async () => [], close: async () => undefined };
-      expect(() => pool.query(cursor)).toThrow(expect.objectContaining({ code: 'PGR_INVALID_QUERY' }));
     });
 
     it.each([
@@ -522,8 +552,112 @@ describe('asPool(): pg.Pool-style code over the router', () => {
       expect(await failure(ownPool.query('SELECT 1'))).toBeInstanceOf(RouterClosedError);
       expect(await failure(ownPool.connect())).toBeInstanceOf(RouterClosedError);
       expect(await failure(client.query('SELECT 1'))).toBeInstanceOf(RouterClosedError);
-      await ownPool.end();
+      // A second end() fails, as pg.Pool's does, through the promise and through a callback.
+      expect(await failure(ownPool.end())).toBeInstanceOf(RouterClosedError);
+      expect(await new Promise((resolve) => ownPool.end(resolve))).toBeInstanceOf(RouterClosedError);
       expect(() => own.asPool()).toThrow(RouterClosedError);
+    });
+
+    it('emits connect and remove for connections, acquire and release for clients, and error with the client', async () => {
+      const own = new QueryRouter({
+        primary: cluster.primaryUrl,
+        pool: { max: 2, idleTimeoutMs: 50 },
+        applicationName: 'pool-adapter-events',
+      });
+      const ownPool = own.asPool();
+      const seen: string[] = [];
+      const opened: pg.PoolClient[] = [];
+      const removed: pg.PoolClient[] = [];
+      ownPool.on('connect', (client) => {
+        opened.push(client);
+        seen.push('connect');
+      });
+      ownPool.on('remove', (client) => void removed.push(client));
+      ownPool.on('acquire', () => void seen.push('acquire'));
+      ownPool.on('release', (error) => void seen.push(error === undefined ? 'release' : `release ${error.message}`));
+      try {
+        const client = await ownPool.connect();
+        // Not pinned: no connection of its own, no backend.
+        expect(client.processID).toBeUndefined();
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        expect(client.processID).toBe(rows[0]!.pid);
+        await client.query('COMMIT');
+        client.release();
+        expect(seen).toEqual(['acquire', 'connect', 'release']);
+        // Each connect event is a connection of its own, with its own backend, and each is removed once closed.
+        expect(opened.length).toBeGreaterThan(0);
+        expect(opened.every((connection) => typeof pidOf(connection) === 'number')).toBe(true);
+        await until(() => removed.length === opened.length, 30_000);
+        expect(new Set(removed)).toEqual(new Set(opened));
+        // An idle connection that dies: 'error' carries the error and that connection.
+        const errors: [Error, pg.PoolClient][] = [];
+        ownPool.on('error', (error, connection) => void errors.push([error, connection]));
+        await own.asPool().query('SELECT 1');
+        await until(() => opened.length > removed.length, 30_000);
+        const victim = opened[opened.length - 1]!;
+        await raw.query('SELECT pg_terminate_backend($1)', [pidOf(victim)]);
+        await until(() => errors.length > 0, 30_000);
+        expect(errors[0]![0]).toBeInstanceOf(Error);
+        expect(errors[0]![1]).toBe(victim);
+        // end() on a client releases it and closes its connection.
+        const ended = await ownPool.connect();
+        await ended.query('SELECT pg_backend_pid()');
+        await ended.end();
+        expect(seen[seen.length - 1]).toMatch(/^release /);
+      } finally {
+        await ownPool.end();
+      }
+    });
+
+    it("gives pool.options the primary's settings, so a control client built from them cancels a pinned client's statement", async () => {
+      const secret = decodeURIComponent(new URL(cluster.primaryUrl).password);
+      expect(pool.options.password).toBe(secret);
+      expect(pool.options.port).toBe(primaryPort);
+      expect(JSON.stringify(pool.options)).not.toContain(secret);
+      expect(inspect(pool, { depth: 5 })).not.toContain(secret);
+      const client = await pool.connect();
+      const control = new pg.Client(pool.options);
+      await control.connect();
+      try {
+        await client.query('BEGIN');
+        const pid = client.processID!;
+        expect(typeof pid).toBe('number');
+        const running = client.query("SELECT pg_sleep(30), 'cancel me' AS tag");
+        await until(
+          async () =>
+            (await raw.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = $2', [pid, 'PgSleep']))
+              .rowCount === 1,
+          30_000,
+        );
+        expect((await control.query('SELECT pg_cancel_backend($1) AS sent', [pid])).rows).toEqual([{ sent: true }]);
+        await expect(running).rejects.toMatchObject({ code: '57014' });
+        await client.query('ROLLBACK');
+        // A client on a replica reports no processID: cancelling that number on the primary would hit another backend.
+        await client.query('BEGIN READ ONLY');
+        expect(client.pinnedTo).toMatch(/^replica-/);
+        expect(client.processID).toBeUndefined();
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+        await control.end();
+      }
+    });
+
+    it('answers query(callback) alone through the callback, as pg.Pool does, from pool and client', async () => {
+      const fromPool = await new Promise<Error | undefined>((resolve) => {
+        expect(pool.query(((error: Error | undefined) => resolve(error)) as never)).toBeUndefined();
+      });
+      expect(fromPool).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+      const client = await pool.connect();
+      try {
+        const fromClient = await new Promise<Error | undefined>((resolve) => {
+          client.query(((error: Error | undefined) => resolve(error)) as never);
+        });
+        expect(fromClient).toMatchObject({ code: 'PGR_INVALID_QUERY' });
+      } finally {
+        client.release();
+      }
     });
   });
 });

@@ -18,4 +18,4 @@ export type {
 export { PROFILES, withProfile } from './profiles.js';
 export { DEFAULTS, nodeLabel, resolveOptions } from './resolve.js';
 export { ENV_OPTIONS, optionsFromEnv } from './environment.js';
-export type { QueryOptions, CloseOptions } from './query-options.js';
+export { closeTimeoutOf, type QueryOptions, type CloseOptions } from './query-options.js';

@@ -174,12 +174,21 @@ export interface QueryRouterOptions {
   logger?: Logger;
   /** A `query()` taking at least this long, in milliseconds, emits `slowQuery` and is logged (by fingerprint); `0` disables. Default `0`. */
   slowQueryMs?: number;
+  /**
+   * OpenTelemetry spans for every `query()`, `transaction()` and pipeline batch, through `@opentelemetry/api` (an
+   * optional peer dependency: install it, and register an OpenTelemetry SDK to export the spans). They follow
+   * OpenTelemetry's database conventions; the statement text is its fingerprint, never the SQL with its literals.
+   * Default `false`.
+   */
+  tracing?: boolean;
   /** Connection callbacks. */
   hooks?: ConnectionHooks;
   /**
-   * What a read may see: `'eventual'` (default) sends every provable read to any replica in the balancer;
-   * `'read-your-writes'` makes reads inside a `router.session()` wait for (or skip) replicas that have not replayed
-   * the session's own writes yet. See the README's "Replication lag and read-your-writes".
+   * What a read outside a `router.session()` may see. `'eventual'` (default): any replica in the balancer, however
+   * far behind this process's own writes. `'read-your-writes'`: the whole process reads its own writes — every read
+   * sees every write this process made, from a replica that has replayed it, else the primary (or after waiting up
+   * to `waitForReplicaMs`); for code without request scopes (scripts, migrations, test suites). Sessions read their
+   * own writes either way, unless opened with `{ consistency: 'eventual' }`.
    */
   consistency?: Consistency;
   /**
@@ -243,6 +252,7 @@ export interface ResolvedOptions {
   readonly metrics: Readonly<Required<MetricsOptions>>;
   readonly logger: Logger;
   readonly slowQueryMs: number;
+  readonly tracing: boolean;
   readonly hooks: Readonly<ConnectionHooks>;
   readonly consistency: Consistency;
   readonly maxReplicaLagMs: number;

@@ -1,4 +1,5 @@
 import type { CustomTypesConfig } from 'pg';
+import { ConfigError } from '../errors.js';
 import type { FallbackFunction } from './options.js';
 import type { Route } from '../sql/classification.js';
 
@@ -41,4 +42,12 @@ export interface CloseOptions {
    * busy then are cut. Default: wait for them however long they take.
    */
   timeoutMs?: number;
+}
+
+/** The `timeoutMs` of {@link CloseOptions}, checked: throws {@link ConfigError} for anything but an integer ≥ 0. */
+export function closeTimeoutOf(options: CloseOptions | undefined): number | undefined {
+  const timeoutMs = options?.timeoutMs;
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0))
+    throw new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`);
+  return timeoutMs;
 }

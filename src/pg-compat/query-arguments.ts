@@ -37,12 +37,10 @@ export interface ResultOptions {
   readonly types?: CustomTypesConfig;
 }
 
-/** A cursor or stream object (pg-cursor, pg-query-stream, Kysely's cursor) handed to `query()`: refused. */
+/** A cursor or stream handed to `query()`: a pg Submittable such as pg-cursor's `Cursor` or pg-query-stream's `QueryStream`. */
 export interface QueryCursor {
-  /** The next `rowCount` rows. */
-  read(rowCount: number): Promise<unknown[]>;
-  /** Closes the cursor. */
-  close(): Promise<void>;
+  /** pg's Submittable contract: pg calls it when the connection is ready for the cursor's messages. */
+  submit(connection: unknown): void;
 }
 
 /** Checks `rowMode`, `types` and `signal` of a query's options; throws {@link ConfigError} naming the bad one. */
@@ -123,15 +121,18 @@ export function isCursor(value: unknown): boolean {
   );
 }
 
-/** The error for a cursor or stream handed to `query()`. */
-export function cursorNotSupported(): QueryError {
-  return new QueryError(
-    'PGR_INVALID_QUERY',
-    'cursors and streams (pg-cursor, pg-query-stream) are not supported by the routed pool; use a pg.Client for them',
-  );
+/** The callback of a `query()` call: the function in `values`' place, else `callback`; throws if `callback` is not a function. */
+/**
+ * `query(callback)` with nothing else, which pg.Pool answers with an error through that callback: calls it so, on a
+ * later tick, and returns true; false for any other call.
+ */
+export function refuseCallbackAlone(textOrConfig: unknown, values: unknown, callback: unknown): boolean {
+  if (typeof textOrConfig !== 'function' || values !== undefined || callback !== undefined) return false;
+  const error = new QueryError('PGR_INVALID_QUERY', 'query() needs SQL text or a config object before its callback');
+  setImmediate(() => (textOrConfig as PgQueryCallback)(error, undefined));
+  return true;
 }
 
-/** The callback of a `query()` call: the function in `values`' place, else `callback`; throws if `callback` is not a function. */
 export function callbackOf(values: unknown, callback: unknown): PgQueryCallback | undefined {
   if (typeof values === 'function') return values as PgQueryCallback;
   if (callback === undefined) return undefined;

@@ -3,12 +3,13 @@ import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { QueryError, RouterError } from '../errors.js';
-import { isConnectionLevelError, type NodeConnection } from '../pool/index.js';
+import { rejectAsPg } from './pg-errors.js';
+import { failSubmittable, isConnectionLevelError, type NodeConnection } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { SESSION_SETTINGS, SESSION_STATE, UNPINNED, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,
-  cursorNotSupported,
+  refuseCallbackAlone,
   isCursor,
   parseQueryCall,
   scratchCall,
@@ -31,8 +32,10 @@ export interface ClientHost {
   statementName(text: string, entry: ClassifierEntry): string | undefined;
   /** Takes a connection for a pinned client: the primary, or a replica for a read-only transaction. */
   pin(readOnly: boolean, holder: string | undefined): Promise<{ node: string; connection: NodeConnection }>;
-  /** Called once per client, when `release()` is called. */
-  released(): void;
+  /** The node `pool.options` describes (the configured primary): the only one whose `processID` a client reports. */
+  readonly identifiedNode: string;
+  /** Called once per client, when `release()` is called, with what it was given. */
+  released(client: RoutedClient, error: Error | undefined): void;
 }
 
 /** Events of a {@link RoutedClient}, as pg's client emits them. */
@@ -83,6 +86,22 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
     return inspectAs('RoutedClient', { pinnedTo: this.pinnedNode, released: this.released }, depth, options);
   }
 
+  /**
+   * The backend process id of the connection this client is pinned to, as pg's `client.processID`, when that is the
+   * node `pool.options` describes (the configured primary): a control client built from those options then cancels
+   * this client's statement, never another node's backend with the same number. `undefined` while the client
+   * routes statement by statement, and on a replica. A statement calling `pg_backend_pid()` pins it.
+   */
+  get processID(): number | undefined {
+    return this.pinnedNode === this.host.identifiedNode ? this.connection?.processID : undefined;
+  }
+
+  /** As pg's `client.end()` on a pooled client: releases it and closes the connection it was pinned to. */
+  end(): Promise<void> {
+    if (!this.released) this.release(new Error('client.end() was called'));
+    return Promise.resolve();
+  }
+
   /** The node this client is pinned to (`'primary'`, `'replica-0'`, …), or `undefined` while it routes per statement. */
   get pinnedTo(): string | undefined {
     return this.pinnedNode;
@@ -91,7 +110,8 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
   /**
    * Runs a statement, as pg's `client.query`: text or a config object (`text`, `values`, `name`, `rowMode`,
    * `types`), values, and an optional callback (then it returns `undefined`). Results are pg's `QueryResult`.
-   * Cursors and streams are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
+   * A cursor or stream (pg-cursor, pg-query-stream) is returned as pg returns it and holds a connection until it is
+   * done or closed: a replica's for a provable read, else the primary's.
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   query<R extends unknown[] = unknown[]>(
@@ -113,7 +133,8 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
   ): void;
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
-    if (isCursor(textOrConfig)) throw cursorNotSupported();
+    if (isCursor(textOrConfig)) return this.submit(textOrConfig as QueryCursor);
+    if (refuseCallbackAlone(textOrConfig, values, callback)) return undefined;
     let done: PgQueryCallback | undefined;
     let promise: Promise<QueryResult>;
     try {
@@ -129,6 +150,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         promise = this.last!.then(next, next);
       }
       this.last = promise;
+      promise = promise.then(undefined, rejectAsPg);
     } catch (error) {
       promise = Promise.reject(error as Error);
     }
@@ -148,7 +170,7 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
       throw new RouterError('PGR_CLIENT_RELEASED', 'release() called on a client that was already released');
     this.released = true;
     this.destroyOnRelease = error !== undefined && error !== false;
-    this.host.released();
+    this.host.released(this, error instanceof Error ? error : undefined);
     if (this.pending === 0) this.giveBack();
   }
 
@@ -201,6 +223,68 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         !this.released
       )
         this.detach()?.release();
+    }
+  }
+
+  /**
+   * A cursor or stream (pg-cursor, pg-query-stream): queued behind this client's statements, run on a connection of
+   * its own for as long as it is open (a replica's for a provable read, else the primary's), and unpinned once it is
+   * done — read to the end, closed early, or failed — unless a transaction or session state holds the connection.
+   */
+  private submit<C extends QueryCursor>(cursor: C): C {
+    if (this.released) throw new RouterError('PGR_CLIENT_RELEASED', 'query() on a client that was already released');
+    if (this.lost !== undefined) throw connectionLost(this.lost);
+    const before = this.last;
+    this.pending++;
+    const done = (async () => {
+      let connection: NodeConnection | undefined;
+      try {
+        await before?.catch(() => undefined);
+        if (this.lost !== undefined) throw connectionLost(this.lost);
+        connection = this.connection;
+        if (connection === undefined) {
+          const { node, connection: pinned } = await this.host.pin(this.readsOnly(cursor), this.holder);
+          this.attach(node, pinned);
+          connection = pinned;
+        }
+        const failure = await new Promise<unknown>((resolve) => connection!.submit(cursor, resolve));
+        if (failure !== undefined && isConnectionLevelError(failure)) this.lose(failure as Error);
+      } catch (error) {
+        failSubmittable(cursor, error as Error);
+      } finally {
+        if (
+          connection !== undefined &&
+          this.connection === connection &&
+          this.session === 0 &&
+          connection.transactionStatus === 'I' &&
+          !this.released
+        )
+          this.detach()?.release();
+        if (--this.pending === 0 && this.released) this.giveBack();
+      }
+    })();
+    this.last = done;
+    return cursor;
+  }
+
+  /** Whether a cursor's statement is a provable read that a replica may serve (its text read as `query()` reads it). */
+  private readsOnly(cursor: QueryCursor): boolean {
+    const source = cursor as { text?: unknown; values?: unknown; cursor?: { text?: unknown; values?: unknown } };
+    const text = typeof source.text === 'string' ? source.text : source.cursor?.text;
+    if (typeof text !== 'string') return false;
+    try {
+      const { classification, misrouted } = this.host.entry(
+        text,
+        source.text === text ? source.values : source.cursor?.values,
+      );
+      return (
+        classification.kind === 'read' &&
+        classification.route === 'replica' &&
+        classification.functions.length === 0 &&
+        !misrouted
+      );
+    } catch {
+      return false; // pg reports what is wrong with it, from the primary
     }
   }
 

@@ -1,14 +1,15 @@
 import { INSPECT, inspectAs } from '../safe-inspect.js';
 import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
-import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, PoolConfig, QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { RouterClosedError } from '../errors.js';
-import type { NodeConnection, NodePoolStats } from '../pool/index.js';
+import { rejectAsPg } from './pg-errors.js';
+import { withoutConnectionString, type NodeConnection, type NodePoolStats } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { UNPINNED, pinningOf, type Pinning } from '../sql/pinning.js';
 import {
   callbackOf,
-  cursorNotSupported,
+  refuseCallbackAlone,
   isCursor,
   parseQueryCall,
   scratchCall,
@@ -24,15 +25,22 @@ import { RoutedClient, type ClientHost } from './routed-client.js';
 
 /** What a pool from `asPool()` needs of its router, and nothing more (so it does not depend on `QueryRouter`). */
 export interface PoolRouter {
-  readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache'>;
+  readonly options: Pick<ResolvedOptions, 'pool' | 'classifierCache' | 'primary'>;
   query(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult>;
-  on(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
-  off(event: 'connectionError', listener: (event: { node: string; error: Error }) => void): unknown;
   close(): Promise<void>;
+}
+
+/** The connections behind the pool view, told as pg-pool tells of its own (see {@link RoutedPoolEvents}). */
+export interface PoolConnectionEvents {
+  connect: [client: PoolClient];
+  remove: [client: PoolClient];
+  error: [error: Error, client: PoolClient];
 }
 
 /** What the router lends its pool view: its classifier, statement names and connections. Not public API. */
 export interface PoolBackend {
+  /** Every node's connections opening, closing and failing while idle. */
+  readonly connections: EventEmitter<PoolConnectionEvents>;
   /** Validates a statement and its parameters and returns its cached classification. */
   entry(sql: unknown, params: unknown): ClassifierEntry;
   /** The prepared-statement name for a parameterised statement, or `undefined` when the statement cache is off. */
@@ -45,18 +53,50 @@ export interface PoolBackend {
 
 /** Events of a {@link RoutedPool}, as `pg.Pool` emits them. */
 export interface RoutedPoolEvents {
-  /** An idle pooled connection failed (its node restarted, the network dropped it); it was discarded. */
-  error: [error: Error, client: undefined];
+  /**
+   * A connection opened on one of the nodes: its pg client, before its first statement. What must hold on every
+   * connection (`SET search_path`, …) belongs in the router's `hooks.onConnect`, which is awaited; this is told as
+   * pg-pool tells it, and a statement sent here may run after the connection's first.
+   */
+  connect: [client: PoolClient];
+  /** {@link RoutedPool.connect} handed out a client. */
+  acquire: [client: RoutedClient];
+  /** A client was released, with what `release()` was given. */
+  release: [error: Error | undefined, client: RoutedClient];
+  /** A connection closed (idle timeout, lifetime, health score, error, a smaller pool): its pg client. */
+  remove: [client: PoolClient];
+  /** An idle connection failed (its node restarted, the network dropped it); it was discarded. */
+  error: [error: Error, client: PoolClient];
 }
 
-/** pg-pool's options as a `RoutedPool` reports them (from the router's `pool` options; no connection settings). */
-export interface RoutedPoolOptions {
+type ForwardedEvent = keyof PoolConnectionEvents;
+
+/**
+ * pg-pool's options as a `RoutedPool` reports them: the router's pool sizing under pg-pool's names, and the
+ * configured primary's connection settings (`host`, `port`, `database`, `user`, `ssl`, … and a `password` that is
+ * not enumerable, as pg keeps its own), so code that builds a control `pg.Client` from `pool.options` (to cancel or
+ * end a statement from another connection) reaches the primary. A client pinned there reports its `processID`.
+ */
+export interface RoutedPoolOptions extends Readonly<
+  Omit<PoolConfig, 'max' | 'min' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'connectionString'>
+> {
   /** Connections per node, at most. */
   readonly max: number;
   readonly min: number;
   readonly idleTimeoutMillis: number;
   readonly connectionTimeoutMillis: number;
 }
+
+/** The sizing part of a pool's options: what `console.log(pool)` shows (never credentials or TLS keys). */
+const sizingOf = ({ max, min, idleTimeoutMillis, connectionTimeoutMillis }: RoutedPoolOptions): object => ({
+  max,
+  min,
+  idleTimeoutMillis,
+  connectionTimeoutMillis,
+});
+
+const FORWARDED: readonly ForwardedEvent[] = ['connect', 'remove', 'error'];
+const isForwarded = (event: string | symbol): event is ForwardedEvent => FORWARDED.includes(event as ForwardedEvent);
 
 // Texts this long are generated (inlined bulk data) and do not repeat: the classifier does not cache them either.
 const MAX_CACHED_TEXT_LENGTH = 16_384;
@@ -85,8 +125,11 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   private clients = 0;
   private closing: Promise<void> | undefined;
   private isEnded = false;
-  private readonly forwardError = ({ error }: { error: Error }): void => {
-    if (this.listenerCount('error') > 0) this.emit('error', error, undefined);
+  /** The listeners this pool keeps on its router's connection events, while someone listens to its own. */
+  private readonly forwarders: { [E in ForwardedEvent]: (...args: PoolConnectionEvents[E]) => void } = {
+    connect: (client) => void this.emit('connect', client),
+    remove: (client) => void this.emit('remove', client),
+    error: (error, client) => void (this.listenerCount('error') > 0 && this.emit('error', error, client)),
   };
 
   /** @internal Made by `router.asPool()`. */
@@ -95,13 +138,20 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     private readonly backend: PoolBackend,
   ) {
     super();
-    const { pool, classifierCache } = router.options;
-    this.options = Object.freeze({
+    const { pool, classifierCache, primary } = router.options;
+    const { password, ...connection } = withoutConnectionString(primary.config);
+    const options: RoutedPoolOptions = {
+      ...connection,
+      // A URL's port is text; pg.Pool users read a number.
+      ...(connection.port === undefined ? {} : { port: Number(connection.port) }),
       max: pool.max,
       min: pool.min,
       idleTimeoutMillis: pool.idleTimeoutMs,
       connectionTimeoutMillis: pool.acquireTimeoutMs,
-    });
+    };
+    // Readable by `new pg.Client(pool.options)`, never shown by util.inspect or JSON.stringify.
+    Object.defineProperty(options, 'password', { value: password, enumerable: false });
+    this.options = Object.freeze(options);
     this.pinningsMax = Math.max(1, classifierCache.max);
     this.leakStackTraces = pool.leakStackTraces;
     this.host = {
@@ -110,17 +160,21 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
       entry: backend.entry,
       statementName: backend.statementName,
       pin: backend.pin,
-      released: () => {
+      identifiedNode: primary.name,
+      released: (client, error) => {
         this.clients--;
+        this.emit('release', error, client);
       },
     };
-    // Subscribed only once someone listens: an unheard 'error' would crash the process, as it does with pg.Pool.
+    // Subscribed only while someone listens, so a pool nobody listens to costs its router nothing (and an unheard
+    // 'error' is not re-emitted, which would crash the process, as pg.Pool's does).
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      if (event === 'error' && this.listenerCount('error') === 0 && this.closing === undefined)
-        router.on('connectionError', this.forwardError);
+      if (isForwarded(event) && this.listenerCount(event) === 0 && this.closing === undefined)
+        (backend.connections as EventEmitter).on(event, this.forwarders[event]);
     });
     (this as EventEmitter).on('removeListener', (event: string | symbol) => {
-      if (event === 'error' && this.listenerCount('error') === 0) router.off('connectionError', this.forwardError);
+      if (isForwarded(event) && this.listenerCount(event) === 0)
+        (backend.connections as EventEmitter).off(event, this.forwarders[event]);
     });
   }
 
@@ -128,7 +182,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   [INSPECT](depth: number, options: InspectOptions): string {
     return inspectAs(
       'RoutedPool',
-      { options: this.options, clients: this.clients, ended: this.isEnded },
+      { options: sizingOf(this.options), clients: this.clients, ended: this.isEnded },
       depth,
       options,
     );
@@ -137,8 +191,9 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   /**
    * Runs one statement, as `pg.Pool#query`: text or a config object (`text`, `values`, `name`, `rowMode: 'array'`,
    * `types`), values, and an optional callback (then it returns `undefined`). Resolves with pg's `QueryResult`;
-   * rejects with the router's errors (`QueryError` keeps PostgreSQL's SQLSTATE in `code`). Cursors and streams
-   * are not supported: passing one throws a `QueryError` (`PGR_INVALID_QUERY`).
+   * rejects with the router's errors (a PostgreSQL error is pg's `DatabaseError`). A cursor or stream (pg-cursor,
+   * pg-query-stream) runs on a client of its own, a replica's connection for a provable read, returned once the
+   * cursor is done or closed.
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>>;
   query<R extends unknown[] = unknown[]>(
@@ -160,7 +215,16 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
   ): void;
   query<C extends QueryCursor>(cursor: C): C;
   query(textOrConfig: unknown, values?: unknown, callback?: unknown): unknown {
-    if (isCursor(textOrConfig)) throw cursorNotSupported();
+    if (isCursor(textOrConfig)) {
+      // A client of its own, given back once the cursor is done (pg.Pool would keep its connection for good).
+      const client = this.checkOut();
+      try {
+        return client.query(textOrConfig as QueryCursor);
+      } finally {
+        client.release();
+      }
+    }
+    if (refuseCallbackAlone(textOrConfig, values, callback)) return undefined;
     let done: PgQueryCallback | undefined;
     let promise: Promise<QueryResult>;
     try {
@@ -169,6 +233,7 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
       const { text, values: params, options } = scratchCall;
       if (typeof text === 'string' && this.pinningOf(text) !== UNPINNED) promise = this.runAlone(text, params, options);
       else promise = this.router.query(text as string, params as readonly unknown[] | undefined, options);
+      promise = promise.then(undefined, rejectAsPg);
     } catch (error) {
       promise = Promise.reject(error as Error);
     }
@@ -210,14 +275,23 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     return undefined;
   }
 
-  /** Closes the router (every node's connections), as `pg.Pool#end` closes the pool. Idempotent. */
+  /**
+   * Closes the router (every node's connections), as `pg.Pool#end` closes the pool. A second call fails with
+   * `RouterClosedError`, as pg.Pool's does.
+   */
   end(): Promise<void>;
   end(callback: (error?: Error) => void): void;
   end(callback?: (error?: Error) => void): Promise<void> | undefined {
-    this.closing ??= this.router.close().then(() => {
+    if (this.closing !== undefined) {
+      const error = new RouterClosedError('the pool (end() was called before)');
+      if (callback === undefined) return Promise.reject(error);
+      queueMicrotask(() => callback(error));
+      return undefined;
+    }
+    this.closing = this.router.close().then(() => {
       this.isEnded = true;
     });
-    this.router.off('connectionError', this.forwardError);
+    for (const event of FORWARDED) (this.backend.connections as EventEmitter).off(event, this.forwarders[event]);
     if (callback === undefined) return this.closing;
     this.closing.then(
       () => callback(),
@@ -258,10 +332,12 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
 
   private checkOut(): RoutedClient {
     this.clients++;
-    return new RoutedClient(
+    const client = new RoutedClient(
       this.host,
       this.leakStackTraces ? new Error('connection checked out here').stack : undefined,
     );
+    this.emit('acquire', client);
+    return client;
   }
 
   /** A pinning statement given to the pool itself runs on a client of its own, released (and cleaned) at once. */

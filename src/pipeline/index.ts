@@ -1,5 +1,5 @@
 export { QueryPipeline } from './query-pipeline.js';
-export type { FlushResult, PipelineStats } from './query-pipeline.js';
+export type { FlushResult, PipelineStats } from './pipeline-stats.js';
 export { PIPELINE_DEFAULTS, resolvePipelineOptions } from './pipeline-options.js';
 export type { PipelineOptions, ResolvedPipelineOptions, PipelineFallback } from './pipeline-options.js';
 export { PIPELINE_BACKEND } from './pipeline-backend.js';

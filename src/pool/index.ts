@@ -1,5 +1,5 @@
 export { NodePool, isConnectionLevelError } from './node-pool.js';
-export { destroySocket } from './pg-internals.js';
+export { destroySocket, failSubmittable } from './pg-internals.js';
 export { sendableValues } from './parameter-values.js';
 export { HEALTH_PENALTIES, isConnectionFault } from './connection-health.js';
 export type { ConnectionHealthStats, RecycleCounts, RecycleReason } from './connection-health.js';
@@ -19,3 +19,4 @@ export type {
   InternalFeature,
 } from './node-pool.js';
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';
+export { withoutConnectionString } from './pool-config.js';

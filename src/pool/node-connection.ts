@@ -3,6 +3,7 @@ import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { QueryError } from '../errors.js';
 import { isConnectionLevelError, mayHaveTakenEffect } from './connection-errors.js';
 import { isConnectionFault } from './connection-health.js';
+import { backendKeyOf, submitWatched } from './pg-internals.js';
 import { runStatement, type StatementOptions } from './statement-run.js';
 
 /** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
@@ -14,8 +15,15 @@ export interface NodeConnection {
     statementName?: string,
     options?: StatementOptions,
   ): Promise<QueryResult<R>>;
+  /** The backend's process id (what `pg_backend_pid()` answers), or `undefined` where pg does not expose it. */
+  readonly processID: number | undefined;
   /** PostgreSQL's transaction status after the last statement: idle, in a transaction, or in a failed one. */
   readonly transactionStatus: 'I' | 'T' | 'E' | undefined;
+  /**
+   * Runs a Submittable (a pg-cursor `Cursor`, a pg-query-stream `QueryStream`) on this connection, queued behind its
+   * statements as pg queues them; `settled` is called once it is done (`undefined`) or its connection failed.
+   */
+  submit(submittable: object, settled: (error: unknown) => void): void;
   /** Hands the connection's LISTEN notifications or server notices to `listener` until the returned function is called. */
   subscribe(event: 'notification' | 'notice', listener: (message: unknown) => void): () => void;
   /** Returns the connection; with `destroy`, closes it instead (after a connection-level failure). */
@@ -73,6 +81,17 @@ export function nodeConnection(
       } finally {
         owner.finished(client, began, ok, fault);
       }
+    },
+    submit: (submittable, settled) => {
+      owner.began();
+      const began = performance.now();
+      submitWatched(client, submittable, (error) => {
+        owner.finished(client, began, error === undefined, error !== undefined && isConnectionFault(error, true));
+        settled(error);
+      });
+    },
+    get processID() {
+      return backendKeyOf(client)?.processID;
     },
     get transactionStatus() {
       const status = client.getTransactionStatus();

@@ -45,6 +45,12 @@ export interface PoolObserver {
    * only when the list is not empty. It runs inside pg-pool's connect, so an exception it throws is ignored.
    */
   internalsMissing?(disabled: readonly DisabledInternal[]): void;
+  /** A new connection opened (pg-pool's `connect`), before its first use. */
+  opened?(client: PoolClient): void;
+  /** A connection closed, whatever the reason (pg-pool's `remove`). */
+  closed?(client: PoolClient): void;
+  /** An idle connection failed (a node restart, a network cut) and is being removed (pg-pool's `error`). */
+  failedIdle?(error: Error, client: PoolClient): void;
 }
 
 /** A connection held past `leakTimeoutMs`. */

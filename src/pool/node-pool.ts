@@ -109,6 +109,8 @@ export class NodePool {
       idleTimeoutMillis: connection.idleTimeoutMillis ?? options.idleTimeoutMs,
       maxLifetimeSeconds: connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000),
       connectionTimeoutMillis: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
+      // An idle connection does not keep the process alive: a script that never calls close() still exits.
+      allowExitOnIdle: connection.allowExitOnIdle ?? true,
     });
     this.source = new ConnectionSource(this.pool, this.recycler, {
       name: this.name,
@@ -137,16 +139,19 @@ export class NodePool {
       attachState(client, cache, ready, new ConnectionHealth(performance.now()));
       this.clients.add(client);
       if (this.disabledInternals === undefined) this.probe(client);
+      options.observer?.opened?.(client);
     });
     this.pool.on('remove', (client) => {
       this.clients.delete(client);
       const state = stateIfAny(client);
       if (state !== undefined && !this.pool.ending) this.recycler.closedByPool(state);
+      options.observer?.closed?.(client);
     });
     this.pool.on('error', (error, client) => {
       const state = stateIfAny(client);
       if (state !== undefined) this.recycler.recycle(state, 'error');
       options.onIdleError?.(error);
+      options.observer?.failedIdle?.(error, client);
     });
   }
 

@@ -360,3 +360,67 @@ function safely(check: () => boolean): boolean {
     return false;
   }
 }
+
+/**
+ * Lets the process exit while `client`'s socket is the only thing left (pg's `Client#unref`, which pg-pool's
+ * `allowExitOnIdle` uses too). Returns false where pg has no such method.
+ */
+export function unrefClient(client: pg.ClientBase): boolean {
+  const unref = (client as unknown as { unref?: unknown }).unref;
+  if (typeof unref !== 'function') return false;
+  (unref as () => void).call(client);
+  return true;
+}
+
+/** What pg calls on the query it runs (pg's Submittable contract, which pg-cursor and pg-query-stream implement). */
+interface DrivenSubmittable {
+  handleReadyForQuery?: (...args: unknown[]) => unknown;
+  handleError?: (...args: unknown[]) => unknown;
+}
+
+/**
+ * Runs a Submittable (a pg-cursor `Cursor`, a pg-query-stream `QueryStream`, …) on `client` with pg's public
+ * `client.query(submittable)`, and calls `settled` once: with `undefined` when pg hands it ReadyForQuery (it is done
+ * and the connection is free), or with the error it failed with (a server error: the connection goes on; a
+ * connection-level one: it is lost). Watching needs pg's two handler names on the object.
+ */
+export function submitWatched(client: pg.ClientBase, submittable: object, settled: (error: unknown) => void): void {
+  const target = submittable as DrivenSubmittable;
+  const own = { ready: Object.hasOwn(target, 'handleReadyForQuery'), error: Object.hasOwn(target, 'handleError') };
+  const ready = target.handleReadyForQuery;
+  const failed = target.handleError;
+  let done = false;
+  const finish = (error: unknown): void => {
+    if (done) return;
+    done = true;
+    if (own.ready) target.handleReadyForQuery = ready;
+    else delete target.handleReadyForQuery;
+    if (own.error) target.handleError = failed;
+    else delete target.handleError;
+    settled(error);
+  };
+  target.handleReadyForQuery = function (this: unknown, ...args: unknown[]) {
+    try {
+      return ready?.apply(this, args);
+    } finally {
+      finish(undefined);
+    }
+  };
+  target.handleError = function (this: unknown, ...args: unknown[]) {
+    const error = args[0];
+    try {
+      return failed?.apply(this, args);
+    } finally {
+      // pg drops a query once it has failed (its ReadyForQuery goes to no one): it is done. Statements sent on the
+      // connection after it wait in pg's queue for that ReadyForQuery, so the connection may be handed on at once.
+      finish(error);
+    }
+  };
+  client.query(submittable as pg.Submittable);
+}
+
+/** Fails a Submittable that never reached a connection (its node could not be reached), as pg would fail it. */
+export function failSubmittable(submittable: object, error: Error): void {
+  const handleError = (submittable as DrivenSubmittable).handleError;
+  if (typeof handleError === 'function') handleError.call(submittable, error);
+}

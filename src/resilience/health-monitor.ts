@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { parseLsn } from './wal-position.js';
-import { destroySocket } from '../pool/pg-internals.js';
+import { destroySocket, unrefClient } from '../pool/pg-internals.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {
@@ -262,6 +262,8 @@ export class HealthMonitor {
       client.on('error', () => this.drop(watched));
       watched.client = client;
       await client.connect();
+      // Health checks alone never keep the process alive: a script that never calls close() still exits.
+      unrefClient(client);
     }
     const { rows } = await watched.client.query<{
       standby: boolean;

@@ -4,7 +4,10 @@ import { QueryError } from '../errors.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import { NodePool } from '../pool/index.js';
 import { HealthMonitor, NodeBreaker } from '../resilience/index.js';
+import type { PoolConnectionEvents } from '../pg-compat/index.js';
+import type { SizedPool } from '../adaptive/index.js';
 import type { RouterEvents } from './router-events.js';
+import type { ScopePools } from './workload-scope.js';
 
 /** One node as the router sees it: its pool and breaker, and what health checks and probes learned of it. */
 export interface RoutedNode {
@@ -48,6 +51,8 @@ export interface NodeSetHooks {
   readonly events: EventEmitter<RouterEvents>;
   readonly instruments: RouterMetrics;
   warn(message: string): void;
+  /** Every node's connections opening, closing and failing while idle (for `asPool()`'s pg-pool events). */
+  readonly connections: EventEmitter<PoolConnectionEvents>;
   /** A pool's callers wait for connections (for adaptive sizing); absent when adaptive sizing is off. */
   readonly pressure: ((node: string, waiting: number, busy: number, opening: number) => void) | undefined;
 }
@@ -160,6 +165,24 @@ export class NodeSet {
         .catch((error: Error) => this.hooks.events.emit('connectionError', { node: node.name, error }));
   }
 
+  /** Each node's pool as adaptive sizing sees it: its counters and its resize. */
+  sizedPools(): SizedPool[] {
+    return this.all.map(({ node, pool }) => ({
+      name: node.name,
+      label: node.label,
+      counters: () => pool.stats(),
+      resize: (target: number) => pool.resize(target, true),
+    }));
+  }
+
+  /** The pools as workload scopes reserve connections of them, by node index (configuration order). */
+  scopePools(): ScopePools {
+    return {
+      reserve: (node, count) => this.all[node]!.pool.reserve(count),
+      unreserve: (node, count) => this.all[node]!.pool.unreserve(count),
+    };
+  }
+
   /** Stops the health checks, closes every pool (see `NodePool.end`) and shuts the breakers down. */
   async end(deadline: number | undefined): Promise<void> {
     this.health.stop();
@@ -168,7 +191,7 @@ export class NodeSet {
   }
 
   private build(node: ResolvedNode): RoutedNode {
-    const { events, instruments, pressure } = this.hooks;
+    const { events, instruments, pressure, connections } = this.hooks;
     const { pool, statementCache, applicationName, hooks } = this.options;
     const { onConnect, onCheckout, onCheckin } = hooks;
     const nodePool = new NodePool({
@@ -189,6 +212,11 @@ export class NodeSet {
       observer: {
         checkout: onCheckout === undefined ? undefined : (waitedMs) => onCheckout({ node: node.name, waitedMs }),
         checkin: onCheckin === undefined ? undefined : (heldMs) => onCheckin({ node: node.name, heldMs }),
+        opened: (client) => void connections.emit('connect', client),
+        closed: (client) => void connections.emit('remove', client),
+        // An 'error' nobody hears would throw.
+        failedIdle: (error, client) =>
+          void (connections.listenerCount('error') > 0 && connections.emit('error', error, client)),
         internalsMissing: (disabled) =>
           this.hooks.warn(
             `${node.name}: the installed pg lacks internals the router relies on, so these features are off: ` +

@@ -1,5 +1,5 @@
 import { RouterClosedError } from '../errors.js';
-import type { RouterMetrics } from '../metrics/index.js';
+import type { RouterMetrics, RouterTracing } from '../metrics/index.js';
 import { sendableValues, type BatchOutcome, type BatchStatement, type NodePool } from '../pool/index.js';
 import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
 import { isNodeFailure } from '../resilience/index.js';
@@ -35,6 +35,7 @@ export interface PipelineBackendParts {
   /** The router's open pipelines: flushed by `close()`, summed by `stats()`. */
   readonly pipelines: Set<AttachedPipeline>;
   readonly closed: () => boolean;
+  readonly tracing: RouterTracing | undefined;
 }
 
 /**
@@ -81,12 +82,16 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
     forgetUnnestInsert: (template) => unnestInserts.forget(template),
     run: async (batch) => {
       choice.counts.primary += batch.length;
+      const span = parts.tracing?.batch(nodes.primary, batch.length);
+      let outcomes: BatchOutcome[];
       try {
-        return await nodes.primary.breaker.call(runBatchOn, nodes.primary.pool, batch);
+        outcomes = await nodes.primary.breaker.call(runBatchOn, nodes.primary.pool, batch);
       } catch (error) {
-        if (error instanceof BatchNodeFailure) return error.outcomes;
-        return batch.map(() => ({ ok: false, error: error as Error }));
+        outcomes =
+          error instanceof BatchNodeFailure ? error.outcomes : batch.map(() => ({ ok: false, error: error as Error }));
       }
+      span?.end(outcomes.find((outcome) => !outcome.ok)?.error);
+      return outcomes;
     },
     batchDone: (size, durationMs) => parts.instruments.batch(size, durationMs),
     attach: (pipeline) => {

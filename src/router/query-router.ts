@@ -6,6 +6,7 @@ import {
   PROFILES,
   optionsFromEnv,
   resolveOptions,
+  closeTimeoutOf,
   type CloseOptions,
   type ConfigurationProfile,
   type ProfileName,
@@ -23,12 +24,14 @@ import {
 } from '../adaptive/index.js';
 import {
   RouterMetrics,
+  RouterTracing,
   silentLogger,
-  startMonitorServer,
+  type MonitorHandler,
+  type MonitorHandlerOptions,
   type MonitorServer,
   type MonitorServerOptions,
 } from '../metrics/index.js';
-import { RoutedPool } from '../pg-compat/index.js';
+import { RoutedPool, type PoolConnectionEvents } from '../pg-compat/index.js';
 import {
   PIPELINE_BACKEND,
   QueryPipeline,
@@ -48,6 +51,7 @@ import { ReadYourWrites } from './read-your-writes.js';
 import type { RouterEvents } from './router-events.js';
 import { logRouterEvents } from './router-log.js';
 import type { RouterStats } from './router-stats.js';
+import { RouterMonitors } from './router-monitors.js';
 import { RouterWarnings } from './router-warnings.js';
 import { acquireFrom } from './statement-call.js';
 import { StatementRouting } from './statement-routing.js';
@@ -95,7 +99,8 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   private readonly pipelines = new Set<AttachedPipeline>();
   private readonly pipelineBackend: PipelineBackend;
   private readonly statsParts: StatsParts;
-  private readonly servers = new Set<MonitorServer>();
+  private readonly monitors: RouterMonitors;
+  private readonly connections = new EventEmitter<PoolConnectionEvents>();
   private closing: Promise<void> | undefined;
 
   /**
@@ -117,12 +122,16 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     super();
     const resolved = (this.options = resolveOptions(options));
     const { pool, adaptive, logger } = resolved;
+    // First: a missing @opentelemetry/api fails the constructor before any pool or timer exists.
+    const tracing = resolved.tracing ? new RouterTracing() : undefined;
     this.instruments = new RouterMetrics(() => this.stats(), resolved.metrics);
+    this.monitors = new RouterMonitors(() => this.stats(), this.instruments);
     const replicas = resolved.replicas.map((node) => node.label);
     if (logger !== silentLogger) logRouterEvents(this, logger, { primary: resolved.primary.label, replicas });
     const warnings = new RouterWarnings(this);
     const nodes = (this.nodes = new NodeSet(resolved, {
       events: this,
+      connections: this.connections,
       instruments: this.instruments,
       warn: (message) => warnings.warn(message),
       pressure: adaptive.enabled
@@ -137,12 +146,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
         ? new PatternLearner({ maxPatterns: adaptive.maxPatterns, clock: systemClock })
         : undefined;
     this.adaptive = new AdaptiveController(
-      nodes.all.map(({ node, pool: nodePool }) => ({
-        name: node.name,
-        label: node.label,
-        counters: () => nodePool.stats(),
-        resize: (target: number) => nodePool.resize(target, true),
-      })),
+      nodes.sizedPools(),
       { ...adaptive, min: pool.min, max: pool.max },
       systemClock,
       {
@@ -154,16 +158,18 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       },
     );
     this.adaptive.start();
-    const scopes = (this.scopes = new WorkloadScopes(
-      nodes.all.map(({ node }) => node.name),
-      {
-        reserve: (node, count) => nodes.all[node]!.pool.reserve(count),
-        unreserve: (node, count) => nodes.all[node]!.pool.unreserve(count),
-      },
-      PREWARM_WAIT_MS,
-      systemClock,
-    ));
-    const parts = { options: resolved, nodes, choice, readYourWrites, fallback, scopes, learner: this.learner };
+    const names = nodes.all.map(({ node }) => node.name);
+    const scopes = (this.scopes = new WorkloadScopes(names, nodes.scopePools(), PREWARM_WAIT_MS, systemClock));
+    const parts = {
+      options: resolved,
+      nodes,
+      choice,
+      readYourWrites,
+      fallback,
+      scopes,
+      learner: this.learner,
+      tracing,
+    };
     const statements = (this.statements = new StatementRouting({ ...parts, warnings, events: this }));
     this.transactions = new TransactionRunner({ ...parts, statements });
     this.pipelineBackend = createPipelineBackend({
@@ -195,21 +201,22 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    * with pg's `QueryResult`. Rejects with {@link QueryError} (SQLSTATE in `code`), `AcquireTimeoutError`, or
    * `RouterClosedError` after {@link close}.
    */
-  async query<R extends QueryResultRow = QueryResultRow>(
+  query<R extends QueryResultRow = QueryResultRow>(
     sql: string,
     params?: readonly unknown[],
     options?: QueryOptions,
   ): Promise<QueryResult<R>> {
-    if (this.closing !== undefined) throw new RouterClosedError();
+    // Not an async function: returning run()'s own promise saves the hops of wrapping it in another.
+    if (this.closing !== undefined) return Promise.reject(new RouterClosedError());
     return this.statements.run<R>(sql, params, options);
   }
 
   /**
    * Runs `fn` as a read-your-writes session (an AsyncLocalStorage scope: everything it starts, across awaits,
-   * belongs to it). With `consistency: 'read-your-writes'` (the router's option or the session's), a read after a
-   * write of the session — or after a committed `transaction()` — runs on a replica only if it has replayed that
-   * write, else on the primary (or after waiting up to `waitForReplicaMs` for a replica). A session inside a
-   * session shares it; with options of its own it starts from the outer one's position and hands its writes back.
+   * belongs to it): a read after a write of the session — or after a committed `transaction()` — runs on a replica
+   * only if it has replayed that write, else on the primary (or after waiting up to `waitForReplicaMs` for a
+   * replica). `{ consistency: 'eventual' }` opts out. A session inside a session shares it; with options of its own
+   * it starts from the outer one's position and hands its writes back.
    *
    * @example
    * await router.session(async () => {
@@ -295,21 +302,17 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
    */
   async serve(options?: MonitorServerOptions): Promise<MonitorServer> {
     if (this.closing !== undefined) throw new RouterClosedError();
-    const source = {
-      stats: () => this.stats(),
-      metricsText: () => this.metricsText(),
-      metricsContentType: this.instruments.contentType,
-    };
-    const server = await startMonitorServer(source, options);
-    this.servers.add(server);
-    return {
-      url: server.url,
-      port: server.port,
-      close: async () => {
-        this.servers.delete(server);
-        await server.close();
-      },
-    };
+    return this.monitors.serve(options);
+  }
+
+  /**
+   * The same routes as {@link serve}, as a handler to mount in an app of your own, closed with the router:
+   * Express/Connect middleware (`app.use('/monitor', router.monitorHandler())`, other paths go to `next`), or a
+   * plain `node:http`/Fastify handler with `basePath` (404 for other paths). Access is the app's, plus `auth`.
+   */
+  monitorHandler(options?: MonitorHandlerOptions): MonitorHandler {
+    if (this.closing !== undefined) throw new RouterClosedError();
+    return this.monitors.handler(options);
   }
 
   /**
@@ -378,12 +381,13 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     if (this.closing !== undefined) throw new RouterClosedError();
     const { statements, readYourWrites, choice, nodes } = this;
     return new RoutedPool(this, {
+      connections: this.connections,
       entry: (sql, params) => statements.entry(sql, params),
       statementName: (sql, entry) => statements.statementName(entry, sql, entry.classification.paramCount),
       pin: async (readOnly, holder) => {
         const session = readYourWrites.current();
         const ryw = session?.consistency === 'read-your-writes' ? session : undefined;
-        const target = choice.forConnection(readOnly, ryw?.position);
+        const target = choice.forConnection(readOnly, readYourWrites.positionOf(ryw));
         // What a pinned client commits is not probed: the session's later reads go to the primary, never stale.
         if (ryw !== undefined && target === nodes.primary && !readOnly) readYourWrites.noteWrite(ryw, undefined);
         return { node: target.node.name, connection: await acquireFrom(target, holder) };
@@ -409,24 +413,23 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
     return assembleStats(this.statsParts, this.closing !== undefined);
   }
 
+  /** For `await using router = new QueryRouter(…)`: {@link close} when the block ends, however it ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /**
    * Stops taking statements, waits for the ones running, and closes every connection. Idempotent; later calls
    * of `query()` and `transaction()` reject with `RouterClosedError`.
    */
-  close(options?: CloseOptions): Promise<void> {
-    const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
-      return Promise.reject(
-        new ConfigError('close.timeoutMs', `must be an integer ≥ 0, got ${JSON.stringify(timeoutMs)}`),
-      );
-    }
+  async close(options?: CloseOptions): Promise<void> {
+    const timeoutMs = closeTimeoutOf(options);
     this.closing ??= (async () => {
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
       this.nodes.health.stop();
       this.adaptive.stop();
       this.scopes.clear();
-      const servers = Promise.all([...this.servers].map((server) => server.close()));
-      this.servers.clear();
+      const servers = this.monitors.close();
       // Pipelines first: what they accepted is written before the pools close.
       const pipelines = Promise.all([...this.pipelines].map((pipeline) => pipeline.close()));
       const untilDeadline = (resolve: (value: unknown) => void): void => {
@@ -437,6 +440,6 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
       await servers;
       this.options.logger.info({ event: 'closed' }, 'router closed');
     })();
-    return this.closing;
+    await this.closing;
   }
 }

@@ -30,7 +30,7 @@ export const UNKNOWN_POSITION = (1n << 64n) - 1n;
 
 /** Options of `router.session()`. */
 export interface SessionOptions {
-  /** What reads in this session may see; default: the router's `consistency`. */
+  /** What reads in this session may see: `'read-your-writes'` (default) or `'eventual'`. */
   consistency?: Consistency;
   /**
    * A token from `router.consistencyToken()` (e.g. another request's, carried in a cookie): reads in this session
@@ -85,7 +85,8 @@ export class Sessions {
   /** Whether any session was ever opened: until then statements skip the AsyncLocalStorage read. */
   used = false;
 
-  constructor(private readonly defaults: { readonly consistency: Consistency; readonly waitForReplicaMs: number }) {}
+  /** `waitForReplicaMs` is the router's; a session reads its own writes unless its options say `'eventual'`. */
+  constructor(private readonly defaults: { readonly waitForReplicaMs: number }) {}
 
   /** The session the caller runs in, if any. */
   current(): SessionState | undefined {
@@ -100,7 +101,7 @@ export class Sessions {
       if (key !== 'consistency' && key !== 'after' && key !== 'waitForReplicaMs')
         throw new ConfigError(`session.${key}`, 'unknown option; expected one of consistency, after, waitForReplicaMs');
     }
-    const consistency = options?.consistency ?? this.defaults.consistency;
+    const consistency = options?.consistency ?? 'read-your-writes';
     if (consistency !== 'eventual' && consistency !== 'read-your-writes') {
       throw new ConfigError(
         'session.consistency',

@@ -60,6 +60,11 @@ export class ReadYourWrites {
     writesTracked: 0,
   };
   private readonly sessions: Sessions;
+  /**
+   * With the router's `consistency: 'read-your-writes'`, the session of everything that runs outside one: every
+   * read of the process sees every write of the process.
+   */
+  private readonly processWide: SessionState | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -68,17 +73,21 @@ export class ReadYourWrites {
     private readonly fallback: ReadFallback,
   ) {
     this.sessions = new Sessions(options);
+    this.processWide =
+      options.consistency === 'read-your-writes'
+        ? { consistency: 'read-your-writes', waitForReplicaMs: options.waitForReplicaMs, position: undefined }
+        : undefined;
   }
 
-  /** The session the caller runs in, if any. */
+  /** The session the caller runs in: its own, else the process-wide one (with `consistency: 'read-your-writes'`). */
   current(): SessionState | undefined {
-    return this.sessions.current();
+    return this.sessions.current() ?? this.processWide;
   }
 
   /** Runs `fn` in a session of its own (see `QueryRouter.session`). */
   async session<T>(fn: () => T | Promise<T>, options: SessionOptions | undefined): Promise<T> {
     if (typeof fn !== 'function') throw new ConfigError('session', 'expects a callback () => Promise');
-    const outer = this.sessions.current();
+    const outer = this.current();
     if (outer !== undefined && options === undefined) return fn();
     const state = this.sessions.create(options);
     if (outer !== undefined) state.position = laterPosition(state.position, outer.position);
@@ -107,7 +116,7 @@ export class ReadYourWrites {
 
   /** The current session's token (see `QueryRouter.consistencyToken`). */
   token(): string | undefined {
-    const position = this.sessions.current()?.position;
+    const position = this.current()?.position;
     return position === undefined ? undefined : tokenOfPosition(position);
   }
 
@@ -201,7 +210,12 @@ export class ReadYourWrites {
 
   /** Records a write of the session at `lsn` (a probe's answer); an unknown position sends its later reads to the primary. */
   noteWrite(session: SessionState, lsn: unknown): void {
-    session.position = laterPosition(session.position, parseLsn(lsn) ?? UNKNOWN_POSITION);
+    const position = parseLsn(lsn) ?? UNKNOWN_POSITION;
+    session.position = laterPosition(session.position, position);
+    // Process-wide read-your-writes: a request's session writes for the whole process too.
+    const { processWide } = this;
+    if (processWide !== undefined && session !== processWide)
+      processWide.position = laterPosition(processWide.position, position);
     this.counts.writesTracked++;
   }
 
@@ -229,9 +243,21 @@ export class ReadYourWrites {
     for (const session of committed) this.noteWrite(session, lsn);
   }
 
+  /**
+   * The WAL position reads of `session` must see: its writes' (with process-wide read-your-writes, also the rest of
+   * the process's); `undefined` for an eventual session or one that wrote nothing.
+   */
+  positionOf(session: SessionState | undefined): bigint | undefined {
+    if (session?.consistency !== 'read-your-writes') return undefined;
+    const { processWide } = this;
+    return processWide === undefined || session === processWide
+      ? session.position
+      : laterPosition(session.position, processWide.position);
+  }
+
   /** The WAL position a read must see: the session's (in read-your-writes) and the caller's `after` token, whichever is later. */
   private requiredPosition(session: SessionState | undefined, options: QueryOptions | undefined): bigint | undefined {
-    const own = session?.consistency === 'read-your-writes' ? session.position : undefined;
+    const own = this.positionOf(session);
     return options?.after === undefined ? own : laterPosition(own, positionOfToken(options.after, 'query.after'));
   }
 

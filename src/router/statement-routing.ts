@@ -3,6 +3,7 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import type { QueryOptions, ResolvedOptions } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { PatternLearner } from '../adaptive/index.js';
+import type { RouterTracing } from '../metrics/index.js';
 import { checkResultOptions } from '../pg-compat/index.js';
 import {
   Classifier,
@@ -17,7 +18,7 @@ import type { NodeChoice } from './node-choice.js';
 import type { NodeSet, RoutedNode } from './node-set.js';
 import { positionOfToken } from './read-consistency.js';
 import type { ReadFallback } from './read-fallback.js';
-import type { ReadYourWrites } from './read-your-writes.js';
+import type { PositionCheck, ReadYourWrites } from './read-your-writes.js';
 import type { RouterEvents } from './router-events.js';
 import type { RouterWarnings } from './router-warnings.js';
 import { StatementCall, fireOn, type SentOptions } from './statement-call.js';
@@ -37,6 +38,8 @@ export interface StatementRoutingParts {
   readonly learner: PatternLearner | undefined;
   readonly warnings: RouterWarnings;
   readonly events: EventEmitter<RouterEvents>;
+  /** Spans, when `tracing` is on. */
+  readonly tracing: RouterTracing | undefined;
 }
 
 /**
@@ -77,7 +80,8 @@ export class StatementRouting {
     params: readonly unknown[] | undefined,
     options: QueryOptions | undefined,
   ): Promise<QueryResult<R>> {
-    const { nodes, choice, readYourWrites } = this.parts;
+    const { nodes, choice, readYourWrites, tracing } = this.parts;
+    const hitsBefore = this.classifier.hits;
     const entry = checkStatement(this.classifier, sql, params);
     const classification = entry.classification;
     const route = options === undefined ? 'auto' : routeOf(options);
@@ -114,22 +118,32 @@ export class StatementRouting {
       this.parts.warnings.sessionStateSentAlone();
       sent = { ...sent, leavesSession: true };
     }
+    const span = tracing?.statement(classification, target, this.classifier.hits > hitsBefore, decisionOf(check));
+    // The error the call ends with, for its span: cleared when a fallback answers.
+    let spanError: unknown;
     const started = performance.now();
     try {
       const result = await fireOn<R>(target, call, sent);
       this.observe(classification, target, performance.now() - started, true);
       return check === undefined ? result : await readYourWrites.succeeded(check, result, call);
     } catch (error) {
+      spanError = error;
       this.observe(classification, target, performance.now() - started, false);
       const failure = target.breaker.translate(error);
       const answer = check === undefined ? undefined : readYourWrites.failed<R>(check, error, failure, call);
-      if (answer !== undefined) return await answer;
+      if (answer !== undefined) {
+        const answered = await answer;
+        spanError = undefined;
+        return answered;
+      }
       const result = await this.parts.fallback.recover<R>(failure, target, read && route === 'auto', call);
+      spanError = undefined;
       // A misrouted write (SQLSTATE 25006) re-run on the primary: its position was not probed.
       if (session?.consistency === 'read-your-writes' && entry.misrouted) readYourWrites.noteWrite(session, undefined);
       return result;
     } finally {
       if (scopes !== undefined) leaveScopes(scopes, scopeNode);
+      span?.end(spanError);
     }
   }
 
@@ -189,6 +203,14 @@ export class StatementRouting {
     if (!verdict.safe) this.parts.choice.counts.volatileFunction++;
     return verdict.safe;
   }
+}
+
+/** The read-your-writes decision a span reports: where a read that must see a position went, or a tracked write. */
+function decisionOf(check: PositionCheck | undefined): string | undefined {
+  if (check === undefined) return undefined;
+  if (check.probe !== undefined) return check.probe.before ? 'replica-checked' : 'write-tracked';
+  if (check.required === undefined) return undefined;
+  return check.target.role === 'primary' ? 'primary' : 'replica-known';
 }
 
 /** Validates a caller's per-call options (throwing {@link ConfigError} for the first bad one) and returns its route. */

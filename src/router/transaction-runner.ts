@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { QueryResult } from 'pg';
 import { TransactionRolledBackError } from '../errors.js';
+import type { RouterTracing } from '../metrics/index.js';
 import { isConnectionLevelError } from '../pool/index.js';
 import type { NodeChoice } from './node-choice.js';
 import type { NodeSet, RoutedNode } from './node-set.js';
@@ -23,6 +24,7 @@ export interface TransactionRunnerParts {
   readonly readYourWrites: ReadYourWrites;
   readonly statements: StatementRouting;
   readonly scopes: WorkloadScopes;
+  readonly tracing: RouterTracing | undefined;
 }
 
 /**
@@ -51,7 +53,10 @@ export class TransactionRunner {
     // a writing one reports its commit's position.
     const session = this.parts.readYourWrites.current();
     const rywSession = session?.consistency === 'read-your-writes' ? session : undefined;
-    const target = this.parts.choice.forConnection(readOnly && !serializable, rywSession?.position);
+    const target = this.parts.choice.forConnection(
+      readOnly && !serializable,
+      this.parts.readYourWrites.positionOf(rywSession),
+    );
     const track = rywSession !== undefined && target === this.parts.nodes.primary && !readOnly ? rywSession : undefined;
     const { scopes } = this.parts;
     const active = scopes.used ? scopes.current() : undefined;
@@ -67,6 +72,24 @@ export class TransactionRunner {
   }
 
   private async runOn<T>(
+    target: RoutedNode,
+    fn: (tx: TransactionClient) => Promise<T>,
+    begin: string,
+    holder: string | undefined,
+    track: SessionState | undefined,
+  ): Promise<T> {
+    const span = this.parts.tracing?.transaction(target, begin);
+    try {
+      const result = await this.runTraced(target, fn, begin, holder, track);
+      span?.end();
+      return result;
+    } catch (error) {
+      span?.end(error);
+      throw error;
+    }
+  }
+
+  private async runTraced<T>(
     target: RoutedNode,
     fn: (tx: TransactionClient) => Promise<T>,
     begin: string,
