@@ -17,7 +17,7 @@ export interface MonitorSource {
   readonly metricsContentType: string;
 }
 
-/** Options of {@link startMonitorServer}. */
+/** Options of `router.serve()`. */
 export interface MonitorServerOptions {
   /** TCP port to listen on; default `0`, any free port (read it back from {@link MonitorServer.port}). */
   port?: number;
