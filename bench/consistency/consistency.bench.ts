@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { describeEnvironment } from '../lib/environment.js';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
 import { CONSISTENCY_ENV_OVERRIDES, FULL_CONSISTENCY_PARAMS, POLICIES, QUICK_CONSISTENCY_PARAMS } from './params.js';
@@ -48,7 +49,8 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
   }
   progress('');
   const footer = `- ${runTimeNote(started, environment)}`;
-  process.stdout.write(
+  publishReport(
+    'consistency',
     `${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`,
   );
 });
