@@ -48,6 +48,26 @@ describe('docs/configuration.md', () => {
     }
   });
 
+  it('has a row for every option resolveOptions accepts, those without a default in DEFAULTS included', () => {
+    const source = readRepoFile('src/config/resolve.ts');
+    const names = (list: string): string[] => [...list.matchAll(/'(\w+)'/g)].map((match) => match[1]!);
+    const topLevel = names(/const TOP_LEVEL_KEYS = \[([^\]]+)\]/.exec(source)?.[1] ?? '');
+    expect(topLevel).toContain('primary');
+    const sections = new Map<string, string[]>(
+      Object.entries(DEFAULTS)
+        .filter(([, value]) => typeof value === 'object' && value !== null)
+        .map(([key, value]) => [key, Object.keys(value as object)]),
+    );
+    for (const [, key, fields] of source.matchAll(/section\(input, '(\w+)', \[([^\]]*)\]\)/g)) {
+      sections.set(key!, names(fields!));
+    }
+    for (const key of topLevel) {
+      for (const option of sections.has(key) ? sections.get(key)!.map((field) => `${key}.${field}`) : [key]) {
+        expect(rows.has(option), `no row for ${option}`).toBe(true);
+      }
+    }
+  });
+
   it('lists only options the router accepts', () => {
     const primary = 'postgres://app@localhost:5432/app';
     for (const key of rows.keys()) {
