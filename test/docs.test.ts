@@ -136,6 +136,7 @@ describe('code blocks of README.md and docs/', () => {
         await client.end();
       }
       await waitForReplicaReplay(primaryUrl, replicaUrls);
+      // Examples read only the variables they are given (DATABASE_URL, …), none of this process's PGROUTER_*.
       env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PGROUTER_')));
       Object.assign(env, {
         DATABASE_URL: onDatabase(primaryUrl, DATABASE),
