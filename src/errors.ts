@@ -150,7 +150,6 @@ export class QueryError extends RouterError {
     return QueryError.from(error, { node, outcomeUnknown: true });
   }
 
-  /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
   /**
    * For code written against pg (`asPool()`): a QueryError that wraps a PostgreSQL error becomes that error itself
    * (`instanceof pg.DatabaseError`, as pg code and query builders check), carrying the router's `node`,
@@ -169,6 +168,7 @@ export class QueryError extends RouterError {
     return server;
   }
 
+  /** Wraps whatever a node threw (a `pg` DatabaseError, a socket error, …) into a QueryError, keeping its code. */
   static from(error: unknown, context?: QueryErrorContext): QueryError {
     if (isQueryError(error)) return error;
     const code =

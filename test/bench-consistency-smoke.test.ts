@@ -8,7 +8,7 @@ import {
   type ConsistencyBenchParams,
 } from '../bench/consistency/params.js';
 import { consistencyVerdicts, renderConsistencyTable, summariseConsistency } from '../bench/consistency/report.js';
-import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from '../bench/consistency/workload.js';
+import { createConsistencySchema, benchRouter, runCell, type CellResult } from '../bench/consistency/workload.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 // A tiny run of the benchmark's workload on the shared cluster: it checks that every policy runs, that the report has
@@ -29,10 +29,12 @@ describe('bench:consistency smoke run (shared cluster, tiny cells, no timing ass
     await cluster.waitForReplication();
     const primaryPort = Number(new URL(cluster.primaryUrl).port);
     const cells: CellResult[] = [];
+    const writesTracked = new Map<string, number>();
     for (const policy of POLICIES) {
-      const router = routerForPolicy(policy, cluster, params);
+      const router = benchRouter(cluster, params);
       try {
         cells.push(await runCell(router, policy, 0.5, params, primaryPort, 7));
+        writesTracked.set(policy, router.stats().consistency.writesTracked);
       } finally {
         await router.close();
       }
@@ -48,6 +50,9 @@ describe('bench:consistency smoke run (shared cluster, tiny cells, no timing ass
     }
     const ryw = rows.find((row) => row.policy === 'read-your-writes')!;
     expect(ryw.staleReads).toBe(0);
+    // Only the read-your-writes policy's sessions track their writes: the others compare against eventual reads.
+    expect(writesTracked.get('read-your-writes')).toBeGreaterThan(0);
+    for (const policy of POLICIES) if (policy !== 'read-your-writes') expect(writesTracked.get(policy), policy).toBe(0);
     expect(consistencyVerdicts(rows)[0]!.noStaleReads).toBe(true);
     const table = renderConsistencyTable(rows);
     expect(table.split('\n')).toHaveLength(2 + POLICIES.length);

@@ -14,12 +14,12 @@ declare module 'vitest' {
 /**
  * Starts ONE local cluster (a primary and two streaming replicas) for the whole suite and hands its
  * URLs to the test files. Tests must not stop, kill or pause its nodes: those start their own.
- * Set `PGROUTER_CLUSTER_LOG=1` to see the servers' logs.
+ * Set `TEST_CLUSTER_LOG=1` to see the servers' logs.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cluster = await startLocalCluster({
     replicas: 2,
-    ...(process.env.PGROUTER_CLUSTER_LOG === '1' ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+    ...(process.env.TEST_CLUSTER_LOG === '1' ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
   project.provide('primaryUrl', cluster.primaryUrl);
   project.provide('replicaUrls', [...cluster.replicaUrls]);

@@ -1,14 +1,16 @@
 /**
  * `npm run bench:adaptive`: a bursty open-loop workload (quiet, burst, quiet, burst) through three routers on one
  * throwaway local PostgreSQL: a fixed pool of `min` connections, a fixed pre-warmed pool of `max`, and the
- * adaptive pool between them. Prints a header and one Markdown table on stdout (progress goes to stderr), ready to
- * paste into the README, and fails if any request failed. `BENCH_QUICK=1` shrinks every phase.
+ * adaptive pool between them. Prints a header and one Markdown table on stdout (progress goes to stderr), also written
+ * into docs/benchmarks/adaptive.md with `BENCH_WRITE_DOCS=1`, and fails if any request failed. `BENCH_QUICK=1`
+ * shrinks every phase.
  *
  * `BENCH_ADAPTIVE_TRACE=1` also writes the adaptive pool's timeline (open, target, busy and waiting connections,
  * resizes) of every adaptive run to stderr.
  *
  * @packageDocumentation
  */
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
 import { FULL_ADAPTIVE_PARAMS, QUICK_ADAPTIVE_PARAMS } from './params.js';
@@ -24,7 +26,7 @@ runBench({ replicas: 0 }, async (cluster) => {
   if (trace) {
     for (const run of outcome.results.get('adaptive') ?? []) process.stderr.write(`\n${formatTrace(run, params)}\n`);
   }
-  process.stdout.write(outcome.text);
+  publishReport('adaptive', outcome.text);
   if (outcome.failures > 0)
     throw new Error(`${outcome.failures} of ${outcome.requests} requests failed (see the notes above)`);
 });

@@ -6,11 +6,12 @@
  * @packageDocumentation
  */
 import { describeEnvironment } from '../lib/environment.js';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
 import { CONSISTENCY_ENV_OVERRIDES, FULL_CONSISTENCY_PARAMS, POLICIES, QUICK_CONSISTENCY_PARAMS } from './params.js';
 import { consistencyHeader, renderConsistencyTable, summariseConsistency } from './report.js';
-import { createConsistencySchema, routerForPolicy, runCell, type CellResult } from './workload.js';
+import { benchRouter, createConsistencySchema, runCell, type CellResult } from './workload.js';
 import { runTimeNote } from '../lib/report.js';
 import { inRotation } from '../lib/rounds.js';
 
@@ -26,7 +27,7 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
     for (const [shareIndex, writeShare] of params.writeShares.entries()) {
       for (const policy of inRotation(POLICIES, round)) {
         progress(`round ${round + 1}/${params.rounds}: write share ${writeShare}, ${policy}…`);
-        const router = routerForPolicy(policy, cluster, params);
+        const router = benchRouter(cluster, params);
         try {
           // Untimed warm-up: connections open, statements prepared, classification cached.
           await runCell(
@@ -48,7 +49,8 @@ runBench({ replicas: 2, settings: { synchronous_commit: 'on' } }, async (cluster
   }
   progress('');
   const footer = `- ${runTimeNote(started, environment)}`;
-  process.stdout.write(
+  publishReport(
+    'consistency',
     `${consistencyHeader(environment, params)}\n\n${renderConsistencyTable(summariseConsistency(cells))}\n\n${footer}\n`,
   );
 });

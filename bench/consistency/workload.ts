@@ -5,7 +5,7 @@
  * request to the next, as a cookie would. Every read is checked against the user's latest acknowledged write, so a
  * stale read is counted, never guessed.
  */
-import { QueryRouter } from '../../src/index.js';
+import { QueryRouter, type SessionOptions } from '../../src/index.js';
 import type { ConsistencyBenchParams, ReadPolicy } from './params.js';
 import { withClient } from '../lib/schema.js';
 import { seededRandom } from '../lib/seeded-random.js';
@@ -35,9 +35,12 @@ export async function createConsistencySchema(primaryUrl: string, users: number)
   });
 }
 
-/** The router for a policy: the framework rule is an eventual router plus the caller's own pinning. */
-export function routerForPolicy(
-  policy: ReadPolicy,
+/**
+ * The router every policy runs on: eventual outside sessions. The read-your-writes policy reads its own writes through
+ * its sessions (their default); the others open theirs with `consistency: 'eventual'` (see {@link sessionOptions}),
+ * and the framework rule adds the caller's own pinning.
+ */
+export function benchRouter(
   cluster: { primaryUrl: string; replicaUrls: readonly string[] },
   params: ConsistencyBenchParams,
 ): QueryRouter {
@@ -45,9 +48,13 @@ export function routerForPolicy(
     primary: cluster.primaryUrl,
     replicas: [...cluster.replicaUrls],
     pool: { max: params.poolMax, min: 2 },
-    consistency: policy === 'read-your-writes' ? 'read-your-writes' : 'eventual',
     waitForReplicaMs: params.waitForReplicaMs,
   });
+}
+
+/** A request's session: read-your-writes from the user's last token, or eventual for the other policies. */
+export function sessionOptions(policy: ReadPolicy, token: string | undefined): SessionOptions {
+  return policy === 'read-your-writes' ? { after: token } : { consistency: 'eventual' };
 }
 
 /** Runs one policy at one write share for `params.cellMs`; `primaryPort` tells replica reads from primary reads. */
@@ -99,7 +106,7 @@ export async function runCell(
           await read(user);
           return router.consistencyToken() ?? token;
         },
-        { after: token },
+        sessionOptions(policy, token),
       );
       await sleep(-Math.log(1 - random()) * params.thinkMs);
     }

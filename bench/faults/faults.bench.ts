@@ -2,10 +2,12 @@
  * `npm run bench:faults`: about a minute of mixed reads and writes through one router on a local primary and two
  * streaming replicas while a replica is SIGKILLed and restarted, another frozen and resumed, and the primary
  * stopped and restarted; then the router's own cost per call against raw `pg.Pool`, and opossum's. Prints Markdown
- * tables on stdout (progress on stderr), ready for the README. `BENCH_QUICK=1` shortens every phase.
+ * tables on stdout (progress on stderr), also written into docs/benchmarks/faults.md with `BENCH_WRITE_DOCS=1`.
+ * `BENCH_QUICK=1` shortens every phase.
  *
  * @packageDocumentation
  */
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { analyseScenario } from './analysis.js';
@@ -33,5 +35,8 @@ runBench({ replicas: params.replicas }, async (cluster) => {
   progress('');
   const report = faultsReport(analyseScenario(scenario), overhead, opossum);
   const footer = `- ${runTimeNote(started, environment)}`;
-  process.stdout.write(`${faultsHeader(environment, params, scenario)}\n\n${renderFaultsReport(report)}\n${footer}\n`);
+  publishReport(
+    'faults',
+    `${faultsHeader(environment, params, scenario)}\n\n${renderFaultsReport(report)}\n${footer}\n`,
+  );
 });

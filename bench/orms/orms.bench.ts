@@ -1,13 +1,15 @@
 /**
  * `npm run bench:orms`: Drizzle (node-postgres driver) and Kysely (PostgresDialect) over a raw `pg.Pool` against
  * the same over `router.asPool()`, one process, one throwaway local cluster, a read-heavy mix at 1 and 32 callers.
- * Prints a header and one Markdown table on stdout (progress goes to stderr), ready to paste into the README.
+ * Prints a header and one Markdown table on stdout (progress goes to stderr), also written into
+ * docs/benchmarks/orms.md with `BENCH_WRITE_DOCS=1`.
  * `BENCH_QUICK=1` shrinks every count.
  *
  * @packageDocumentation
  */
 import { LatencyBuffer } from '../lib/closed-loop.js';
 import { describeEnvironment } from '../lib/environment.js';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
 import { FULL_ORMS_PARAMS, QUICK_ORMS_PARAMS } from './params.js';
@@ -30,7 +32,7 @@ runBench({ replicas: params.replicas }, async (cluster) => {
     progress('');
     const { rows, targets, notes } = ormsReport(results, params);
     const lines = [...targetLines(targets), bulletList([...notes, runTimeNote(started, environment)])];
-    process.stdout.write(`${ormsHeader(environment, params)}\n\n${renderTable(rows)}\n\n${lines.join('\n')}\n`);
+    publishReport('orms', `${ormsHeader(environment, params)}\n\n${renderTable(rows)}\n\n${lines.join('\n')}\n`);
   } finally {
     await schema.drop().catch(() => undefined);
   }

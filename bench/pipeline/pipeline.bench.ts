@@ -1,12 +1,13 @@
 /**
  * `npm run bench:pipeline`: `QueryPipeline` against sequential and concurrent `pg`, postgres.js pipelining,
  * a hand-written multi-row INSERT and COPY, on single-row INSERTs and UPDATEs against one throwaway local
- * PostgreSQL. Prints a header and one Markdown table on stdout (progress goes to stderr), ready to paste into the
- * README. `BENCH_QUICK=1` shrinks every count.
+ * PostgreSQL. Prints a header and one Markdown table on stdout (progress goes to stderr), also written into
+ * docs/benchmarks/pipeline.md with `BENCH_WRITE_DOCS=1`. `BENCH_QUICK=1` shrinks every count.
  *
  * @packageDocumentation
  */
 import { loadavg } from 'node:os';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { pipelineContenders, type PipelineContender, type QueryPipelineContender } from './contenders.js';
@@ -56,7 +57,8 @@ runBench({ replicas: 0 }, async (cluster) => {
       `Total run time ${seconds.toFixed(0)} s; load ${loadavg()[0]?.toFixed(2) ?? '?'} at the end.`,
     ];
     const targets = targetLines(report.targets);
-    process.stdout.write(
+    publishReport(
+      'pipeline',
       `${pipelineHeader(environment, params)}\n\n${report.table}\n\n${targets.join('\n')}\n\n${bulletList(notes)}\n`,
     );
   } finally {

@@ -1,13 +1,15 @@
 /**
  * `npm run bench:router`: the router against raw `pg.Pool` and postgres.js on one throwaway local PostgreSQL,
  * plus the classifier's and the statement cache's costs. Prints a header and one Markdown table on stdout
- * (progress goes to stderr), ready to paste into the README. `BENCH_QUICK=1` shrinks every count.
+ * (progress goes to stderr), also written into docs/benchmarks/router.md with `BENCH_WRITE_DOCS=1`. `BENCH_QUICK=1`
+ * shrinks every count.
  *
  * @packageDocumentation
  */
 import { classificationCorpus } from '../../test/fixtures/classification-corpus.js';
 import { measureClassification } from './classification.js';
 import { LatencyBuffer } from '../lib/closed-loop.js';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { benchParams } from '../lib/params.js';
@@ -45,7 +47,8 @@ runBench({ replicas: 0 }, async (cluster) => {
     `Statement cache counters: max 500 → ${cache.cached.hits} hits, ${cache.cached.misses} misses; max 0 → ${cache.uncached.hits} hits, ${cache.uncached.misses} misses.`,
     `${targetsMet(targets)} ${runTimeNote(started, environment, true)}`,
   ];
-  process.stdout.write(
+  publishReport(
+    'router',
     `${routerHeader(environment, params)}\n\n${renderTable(measurements.flatMap((m) => m.rows))}\n\n${bulletList(notes)}\n`,
   );
 });

@@ -3,6 +3,7 @@
  * pre-warming a scope saves. `BENCH_QUICK=1` for a short run.
  */
 import { describeEnvironment } from '../lib/environment.js';
+import { publishReport } from '../lib/docs-page.js';
 import { progress, runBench } from '../lib/harness.js';
 import { measureBookkeeping, measureCallCost } from './overhead.js';
 import { benchParams } from '../lib/params.js';
@@ -21,7 +22,8 @@ runBench({ replicas: 0 }, async (cluster) => {
   const prewarm = await measurePrewarm(cluster.primaryUrl, params.prewarm, progress);
   progress('');
   const report = scopesReport(callCost, bookkeeping, prewarm);
-  process.stdout.write(
+  publishReport(
+    'scopes',
     [
       scopesHeader(env, params),
       '',

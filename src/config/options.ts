@@ -41,7 +41,7 @@ export interface PoolOptions {
   leakStackTraces?: boolean;
   /**
    * A connection whose health score (0–100: its recent success rate, its latency against its node's median, its
-   * recent errors and its age; see the README's "Connection health scores") is below this when it is returned is
+   * recent errors and its age; see `docs/operations.md`, "Connection health scores") is below this when it is returned is
    * closed instead of kept. `0` never closes one for its health. Default `50`.
    */
   healthThreshold?: number;
@@ -78,7 +78,7 @@ export interface ClassifierCacheOptions {
  */
 export type LoadBalancing = 'round-robin' | 'least-busy' | 'latency';
 
-/** Workload learning and adaptive pool sizing (see the README's "Adaptive pool sizing"). */
+/** Workload learning and adaptive pool sizing (see `docs/operations.md`, "Adaptive pool sizing"). */
 export interface AdaptiveOptions {
   /**
    * Size each node's pool to its workload within [pool.min, pool.max] instead of letting it grow to `pool.max`.

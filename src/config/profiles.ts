@@ -43,7 +43,7 @@ export const PROFILES: Readonly<Record<ProfileName, ConfigurationProfile>> = dee
   highThroughput: {
     pool: {
       min: 10,
-      max: 50, // more statements in flight per node; check that instances × nodes × 50 fits the server's max_connections
+      max: 50, // more statements in flight per node; instances × 50 must fit each node's max_connections
       idleTimeoutMs: 300_000, // keep connections between bursts instead of reconnecting for each
       acquireTimeoutMs: 30_000, // under a burst a caller waits in line: throughput over the latency of one call
       prePing: false, // no extra round trip per statement

@@ -12,7 +12,7 @@ import {
 
 export type { MonitorSource } from './monitor-handler.js';
 
-/** Options of {@link startMonitorServer}. */
+/** Options of `router.serve()`. */
 export interface MonitorServerOptions {
   /** TCP port to listen on; default `0`, any free port (read it back from {@link MonitorServer.port}). */
   port?: number;

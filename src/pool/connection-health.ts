@@ -2,7 +2,7 @@
  * Why a pool closed one of its connections:
  * - `lifetime`: it reached `pool.maxLifetimeMs`;
  * - `idle`: it sat idle past `pool.idleTimeoutMs` (above `pool.min`);
- * - `health`: its health score fell below `pool.healthThreshold` (see {@link ConnectionHealth});
+ * - `health`: its health score fell below `pool.healthThreshold` (docs/operations.md, "Connection health scores");
  * - `error`: it failed at connection level (lost, reset, refused its `onConnect` hook or a ping) or could not be
  *   trusted any more (a cancel request for a statement that had already ended was still on its way);
  * - `shrink`: adaptive sizing lowered the pool's target below the connections open;
@@ -18,11 +18,14 @@ export type RecycleCounts = Record<RecycleReason, number>;
 export interface ConnectionHealthStats {
   /** Opaque, unique within the process (`'c17'`); a recycled connection's replacement gets a new id. */
   readonly id: string;
-  /** Health score 0–100 now (see {@link ConnectionHealth.score}). */
+  /** Health score 0–100 now (see docs/operations.md, "Connection health scores"). */
   readonly score: number;
   /** Statements it ran. */
   readonly statements: number;
-  /** Statements that failed through the connection's fault (see {@link isConnectionFault}). */
+  /**
+   * Statements that failed through the connection's fault (a session stuck in an aborted transaction, the server out
+   * of resources or failing internally on it), never through the caller's own.
+   */
   readonly failures: number;
   /** How long it has been open, in milliseconds. */
   readonly ageMs: number;

@@ -45,7 +45,7 @@ export interface NodePoolStats {
   readonly connections: readonly ConnectionHealthStats[];
   /** Connections closed since start, by reason: `lifetime`, `idle`, `health`, `error` and `shrink` (adaptive sizing). */
   readonly recycled: Readonly<RecycleCounts>;
-  /** Connection attempts retried since start (see {@link NodePoolOptions.connectRetries}). */
+  /** Connection attempts retried since start (see the `pool.connectRetries` option). */
   readonly connectRetries: number;
   /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
   readonly leanBatches: number;

@@ -106,7 +106,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
   /**
    * Configuration presets — `development`, `production`, `highThroughput`, `lowLatency`, `reliable` — for the
    * pool, breaker, cache and adaptive settings; each setting's reason is documented in `src/config/profiles.ts` and
-   * the README. Spread one under your options, or name it with the `profile` option to merge section by section.
+   * `docs/operations.md`. Spread one under your options, or name it with the `profile` option to merge section by section.
    *
    * @example
    * new QueryRouter({ ...QueryRouter.profiles.production, primary, replicas });
@@ -187,7 +187,7 @@ export class QueryRouter extends EventEmitter<RouterEvents> implements PipelineH
 
   /**
    * A router configured from the environment: `DATABASE_URL` (the primary, required), `DATABASE_REPLICA_URLS`
-   * (comma-separated, optional) and the `PGROUTER_*` variables listed in the README; `overrides` win.
+   * (comma-separated, optional) and the `PGROUTER_*` variables listed in `docs/configuration.md`; `overrides` win.
    */
   static fromEnv(
     env: Readonly<Record<string, string | undefined>> = process.env,
