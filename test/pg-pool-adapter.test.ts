@@ -623,7 +623,10 @@ describe('asPool(): pg.Pool-style code over the router', () => {
         await client.query('BEGIN');
         const pid = client.processID!;
         expect(typeof pid).toBe('number');
-        const running = client.query("SELECT pg_sleep(30), 'cancel me' AS tag");
+        // The expectation is attached before the cancel, so the rejection is never unhandled.
+        const running = expect(client.query("SELECT pg_sleep(30), 'cancel me' AS tag")).rejects.toMatchObject({
+          code: '57014',
+        });
         await until(
           async () =>
             (await raw.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = $2', [pid, 'PgSleep']))
@@ -631,7 +634,7 @@ describe('asPool(): pg.Pool-style code over the router', () => {
           30_000,
         );
         expect((await control.query('SELECT pg_cancel_backend($1) AS sent', [pid])).rows).toEqual([{ sent: true }]);
-        await expect(running).rejects.toMatchObject({ code: '57014' });
+        await running;
         await client.query('ROLLBACK');
         // A client on a replica reports no processID: cancelling that number on the primary would hit another backend.
         await client.query('BEGIN READ ONLY');
