@@ -1,6 +1,5 @@
 import type { PoolClient, QueryResult } from 'pg';
-import { serialize } from 'pg-protocol';
-import { prepareValue, submitRaw } from './pg-internals.js';
+import { prepareValue, protocolSerializer, submitRaw } from './pg-internals.js';
 
 /**
  * A pipelined batch written as PostgreSQL's extended protocol allows at its leanest: Bind + Execute for each
@@ -59,10 +58,14 @@ export function encodeLeanBatch(statements: readonly LeanStatement[]): Buffer {
   const parts: Buffer[] = [];
   for (const { statementName, values } of statements)
     parts.push(
-      serialize.bind({ statement: statementName, values: values as unknown[] | undefined, valueMapper: prepareValue }),
-      serialize.execute(),
+      protocolSerializer.bind({
+        statement: statementName,
+        values: values as unknown[] | undefined,
+        valueMapper: prepareValue,
+      }),
+      protocolSerializer.execute(),
     );
-  parts.push(serialize.sync());
+  parts.push(protocolSerializer.sync());
   return Buffer.concat(parts);
 }
 

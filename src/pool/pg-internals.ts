@@ -153,6 +153,21 @@ export const prepareValue: (value: unknown) => unknown =
     throw new Error('pg/lib/utils.js has no prepareValue: parameters cannot be converted as pg would');
   });
 
+/** The messages of pg-protocol's serializer that a lean batch writes. */
+export interface ProtocolSerializer {
+  bind(config: { statement?: string; values?: unknown[]; valueMapper?: (value: unknown) => unknown }): Buffer;
+  execute(config?: { portal?: string; rows?: number }): Buffer;
+  sync(): Buffer;
+}
+
+/**
+ * pg-protocol's serializer, taken from the copy pg itself loads (pg-protocol is pg's dependency, not this package's),
+ * so the messages are encoded by the very code that encodes pg's own.
+ */
+export const protocolSerializer = (
+  createRequire(createRequire(import.meta.url).resolve('pg'))('pg-protocol') as { serialize: ProtocolSerializer }
+).serialize;
+
 /**
  * Cuts a client's socket at once. pg's `end()` sends Terminate and waits for the server to close, which a frozen or
  * unreachable node never does; destroying the socket fails the client's pending queries with a connection error.
