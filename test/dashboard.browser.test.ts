@@ -22,6 +22,12 @@ const table = `dashboard_load_${process.pid}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The p99 figure, in milliseconds, of a card's latency text such as `p50 0.52 ms · p99 1,210 ms`. */
+function p99Of(text: string | null): number {
+  const match = /p99 ([\d,.]+) ms/.exec(text ?? '');
+  return match === null ? Number.NaN : Number(match[1]!.replaceAll(',', ''));
+}
+
 /** A displayed count such as `12,345` as a number. */
 function count(text: string | null): number {
   return Number((text ?? '').replaceAll(',', ''));
@@ -140,6 +146,112 @@ describe.skipIf('missing' in found)(
       expect(
         await page.locator('[data-testid="chart-rate"] polyline[data-node="primary"]').getAttribute('points'),
       ).toMatch(/\d/);
+    });
+
+    it("shows the last minute's percentiles on each card, next to the since-start ones", async () => {
+      for (const node of ['primary', 'replica-0', 'replica-1']) {
+        await expect
+          .poll(() => card(node, 'node-latency-recent').textContent(), { timeout: 20_000 })
+          .toMatch(/^p50 [\d,.]+ ms · p99 [\d,.]+ ms$/);
+        expect(await card(node, 'node-latency-recent-label').textContent()).toBe('latency, last minute');
+        expect(await card(node, 'node-latency').textContent()).toMatch(/^p50 [\d,.]+ ms · p99 [\d,.]+ ms$/);
+      }
+      expect(await page.getByTestId('chart-latency-title').textContent()).toMatch(/^Recent p99 latency/);
+    });
+
+    it('labels both chart axes with round values and times', async () => {
+      for (const [chart, unit] of [
+        ['chart-rate', /^\d[\d,.]*\/s$/],
+        ['chart-latency', /^\d[\d,.]* ms$/],
+      ] as const) {
+        const yTicks = page.locator(`[data-testid="${chart}-y-axis"] [data-testid="y-tick"]`);
+        await expect.poll(() => yTicks.count(), { timeout: 20_000 }).toBeGreaterThan(2);
+        const labels = await yTicks.allTextContents();
+        expect(labels[0]).toMatch(/^0( ms|\/s)$/);
+        for (const label of labels) expect(label).toMatch(unit);
+        // Evenly spaced: every step is the same.
+        const values = labels.map((label) => Number(label.replace(/[^\d.]/g, '')));
+        const steps = values.slice(1).map((v, i) => v - values[i]!);
+        for (const step of steps) expect(step).toBeCloseTo(steps[0]!, 6);
+        expect(await page.locator(`[data-testid="${chart}-x-axis"] [data-testid="x-tick"]`).allTextContents()).toEqual([
+          '−60 s',
+          '−45 s',
+          '−30 s',
+          '−15 s',
+          'now',
+        ]);
+      }
+    });
+
+    it('tells series apart by dash pattern and marker, not colour alone, and keeps a legend', async () => {
+      for (const chart of ['chart-rate', 'chart-latency']) {
+        const lines = page.locator(`[data-testid="${chart}"] polyline`);
+        await expect.poll(() => lines.count(), { timeout: 20_000 }).toBe(3);
+        const dashes = await lines.evaluateAll((all) => all.map((line) => line.getAttribute('stroke-dasharray')));
+        expect(new Set(dashes).size).toBe(3);
+        // Lines that coincide are still both drawn: the dashed one leaves gaps the solid one shows through,
+        // and their markers have different shapes.
+        const markers = await page
+          .locator(`[data-testid="${chart}"] g.markers`)
+          .evaluateAll((groups) => groups.map((group) => group.firstElementChild?.outerHTML.split(' ')[0] ?? ''));
+        expect(markers).toHaveLength(3);
+      }
+      const legend = page.getByTestId('legend-item');
+      expect(await legend.allTextContents()).toEqual(['primary', 'replica-0', 'replica-1']);
+      const legendDashes = await legend.evaluateAll((items) =>
+        items.map((item) => item.querySelector('line')?.getAttribute('stroke-dasharray')),
+      );
+      const chartDashes = await page
+        .locator('[data-testid="chart-rate"] polyline')
+        .evaluateAll((all) => all.map((line) => line.getAttribute('stroke-dasharray')));
+      expect(legendDashes).toEqual(chartDashes);
+    });
+
+    it('moves the recent p99 after a slow spell while the since-start p99 keeps it', { timeout: 150_000 }, async () => {
+      // A router of its own, primary only and otherwise idle, so the slow spell is a known share of its statements.
+      const quiet = new QueryRouter({ primary: primaryUrl, pool: { max: 4 } });
+      const quietMonitor = await quiet.serve({ intervalMs: 250 });
+      const quietPage = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      quietPage.on('pageerror', (error) => pageErrors.push(error.message));
+      let fast = true;
+      let fastLoad: Promise<void> = Promise.resolve();
+      try {
+        await quietPage.goto(quietMonitor.url);
+        const recent = quietPage.locator(
+          '[data-testid="node-card"][data-node="primary"] [data-testid="node-latency-recent"]',
+        );
+        const sinceStart = quietPage.locator(
+          '[data-testid="node-card"][data-node="primary"] [data-testid="node-latency"]',
+        );
+        // 40 statements of 200 ms each.
+        await Promise.all(Array.from({ length: 40 }, () => quiet.query('SELECT pg_sleep(0.2)')));
+        // Then fast ones, throttled to about ten a second: over the next minute the slow spell stays above 1 %
+        // of everything since start, so the since-start p99 keeps it.
+        fastLoad = (async () => {
+          while (fast) {
+            await quiet.query('SELECT 1 AS n');
+            await sleep(100);
+          }
+        })();
+        await expect
+          .poll(async () => p99Of(await recent.textContent()), { timeout: 20_000 })
+          .toBeGreaterThanOrEqual(150);
+        expect(p99Of(await sinceStart.textContent())).toBeGreaterThanOrEqual(150);
+        // Once the spell is out of the window (50 to 60 s later), the card shows the fast statements only.
+        await expect
+          .poll(async () => p99Of(await recent.textContent()), { timeout: 100_000, interval: 1_000 })
+          .toBeLessThan(50);
+        expect(p99Of(await sinceStart.textContent())).toBeGreaterThanOrEqual(150);
+        const stats = quiet.stats().nodes[0]!;
+        expect(stats.latencyP99Ms).toBeGreaterThanOrEqual(150);
+        expect(stats.recentLatencyP99Ms).toBeLessThan(50);
+      } finally {
+        fast = false;
+        await fastLoad;
+        await quietPage.close();
+        await quietMonitor.close();
+        await quiet.close();
+      }
     });
 
     it('ran without script errors or failed statements, and leaves a screenshot', async () => {

@@ -64,14 +64,18 @@ dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
 .health-error { margin-top: 6px; font-size: 12px; color: var(--bad); overflow-wrap: anywhere; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 16px; }
 .chart figcaption { font-weight: 600; margin-bottom: 6px; }
-.plot { position: relative; padding-left: 44px; }
+.plot { position: relative; padding-left: 56px; }
 .plot svg { display: block; width: 100%; height: 160px; overflow: visible; border-left: 1px solid var(--line); border-bottom: 1px solid var(--line); }
 .plot .grid { stroke: var(--line); stroke-width: 1; }
-.axis-top, .axis-zero { position: absolute; left: 0; width: 40px; text-align: right; font-size: 11px; color: var(--muted); font-variant-numeric: tabular-nums; }
-.axis-top { top: -6px; } .axis-zero { bottom: -6px; }
-.axis-x { display: flex; justify-content: space-between; font-size: 11px; color: var(--muted); padding-left: 44px; margin-top: 2px; }
+.axis-y { position: absolute; left: 0; top: 0; bottom: 0; width: 52px; }
+.axis-y span { position: absolute; right: 0; transform: translateY(-50%); font-size: 11px; color: var(--muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
+.axis-x { position: relative; height: 16px; margin: 2px 0 0 56px; }
+.axis-x span { position: absolute; top: 0; transform: translateX(-50%); font-size: 11px; color: var(--muted); white-space: nowrap; }
+.axis-x span:first-child { transform: none; }
+.axis-x span:last-child { transform: translateX(-100%); }
 .legend { display: flex; flex-wrap: wrap; gap: 12px; font-size: 12px; }
 .legend span { display: inline-flex; align-items: center; gap: 4px; }
+.legend svg { width: 34px; height: 10px; overflow: visible; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); gap: 16px; }
 .panel h3 { margin: 0 0 4px; font-size: 14px; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
@@ -99,13 +103,13 @@ const BODY = `
   <section class="charts">
     <figure class="chart">
       <figcaption>Statements/s per node, last 60 s</figcaption>
-      <div class="plot"><span class="axis-top" data-testid="chart-rate-max"></span><span class="axis-zero">0</span><svg data-testid="chart-rate" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
-      <div class="axis-x"><span>−60 s</span><span>now</span></div>
+      <div class="plot"><div class="axis-y" data-testid="chart-rate-y-axis"></div><svg data-testid="chart-rate" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
+      <div class="axis-x" data-testid="chart-rate-x-axis"></div>
     </figure>
     <figure class="chart">
-      <figcaption data-testid="chart-latency-title">p99 latency per node, ms, last 60 s</figcaption>
-      <div class="plot"><span class="axis-top" data-testid="chart-latency-max"></span><span class="axis-zero">0</span><svg data-testid="chart-latency" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
-      <div class="axis-x"><span>−60 s</span><span>now</span></div>
+      <figcaption data-testid="chart-latency-title">Recent p99 latency per node (statements of the last minute), last 60 s</figcaption>
+      <div class="plot"><div class="axis-y" data-testid="chart-latency-y-axis"></div><svg data-testid="chart-latency" viewBox="0 0 600 160" preserveAspectRatio="none"></svg></div>
+      <div class="axis-x" data-testid="chart-latency-x-axis"></div>
     </figure>
   </section>
   <div class="legend" data-testid="chart-legend"></div>
@@ -165,7 +169,8 @@ const BODY = `
     <div class="big"><span data-testid="node-rate">–</span> <small>statements/s</small></div>
     <dl>
       <dt>statements</dt><dd data-testid="node-queries">–</dd>
-      <dt>latency</dt><dd data-testid="node-latency">–</dd>
+      <dt data-testid="node-latency-recent-label">latency, last minute</dt><dd data-testid="node-latency-recent">–</dd>
+      <dt>latency since start</dt><dd data-testid="node-latency">–</dd>
       <dt>in flight</dt><dd data-testid="node-inflight">–</dd>
       <dt>waiting for a connection</dt><dd data-testid="node-waiting">–</dd>
       <dt>errors</dt><dd data-testid="node-errors">–</dd>
@@ -183,9 +188,10 @@ const BODY = `
  * no external resources) that follows `/events` and polls `/health`.
  *
  * Every value a test or a scraper may read carries a `data-testid`: `health-status`, `total-rate`, one
- * `node-card` per node (`data-node` = its name) holding `node-rate`, `node-queries`, `node-latency`,
- * `node-pool`, …, the charts `chart-rate` and `chart-latency`, `routing-*`, `cache-*`, `pipelines-*`, and
- * `pattern-row`s under `patterns`.
+ * `node-card` per node (`data-node` = its name) holding `node-rate`, `node-queries`, `node-latency-recent`
+ * (p50 and p99 of the last minute), `node-latency` (since start), `node-pool`, …, the charts `chart-rate` and
+ * `chart-latency` (one `polyline` per node, `data-node` = its name) with their `chart-*-y-axis` and
+ * `chart-*-x-axis` tick labels, `routing-*`, `cache-*`, `pipelines-*`, and `pattern-row`s under `patterns`.
  */
 export const DASHBOARD_HTML: string = `<!doctype html>
 <html lang="en">

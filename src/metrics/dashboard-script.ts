@@ -17,16 +17,24 @@ export const DASHBOARD_SCRIPT = `
   var CHART_H = 160;
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#dc2626', '#0891b2', '#db2777', '#65a30d'];
+  // Colour alone does not tell two series apart when their lines coincide (or for a colour-blind reader): each
+  // series also has its own dash pattern and marker shape, taken in step with its colour.
+  var DASHES = ['none', '8 4', '2 3', '10 3 2 3', '4 4', '1 4', '12 4 4 4', '6 2 1 2'];
+  var SHAPES = ['circle', 'square', 'triangle', 'diamond', 'cross', 'circle', 'square', 'triangle'];
+  var MARK_EVERY_MS = 10000;
+  var X_TICKS_S = [60, 45, 30, 15, 0];
   var BREAKER = { closed: ['breaker closed', 'ok'], open: ['breaker open', 'bad'], halfOpen: ['breaker half-open', 'warn'] };
 
   var samples = [];
   var cards = new Map();
-  var colours = new Map();
+  var series = new Map();
   var names = [];
   var template = document.getElementById('node-card-template');
   var charts = {
-    rate: { svg: el('chart-rate'), max: el('chart-rate-max'), lines: new Map() },
-    latency: { svg: el('chart-latency'), max: el('chart-latency-max'), lines: new Map() }
+    rate: { svg: el('chart-rate'), yAxis: el('chart-rate-y-axis'), xAxis: el('chart-rate-x-axis'), unit: '/s',
+      lines: new Map(), grid: null, ticks: '' },
+    latency: { svg: el('chart-latency'), yAxis: el('chart-latency-y-axis'), xAxis: el('chart-latency-x-axis'), unit: 'ms',
+      lines: new Map(), grid: null, ticks: '' }
   };
 
   function el(id) { return document.querySelector('[data-testid="' + id + '"]'); }
@@ -43,11 +51,35 @@ export const DASHBOARD_SCRIPT = `
     if (v === null) return '–';
     return (v >= 100 ? Math.round(v).toLocaleString('en-US') : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + ' ms';
   }
-  function fmtAxis(v) { return v >= 1 ? v.toLocaleString('en-US') : String(Number(v.toPrecision(2))); }
+  function fmtTick(v, unit) {
+    var text = v >= 1000 ? Math.round(v).toLocaleString('en-US') : String(Number(v.toPrecision(3)));
+    return unit === '/s' ? text + '/s' : text + ' ' + unit;
+  }
   function fmtPct(v) { return v === null ? '–' : (v * 100).toFixed(1) + ' %'; }
-  function colourFor(name) {
-    if (!colours.has(name)) colours.set(name, PALETTE[colours.size % PALETTE.length]);
-    return colours.get(name);
+  function styleFor(name) {
+    if (!series.has(name)) {
+      var i = series.size;
+      series.set(name, { colour: PALETTE[i % PALETTE.length], dash: DASHES[i % DASHES.length], shape: SHAPES[i % SHAPES.length] });
+    }
+    return series.get(name);
+  }
+  function colourFor(name) { return styleFor(name).colour; }
+  function svg(tag, attrs) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (key) { node.setAttribute(key, String(attrs[key])); });
+    return node;
+  }
+  // A hollow marker of the series' shape, centred on (x, y), r units across each way.
+  function marker(shape, x, y, r, colour) {
+    var attrs = { fill: 'none', stroke: colour, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' };
+    if (shape === 'circle') { attrs.cx = x; attrs.cy = y; attrs.r = r; return svg('circle', attrs); }
+    var d;
+    if (shape === 'square') d = [[x - r, y - r], [x + r, y - r], [x + r, y + r], [x - r, y + r]];
+    else if (shape === 'triangle') d = [[x, y - r - 1], [x + r + 1, y + r], [x - r - 1, y + r]];
+    else if (shape === 'diamond') d = [[x, y - r - 1], [x + r + 1, y], [x, y + r + 1], [x - r - 1, y]];
+    else d = [[x - r, y - r], [x + r, y + r], [x, y], [x + r, y - r], [x - r, y + r], [x, y]];
+    attrs.d = 'M' + d.map(function (p) { return p[0].toFixed(1) + ' ' + p[1].toFixed(1); }).join(' L') + (shape === 'cross' ? '' : ' Z');
+    return svg('path', attrs);
   }
   function fillList(list, items) {
     var key = items.join('|');
@@ -91,7 +123,11 @@ export const DASHBOARD_SCRIPT = `
     var sample = { t: t, queries: {}, rate: {}, latency: {} };
     nodes.forEach(function (n) {
       sample.queries[n.name] = num(n.queries);
-      sample.latency[n.name] = num(n.latencyP99Ms) !== null ? n.latencyP99Ms : num(n.latencyMs);
+      // The chart shows latency now: the last minute's p99 (0 there means no statement ended, so no point),
+      // else, from a router that does not measure it, the since-start p99 or the weighted mean.
+      var recent = num(n.recentLatencyP99Ms);
+      sample.latency[n.name] = recent !== null ? (recent > 0 ? recent : null)
+        : num(n.latencyP99Ms) !== null ? n.latencyP99Ms : num(n.latencyMs);
     });
     samples.push(sample);
     while (samples.length > 1 && samples[0].t < t - WINDOW_MS - RATE_WINDOW_MS) samples.shift();
@@ -108,7 +144,7 @@ export const DASHBOARD_SCRIPT = `
     part(root, 'node-swatch').style.background = colourFor(node.name);
     card = { root: root };
     ['node-name', 'node-role', 'node-url', 'node-health', 'node-breaker', 'node-rate', 'node-queries', 'node-latency',
-      'node-inflight', 'node-waiting', 'node-errors', 'node-lag', 'node-lag-label', 'node-pool', 'node-pool-bar',
+      'node-latency-recent', 'node-latency-recent-label', 'node-inflight', 'node-waiting', 'node-errors', 'node-lag', 'node-lag-label', 'node-pool', 'node-pool-bar',
       'node-health-error'].forEach(function (id) { card[id] = part(root, id); });
     card.active = root.querySelector('.pool-bar .active');
     card.idle = root.querySelector('.pool-bar .idle');
@@ -134,6 +170,14 @@ export const DASHBOARD_SCRIPT = `
     setText(card['node-latency'], p50 !== null || p99 !== null
       ? 'p50 ' + fmtMs(p50) + ' · p99 ' + fmtMs(p99)
       : 'mean ' + fmtMs(num(node.latencyMs)));
+    var r50 = num(node.recentLatencyP50Ms);
+    var r99 = num(node.recentLatencyP99Ms);
+    var hasRecent = r50 !== null || r99 !== null;
+    card['node-latency-recent'].hidden = !hasRecent;
+    card['node-latency-recent-label'].hidden = !hasRecent;
+    if (hasRecent) {
+      setText(card['node-latency-recent'], !r50 && !r99 ? 'no statements' : 'p50 ' + fmtMs(r50) + ' · p99 ' + fmtMs(r99));
+    }
     setText(card['node-inflight'], fmtInt(num(node.inFlight)));
     var pool = node.pool || {};
     var waiting = num(pool.waiting);
@@ -186,22 +230,71 @@ export const DASHBOARD_SCRIPT = `
       var legend = el('chart-legend');
       legend.replaceChildren();
       names.forEach(function (name) {
+        var style = styleFor(name);
         var item = document.createElement('span');
-        var swatch = document.createElement('span');
-        swatch.className = 'swatch';
-        swatch.style.background = colourFor(name);
-        item.appendChild(swatch);
+        item.setAttribute('data-testid', 'legend-item');
+        item.setAttribute('data-node', name);
+        // The legend draws each series as the charts do: colour, dash pattern and marker.
+        var sampleLine = svg('svg', { viewBox: '0 0 34 10', 'aria-hidden': 'true' });
+        sampleLine.appendChild(svg('line', { x1: 0, y1: 5, x2: 34, y2: 5, stroke: style.colour, 'stroke-width': 2,
+          'stroke-dasharray': style.dash }));
+        sampleLine.appendChild(marker(style.shape, 17, 5, 3, style.colour));
+        item.appendChild(sampleLine);
         item.appendChild(document.createTextNode(name));
         legend.appendChild(item);
       });
     }
   }
 
-  function niceCeil(v) {
-    if (!(v > 0)) return 1;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var m = v / p;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  // Round tick values from 0 to at least peak: a step of 1, 2, 2.5 or 5 times a power of ten, chosen so there
+  // are 2 to 4 steps (3 to 5 labelled ticks).
+  function niceTicks(peak) {
+    var target = peak > 0 ? peak / 4 : 0.25;
+    var p = Math.pow(10, Math.floor(Math.log10(target)));
+    var m = target / p;
+    var step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
+    var steps = Math.max(2, Math.ceil(peak / step - 1e-9));
+    var ticks = [];
+    for (var i = 0; i <= steps; i++) ticks.push(Number((i * step).toPrecision(6)));
+    return ticks;
+  }
+
+  function drawAxes(chart, ticks) {
+    var key = ticks.join('|');
+    if (chart.ticks === key) return;
+    chart.ticks = key;
+    var top = ticks[ticks.length - 1];
+    if (chart.grid) chart.grid.remove();
+    chart.grid = svg('g', { 'class': 'grid-lines' });
+    chart.yAxis.replaceChildren();
+    ticks.forEach(function (v) {
+      var y = CHART_H - v / top * CHART_H;
+      if (v > 0) chart.grid.appendChild(svg('line', { 'class': 'grid', x1: 0, x2: CHART_W, y1: y, y2: y, 'vector-effect': 'non-scaling-stroke' }));
+      var label = document.createElement('span');
+      label.setAttribute('data-testid', 'y-tick');
+      label.style.top = (y / CHART_H * 100) + '%';
+      label.textContent = fmtTick(v, chart.unit);
+      chart.yAxis.appendChild(label);
+    });
+    X_TICKS_S.forEach(function (s) {
+      var x = (WINDOW_MS - s * 1000) / WINDOW_MS * CHART_W;
+      if (s > 0 && s < WINDOW_MS / 1000) {
+        chart.grid.appendChild(svg('line', { 'class': 'grid', x1: x, x2: x, y1: 0, y2: CHART_H, 'vector-effect': 'non-scaling-stroke' }));
+      }
+    });
+    chart.svg.insertBefore(chart.grid, chart.svg.firstChild);
+  }
+
+  // The time axis is relative to the newest snapshot, which is where the lines end.
+  function drawTimeAxis(chart) {
+    if (chart.xAxis.childElementCount) return;
+    X_TICKS_S.forEach(function (s) {
+      var label = document.createElement('span');
+      label.setAttribute('data-testid', 'x-tick');
+      label.style.left = ((WINDOW_MS - s * 1000) / WINDOW_MS * 100) + '%';
+      label.textContent = s === 0 ? 'now' : '−' + s + ' s';
+      chart.xAxis.appendChild(label);
+    });
   }
 
   function drawChart(chart, field) {
@@ -211,44 +304,42 @@ export const DASHBOARD_SCRIPT = `
     samples.forEach(function (s) {
       names.forEach(function (name) { var v = s[field][name]; if (v !== null && v !== undefined && v > peak) peak = v; });
     });
-    var top = niceCeil(peak);
+    var ticks = niceTicks(peak);
+    var top = ticks[ticks.length - 1];
+    drawAxes(chart, ticks);
+    drawTimeAxis(chart);
     names.forEach(function (name) {
-      var line = chart.lines.get(name);
-      if (!line) {
-        line = document.createElementNS(SVG_NS, 'polyline');
-        line.setAttribute('fill', 'none');
-        line.setAttribute('stroke', colourFor(name));
-        line.setAttribute('stroke-width', '2');
-        line.setAttribute('stroke-linejoin', 'round');
-        line.setAttribute('vector-effect', 'non-scaling-stroke');
-        line.setAttribute('data-node', name);
-        chart.svg.appendChild(line);
-        chart.lines.set(name, line);
+      var style = styleFor(name);
+      var entry = chart.lines.get(name);
+      if (!entry) {
+        entry = {
+          line: svg('polyline', { fill: 'none', stroke: style.colour, 'stroke-width': 2, 'stroke-linejoin': 'round',
+            'stroke-dasharray': style.dash, 'vector-effect': 'non-scaling-stroke', 'data-node': name }),
+          marks: svg('g', { 'data-node': name, 'class': 'markers' })
+        };
+        chart.svg.appendChild(entry.line);
+        chart.svg.appendChild(entry.marks);
+        chart.lines.set(name, entry);
       }
       var points = [];
-      samples.forEach(function (s) {
+      var marks = [];
+      var lastMark = null;
+      samples.forEach(function (s, i) {
         var v = s[field][name];
         if (s.t < from || v === null || v === undefined) return;
-        points.push(((s.t - from) / WINDOW_MS * CHART_W).toFixed(1) + ',' + (CHART_H - v / top * CHART_H).toFixed(1));
+        var x = (s.t - from) / WINDOW_MS * CHART_W;
+        var y = CHART_H - v / top * CHART_H;
+        points.push(x.toFixed(1) + ',' + y.toFixed(1));
+        // A marker every MARK_EVERY_MS of server time and on the newest point: few enough not to clutter.
+        var slot = Math.floor(s.t / MARK_EVERY_MS);
+        if (slot !== lastMark || i === samples.length - 1) { marks.push([x, y]); lastMark = slot; }
       });
-      line.setAttribute('points', points.join(' '));
+      entry.line.setAttribute('points', points.join(' '));
+      entry.marks.replaceChildren();
+      marks.forEach(function (m) { entry.marks.appendChild(marker(style.shape, m[0], m[1], 3, style.colour)); });
     });
-    chart.lines.forEach(function (line, name) {
-      if (names.indexOf(name) < 0) { line.remove(); chart.lines.delete(name); }
-    });
-    setText(chart.max, fmtAxis(top));
-  }
-
-  function drawGrid(svg) {
-    [0.25, 0.5, 0.75].forEach(function (f) {
-      var line = document.createElementNS(SVG_NS, 'line');
-      line.setAttribute('class', 'grid');
-      line.setAttribute('x1', '0');
-      line.setAttribute('x2', String(CHART_W));
-      line.setAttribute('y1', String(CHART_H * f));
-      line.setAttribute('y2', String(CHART_H * f));
-      line.setAttribute('vector-effect', 'non-scaling-stroke');
-      svg.appendChild(line);
+    chart.lines.forEach(function (entry, name) {
+      if (names.indexOf(name) < 0) { entry.line.remove(); entry.marks.remove(); chart.lines.delete(name); }
     });
   }
 
@@ -310,8 +401,10 @@ export const DASHBOARD_SCRIPT = `
     var total = null;
     names.forEach(function (name) { var v = sample.rate[name]; if (v !== null && v !== undefined) total = (total || 0) + v; });
     setText(el('total-rate'), fmtRate(total));
+    var hasRecent = stats.nodes.some(function (n) { return num(n.recentLatencyP99Ms) !== null; });
     var hasP99 = stats.nodes.some(function (n) { return num(n.latencyP99Ms) !== null; });
-    setText(el('chart-latency-title'), (hasP99 ? 'p99' : 'Mean') + ' latency per node, ms, last 60 s');
+    setText(el('chart-latency-title'), hasRecent ? 'Recent p99 latency per node (statements of the last minute), last 60 s'
+      : (hasP99 ? 'p99 latency per node since start' : 'Mean latency per node') + ', last 60 s');
     drawChart(charts.rate, 'rate');
     drawChart(charts.latency, 'latency');
     renderPanels(stats);
@@ -351,8 +444,8 @@ export const DASHBOARD_SCRIPT = `
       .then(function () { healthBusy = false; });
   }
 
-  drawGrid(charts.rate.svg);
-  drawGrid(charts.latency.svg);
+  drawChart(charts.rate, 'rate');
+  drawChart(charts.latency, 'latency');
   pollHealth();
   setInterval(pollHealth, HEALTH_EVERY_MS);
 

@@ -69,6 +69,14 @@ export class LatencyHistogram {
     return result;
   }
 
+  /** Adds every observation of `other` (same resolution) to this one, as if it had been observed here too. */
+  add(other: LatencyHistogram): void {
+    if (other.counts.length !== this.counts.length) throw new RangeError('histograms of different resolutions');
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!;
+    this.count += other.count;
+    this.sumMs += other.sumMs;
+  }
+
   /** Forgets everything observed. */
   reset(): void {
     this.counts.fill(0);
@@ -78,5 +86,63 @@ export class LatencyHistogram {
 
   private upperBound(index: number): number {
     return LatencyHistogram.FLOOR_MS * 2 ** (index / this.perDoubling);
+  }
+}
+
+/**
+ * A {@link LatencyHistogram} of recent observations only: the window is cut into equal slices, each its own
+ * histogram, and a slice is emptied when the clock comes back round to it. A snapshot merges the slices still in
+ * the window, so it covers between `windowMs − windowMs / slices` and `windowMs` of history (50–60 s by default):
+ * what is slow now, where a since-start histogram keeps an old stall forever. `observe` stays O(1) and
+ * allocation-free; memory is `slices + 1` histograms.
+ */
+export class WindowedLatencyHistogram {
+  /** Length of the window, in milliseconds. */
+  readonly windowMs: number;
+  private readonly sliceMs: number;
+  private readonly slices: LatencyHistogram[];
+  /** The clock's slice number each slice holds (`NaN`: never used), so a stale slice is known without a timer. */
+  private readonly sliceOf: Float64Array;
+  private readonly merged: LatencyHistogram;
+  private readonly now: () => number;
+
+  /**
+   * @param windowMs length of the window, in milliseconds (default 60 000).
+   * @param slices how many slices cut it (default 6): more is smoother ageing, at one histogram each.
+   * @param now a monotonic clock in milliseconds (default `performance.now`); tests pass a fake one.
+   */
+  constructor(windowMs = 60_000, slices = 6, now: () => number = () => performance.now()) {
+    this.windowMs = windowMs;
+    this.sliceMs = windowMs / slices;
+    this.slices = Array.from({ length: slices }, () => new LatencyHistogram());
+    this.sliceOf = new Float64Array(slices).fill(Number.NaN);
+    this.merged = new LatencyHistogram();
+    this.now = now;
+  }
+
+  /** Records one duration in milliseconds, at the clock's time now. */
+  observe(ms: number): void {
+    const slice = Math.floor(this.now() / this.sliceMs);
+    const index = slice % this.slices.length;
+    if (this.sliceOf[index] !== slice) {
+      // Last used a whole window (or more) ago: what it holds is no longer recent.
+      this.slices[index]!.reset();
+      this.sliceOf[index] = slice;
+    }
+    this.slices[index]!.observe(ms);
+  }
+
+  /**
+   * The observations of the window as one histogram (`quantile`, `meanMs`, `count`): a view that the next
+   * `snapshot()` overwrites, so read what you need from it first.
+   */
+  snapshot(): Readonly<LatencyHistogram> {
+    const current = Math.floor(this.now() / this.sliceMs);
+    this.merged.reset();
+    for (let i = 0; i < this.slices.length; i++) {
+      // NaN (never used) fails the comparison, so an unused slice is never counted.
+      if (this.sliceOf[i]! > current - this.slices.length) this.merged.add(this.slices[i]!);
+    }
+    return this.merged;
   }
 }

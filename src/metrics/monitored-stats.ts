@@ -42,10 +42,14 @@ export interface MonitoredNode {
   readonly inFlight: number;
   /** Weighted mean time per statement, in milliseconds. */
   readonly latencyMs: number;
-  /** Median statement time over a recent window, in milliseconds, when the router measures it. */
+  /** Median statement time since the router started, in milliseconds, when the router measures it. */
   readonly latencyP50Ms?: number;
-  /** 99th percentile statement time over a recent window, in milliseconds, when the router measures it. */
+  /** 99th percentile statement time since the router started, in milliseconds, when the router measures it. */
   readonly latencyP99Ms?: number;
+  /** Median statement time over the last minute, in milliseconds (`0`: none ended in it), when the router measures it. */
+  readonly recentLatencyP50Ms?: number;
+  /** 99th percentile statement time over the last minute, in milliseconds (`0`: none ended in it), when the router measures it. */
+  readonly recentLatencyP99Ms?: number;
   /** Replay lag of a replica, in milliseconds; `null` when it could not be measured, absent on a primary. */
   readonly lagMs?: number | null;
   /** True while the replica is out of the balancer for lagging more than `maxReplicaLagMs` / `maxReplicaLagBytes`. */

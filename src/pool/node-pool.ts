@@ -428,6 +428,7 @@ export class NodePool {
   stats(): NodePoolStats {
     const total = this.pool.totalCount;
     const idle = this.pool.idleCount;
+    const recent = this.meter.recentLatency.snapshot();
     return {
       total,
       idle,
@@ -441,6 +442,8 @@ export class NodePool {
       latencyMs: this.latencyMs,
       latencyP50Ms: this.meter.latency.quantile(0.5),
       latencyP99Ms: this.meter.latency.quantile(0.99),
+      recentLatencyP50Ms: recent.quantile(0.5),
+      recentLatencyP99Ms: recent.quantile(0.99),
       acquireMeanMs: this.meter.acquireWait.meanMs,
       acquireP99Ms: this.meter.acquireWait.quantile(0.99),
       acquisitions: this.meter.acquireWait.count,

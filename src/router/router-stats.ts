@@ -15,6 +15,8 @@ export const NODE_POOL_COUNTERS = [
   'latencyMs',
   'latencyP50Ms',
   'latencyP99Ms',
+  'recentLatencyP50Ms',
+  'recentLatencyP99Ms',
   'acquireMeanMs',
   'acquireP99Ms',
   'statementCache',
