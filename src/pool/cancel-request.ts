@@ -1,8 +1,6 @@
 import { connect } from 'node:net';
 import type { PoolClient } from 'pg';
-import { backendKeyOf } from './pg-internals.js';
-
-const CANCEL_REQUEST_CODE = 80877102;
+import { backendKeyOf, protocolSerializer } from './pg-internals.js';
 
 /**
  * Asks the server to cancel whatever `client`'s backend is running: PostgreSQL's CancelRequest, sent on a new
@@ -14,11 +12,7 @@ export function sendCancelRequest(client: PoolClient, timeoutMs: number): Promis
   const target = backendKeyOf(client);
   if (target === undefined) return Promise.resolve(false);
   const { host, port } = target;
-  const message = Buffer.alloc(16);
-  message.writeInt32BE(16, 0);
-  message.writeInt32BE(CANCEL_REQUEST_CODE, 4);
-  message.writeInt32BE(target.processID, 8);
-  message.writeInt32BE(target.secretKey, 12);
+  const message = protocolSerializer.cancel(target.processID, target.secretKey);
   return new Promise((resolve) => {
     const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
     const timer = setTimeout(() => finish(false), timeoutMs);

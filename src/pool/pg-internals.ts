@@ -153,11 +153,13 @@ export const prepareValue: (value: unknown) => unknown =
     throw new Error('pg/lib/utils.js has no prepareValue: parameters cannot be converted as pg would');
   });
 
-/** The messages of pg-protocol's serializer that a lean batch writes. */
+/** The messages of pg-protocol's serializer that the pool writes itself (lean batches, cancel requests). */
 export interface ProtocolSerializer {
   bind(config: { statement?: string; values?: unknown[]; valueMapper?: (value: unknown) => unknown }): Buffer;
   execute(config?: { portal?: string; rows?: number }): Buffer;
   sync(): Buffer;
+  /** A CancelRequest for the backend with this process id and secret key. */
+  cancel(processID: number, secretKey: number): Buffer;
 }
 
 /**
