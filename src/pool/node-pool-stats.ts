@@ -40,7 +40,7 @@ export interface NodePoolStats {
   readonly heldMs: number;
   /** Connections being opened now (counted in `total`, neither idle nor handed out yet). */
   readonly opening: number;
-  /** Exponentially weighted mean time to open a connection for {@link NodePool.resize}, in milliseconds (`0`: none opened yet). */
+  /** Exponentially weighted mean time to open a connection for resizing the pool (adaptive sizing, pre-warming), in milliseconds (`0`: none opened yet). */
   readonly connectMs: number;
   /** This node's prepared-statement cache: hits, misses (statement prepared) and evictions (closed on the server). */
   readonly statementCache: Readonly<StatementCacheCounters>;
@@ -56,7 +56,7 @@ export interface NodePoolStats {
   readonly connectRetries: number;
   /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
   readonly leanBatches: number;
-  /** Connections reserved by {@link NodePool.reserve} (pre-warmed workload scopes) now. */
+  /** Connections reserved for pre-warmed workload scopes (`router.prewarm()`) now. */
   readonly reserved: number;
   /**
    * Features off because the installed pg lacks an internal they use (`statement-cache`, `pipeline-mode`,

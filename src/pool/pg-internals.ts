@@ -279,7 +279,7 @@ export function supportsLeanBatch(client: pg.ClientBase): boolean {
   return pgUtils !== undefined && typeof client.query === 'function' && typeof socketOf(client)?.write === 'function';
 }
 
-/** One of the pg internals the router relies on, each checked once per pool at start by {@link probeInternals}. */
+/** One of the pg internals the router relies on, each checked once per pool at start when its first connection opens. */
 export type InternalFeature =
   /** `connection.parsedStatements` and `close()`: the per-connection prepared-statement cache. */
   | 'statement-cache'
