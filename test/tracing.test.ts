@@ -6,7 +6,8 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { QueryRouter } from '../src/index.js';
+import { ConfigError, QueryRouter } from '../src/index.js';
+import { RouterTracing } from '../src/metrics/tracing.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 const cluster = sharedCluster();
@@ -92,6 +93,14 @@ describe('OpenTelemetry spans (tracing: true)', () => {
     expect(batches.length).toBeGreaterThanOrEqual(3);
     expect(batches.every((span) => Number(span.attributes['db.operation.batch.size']) > 1)).toBe(true);
     expect(router.stats().nodes[0]!.leanBatches).toBeGreaterThan(0);
+  });
+
+  it('says what to install when @opentelemetry/api is missing', () => {
+    const missing = (id: string): never => {
+      throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(() => new RouterTracing(missing)).toThrow(ConfigError);
+    expect(() => new RouterTracing(missing)).toThrow(/npm install @opentelemetry\/api/);
   });
 
   it('refuses a tracing option that is not a boolean, before opening anything', () => {

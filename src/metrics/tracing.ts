@@ -94,9 +94,11 @@ function ended(span: OtelSpan): TraceSpan {
 export class RouterTracing {
   private readonly tracer: OtelTracer;
 
-  /** Loads `@opentelemetry/api`; throws {@link ConfigError} when it is not installed. */
-  constructor() {
-    const load = createRequire(import.meta.url);
+  /**
+   * Loads `@opentelemetry/api` with `load` (Node's `require` from this module; another only in tests); throws
+   * {@link ConfigError} when it is not installed.
+   */
+  constructor(load: (id: string) => unknown = createRequire(import.meta.url)) {
     let api: OtelApi;
     try {
       api = load('@opentelemetry/api') as OtelApi;
