@@ -3,7 +3,6 @@ import type { InspectOptions } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { QueryArrayResult, QueryResult, QueryResultRow } from 'pg';
 import { QueryError, RouterError } from '../errors.js';
-import { rejectAsPg } from './pg-errors.js';
 import { failSubmittable, isConnectionLevelError, type NodeConnection } from '../pool/index.js';
 import type { ClassifierEntry } from '../sql/classification-cache.js';
 import { SESSION_SETTINGS, SESSION_STATE, UNPINNED, type Pinning } from '../sql/pinning.js';
@@ -150,7 +149,6 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         promise = this.last!.then(next, next);
       }
       this.last = promise;
-      promise = promise.then(undefined, rejectAsPg);
     } catch (error) {
       promise = Promise.reject(error as Error);
     }
@@ -193,6 +191,9 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
         this.host.entry(text, values),
         this.host.pinning(text as string),
       );
+    } catch (error) {
+      // Here rather than in a .then() of its own: no extra promise per statement.
+      throw QueryError.asServerError(error);
     } finally {
       if (--this.pending === 0 && this.released) this.giveBack();
     }

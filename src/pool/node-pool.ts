@@ -357,10 +357,13 @@ export class NodePool {
    */
   async runPipelined(statements: readonly BatchStatement[]): Promise<BatchOutcome[]> {
     try {
-      statements = statements.map((statement) => {
+      // The router's pipelines convert at addQuery already: copy the batch only when a statement needed it here.
+      let converted: BatchStatement[] | undefined;
+      statements.forEach((statement, i) => {
         const values = sendableValues(statement.values);
-        return values === statement.values ? statement : { ...statement, values };
+        if (values !== statement.values) (converted ??= statements.slice())[i] = { ...statement, values };
       });
+      if (converted !== undefined) statements = converted;
     } catch (error) {
       // Nothing was sent: a batch is one round trip, and it holds a value pg cannot send.
       return statements.map(() => ({ ok: false, error: error as Error }));
