@@ -71,7 +71,8 @@ export class TransactionRunner {
     }
   }
 
-  private async runOn<T>(
+  /** {@link runTransaction}, in a span when tracing is on (without it, the transaction's own promise, no extra hop). */
+  private runOn<T>(
     target: RoutedNode,
     fn: (tx: TransactionClient) => Promise<T>,
     begin: string,
@@ -79,17 +80,21 @@ export class TransactionRunner {
     track: SessionState | undefined,
   ): Promise<T> {
     const span = this.parts.tracing?.transaction(target, begin);
-    try {
-      const result = await this.runTraced(target, fn, begin, holder, track);
-      span?.end();
-      return result;
-    } catch (error) {
-      span?.end(error);
-      throw error;
-    }
+    const running = this.runTransaction(target, fn, begin, holder, track);
+    if (span === undefined) return running;
+    return running.then(
+      (result) => {
+        span.end();
+        return result;
+      },
+      (error: unknown) => {
+        span.end(error);
+        throw error;
+      },
+    );
   }
 
-  private async runTraced<T>(
+  private async runTransaction<T>(
     target: RoutedNode,
     fn: (tx: TransactionClient) => Promise<T>,
     begin: string,
