@@ -22,6 +22,7 @@ const params: PipelineBenchParams = {
   poolMax: 4,
   pipelineBatchSize: 10,
   coalesceBatchSize: 15,
+  copyBatchSize: 15,
   multiRowBatch: 15,
   copyChunkRows: 15,
 };

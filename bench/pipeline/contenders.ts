@@ -148,7 +148,11 @@ export function queryPipelineContender(
   form: CoalescedForm = 'copy',
 ): QueryPipelineContender {
   const router = new QueryRouter({ primary: url, pool: { max: params.poolMax, idleTimeoutMs: 0 } });
-  const batchSize = coalesce ? params.coalesceBatchSize : params.pipelineBatchSize;
+  const batchSize = !coalesce
+    ? params.pipelineBatchSize
+    : form === 'copy'
+      ? params.copyBatchSize
+      : params.coalesceBatchSize;
   const pipeline = new QueryPipeline(form === 'unnest' ? withoutCopy(router) : router, {
     batchSize,
     concurrency: params.pipelineConcurrency,

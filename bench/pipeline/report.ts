@@ -177,7 +177,7 @@ export function pipelineHeader(env: Environment, params: PipelineBenchParams): s
       `Every run is checked afterwards (row count, sums, well-formed jsonb). ${params.rounds} rounds, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}, after ${params.warmupRuns} untimed run${params.warmupRuns === 1 ? '' : 's'} each; ` +
       'rows/s are medians over rounds (± median absolute deviation), ratios are between medians. ' +
-      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
+      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce as unnest, ${params.copyBatchSize} as COPY), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
       `postgres.js: one connection, prepared statements, max_pipeline above the run size. pg pools and the router's pool: max ${params.poolMax}. ` +
       "CPU per row: this process's CPU time (all threads), + the PostgreSQL server's (postmaster and all its children, from /proc/<pid>/schedstat) where readable.",
   ].join('\n');
