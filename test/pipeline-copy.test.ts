@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchAbortedError, QueryRouter, isOutcomeUnknown } from '../src/index.js';
+import { copyTextRows } from '../src/pipeline/copy-text.js';
+import type { PipelineStatement } from '../src/pipeline/index.js';
 import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { sharedCluster } from './helpers/cluster.js';
 
@@ -113,6 +115,29 @@ async function count(table: string, where = 'true'): Promise<number> {
   const { rows } = await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`);
   return Number(rows[0]!.n);
 }
+
+describe('COPY text rows', () => {
+  const statement = (values: readonly unknown[] | undefined): PipelineStatement =>
+    ({ text: 'INSERT', values, statementName: undefined }) as unknown as PipelineStatement;
+  const form = { text: 'COPY t (a, b, c) FROM STDIN', bytea: [false, false, true] };
+
+  it('escapes what would end a field or a row, writes NULL as \\N, bytea as hex, in the columns order', () => {
+    const rows = copyTextRows(
+      [statement(['a\tb\nc\rd\\e', null, Buffer.from([0, 255])]), statement([undefined, '', Buffer.alloc(0)])],
+      0,
+      2,
+      [2, 1, 3],
+      form,
+    );
+    expect(rows?.toString('utf8')).toBe('\\N\ta\\tb\\nc\\rd\\\\e\t\\\\x00ff\n\t\\N\t\\\\x\n');
+  });
+
+  it('refuses rows COPY could not store exactly: a Buffer outside bytea, a wrong number of values', () => {
+    expect(copyTextRows([statement([Buffer.from('x'), 1, null])], 0, 1, [1, 2, 3], form)).toBeUndefined();
+    expect(copyTextRows([statement([1, 2])], 0, 1, [1, 2, 3], form)).toBeUndefined();
+    expect(copyTextRows([statement(undefined)], 0, 1, [1, 2, 3], form)).toBeUndefined();
+  });
+});
 
 describe('coalesced INSERTs as COPY FROM STDIN', () => {
   it.each(['atomic', 'independent'] as const)(
