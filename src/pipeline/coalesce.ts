@@ -60,11 +60,11 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
 /**
  * Merges each run of consecutive statements with the same SQL text that are single-row INSERTs (see
  * `RowTemplate`) into one INSERT. Statements are merged only when their text is identical, so every row is exactly
- * what its own statement would have inserted; order is kept. A run whose template has an {@link UnnestInsert} in
- * `unnest` (and whose values are all scalars) becomes that one prepared statement with one array per column,
- * whatever its length, or, when its template also has a {@link CopyInsert} in `copy` (and every value can go as
- * COPY text exactly), one `COPY … FROM STDIN` with the rows behind it; any other run becomes a multi-row `VALUES`
- * INSERT, up to PostgreSQL's parameter limit.
+ * what its own statement would have inserted; order is kept. A run whose template has a {@link CopyInsert} in
+ * `copy` (and whose values can all go as COPY text exactly) becomes one `COPY … FROM STDIN` with the rows behind
+ * it; else, one whose template has an {@link UnnestInsert} in `unnest` (and whose values are all scalars) becomes
+ * that one prepared statement with one array per column, whatever its length; any other run becomes a multi-row
+ * `VALUES` INSERT, up to PostgreSQL's parameter limit.
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
  */
