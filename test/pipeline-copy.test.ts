@@ -330,6 +330,35 @@ describe('coalesced INSERTs as COPY FROM STDIN', () => {
     await single.close();
   });
 
+  it("atomic without prepared statements: the COPY goes through pg's pipeline mode, and fails the batch the same way", async () => {
+    const table = `copy_unprepared_${suffix}`;
+    await admin.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int CHECK (v >= 0))`);
+    const unprepared = new QueryRouter({ primary: primaryUrl, pool: { max: 1 }, statementCache: { max: 0 } });
+    try {
+      const pipeline = unprepared.pipeline({ batchSize: 42, coalesce: true, mode: 'atomic' });
+      const insert = `INSERT INTO ${table} (id, v) VALUES ($1, $2)`;
+      const batch = (start: number, bad: number): Promise<PromiseSettledResult<unknown>[]> =>
+        Promise.allSettled([
+          ...Array.from({ length: 40 }, (_, i) => pipeline.addQuery(insert, [start + i, i === bad ? -1 : 0])),
+          pipeline.addQuery(`UPDATE ${table} SET v = v + 1 WHERE id = $1`, [start]),
+          pipeline.addQuery(insert, [start + 1000, 0]),
+        ]);
+      expect((await batch(0, -1)).every((o) => o.status === 'fulfilled')).toBe(true);
+      const settled = await batch(100, 20);
+      expect((settled[20] as PromiseRejectedResult).reason.code).toBe('23514');
+      expect(
+        settled.every((o, i) => i === 20 || (o.status === 'rejected' && o.reason instanceof BatchAbortedError)),
+      ).toBe(true);
+      expect(await count(table)).toBe(41);
+      expect(await count(table, 'v = 1')).toBe(1);
+      expect(unprepared.stats().nodes[0]!.leanBatches).toBe(0);
+      expect(pipeline.stats()).toMatchObject({ coalescedAsCopy: 80 });
+      await pipeline.close();
+    } finally {
+      await unprepared.close();
+    }
+  });
+
   it('follows the table when it is altered between batches', async () => {
     const table = `copy_altered_${suffix}`;
     await admin.query(`CREATE TABLE ${table} (id int, v int)`);
