@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { describeEnvironment } from '../bench/lib/environment.js';
-import { pipelineContenders, type PipelineContender } from '../bench/pipeline/contenders.js';
+import {
+  pipelineContenders,
+  type PipelineContender,
+  type QueryPipelineContender,
+} from '../bench/pipeline/contenders.js';
 import { QUICK_PIPELINE_PARAMS, type PipelineBenchParams } from '../bench/pipeline/params.js';
 import { pipelineHeader, pipelineReport } from '../bench/pipeline/report.js';
 import { serverCpuClock } from '../bench/pipeline/server-cpu.js';
@@ -18,6 +22,7 @@ const params: PipelineBenchParams = {
   poolMax: 4,
   pipelineBatchSize: 10,
   coalesceBatchSize: 15,
+  copyBatchSize: 15,
   multiRowBatch: 15,
   copyChunkRows: 15,
 };
@@ -61,7 +66,15 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     for (const contender of contenders) {
       for (const kind of contender.kinds) expectMeasured(await timedRun(contender, schema!, kind));
     }
-    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(8);
+    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(10);
+    // Each coalescing contender merged its INSERTs the way its name says.
+    for (const contender of contenders) {
+      if (!('pipeline' in contender) || !contender.name.includes('+ coalesce')) continue;
+      const stats = (contender as QueryPipelineContender).pipeline.stats();
+      const copy = contender.name.endsWith('(COPY)');
+      expect(stats.coalescedAsCopy > 0).toBe(copy);
+      expect(stats.coalescedAsArrays > 0).toBe(!copy);
+    }
   });
 
   it('fails a run that does not write every row', async () => {
@@ -95,8 +108,10 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     expect(lines[2]).toContain('1.00× (baseline)');
     const copyLine = lines.find((line) => line.includes('COPY FROM STDIN'))!;
     expect(copyLine.split('|').map((cell) => cell.trim())[4]).toBe('—');
-    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 2 coalesced INSERT targets.
-    expect(report.targets).toHaveLength(10);
+    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 4 coalesced INSERT targets vs sequential pg
+    // + 2 COPY-form INSERT targets vs COPY FROM STDIN.
+    expect(report.targets).toHaveLength(14);
+    expect(report.targets.filter((target) => target.name.includes('≥ 0.8× COPY FROM STDIN'))).toHaveLength(2);
     for (const target of report.targets) expect(target.measured).toMatch(/^\d+\.\d\d×$/);
   });
 

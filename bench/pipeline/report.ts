@@ -15,13 +15,18 @@ export const PIPELINE_TARGETS = Object.freeze({
   minRatioToPostgresJs: 1,
   /** QueryPipeline with coalescing over sequential pg on the INSERT workload, at least. */
   minCoalescedRatioToSequential: 20,
+  /** QueryPipeline coalescing into COPY over the hand-driven `COPY FROM STDIN` on the INSERT workload, at least. */
+  minCopyRatioToCopy: 0.8,
 });
 
 /** Names of the contenders the targets refer to; they must match `contenders.ts`. */
 const BASELINE = 'pg.Pool#query, sequential';
 const POSTGRES_JS_PREFIX = 'postgres.js';
 const PIPELINE_PREFIX = 'QueryPipeline';
-const COALESCE_SUFFIX = '+ coalesce';
+const COALESCE_MARK = '+ coalesce';
+/** The coalescing contenders that merge into COPY, held to the COPY baseline. */
+const COPY_FORM_SUFFIX = '(COPY)';
+const COPY_BASELINE = 'COPY FROM STDIN (postgres.js writable)';
 
 /** What the entry point prints: the table, the targets and notes under it. */
 export interface PipelineReport {
@@ -67,6 +72,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     WORKLOAD_ORDER.map((kind) => [kind, summarisePipeline(results, kind, BASELINE)]),
   );
   const best = new Map(WORKLOAD_ORDER.map((kind) => [kind, bestPostgresJs(results, contenders, kind)]));
+  const copyBaseline = summarisePipeline(results, 'insert', COPY_BASELINE);
   const body = contenders.map((contender) => {
     const cells: string[] = [contender.name];
     const cpu: string[] = [];
@@ -91,7 +97,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
       );
       if (!contender.name.startsWith(PIPELINE_PREFIX)) continue;
       const label = LABELS[kind];
-      if (contender.name.endsWith(COALESCE_SUFFIX)) {
+      if (contender.name.includes(COALESCE_MARK)) {
         // Coalescing merges INSERTs only; an UPDATE pipeline with `coalesce: true` sends what it would without (in larger batches).
         if (kind !== 'insert') continue;
         const min = PIPELINE_TARGETS.minCoalescedRatioToSequential;
@@ -101,7 +107,19 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
           met,
           measured: ratio(toSequential),
         });
-        marks.push(`${label} ≥ ${min}× seq ${mark(met)}`);
+        let copyMark = '';
+        if (contender.name.endsWith(COPY_FORM_SUFFIX) && copyBaseline !== undefined) {
+          const minCopy = PIPELINE_TARGETS.minCopyRatioToCopy;
+          const toCopy = summary.rowsPerSecond / copyBaseline.rowsPerSecond;
+          const copyMet = toCopy >= minCopy;
+          targets.push({
+            name: `${contender.name} ≥ ${minCopy.toFixed(1)}× ${COPY_BASELINE} (${label})`,
+            met: copyMet,
+            measured: ratio(toCopy),
+          });
+          copyMark = `, ${ratio(toCopy)} COPY ≥ ${minCopy.toFixed(1)} ${mark(copyMet)}`;
+        }
+        marks.push(`${label} ≥ ${min}× seq ${mark(met)}${copyMark}`);
         continue;
       }
       const minSeq = PIPELINE_TARGETS.minRatioToSequential;
@@ -138,6 +156,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     `"pjs" is the better of the two postgres.js rows in the same run (${WORKLOAD_ORDER.map((kind) => `${LABELS[kind]}: ${best.get(kind)?.name ?? 'none'}`).join('; ')}).`,
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
+    `"COPY" is ${COPY_BASELINE} in the same run; "(COPY)" contenders merge each run of INSERTs into one \`COPY … FROM STDIN\` inside the batch, "(unnest)" ones into the unnest INSERT (what a table COPY is ruled out for gets).`,
     "Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows' larger batches, so only the INSERT column carries the coalescing target.",
     targetsMet(targets),
   ];
@@ -158,7 +177,7 @@ export function pipelineHeader(env: Environment, params: PipelineBenchParams): s
       `Every run is checked afterwards (row count, sums, well-formed jsonb). ${params.rounds} rounds, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}, after ${params.warmupRuns} untimed run${params.warmupRuns === 1 ? '' : 's'} each; ` +
       'rows/s are medians over rounds (± median absolute deviation), ratios are between medians. ' +
-      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
+      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce as unnest, ${params.copyBatchSize} as COPY), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
       `postgres.js: one connection, prepared statements, max_pipeline above the run size. pg pools and the router's pool: max ${params.poolMax}. ` +
       "CPU per row: this process's CPU time (all threads), + the PostgreSQL server's (postmaster and all its children, from /proc/<pid>/schedstat) where readable.",
   ].join('\n');

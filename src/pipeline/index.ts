@@ -9,6 +9,7 @@ export type {
   PipelineStatement,
   RowTemplate,
   UnnestInsert,
+  CopyInsert,
   AttachedPipeline,
 } from './pipeline-backend.js';
 export { MAX_PARAMETERS } from './coalesce.js';

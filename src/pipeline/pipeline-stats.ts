@@ -26,6 +26,8 @@ export interface PipelineStats {
   readonly coalesced: number;
   /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
   readonly coalescedAsArrays: number;
+  /** Of those, statements merged into `COPY … FROM STDIN` (see the pipelines guide, Coalescing). */
+  readonly coalescedAsCopy: number;
   /** Independent batches committed as one transaction (see `groupCommit`), and groups re-run statement by statement after one failed. */
   readonly groupCommits: number;
   readonly groupRetries: number;

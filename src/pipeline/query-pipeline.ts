@@ -17,6 +17,7 @@ import {
   type PipelineStatement,
   type RowTemplate,
   type UnnestInsert,
+  type CopyInsert,
 } from './pipeline-backend.js';
 import {
   resolvePipelineOptions,
@@ -105,6 +106,7 @@ export class QueryPipeline {
   /** Batches still to send without group commit, after a group failed. */
   private ungroupedBatches = 0;
   private coalescedAsArrays = 0;
+  private coalescedAsCopy = 0;
   private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
   private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
 
@@ -243,6 +245,7 @@ export class QueryPipeline {
       failed: this.failed,
       coalesced: this.coalesced,
       coalescedAsArrays: this.coalescedAsArrays,
+      coalescedAsCopy: this.coalescedAsCopy,
       groupCommits: this.groupCommits,
       groupRetries: this.groupRetries,
       batchSizes: this.sizeHistogram.cumulative(),
@@ -291,7 +294,8 @@ export class QueryPipeline {
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const statements = entries.map((entry) => entry.statement);
-    const plan = this.options.coalesce ? coalesceBatch(statements, await this.unnestForms(statements)) : undefined;
+    const forms = this.options.coalesce ? await this.mergedForms(statements) : undefined;
+    const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy);
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
     let outcomes = atomic ? await this.send(sent, true) : await this.sendIndependent(sent, statements);
     let perEntry: BatchOutcome[];
@@ -300,6 +304,7 @@ export class QueryPipeline {
     } else {
       this.coalesced += plan.merged;
       this.coalescedAsArrays += plan.mergedAsArrays;
+      this.coalescedAsCopy += plan.mergedAsCopy;
       perEntry = plan.expand(outcomes);
       // Only a merged statement that failed on its own content is re-run row by row: one whose outcome is unknown
       // (its connection was lost after it was sent) may have committed, and one refused by its node would fail again.
@@ -389,9 +394,15 @@ export class QueryPipeline {
     return this.backend.run(sent);
   }
 
-  /** The unnest forms of the row templates in a batch that has runs to merge (cached by the backend after the first look-up). */
-  private async unnestForms(statements: readonly PipelineStatement[]): Promise<Map<RowTemplate, UnnestInsert>> {
+  /**
+   * The COPY and unnest forms of the row templates in a batch that has runs to merge (cached by the backend after
+   * the first look-up). A template with a COPY form needs no unnest form.
+   */
+  private async mergedForms(
+    statements: readonly PipelineStatement[],
+  ): Promise<{ unnest: Map<RowTemplate, UnnestInsert>; copy: Map<RowTemplate, CopyInsert> }> {
     const forms = new Map<RowTemplate, UnnestInsert>();
+    const copies = new Map<RowTemplate, CopyInsert>();
     const templates = new Set<RowTemplate>();
     for (let i = 1; i < statements.length; i++) {
       const template = statements[i]!.rowTemplate;
@@ -399,10 +410,15 @@ export class QueryPipeline {
         templates.add(template);
     }
     for (const template of templates) {
+      const copy = await this.backend.copyInsert?.(template);
+      if (copy !== undefined) {
+        copies.set(template, copy);
+        continue;
+      }
       const form = await this.backend.unnestInsert(template);
       if (form !== undefined) forms.set(template, form);
     }
-    return forms;
+    return { unnest: forms, copy: copies };
   }
 
   /**
