@@ -132,6 +132,31 @@ describe('QueryPipeline', () => {
     await pipeline.close();
   });
 
+  it.each([true, false])(
+    'independent (group commit %s): statements whose SQL the server refuses each fail with its error, not 26000',
+    async (groupCommit) => {
+      const table = await freshTable();
+      const pipeline = router.pipeline({ batchSize: 10, mode: 'independent', groupCommit, flushIntervalMs: 10_000 });
+      // Only the first of the five carries the Parse that fails; the other four are bound to the name it never made.
+      const promises = Array.from({ length: 5 }, (_, i) =>
+        pipeline.addQuery(`INSERT INTO ${table} (id, no_such_column) VALUES ($1, $2)`, [i, 1]),
+      );
+      promises.push(pipeline.addQuery(`INSERT INTO ${table} (id, v) VALUES ($1, $2)`, [9, 1]));
+      await pipeline.flush();
+      const settled = await Promise.allSettled(promises);
+      expect(settled.map((outcome) => (outcome.status === 'rejected' ? outcome.reason.code : 'ok'))).toEqual([
+        '42703',
+        '42703',
+        '42703',
+        '42703',
+        '42703',
+        'ok',
+      ]);
+      expect(await rows(table)).toEqual({ n: 1, sum: 1 });
+      await pipeline.close();
+    },
+  );
+
   it('independent: commits a clean batch as one transaction, and re-runs a failed group statement by statement', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 20, mode: 'independent', flushIntervalMs: 10_000 });

@@ -95,6 +95,32 @@ function sendOne(client: PoolClient, statement: BatchStatement): Promise<QueryRe
 }
 
 /**
+ * In a pipelined batch, only the first statement of a name carries its Parse; when that Parse fails, the later
+ * statements of the same name are bound to a statement that does not exist and PostgreSQL answers them 26000
+ * ("prepared statement … does not exist"). Their text is the same, so their own Parse would have failed the same
+ * way: they get the Parse's error instead, as they would have run one by one.
+ */
+function withParseErrors(statements: readonly BatchStatement[], settled: BatchReplies): BatchReplies {
+  let parseErrors: Map<string, unknown> | undefined;
+  for (let i = 0; i < settled.length; i++) {
+    const reply = settled[i]!;
+    const name = statements[i]!.statementName;
+    if (reply.status !== 'rejected' || name === undefined) continue;
+    const code = (reply.reason as { code?: unknown } | null)?.code;
+    // Only the server's errors: an error raised in this process (a value pg could not convert) says nothing of the SQL.
+    if (typeof code !== 'string') continue;
+    if (code !== '26000') {
+      parseErrors ??= new Map();
+      if (!parseErrors.has(name)) parseErrors.set(name, reply.reason);
+      continue;
+    }
+    const parseError = parseErrors?.get(name);
+    if (parseError !== undefined) settled[i] = { status: 'rejected', reason: parseError };
+  }
+  return settled;
+}
+
+/**
  * Sends each statement through pg: every statement is written before any reply is read (pg's pipeline mode, with
  * the socket corked so the batch leaves in one write), or, when pg cannot pipeline, one after the other. Each
  * statement has its own Sync, so each succeeds or fails on its own unless the caller wrapped them in BEGIN/COMMIT.
@@ -112,7 +138,7 @@ export async function sendEach(client: PoolClient, statements: readonly BatchSta
     const settled = await Promise.allSettled(sent);
     setPipelineMode(client, false);
     stateOf(client).cache?.settle();
-    return settled;
+    return withParseErrors(statements, settled);
   }
   const settled: BatchReplies = [];
   for (const statement of statements) {
