@@ -20,3 +20,4 @@ export type {
 } from './node-pool.js';
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';
 export { withoutConnectionString } from './pool-config.js';
+export type { StatementCacheDisabled } from './statement-cache-switch.js';

@@ -1,0 +1,132 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryRouter } from '../../src/index.js';
+import { waitForReplicaReplay } from '../../src/testing.js';
+import { until } from '../helpers/wait.js';
+import { bouncedCluster } from './context.js';
+
+const cluster = bouncedCluster();
+const table = `bounced_routing_${process.pid}`;
+
+describe.skipIf(cluster.missing !== null)('routing through PgBouncer in transaction mode', () => {
+  let router: QueryRouter;
+
+  beforeAll(async () => {
+    router = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: [...cluster.replicaUrls],
+      // What docs/pgbouncer.md tells users of PgBouncer < 1.21 to set.
+      statementCache: { max: 0 },
+      pool: { max: 4, healthCheckIntervalMs: 200 },
+    });
+    await router.query(`CREATE TABLE ${table} (id serial PRIMARY KEY, v int NOT NULL)`);
+    await waitForReplicaReplay(cluster.directPrimaryUrl, cluster.directReplicaUrls);
+  });
+
+  afterAll(async () => {
+    await router?.close();
+  });
+
+  it('sends reads to the replicas, through their PgBouncers, and spreads them over both', async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      const { rows } = await router.query<{ port: number; recovering: boolean }>(
+        'SELECT inet_server_port() AS port, pg_is_in_recovery() AS recovering',
+      );
+      expect(rows[0]!.recovering).toBe(true);
+      seen.add(rows[0]!.port);
+    }
+    expect([...seen].sort()).toEqual([...cluster.replicaPorts].sort());
+    expect(router.stats().routing.replica).toBeGreaterThanOrEqual(12);
+  });
+
+  it('sends writes to the primary', async () => {
+    const { rows } = await router.query<{ port: number }>(
+      `INSERT INTO ${table} (v) VALUES ($1) RETURNING inet_server_port() AS port`,
+      [1],
+    );
+    expect(rows[0]!.port).toBe(cluster.primaryPort);
+  });
+
+  it('runs parameterised statements from many callers at once, unnamed, without errors', async () => {
+    const before = (
+      await router.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, [], { route: 'primary' })
+    ).rows[0]!.n;
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => router.query(`INSERT INTO ${table} (v) VALUES ($1)`, [i])),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const after = (
+      await router.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, [], { route: 'primary' })
+    ).rows[0]!.n;
+    expect(after - before).toBe(200);
+    for (const node of router.stats().nodes) expect(node.statementCacheDisabled).toBeNull();
+  });
+
+  it('keeps a transaction on one server connection, and commits or rolls back all of it', async () => {
+    const pids = await router.transaction(async (tx) => {
+      const first = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await tx.query(`INSERT INTO ${table} (v) VALUES ($1)`, [-1]);
+      await tx.query(`INSERT INTO ${table} (v) VALUES ($1)`, [-1]);
+      const last = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      return [first.rows[0]!.pid, last.rows[0]!.pid];
+    });
+    expect(pids[0]).toBe(pids[1]);
+    await expect(
+      router.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (v) VALUES ($1)`, [-2]);
+        throw new Error('roll it back');
+      }),
+    ).rejects.toThrow('roll it back');
+    const { rows } = await router.query<{ v: number; n: number }>(
+      `SELECT v, count(*)::int AS n FROM ${table} WHERE v < 0 GROUP BY v ORDER BY v`,
+      [],
+      { route: 'primary' },
+    );
+    expect(rows).toEqual([{ v: -1, n: 2 }]);
+  });
+
+  it('keeps an asPool() client in its transaction until COMMIT', async () => {
+    const pool = router.asPool();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const a = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await client.query(`INSERT INTO ${table} (v) VALUES ($1)`, [-3]);
+      const b = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await client.query('COMMIT');
+      expect(a.rows[0]!.pid).toBe(b.rows[0]!.pid);
+    } finally {
+      client.release();
+    }
+    const { rows } = await router.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE v = -3`, [], {
+      route: 'primary',
+    });
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('health-checks every node through its PgBouncer: all healthy, replicas seen in recovery', async () => {
+    await until(() => {
+      const nodes = router.stats().nodes;
+      return nodes.every((n) => n.healthy && n.inRecovery === (n.role === 'replica'));
+    }, 30_000);
+    const nodes = router.stats().nodes;
+    expect(nodes.map((n) => [n.role, n.healthy, n.inRecovery])).toEqual([
+      ['primary', true, false],
+      ['replica', true, true],
+      ['replica', true, true],
+    ]);
+  });
+
+  it('runs every statement on a server connection PgBouncer chose: the router holds no server session', async () => {
+    // PgBouncer's own view: clients of the router, served by its pooled server connections.
+    const admin = new pg.Client(cluster.adminUrls[0]);
+    await admin.connect();
+    try {
+      const pools = await admin.query<{ database: string; pool_mode: string }>('SHOW POOLS');
+      expect(pools.rows.find((p) => p.database === 'postgres')?.pool_mode).toBe('transaction');
+    } finally {
+      await admin.end();
+    }
+  });
+});
