@@ -118,6 +118,16 @@ describe.skipIf(cluster.missing !== null)('routing through PgBouncer in transact
     ]);
   });
 
+  it('cancels a statement past its timeout through PgBouncer (it forwards the cancel request), and goes on', async () => {
+    const started = router.stats().nodes[0]!.errors;
+    await expect(router.query('SELECT pg_sleep(60)', [], { route: 'primary', timeoutMs: 300 })).rejects.toMatchObject({
+      code: '57014',
+    });
+    expect(router.stats().nodes[0]!.errors).toBe(started + 1);
+    const { rows } = await router.query<{ one: number }>('SELECT 1 AS one', [], { route: 'primary' });
+    expect(rows[0]!.one).toBe(1);
+  });
+
   it('runs every statement on a server connection PgBouncer chose: the router holds no server session', async () => {
     // PgBouncer's own view: clients of the router, served by its pooled server connections.
     const admin = new pg.Client(cluster.adminUrls[0]);
