@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryRouter } from '../../src/index.js';
-import { waitForReplicaReplay } from '../../src/testing.js';
+import { startPgBouncer, waitForReplicaReplay } from '../../src/testing.js';
 import { until } from '../helpers/wait.js';
 import { bouncedCluster } from './context.js';
 
@@ -138,5 +138,38 @@ describe.skipIf(cluster.missing !== null)('routing through PgBouncer in transact
     } finally {
       await admin.end();
     }
+  });
+
+  it('session state a statement leaves stays on the server connection unless PgBouncer resets it after each transaction', async () => {
+    // The router closes its own connection after a statement that leaves session state; behind transaction pooling
+    // the state lives on PgBouncer's server connection, which the next client gets. One server connection each here.
+    const seen: Record<string, { workMem: string; advisoryLocks: number }> = {};
+    for (const reset of [false, true]) {
+      const bouncer = await startPgBouncer({
+        targets: [cluster.directPrimaryUrl],
+        poolSize: 1,
+        settings: reset ? { server_reset_query_always: 1 } : {},
+      });
+      const leaving = new QueryRouter({ primary: bouncer.primaryUrl, statementCache: { max: 0 } });
+      leaving.on('warning', () => undefined);
+      const other = new pg.Client(bouncer.primaryUrl);
+      try {
+        await leaving.query("SET work_mem = '7MB'");
+        await leaving.query('SELECT pg_advisory_lock(4242)');
+        await other.connect();
+        const workMem = (await other.query<{ work_mem: string }>('SHOW work_mem')).rows[0]!.work_mem;
+        const advisoryLocks = (
+          await other.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242",
+          )
+        ).rows[0]!.n;
+        seen[reset ? 'reset' : 'kept'] = { workMem, advisoryLocks };
+      } finally {
+        await other.end().catch(() => undefined);
+        await leaving.close();
+        await bouncer.stop();
+      }
+    }
+    expect(seen).toEqual({ kept: { workMem: '7MB', advisoryLocks: 1 }, reset: { workMem: '4MB', advisoryLocks: 0 } });
   });
 });
