@@ -9,7 +9,7 @@ const cluster = bouncedCluster();
 const table = `bounced_statements_${process.pid}`;
 const INSERT = `INSERT INTO ${table} (v) VALUES ($1) RETURNING pg_backend_pid() AS pid`;
 const bin = findPgBouncer();
-/** PgBouncer 1.21 added `max_prepared_statements` (off by default until 1.22): statements that follow the client. */
+/** PgBouncer 1.21 added `max_prepared_statements` (off by default until 1.24): statements that follow the client. */
 const tracksStatements = bin !== undefined && pgBouncerAtLeast(readPgBouncerVersion(bin), 1, 21);
 /** Transaction pooling as PgBouncer before 1.21 does it: named statements stay on the server connection that made them. */
 const UNTRACKED: Record<string, number> = tracksStatements ? { max_prepared_statements: 0 } : {};
