@@ -12,7 +12,7 @@
  * aborted the transaction, so it is the caller's; in a pipelined batch it is that statement's. Neither is re-sent.
  */
 
-/** Why a node's statement cache was turned off (see {@link StatementCacheSwitch}). */
+/** Why a node's prepared-statement cache was turned off: its server connections did not keep the statements it prepared. */
 export interface StatementCacheDisabled {
   /** The SQLSTATE that showed it: `26000` (statement missing) or `42P05` (name already taken). */
   readonly code: '26000' | '42P05';
