@@ -16,6 +16,8 @@ export function sendCancelRequest(client: PoolClient, timeoutMs: number): Promis
   const message = protocolSerializer.cancel(target.processID, target.secretKey);
   return new Promise((resolve) => {
     const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
+    // Waiting for the server's close must not keep a process alive that has nothing else to do.
+    socket.unref();
     let written = false;
     const timer = setTimeout(() => finish(), timeoutMs);
     timer.unref();
