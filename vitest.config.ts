@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The router behind PgBouncer: a suite of its own (npm run test:pgbouncer, vitest.pgbouncer.config.ts).
+    exclude: ['test/pgbouncer/**', 'node_modules/**'],
     // One shared primary + 2 replicas for the whole suite; URLs reach tests through inject().
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

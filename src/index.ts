@@ -96,7 +96,7 @@ export type { RouterErrorCode, QueryErrorContext } from './errors.js';
 // Types the public API names (options, statistics): exported so applications can name them too.
 export type { BreakerOptions } from './resilience/index.js';
 export type { FallbackFunction } from './config/index.js';
-export type { NodePoolStats, InternalFeature, StatementCacheCounters } from './pool/index.js';
+export type { NodePoolStats, InternalFeature, StatementCacheCounters, StatementCacheDisabled } from './pool/index.js';
 export type { MonitoredNode, MonitoredPattern, MonitoredPool } from './metrics/index.js';
 export type { RoutingCounts } from './router/node-choice.js';
 export type { ConsistencyCounts } from './router/read-your-writes.js';

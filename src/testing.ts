@@ -16,7 +16,13 @@
  * ```
  * @packageDocumentation
  */
-export { startLocalCluster, findPostgresBinaries, waitForReplicaReplay } from './cluster/index.js';
+export {
+  startLocalCluster,
+  findPostgresBinaries,
+  waitForReplicaReplay,
+  startPgBouncer,
+  findPgBouncer,
+} from './cluster/index.js';
 export type {
   LocalCluster,
   LocalClusterOptions,
@@ -24,4 +30,8 @@ export type {
   NodeSelector,
   PostgresBinaries,
   PostgresBinarySource,
+  LocalPgBouncer,
+  LocalPgBouncers,
+  PgBouncerOptions,
+  PgBouncerPoolMode,
 } from './cluster/index.js';

@@ -87,7 +87,13 @@ describe('the published package', () => {
 
   it('resolves pg-query-router/testing to the local cluster API', async () => {
     const testing = await importByName('pg-query-router/testing');
-    expect(Object.keys(testing).sort()).toEqual(['findPostgresBinaries', 'startLocalCluster', 'waitForReplicaReplay']);
+    expect(Object.keys(testing).sort()).toEqual([
+      'findPgBouncer',
+      'findPostgresBinaries',
+      'startLocalCluster',
+      'startPgBouncer',
+      'waitForReplicaReplay',
+    ]);
     for (const value of Object.values(testing)) expect(typeof value).toBe('function');
   });
 

@@ -7,3 +7,6 @@ export type { LocalCluster, LocalClusterOptions, LocalNode, NodeSelector } from 
 export { startLocalCluster } from './local-cluster.js';
 export { findPostgresBinaries, type PostgresBinaries, type PostgresBinarySource } from './pg-binaries.js';
 export { waitForReplicaReplay } from './pg-queries.js';
+export { startPgBouncer } from './pgbouncer.js';
+export type { LocalPgBouncer, LocalPgBouncers, PgBouncerOptions, PgBouncerPoolMode } from './pgbouncer.js';
+export { findPgBouncer } from './pgbouncer-config.js';

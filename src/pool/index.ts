@@ -22,3 +22,4 @@ export type {
 export type { StatementCacheCounters, StatementUse } from './statement-cache.js';
 export { withoutConnectionString } from './pool-config.js';
 export { supportsCopyIn } from './pg-internals.js';
+export type { StatementCacheDisabled } from './statement-cache-switch.js';

@@ -1,6 +1,7 @@
 import type { PoolClient, PoolConfig } from 'pg';
 import type { PoolOptions } from '../config/index.js';
 import type { DisabledInternal } from './pg-internals.js';
+import type { StatementCacheDisabled } from './statement-cache-switch.js';
 
 /**
  * One node's pool: the router's resolved pool options (sizes, timeouts, health and retry settings, each documented
@@ -29,6 +30,11 @@ export interface NodePoolOptions extends Readonly<Required<PoolOptions>> {
   readonly onConnect?: (client: PoolClient) => void | Promise<void>;
   /** Told of each statement, hand-out and return, for metrics and hooks. */
   readonly observer?: PoolObserver;
+  /**
+   * Called once, when the node's statement cache turns off because its server connections do not keep prepared
+   * statements (a pooler in transaction mode, see `statement-cache-switch.ts`), with a message for operators.
+   */
+  readonly onStatementCacheDisabled?: (disabled: StatementCacheDisabled, message: string) => void;
   /** Called before each retry of a connection attempt: which retry (1-based), its delay and the error that caused it. */
   readonly onConnectRetry?: (retry: number, delayMs: number, error: unknown) => void;
 }

@@ -2,6 +2,7 @@ import { LatencyHistogram, WindowedLatencyHistogram } from '../metrics/latency-h
 import type { ConnectionHealthStats, RecycleCounts } from './connection-health.js';
 import type { InternalFeature } from './pg-internals.js';
 import type { StatementCacheCounters } from './statement-cache.js';
+import type { StatementCacheDisabled } from './statement-cache-switch.js';
 
 /** Counters of one node, read by `stats()`. */
 export interface NodePoolStats {
@@ -64,6 +65,12 @@ export interface NodePoolStats {
    * opened and reported once as a `warning` event; empty when all are there (every pg 8 release so far).
    */
   readonly disabledInternals: readonly InternalFeature[];
+  /**
+   * Why this node's prepared-statement cache is off although `statementCache.max > 0`: its server connections did
+   * not keep the statements its connections prepared (SQLSTATE `26000` or `42P05`), as behind PgBouncer < 1.21 in
+   * transaction mode, so every statement runs unnamed since `at`. `null` while the cache works.
+   */
+  readonly statementCacheDisabled: StatementCacheDisabled | null;
 }
 
 /**

@@ -5,6 +5,7 @@ import { QueryError } from '../errors.js';
 import type { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { destroySocket, probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
+import { StatementCacheSwitch } from './statement-cache-switch.js';
 import { withoutConnectionString } from './pool-config.js';
 import { ConnectionHealth, isConnectionFault } from './connection-health.js';
 import { ConnectionSource } from './connection-source.js';
@@ -54,6 +55,8 @@ export class NodePool {
   readonly name: string;
   private readonly pool: pg.Pool;
   private readonly counters: StatementCacheCounters = { hits: 0, misses: 0, evictions: 0 };
+  /** Off once the node's server connections are seen not to keep prepared statements (a pooler in transaction mode). */
+  private readonly cacheSwitch: StatementCacheSwitch;
   private readonly statementCacheMax: number;
   private readonly max: number;
   private readonly min: number;
@@ -83,6 +86,7 @@ export class NodePool {
     this.statementCacheMax = options.statementCacheMax;
     this.statementTimeoutMs = options.statementTimeoutMs;
     this.options = options;
+    this.cacheSwitch = new StatementCacheSwitch(options.name, options.onStatementCacheDisabled);
     const connection = options.connection;
     this.max = connection.max ?? options.max;
     this.min = connection.min ?? options.min;
@@ -131,7 +135,7 @@ export class NodePool {
       client.on('error', () => undefined);
       const cache =
         this.statementCacheMax > 0 && supportsStatementCache(client)
-          ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters)
+          ? new ConnectionStatementCache(client, this.statementCacheMax, this.counters, this.cacheSwitch)
           : undefined;
       const onConnect = options.onConnect;
       const ready = onConnect === undefined ? undefined : Promise.resolve().then(() => onConnect(client));
@@ -392,7 +396,9 @@ export class NodePool {
     state.timedOutMs = 0;
     // A batch's statements share one round trip, so their times say nothing of the connection: only their outcomes count.
     const answered = performance.now();
-    const outcomes = settled.map((outcome): BatchOutcome => {
+    const outcomes = settled.map((outcome, i): BatchOutcome => {
+      // A statement refused for a prepared statement its server connection lacked did not run; it is not re-sent.
+      if (outcome.status === 'rejected') this.cacheSwitch.noteFailure(outcome.reason, statements[i]?.statementName);
       const fault = outcome.status === 'rejected' && isConnectionFault(outcome.reason, true);
       this.recycler.score(state, -1, fault, answered);
       if (outcome.status === 'fulfilled') return { ok: true, result: outcome.value };
@@ -460,6 +466,7 @@ export class NodePool {
       leanBatches: this.leanBatches,
       reserved: this.sizing.reserved,
       disabledInternals: this.disabledInternals ?? NONE_DISABLED,
+      statementCacheDisabled: this.cacheSwitch.disabled ?? null,
     };
   }
 

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { PoolClient } from 'pg';
 import { closePreparedStatement, forgetPrepared, isPrepared } from './pg-internals.js';
+import type { StatementCacheSwitch } from './statement-cache-switch.js';
 
 /** Counters shared by every connection of one node. */
 export interface StatementCacheCounters {
@@ -38,6 +39,8 @@ export class ConnectionStatementCache {
     private readonly client: PoolClient,
     max: number,
     private readonly counters: StatementCacheCounters,
+    /** The node's switch: once off (a pooler that moves statements between server connections), every statement runs unnamed. */
+    readonly nodeSwitch?: StatementCacheSwitch,
   ) {
     this.lru = new LRUCache<string, string>({
       max,
@@ -61,6 +64,7 @@ export class ConnectionStatementCache {
    * only while holding the connection, right before sending the statement.
    */
   use(name: string, text: string): StatementUse {
+    if (this.nodeSwitch?.disabled !== undefined) return 'unnamed';
     const known = this.lru.get(name);
     if (known !== undefined) {
       if (known !== text) return 'unnamed';
@@ -83,6 +87,7 @@ export class ConnectionStatementCache {
    * sends no Parse.
    */
   isReady(name: string, text: string): boolean {
+    if (this.nodeSwitch?.disabled !== undefined) return false;
     return this.lru.peek(name) === text && isPrepared(this.client, name);
   }
 

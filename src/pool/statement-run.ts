@@ -78,7 +78,11 @@ export async function runStatement<R extends QueryResultRow>(
     return result;
   } catch (error) {
     cache?.settle();
-    if (!retryable) throw error;
+    if (!retryable) {
+      // Inside the caller's transaction the error aborted it: note what it shows, re-send nothing.
+      cache?.nodeSwitch?.noteFailure(error, statementName);
+      throw error;
+    }
     return prepareAgain<R>(error, client, text, values, statementName, options);
   }
 }
@@ -94,7 +98,8 @@ function isStalePlan(error: unknown): boolean {
 
 /**
  * After DDL changes a table's shape, PostgreSQL refuses to reuse a statement's old plan. Outside a transaction
- * nothing ran, so the statement is prepared again and retried once, as postgres.js does; any other error is thrown.
+ * nothing ran, so the statement is prepared again and retried once, as postgres.js does. A statement its server
+ * connection did not have is retried once unnamed. Any other error is thrown.
  */
 function prepareAgain<R extends QueryResultRow>(
   error: unknown,
@@ -105,7 +110,12 @@ function prepareAgain<R extends QueryResultRow>(
   options: StatementOptions | undefined,
 ): Promise<QueryResult<R>> {
   const cache = stateOf(client).cache;
-  if (statementName === undefined || cache === undefined || !isStalePlan(error)) throw error;
+  if (statementName === undefined || cache === undefined) throw error;
+  // Refused at Parse or Bind by a server connection that lacks it (a pooler in transaction mode): it never ran, and
+  // with the node's cache now off it goes unnamed (see statement-cache-switch.ts).
+  if (cache.nodeSwitch?.noteFailure(error, statementName) === true && client.getTransactionStatus() === 'I')
+    return sendStatement<R>(client, text, values, statementName, options);
+  if (!isStalePlan(error)) throw error;
   cache.forget(statementName);
   return sendStatement<R>(client, text, values, statementName, options);
 }

@@ -203,6 +203,7 @@ export class NodeSet {
       applicationName,
       onIdleError: (error) => events.emit('connectionError', { node: node.name, error }),
       onLeak: (leak) => events.emit('leak', leak),
+      onStatementCacheDisabled: (_disabled, message) => this.hooks.warn(message),
       onConnectRetry: (retry, delayMs, error) =>
         events.emit('connectRetry', { node: node.name, retry, delayMs: Math.round(delayMs), error: error as Error }),
       onPressure:

@@ -25,6 +25,7 @@ export const NODE_POOL_COUNTERS = [
   'connectRetries',
   'leanBatches',
   'disabledInternals',
+  'statementCacheDisabled',
 ] as const satisfies readonly (keyof NodePoolStats)[];
 
 /** The connection counts of a node's pool in `stats()`. */
