@@ -27,6 +27,7 @@ export interface MetricsSnapshot {
     /** Connections closed since start, by reason (lifetime, idle, health, error, shrink). */
     readonly recycled?: Readonly<Record<string, number>>;
     readonly connectRetries?: number;
+    readonly connectionRefusals?: number;
   }[];
   readonly failovers?: number;
   readonly consistency?: {
@@ -268,6 +269,11 @@ export class RouterMetrics {
       'pgrouter_connect_retries_total',
       'Connection attempts retried after a connection-level failure (pool.connectRetries)',
       (node) => node.connectRetries ?? 0,
+    );
+    nodeCounter(
+      'pgrouter_connection_refusals_total',
+      'Connection attempts the node refused for lack of room (53300 too many clients, 53400): callers waited instead of failing',
+      (node) => node.connectionRefusals ?? 0,
     );
     /** A counter with one label whose values and counts come from the snapshot as `{ value: count }`. */
     const countsBy = (

@@ -118,6 +118,8 @@ export class NodePool {
       retryPolicy: { retries: options.connectRetries, delayMs: options.connectRetryDelayMs },
       acquireTimeoutMs: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
       onConnectRetry: options.onConnectRetry,
+      cap: (ceiling) => this.sizing.limit('refusal', ceiling),
+      established: () => this.clients.size,
     });
     this.sizing = new PoolSizing(this.pool, this.recycler, {
       min: this.min,
@@ -178,6 +180,11 @@ export class NodePool {
   /** Sets the most connections the pool opens; see {@link PoolSizing.resize}. */
   resize(target: number, keepWarm = false): void {
     this.sizing.resize(target, keepWarm);
+  }
+
+  /** Caps the ceiling at this pool's share of a cluster-wide connection budget (`undefined`: no cap); see {@link PoolSizing.limit}. */
+  limit(cap: number | undefined): number {
+    return this.sizing.limit('budget', cap);
   }
 
   /** Keeps at least `count` more connections allowed and opens them now; see {@link PoolSizing.reserve}. */
@@ -457,6 +464,7 @@ export class NodePool {
       connections: this.recycler.snapshot(this.clients),
       recycled: { ...this.recycler.counts },
       connectRetries: this.source.retries,
+      connectionRefusals: this.source.refusals.refusals,
       leanBatches: this.leanBatches,
       reserved: this.sizing.reserved,
       disabledInternals: this.disabledInternals ?? NONE_DISABLED,
@@ -470,6 +478,7 @@ export class NodePool {
   async end(deadline?: number): Promise<void> {
     if (this.pool.ended || this.pool.ending) return;
     this.deadlines.stop();
+    this.source.refusals.stop();
     const ending = this.pool.end();
     if (deadline === undefined) return ending;
     let timer: NodeJS.Timeout | undefined;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { parseLsn } from './wal-position.js';
 import { destroySocket, unrefClient } from '../pool/pg-internals.js';
+import { isConnectionRefusal } from '../pool/connection-errors.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {
@@ -69,6 +70,8 @@ interface Watched {
   /** When the checks first saw this replica behind the primary, without a check in between that saw it caught up. */
   behindSince: number | undefined;
   lag: ReplicaLag | undefined;
+  /** Checks that could not connect because the node was full (53300): counted, not failed. */
+  refusals: number;
 }
 
 /**
@@ -118,6 +121,7 @@ export class HealthMonitor {
           lineage: undefined,
           behindSince: undefined,
           lag: undefined,
+          refusals: 0,
         },
       ]),
     );
@@ -184,6 +188,11 @@ export class HealthMonitor {
     return this.watched.get(node)?.lineage?.timeline;
   }
 
+  /** Health checks of `node` that could not connect because it was full (53300), since start. */
+  refusals(node: string): number {
+    return this.watched.get(node)?.refusals ?? 0;
+  }
+
   /** Measures lag against `node` from now on (after a failover). */
   setPrimary(node: string): void {
     this.primary = node;
@@ -240,6 +249,12 @@ export class HealthMonitor {
       this.mark(watched, true, undefined);
     } catch (error) {
       this.drop(watched);
+      if (isConnectionRefusal(error)) {
+        // "Too many clients": the node answered, so it is up, only full. What the last check learned stays.
+        watched.refusals++;
+        this.mark(watched, true, undefined);
+        return;
+      }
       watched.position = undefined;
       watched.lineage = undefined;
       this.mark(watched, false, error instanceof Error ? error.message : String(error));

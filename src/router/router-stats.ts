@@ -23,6 +23,7 @@ export const NODE_POOL_COUNTERS = [
   'connections',
   'recycled',
   'connectRetries',
+  'connectionRefusals',
   'leanBatches',
   'disabledInternals',
 ] as const satisfies readonly (keyof NodePoolStats)[];
