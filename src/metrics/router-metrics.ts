@@ -28,6 +28,13 @@ export interface MetricsSnapshot {
     readonly recycled?: Readonly<Record<string, number>>;
     readonly connectRetries?: number;
     readonly connectionRefusals?: number;
+    /** The connection budget on this node, if one is set. */
+    readonly budget?: {
+      readonly budget: number | null;
+      readonly total: number;
+      readonly byInstance: Readonly<Record<string, number>>;
+      readonly ceiling: number | null;
+    } | null;
   }[];
   readonly failovers?: number;
   readonly consistency?: {
@@ -310,6 +317,33 @@ export class RouterMetrics {
       'Times failover: auto made another node the primary',
       (s) => s.failovers ?? 0,
     );
+    new Gauge({
+      name: 'pgrouter_budget_connections',
+      help: 'Connections the budget group holds on the node at the last round, by instance (connectionBudget)',
+      labelNames: ['node', 'instance'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes)
+          for (const [instance, count] of Object.entries(node.budget?.byInstance ?? {}))
+            this.set({ node: node.name, instance }, count);
+      },
+    });
+    new Gauge({
+      name: 'pgrouter_budget_limit',
+      help: "Connections the budget group may hold on the node, by what: 'budget' (the group's), 'ceiling' (this instance's pool)",
+      labelNames: ['node', 'limit'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) {
+          const budget = node.budget;
+          if (budget === undefined || budget === null) continue;
+          if (budget.budget !== null) this.set({ node: node.name, limit: 'budget' }, budget.budget);
+          if (budget.ceiling !== null) this.set({ node: node.name, limit: 'ceiling' }, budget.ceiling);
+        }
+      },
+    });
     new Gauge({
       name: 'pgrouter_classifier_cache_entries',
       help: 'SQL texts in the classification cache',

@@ -325,7 +325,15 @@ export class NodePool {
     const held = now - state.acquiredAt;
     this.meter.heldMs += held;
     this.options.observer?.checkin?.(held);
-    client.release(this.recycler.checkedIn(state, held, statement, error, now));
+    const discard = this.recycler.checkedIn(state, held, statement, error, now);
+    // Above a lowered ceiling (a connection budget's share, adaptive sizing), a connection coming back closes instead
+    // of going to the next caller in line: with callers always waiting it would never be idle, so never closed.
+    if (discard === undefined && this.clients.size > this.sizing.ceiling) {
+      this.recycler.recycle(state, 'shrink');
+      client.release(true);
+      return;
+    }
+    client.release(discard);
   }
 
   /**

@@ -21,6 +21,15 @@ export interface HealthMonitorOptions {
   readonly primary: string;
   /** Called after every round of checks, once lag has been measured. */
   readonly onRound?: () => void;
+  /** The health-check connection's `application_name` on `node`; default `<applicationName> health`. */
+  readonly connectionName?: (node: string) => string;
+  /**
+   * Runs on the node's health-check connection after each check that passed (the connection budget's round), within
+   * `afterCheckTimeoutMs`; a failure or timeout here drops the connection but never fails the check.
+   */
+  readonly afterCheck?: (node: string, client: pg.Client) => Promise<void>;
+  /** How long {@link afterCheck} may take, in milliseconds. Default `timeoutMs`. */
+  readonly afterCheckTimeoutMs?: number;
 }
 
 /** Called when a node's health changes. */
@@ -247,6 +256,20 @@ export class HealthMonitor {
       });
       await Promise.race([this.ping(watched), timeout]);
       this.mark(watched, true, undefined);
+      const afterCheck = this.options.afterCheck;
+      const client = watched.client;
+      if (afterCheck !== undefined && client !== undefined) {
+        clearTimeout(timer);
+        const extra = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), this.options.afterCheckTimeoutMs ?? this.options.timeoutMs);
+        });
+        const outcome = await Promise.race([
+          afterCheck(watched.target.name, client).catch(() => 'failed' as const),
+          extra,
+        ]);
+        // A connection that did not finish the round in time may be stuck mid-transaction: a new one next time.
+        if (outcome !== undefined) this.drop(watched);
+      }
     } catch (error) {
       this.drop(watched);
       if (isConnectionRefusal(error)) {
@@ -271,7 +294,8 @@ export class HealthMonitor {
         ...config,
         password: config.password,
         connectionString: config.connectionString,
-        application_name: `${this.options.applicationName} health`,
+        application_name:
+          this.options.connectionName?.(watched.target.name) ?? `${this.options.applicationName} health`,
         connectionTimeoutMillis: this.options.timeoutMs,
       });
       client.on('error', () => this.drop(watched));

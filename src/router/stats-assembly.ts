@@ -57,6 +57,7 @@ function nodeStats({ node, pool, breaker, role, lagging, diverged }: RoutedNode,
     ...replicaLag(health.lag(node.name), role),
     timeline: health.timeline(node.name) ?? null,
     diverged: role === 'replica' ? (diverged ?? null) : null,
+    budget: nodes.budgetOf(node.name) ?? null,
   };
 }
 
