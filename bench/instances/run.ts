@@ -108,7 +108,10 @@ export async function runSetup(
       seed: 1_000 + i,
       ...(setup.budget === undefined
         ? {}
-        : { budget: { ...setup.budget, instance: `${setup.key}${i}` } satisfies ConnectionBudgetOptions }),
+        : {
+            budget: { ...setup.budget, instance: `${setup.key}${i}` } satisfies ConnectionBudgetOptions,
+            instances: setup.processes,
+          }),
     }),
   );
   await Promise.all(children.map((child) => child.ready));

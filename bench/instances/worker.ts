@@ -16,6 +16,8 @@ export interface WorkerConfig {
   readonly durationMs: number;
   readonly seed: number;
   readonly budget?: QueryRouterOptions['connectionBudget'];
+  /** With a budget: how many instances share it, so the load waits until this one has seen them all. */
+  readonly instances?: number;
 }
 
 /** What a worker prints. */
@@ -26,6 +28,25 @@ export interface WorkerResult {
   /** Latency of every call, in milliseconds (rounded to µs). */
   readonly latenciesMs: readonly number[];
   readonly elapsedMs: number;
+}
+
+/**
+ * Waits until this instance's budget round has seen every instance of the group and run once more after that, so
+ * the load starts from settled shares, not from instances still joining (which may overshoot until then).
+ */
+async function budgetSettled(router: QueryRouter, instances: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const budget = () => router.stats().nodes[0]!.budget;
+  let seenAt: number | undefined;
+  while (Date.now() < deadline) {
+    const now = budget();
+    if (now !== null && Object.keys(now.byInstance).length >= instances) {
+      seenAt ??= now.rounds;
+      if (now.rounds > seenAt) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the connection budget did not see every instance within 30 s');
 }
 
 /**
@@ -49,6 +70,7 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
   const update = `UPDATE ${schema}.users SET visits = visits + 1 WHERE id = $1`;
   const insert = `INSERT INTO ${schema}.orders (user_id, amount, status) VALUES ($1, 1.00, 'new')`;
   try {
+    if (config.budget !== undefined) await budgetSettled(router, config.instances ?? 1);
     ready();
     await go;
     const started = performance.now();
