@@ -17,13 +17,15 @@ export const INSTANCES_HEADERS = [
   '53300',
   'other errors',
   'peak connections',
+  'connections opened',
 ] as const;
 
 const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
 
 /** One row per set-up; a set-up that did not run (PgBouncer without a launcher) says so. */
 export function instancesTable(results: readonly SetupResult[], skipped: readonly InstanceSetup[] = []): string {
-  const rows = results.map(({ setup, statements, qps, p50Ms, p99Ms, errors, peakConnections }) => {
+  const rows = results.map((result) => {
+    const { setup, statements, qps, p50Ms, p99Ms, errors, peakConnections } = result;
     const refused = errors['53300'] ?? 0;
     const other = Object.entries(errors)
       .filter(([code]) => code !== '53300')
@@ -40,13 +42,14 @@ export function instancesTable(results: readonly SetupResult[], skipped: readonl
       formatInteger(refused),
       other === '' ? '0' : other,
       formatInteger(peakConnections),
+      formatInteger(result.connectionsOpened),
     ];
   });
   for (const setup of skipped)
-    rows.push([`(${setup.key}) ${setup.name}`, 'not run: no PgBouncer launcher', '', '', '', '', '', '', '', '']);
+    rows.push([`(${setup.key}) ${setup.name}`, 'not run: no PgBouncer launcher', '', '', '', '', '', '', '', '', '']);
   return renderMarkdownTable(
     INSTANCES_HEADERS,
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'right'],
     rows,
   );
 }

@@ -34,6 +34,8 @@ export interface SetupResult {
   /** Most client connections the node had at once while the load ran (sampled). */
   readonly peakConnections: number;
   readonly samples: number;
+  /** Connections the processes opened while the load ran. */
+  readonly connectionsOpened: number;
 }
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -133,8 +135,10 @@ export async function runSetup(
     const errors: Record<string, number> = {};
     let statements = 0;
     let count = 0;
+    let connectionsOpened = 0;
     for (const result of results) {
       statements += result.statements;
+      connectionsOpened += result.connectionsOpened;
       count += result.latenciesMs.length;
       for (const [code, n] of Object.entries(result.errors)) errors[code] = (errors[code] ?? 0) + n;
     }
@@ -151,6 +155,7 @@ export async function runSetup(
       p99Ms: count === 0 ? 0 : percentileOfSorted(latencies, 99),
       peakConnections: peak,
       samples,
+      connectionsOpened,
     };
   } finally {
     await all.catch(() => undefined);

@@ -28,6 +28,14 @@ export interface WorkerResult {
   /** Latency of every call, in milliseconds (rounded to µs). */
   readonly latenciesMs: readonly number[];
   readonly elapsedMs: number;
+  /** Connections the router opened during the run (a resized pool's churn shows here). */
+  readonly connectionsOpened: number;
+}
+
+/** Connections opened so far: those open now plus those closed, for whatever reason. */
+function opened(router: QueryRouter): number {
+  const node = router.stats().nodes[0]!;
+  return node.pool.total + Object.values(node.recycled).reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -73,6 +81,7 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
     if (config.budget !== undefined) await budgetSettled(router, config.instances ?? 1);
     ready();
     await go;
+    const openedBefore = opened(router);
     const started = performance.now();
     const end = started + config.durationMs;
     await Promise.all(
@@ -98,7 +107,13 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
         }
       }),
     );
-    return { statements, errors, latenciesMs, elapsedMs: performance.now() - started };
+    return {
+      statements,
+      errors,
+      latenciesMs,
+      elapsedMs: performance.now() - started,
+      connectionsOpened: opened(router) - openedBefore,
+    };
   } finally {
     await router.close();
   }
