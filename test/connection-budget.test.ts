@@ -191,3 +191,40 @@ describe('connectionBudget options', () => {
     }
   });
 });
+
+describe('a connection budget on a replica', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ replicas: 1 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('runs its rounds on a hot standby too (advisory lock and published name in recovery)', async () => {
+    const r = new QueryRouter({
+      primary: cluster.primaryUrl,
+      replicas: cluster.replicaUrls,
+      pool: { min: 0, max: 4, healthCheckIntervalMs: 100 },
+      connectionBudget: { group: 'reads', perNode: 20, instance: 'one' },
+    });
+    try {
+      await until(() => r.stats().nodes.every((node) => (node.budget?.rounds ?? 0) >= 2), 30_000);
+      for (const node of r.stats().nodes) {
+        expect(node.budget).toMatchObject({ budget: 20, ceiling: 4, lastError: null, byInstance: { one: 1 } });
+      }
+      const replica = new pg.Client({ connectionString: cluster.replicaUrls[0] });
+      await replica.connect();
+      try {
+        const { rows } = await replica.query<{ name: string }>(
+          "SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'reads/%'",
+        );
+        expect(rows.map((row) => row.name)).toEqual(['reads/one/w=0,c=4']);
+      } finally {
+        await replica.end();
+      }
+    } finally {
+      await r.close();
+    }
+  });
+});
