@@ -95,7 +95,7 @@ export {
 export type { RouterErrorCode, QueryErrorContext } from './errors.js';
 // Types the public API names (options, statistics): exported so applications can name them too.
 export type { BreakerOptions } from './resilience/index.js';
-export type { FallbackFunction, ConnectionBudgetOptions } from './config/index.js';
+export type { FallbackFunction, ConnectionBudgetOptions, ResolvedConnectionBudget } from './config/index.js';
 export type { NodePoolStats, InternalFeature, StatementCacheCounters } from './pool/index.js';
 export type { MonitoredNode, MonitoredPattern, MonitoredPool } from './metrics/index.js';
 export type { RoutingCounts } from './router/node-choice.js';
