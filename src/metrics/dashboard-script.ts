@@ -210,7 +210,7 @@ export const DASHBOARD_SCRIPT = `
       });
       setText(card['node-budget'], String(budget.group) + ': ' + fmtInt(num(budget.total)) + ' / ' + fmtInt(num(budget.budget))
         + ' in use · this instance (' + String(budget.instance) + ') ceiling ' + (budget.ceiling === null ? '–' : fmtInt(num(budget.ceiling)))
-        + (parts.length ? ' · ' + parts.join(', ') : ''));
+        + (parts.length ? ' · by instance: ' + parts.join(', ') : ''));
       setTone(card['node-budget'], num(budget.total) > num(budget.budget) ? 'bad' : null);
     }
     var max = num(pool.max) || 1;
