@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { QueryRouter } from '../src/index.js';
+import { AcquireTimeoutError, QueryRouter } from '../src/index.js';
+import { isConnectionRefusal } from '../src/pool/index.js';
 import { isNodeFailure } from '../src/resilience/index.js';
 import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
@@ -193,5 +194,19 @@ describe('"too many clients" is back-pressure, not a node failure', () => {
     } finally {
       await router.close();
     }
+  });
+});
+
+describe('which errors are a full node', () => {
+  it('53300 and 53400 at connect are refusals; an acquisition timeout they caused blames no node, others do', () => {
+    expect(isConnectionRefusal({ code: '53300' })).toBe(true);
+    expect(isConnectionRefusal({ code: '53400' })).toBe(true);
+    expect(isConnectionRefusal({ code: '53200' })).toBe(false);
+    expect(isConnectionRefusal({ code: '57P03' })).toBe(false);
+    expect(isConnectionRefusal(undefined)).toBe(false);
+    const refused = Object.assign(new Error('sorry, too many clients already'), { code: '53400', severity: 'FATAL' });
+    expect(isNodeFailure(new AcquireTimeoutError('primary', 10, { cause: refused }))).toBe(false);
+    expect(isNodeFailure(new AcquireTimeoutError('primary', 10, { cause: new Error('timeout') }))).toBe(true);
+    expect(isNodeFailure(new AcquireTimeoutError('primary', 10))).toBe(true);
   });
 });
