@@ -46,6 +46,11 @@ describe('budget shares', () => {
     const busy = budgetCeiling(33, idle, { instance: 'a', waiting: 40, floor: 1, max: 50 });
     expect(busy.target).toBe(Math.floor((30 * 41) / 43));
     expect(busy.ceiling).toBe(busy.target);
+    // Within the dead band of its current ceiling, the ceiling stays: no connection closed and reopened for jitter.
+    expect(budgetCeiling(33, idle, { instance: 'a', waiting: 0, floor: 1, max: 50, current: 12 }).ceiling).toBe(12);
+    expect(budgetCeiling(33, idle, { instance: 'a', waiting: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
+      busy.target,
+    );
   });
 
   it('never lets serialised rounds reserve more than the budget, whatever the demand (random rounds)', () => {
@@ -72,6 +77,7 @@ describe('budget shares', () => {
           waiting: Math.max(0, demand - held[who]!),
           floor: floors[who]!,
           max,
+          current: round % 3 === 0 ? undefined : ceilings[who],
         });
         ceilings[who] = share.ceiling;
         // Between rounds an instance opens up to its ceiling, or closes down to it as connections come back.

@@ -104,13 +104,25 @@ export interface OwnPool {
   readonly floor: number;
   /** Never above this (the pool's `max`). */
   readonly max: number;
+  /** The ceiling it holds to now, if it had a round before: small moves of the target leave it as it is. */
+  readonly current?: number;
+}
+
+/**
+ * A target closer than this to the current ceiling leaves the ceiling as it is: demand read from one snapshot of
+ * `pg_stat_activity` jitters, and following it would close and open connections every round (each a server
+ * process forked and its prepared statements lost). At least 2, or a fifth of the ceiling.
+ */
+export function deadBand(current: number): number {
+  return Math.max(2, Math.ceil(current / 5));
 }
 
 /**
  * This instance's ceiling on one node. Each instance weighs `busy + waiting + 1` (the 1 lets an idle instance keep a
  * foothold); its target is its weight's share of the connections left for pools. It grows only into what the
  * others neither hold nor reserved (each other instance counts for the larger of its published ceiling and its
- * open connections), and shrinks at once. Never below `floor`, never above `max`. As rounds are serialised, the
+ * open connections), and shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below
+ * `floor`, never above `max`. As rounds are serialised, the
  * ceilings published add up to at most the budget, and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
@@ -144,7 +156,10 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   const forPools = Math.max(0, budget - health);
   const target = Math.floor((forPools * (ownDemand + 1)) / Math.max(1, weights));
   const available = forPools - othersHold;
-  const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(target, available)));
+  const current = own.current;
+  // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
+  const wanted = current !== undefined && Math.abs(target - current) < deadBand(current) ? current : target;
+  const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
 }
 

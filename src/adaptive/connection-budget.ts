@@ -173,7 +173,13 @@ export class ConnectionBudget {
           : perNode;
       const instances = instancesOf(group, rows);
       const waiting = pool.waiting();
-      const share = budgetCeiling(budget, instances, { instance, waiting, floor: pool.floor, max: pool.max });
+      const share = budgetCeiling(budget, instances, {
+        instance,
+        waiting,
+        floor: pool.floor,
+        max: pool.max,
+        current: entry.stats.ceiling ?? undefined,
+      });
       const before = entry.stats.ceiling ?? pool.floor;
       // Shrinking takes effect before the others can read the smaller ceiling; growing only once it is published.
       if (share.ceiling < before) pool.limit(share.ceiling);
