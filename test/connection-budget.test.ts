@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { ConfigError, QueryRouter } from '../src/index.js';
+import { budgetLockKey } from '../src/adaptive/index.js';
 import { startLocalCluster, type LocalCluster } from '../src/testing.js';
 import { until } from './helpers/wait.js';
 
@@ -139,6 +140,44 @@ describe('a connection budget shared by the routers of one group', () => {
       // Alone in its group, it may use the whole pool.
       await until(() => budgetOf(r).ceiling === 10, 30_000);
     } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('a connection budget whose lock another session holds', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ replicas: 0 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('skips its rounds (lock timeout) without failing health checks or statements, and resumes', async () => {
+    const holder = new pg.Client({ connectionString: cluster.primaryUrl });
+    await holder.connect();
+    const { classId, objId } = budgetLockKey('locked');
+    await holder.query('SELECT pg_advisory_lock($1, $2)', [classId, objId]);
+    const r = new QueryRouter({
+      primary: cluster.primaryUrl,
+      pool: { min: 0, max: 4, healthCheckIntervalMs: 100 },
+      connectionBudget: { group: 'locked', perNode: 10, instance: 'one' },
+    });
+    try {
+      await until(() => /lock timeout/.test(budgetOf(r).lastError ?? ''), 30_000);
+      // Health checks go on passing on the same connection: the aborted round was rolled back.
+      const checks = r.stats().nodes[0]!;
+      expect(checks.healthy).toBe(true);
+      await until(() => r.stats().nodes[0]!.healthy && /lock timeout/.test(budgetOf(r).lastError ?? ''), 30_000);
+      expect((await r.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+      expect(budgetOf(r).rounds).toBe(0);
+      await holder.query('SELECT pg_advisory_unlock($1, $2)', [classId, objId]);
+      await until(() => budgetOf(r).rounds > 0 && budgetOf(r).lastError === null, 30_000);
+      expect(budgetOf(r).ceiling).toBe(4);
+      expect(r.stats().nodes[0]!.healthy).toBe(true);
+    } finally {
+      await holder.end();
       await r.close();
     }
   });

@@ -64,7 +64,7 @@ async function budgetSettled(router: QueryRouter, instances: number): Promise<vo
 export async function runWorker(config: WorkerConfig, ready: () => void, go: Promise<void>): Promise<WorkerResult> {
   const router = new QueryRouter({
     primary: config.url,
-    pool: { min: 0, max: config.poolMax, acquireTimeoutMs: 10_000, healthCheckIntervalMs: 250 },
+    pool: { min: 0, max: config.poolMax, acquireTimeoutMs: 10_000, healthCheckIntervalMs: 1_000 },
     applicationName: 'bench-instance',
     ...(config.budget === undefined ? {} : { connectionBudget: config.budget }),
   });

@@ -64,15 +64,32 @@ interface NodeBudget {
 /** The advisory lock's first key: "pgrb". Its second is a hash of the group. */
 const LOCK_CLASS = 0x70677262;
 
-const SETTINGS_SQL =
-  "SELECT current_setting('max_connections')::int AS max_connections, " +
-  "current_setting('superuser_reserved_connections')::int AS superuser_reserved, " +
-  "coalesce(current_setting('reserved_connections', true), '0')::int AS reserved";
+/** The server's connection settings, on every row of {@link ROUND_SQL}. */
+interface SettingsRow {
+  readonly max_connections: number;
+  readonly superuser_reserved: number;
+  readonly reserved: number;
+}
 
-const ACTIVITY_SQL =
-  'SELECT application_name AS name, count(*)::int AS total, ' +
+/**
+ * The group's connections by `application_name` (busy: active, idle in transaction, fastpath) with the server's
+ * connection settings on every row; one row with a null name when the group has none (never: this connection is
+ * one of them).
+ */
+const ROUND_SQL =
+  'WITH settings AS (SELECT ' +
+  "current_setting('max_connections')::int AS max_connections, " +
+  "current_setting('superuser_reserved_connections')::int AS superuser_reserved, " +
+  "coalesce(current_setting('reserved_connections', true), '0')::int AS reserved), " +
+  'activity AS (SELECT application_name AS name, count(*)::int AS total, ' +
   "count(*) FILTER (WHERE state IN ('active', 'idle in transaction', 'idle in transaction (aborted)', 'fastpath function call'))::int AS busy " +
-  'FROM pg_stat_activity WHERE left(application_name, $2) = $1 GROUP BY application_name';
+  'FROM pg_stat_activity WHERE left(application_name, $2) = $1 GROUP BY application_name) ' +
+  'SELECT activity.*, settings.* FROM settings LEFT JOIN activity ON true';
+
+/** The advisory lock a group's rounds take on each node: `pg_advisory_xact_lock(classId, objId)`. */
+export function budgetLockKey(group: string): { readonly classId: number; readonly objId: number } {
+  return { classId: LOCK_CLASS, objId: hash32(group) };
+}
 
 /** FNV-1a, as a signed 32-bit integer (an `int4` for `pg_advisory_xact_lock(int, int)`). */
 function hash32(text: string): number {
@@ -155,23 +172,27 @@ export class ConnectionBudget {
     if (entry === undefined) return;
     const { group, instance, perNode, reserve } = this.settings;
     const { pool } = entry;
-    let open = false;
+    // Set before the first statement: a lock wait that times out leaves the transaction open and aborted.
+    let open = true;
     try {
-      await client.query('BEGIN');
-      open = true;
-      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.lockTimeoutMs))}`);
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, this.lockKey]);
-      const settings = (
-        await client.query<{ max_connections: number; superuser_reserved: number; reserved: number }>(SETTINGS_SQL)
-      ).rows[0]!;
+      // Three round trips: the group's names are validated to [A-Za-z0-9._-], so they are safe as literals here.
+      await client.query(
+        `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.lockTimeoutMs))}; ` +
+          `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${this.lockKey})`,
+      );
       const prefix = `${group}/`;
-      const rows = (await client.query<ActivityRow & Record<string, unknown>>(ACTIVITY_SQL, [prefix, prefix.length]))
-        .rows;
+      const rows = (
+        await client.query<ActivityRow & SettingsRow & Record<string, unknown>>(ROUND_SQL, [prefix, prefix.length])
+      ).rows;
+      const settings = rows[0]!;
       const budget =
         perNode === 'auto'
           ? autoBudget(settings.max_connections, settings.superuser_reserved, settings.reserved, reserve)
           : perNode;
-      const instances = instancesOf(group, rows);
+      const instances = instancesOf(
+        group,
+        rows.filter((row) => row.name !== null),
+      );
       const waiting = pool.waiting();
       const share = budgetCeiling(budget, instances, {
         instance,
@@ -183,10 +204,9 @@ export class ConnectionBudget {
       const before = entry.stats.ceiling ?? pool.floor;
       // Shrinking takes effect before the others can read the smaller ceiling; growing only once it is published.
       if (share.ceiling < before) pool.limit(share.ceiling);
-      await client.query("SELECT set_config('application_name', $1, false)", [
-        healthConnectionName(group, instance, waiting, share.ceiling),
-      ]);
-      await client.query('COMMIT');
+      await client.query(
+        `SELECT set_config('application_name', '${healthConnectionName(group, instance, waiting, share.ceiling)}', false); COMMIT`,
+      );
       open = false;
       if (share.ceiling >= before) pool.limit(share.ceiling);
       const byInstance: Record<string, number> = {};

@@ -32,6 +32,7 @@ export {
 export { ScopePeaks, ScopeUsage, type ScopeSnapshot } from './scope-peaks.js';
 export {
   ConnectionBudget,
+  budgetLockKey,
   type BudgetSettings,
   type BudgetedPool,
   type BudgetClient,
