@@ -28,8 +28,8 @@ describe('budget shares', () => {
     ];
     const instances = instancesOf('orders', rows);
     expect([...instances.keys()].sort()).toEqual(['a', 'b']);
-    expect(instances.get('a')).toEqual({ pool: 4, busy: 3, health: 1, waiting: 7, ceiling: 5 });
-    expect(instances.get('b')).toEqual({ pool: 2, busy: 0, health: 0, waiting: undefined, ceiling: undefined });
+    expect(instances.get('a')).toEqual({ pool: 4, busy: 3, health: 1, demand: 7, ceiling: 5 });
+    expect(instances.get('b')).toEqual({ pool: 2, busy: 0, health: 0, demand: undefined, ceiling: undefined });
   });
 
   it('keeps every name within PostgreSQL’s 63 bytes of application_name', () => {
@@ -41,14 +41,14 @@ describe('budget shares', () => {
   });
 
   it('gives an idle group equal shares and a busy instance most of the budget', () => {
-    const idle = new Map(['a', 'b', 'c'].map((i) => [i, { pool: 0, busy: 0, health: 1, waiting: 0, ceiling: 0 }]));
-    expect(budgetCeiling(33, idle, { instance: 'a', waiting: 0, floor: 1, max: 50 }).ceiling).toBe(10);
-    const busy = budgetCeiling(33, idle, { instance: 'a', waiting: 40, floor: 1, max: 50 });
+    const idle = new Map(['a', 'b', 'c'].map((i) => [i, { pool: 0, busy: 0, health: 1, demand: 0, ceiling: 0 }]));
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50 }).ceiling).toBe(10);
+    const busy = budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50 });
     expect(busy.target).toBe(Math.floor((30 * 41) / 43));
     expect(busy.ceiling).toBe(busy.target);
     // Within the dead band of its current ceiling, the ceiling stays: no connection closed and reopened for jitter.
-    expect(budgetCeiling(33, idle, { instance: 'a', waiting: 0, floor: 1, max: 50, current: 12 }).ceiling).toBe(12);
-    expect(budgetCeiling(33, idle, { instance: 'a', waiting: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50, current: 12 }).ceiling).toBe(12);
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
       busy.target,
     );
   });
@@ -69,12 +69,12 @@ describe('budget shares', () => {
         const view = new Map(
           held.map((pool, i) => [
             String(i),
-            { pool, busy: Math.min(pool, demand), health: 1, waiting: 0, ceiling: ceilings[i] },
+            { pool, busy: Math.min(pool, demand), health: 1, demand: undefined, ceiling: ceilings[i] },
           ]),
         );
         const share = budgetCeiling(budget, view, {
           instance: String(who),
-          waiting: Math.max(0, demand - held[who]!),
+          demand,
           floor: floors[who]!,
           max,
           current: round % 3 === 0 ? undefined : ceilings[who],

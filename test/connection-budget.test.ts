@@ -258,7 +258,7 @@ describe('a connection budget on a replica', () => {
         const { rows } = await replica.query<{ name: string }>(
           "SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'reads/%'",
         );
-        expect(rows.map((row) => row.name)).toEqual(['reads/one/w=0,c=4']);
+        expect(rows.map((row) => row.name)).toEqual(['reads/one/d=0,c=4']);
       } finally {
         await replica.end();
       }

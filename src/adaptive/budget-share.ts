@@ -3,7 +3,7 @@
  * a group's connections, and how much of the budget one instance may use.
  *
  * Every connection of a group is named in `application_name`: `<group>/<instance>` for a pool connection,
- * `<group>/<instance>/w=<waiting>,c=<ceiling>` for an instance's health-check connection, on which it publishes
+ * `<group>/<instance>/d=<demand>,c=<ceiling>` for an instance's health-check connection, on which it publishes
  * how many of its callers wait for a connection and the ceiling it holds itself to. Rounds of the group's instances
  * on a node are serialised by an advisory lock, so each reads the ceilings the others published before it.
  */
@@ -16,11 +16,14 @@ export function poolConnectionName(group: string, instance: string): string {
   return `${group}/${instance}`;
 }
 
-/** The `application_name` of an instance's health-check connection, publishing its waiting callers and ceiling. */
-export function healthConnectionName(group: string, instance: string, waiting: number, ceiling: number): string {
-  const w = Math.min(PUBLISHED_MAX, Math.max(0, Math.round(waiting)));
+/**
+ * The `application_name` of an instance's health-check connection, publishing its demand (statements running or
+ * waiting for a connection, as it counts them itself) and its ceiling.
+ */
+export function healthConnectionName(group: string, instance: string, demand: number, ceiling: number): string {
+  const d = Math.min(PUBLISHED_MAX, Math.max(0, Math.round(demand)));
   const c = Math.min(PUBLISHED_MAX, Math.max(0, Math.round(ceiling)));
-  return `${group}/${instance}/w=${w},c=${c}`;
+  return `${group}/${instance}/d=${d},c=${c}`;
 }
 
 /** One `application_name` of the group with its connections, as counted from `pg_stat_activity`. */
@@ -39,17 +42,17 @@ export interface InstanceUse {
   readonly busy: number;
   /** Health-check connections (one while it runs). */
   readonly health: number;
-  /** Callers waiting for a connection and ceiling, as it published them; `undefined` without a health connection. */
-  readonly waiting: number | undefined;
+  /** Demand and ceiling, as it published them; `undefined` without a health connection. */
+  readonly demand: number | undefined;
   readonly ceiling: number | undefined;
 }
 
-const PUBLISHED = /^w=(\d+),c=(\d+)$/;
+const PUBLISHED = /^d=(\d+),c=(\d+)$/;
 
 /** The group's instances on a node from the rows whose name starts with `<group>/`; other rows are ignored. */
 export function instancesOf(group: string, rows: readonly ActivityRow[]): Map<string, InstanceUse> {
   const prefix = `${group}/`;
-  const found = new Map<string, { pool: number; busy: number; health: number; waiting?: number; ceiling?: number }>();
+  const found = new Map<string, { pool: number; busy: number; health: number; demand?: number; ceiling?: number }>();
   for (const row of rows) {
     if (!row.name.startsWith(prefix)) continue;
     const rest = row.name.slice(prefix.length);
@@ -66,7 +69,7 @@ export function instancesOf(group: string, rows: readonly ActivityRow[]): Map<st
     use.health += row.total;
     const published = PUBLISHED.exec(rest.slice(slash + 1));
     if (published !== null) {
-      use.waiting = Math.max(use.waiting ?? 0, Number(published[1]));
+      use.demand = Math.max(use.demand ?? 0, Number(published[1]));
       use.ceiling = Math.max(use.ceiling ?? 0, Number(published[2]));
     }
   }
@@ -76,7 +79,7 @@ export function instancesOf(group: string, rows: readonly ActivityRow[]): Map<st
       pool: use.pool,
       busy: use.busy,
       health: use.health,
-      waiting: use.waiting,
+      demand: use.demand,
       ceiling: use.ceiling,
     });
   return result;
@@ -90,7 +93,7 @@ export interface BudgetShare {
   readonly target: number;
   /** Connections of the budget left for pools: the budget less the group's health-check connections. */
   readonly forPools: number;
-  /** The group's demand (busy + waiting over every instance) and this instance's own. */
+  /** The group's demand (statements running or waiting, over every instance) and this instance's own. */
   readonly demand: number;
   readonly ownDemand: number;
 }
@@ -98,8 +101,8 @@ export interface BudgetShare {
 /** What {@link budgetCeiling} needs of this instance. */
 export interface OwnPool {
   readonly instance: string;
-  /** Callers of this instance waiting for a connection to the node now. */
-  readonly waiting: number;
+  /** Statements of this instance running on the node or waiting for a connection to it now. */
+  readonly demand: number;
   /** Never below this (the pool's `min`, at least 1). */
   readonly floor: number;
   /** Never above this (the pool's `max`). */
@@ -118,8 +121,8 @@ export function deadBand(current: number): number {
 }
 
 /**
- * This instance's ceiling on one node. Each instance weighs `busy + waiting + 1` (the 1 lets an idle instance keep a
- * foothold); its target is its weight's share of the connections left for pools. It grows only into what the
+ * This instance's ceiling on one node. Each instance weighs its demand + 1 (the 1 lets an idle instance keep a
+ * foothold; an instance that published no demand counts its busy connections); its target is its weight's share of the connections left for pools. It grows only into what the
  * others neither hold nor reserved (each other instance counts for the larger of its published ceiling and its
  * open connections), and shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below
  * `floor`, never above `max`. As rounds are serialised, the
@@ -136,9 +139,9 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
     // An instance seen by its pool connections alone is opening its health connection: it will take a slot too.
     health += Math.max(1, use.health);
     const isOwn = instance === own.instance;
-    // Our own waiting callers are known here and now; the others' as they published them.
-    const waiting = isOwn ? own.waiting : (use.waiting ?? 0);
-    const wanted = use.busy + waiting;
+    // Our own demand is known here and now; the others' as they published it (a point sample of busy states
+    // would jitter with every statement that just ended).
+    const wanted = isOwn ? own.demand : (use.demand ?? use.busy);
     demand += wanted;
     weights += wanted + 1;
     if (isOwn) {
@@ -149,9 +152,9 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   if (!ownSeen) {
     // Our health connection runs this round, so it is there; counted in case the view missed it.
     health += 1;
-    ownDemand = own.waiting;
-    demand += own.waiting;
-    weights += own.waiting + 1;
+    ownDemand = own.demand;
+    demand += own.demand;
+    weights += own.demand + 1;
   }
   const forPools = Math.max(0, budget - health);
   const target = Math.floor((forPools * (ownDemand + 1)) / Math.max(1, weights));

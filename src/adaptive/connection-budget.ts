@@ -22,8 +22,8 @@ export interface BudgetedPool {
   readonly floor: number;
   /** Nor above this (the pool's `max`). */
   readonly max: number;
-  /** Callers waiting for a connection now. */
-  waiting(): number;
+  /** Statements running on the node or waiting for a connection to it now. */
+  demand(): number;
   /** Caps the pool's ceiling at the budget's share; returns the ceiling then in force. */
   limit(cap: number): number;
 }
@@ -43,7 +43,7 @@ export interface ConnectionBudgetStats {
   readonly total: number;
   /** The same by instance. */
   readonly byInstance: Readonly<Record<string, number>>;
-  /** Busy plus waiting over the whole group, and this instance's own, at the last round. */
+  /** Statements running or waiting over the whole group, and this instance's own, at the last round. */
   readonly demand: number;
   readonly ownDemand: number;
   /** This instance's pool ceiling on the node from the budget, and its fair share by demand; `null` before the first round. */
@@ -105,7 +105,7 @@ function hash32(text: string): number {
  * A connection budget per node shared by every instance of a group, coordinated through PostgreSQL: once per health
  * round, on the node's health-check connection and under an advisory lock that serialises the group's rounds on
  * that node, the instance reads the group's connections from `pg_stat_activity`, works out its ceiling (see
- * {@link budgetCeiling}), applies it to its pool and publishes it with its waiting callers in its health
+ * {@link budgetCeiling}), applies it to its pool and publishes it with its demand in its health
  * connection's `application_name`. A shrunk ceiling closes idle connections above it at once (and busy ones as
  * they come back idle, at the next round); a grown one opens connections for the callers waiting.
  */
@@ -193,10 +193,10 @@ export class ConnectionBudget {
         group,
         rows.filter((row) => row.name !== null),
       );
-      const waiting = pool.waiting();
+      const demand = pool.demand();
       const share = budgetCeiling(budget, instances, {
         instance,
-        waiting,
+        demand,
         floor: pool.floor,
         max: pool.max,
         current: entry.stats.ceiling ?? undefined,
@@ -205,7 +205,7 @@ export class ConnectionBudget {
       // Shrinking takes effect before the others can read the smaller ceiling; growing only once it is published.
       if (share.ceiling < before) pool.limit(share.ceiling);
       await client.query(
-        `SELECT set_config('application_name', '${healthConnectionName(group, instance, waiting, share.ceiling)}', false); COMMIT`,
+        `SELECT set_config('application_name', '${healthConnectionName(group, instance, demand, share.ceiling)}', false); COMMIT`,
       );
       open = false;
       if (share.ceiling >= before) pool.limit(share.ceiling);

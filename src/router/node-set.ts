@@ -105,7 +105,7 @@ export class NodeSet {
               node: node.name,
               floor: Math.max(1, node.config.min ?? options.pool.min),
               max: node.config.max ?? options.pool.max,
-              waiting: () => nodePool.stats().waiting,
+              demand: () => nodePool.inFlight,
               limit: (cap: number) => nodePool.limit(cap),
             })),
             budgetRoundMs / 2,
