@@ -67,7 +67,7 @@ export type {
   MonitorAuth,
   MonitoredStats,
 } from './metrics/index.js';
-export type { PatternSnapshot, WorkloadForecast, ScopeSnapshot } from './adaptive/index.js';
+export type { PatternSnapshot, WorkloadForecast, ScopeSnapshot, ConnectionBudgetStats } from './adaptive/index.js';
 export {
   RouterError,
   ConfigError,
@@ -95,7 +95,7 @@ export {
 export type { RouterErrorCode, QueryErrorContext } from './errors.js';
 // Types the public API names (options, statistics): exported so applications can name them too.
 export type { BreakerOptions } from './resilience/index.js';
-export type { FallbackFunction } from './config/index.js';
+export type { FallbackFunction, ConnectionBudgetOptions, ResolvedConnectionBudget } from './config/index.js';
 export type { NodePoolStats, InternalFeature, StatementCacheCounters, StatementCacheDisabled } from './pool/index.js';
 export type { MonitoredNode, MonitoredPattern, MonitoredPool } from './metrics/index.js';
 export type { RoutingCounts } from './router/node-choice.js';

@@ -30,3 +30,22 @@ export {
   type WorkloadForecast,
 } from './workload-forecast.js';
 export { ScopePeaks, ScopeUsage, type ScopeSnapshot } from './scope-peaks.js';
+export {
+  ConnectionBudget,
+  budgetLockKey,
+  type BudgetSettings,
+  type BudgetedPool,
+  type BudgetClient,
+  type ConnectionBudgetStats,
+} from './connection-budget.js';
+export {
+  budgetCeiling,
+  instancesOf,
+  autoBudget,
+  poolConnectionName,
+  healthConnectionName,
+  type ActivityRow,
+  type InstanceUse,
+  type BudgetShare,
+  type OwnPool,
+} from './budget-share.js';

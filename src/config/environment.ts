@@ -49,6 +49,23 @@ export const ENV_OPTIONS: Readonly<Record<string, { readonly option: string; rea
       option: 'pool.connectRetryDelayMs',
       set: (o, raw, key) => ((o.pool ??= {}).connectRetryDelayMs = envInteger(raw, key)),
     },
+    PGROUTER_CONNECTION_BUDGET_GROUP: {
+      option: 'connectionBudget.group',
+      set: (o, raw) => ((o.connectionBudget ??= { group: '' }).group = raw.trim()),
+    },
+    PGROUTER_CONNECTION_BUDGET_PER_NODE: {
+      option: 'connectionBudget.perNode',
+      set: (o, raw, key) =>
+        ((o.connectionBudget ??= { group: '' }).perNode = raw.trim() === 'auto' ? 'auto' : envInteger(raw, key)),
+    },
+    PGROUTER_CONNECTION_BUDGET_RESERVE: {
+      option: 'connectionBudget.reserve',
+      set: (o, raw, key) => ((o.connectionBudget ??= { group: '' }).reserve = envInteger(raw, key)),
+    },
+    PGROUTER_CONNECTION_BUDGET_INSTANCE: {
+      option: 'connectionBudget.instance',
+      set: (o, raw) => ((o.connectionBudget ??= { group: '' }).instance = raw.trim()),
+    },
     PGROUTER_PROFILE: { option: 'profile', set: (o, raw) => (o.profile = raw.trim() as ProfileName) },
     PGROUTER_STATEMENT_CACHE_MAX: {
       option: 'statementCache.max',

@@ -1,6 +1,7 @@
 import type { PoolClient, PoolConfig, QueryResult } from 'pg';
 import type { BreakerOptions } from '../resilience/index.js';
 import type { Logger } from '../metrics/index.js';
+import type { ConnectionBudgetOptions, ResolvedConnectionBudget } from './connection-budget-options.js';
 
 /**
  * How to reach one node: a connection URL (`postgres://user:pass@host:5432/db`) or a `pg.PoolConfig`.
@@ -214,6 +215,14 @@ export interface QueryRouterOptions {
    * `'off'` (default): the primary is the configured one, always.
    */
   failover?: 'off' | 'auto';
+  /**
+   * A budget of connections per node shared by every instance of the application (every router with the same
+   * `group`), coordinated through `pg_stat_activity`: each instance's pool ceiling follows its share of the group's
+   * demand, and the group never holds more than the budget. The router then names its connections
+   * `<group>/<instance>` (instead of `applicationName`). Needs `pool.healthCheckIntervalMs` > 0: the budget is
+   * shared once per health round. Default: none.
+   */
+  connectionBudget?: ConnectionBudgetOptions;
 }
 
 /** What a read may see of earlier writes: see {@link QueryRouterOptions.consistency}. */
@@ -260,6 +269,8 @@ export interface ResolvedOptions {
   readonly lagCheckIntervalMs: number;
   readonly waitForReplicaMs: number;
   readonly failover: 'off' | 'auto';
+  /** The connection budget, or `undefined` for none. */
+  readonly connectionBudget: ResolvedConnectionBudget | undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { PoolConfig } from 'pg';
+import { resolveConnectionBudget } from './connection-budget-options.js';
 import { ConfigError } from '../errors.js';
 import { BREAKER_DEFAULTS } from '../resilience/index.js';
 import { isLogger, silentLogger } from '../metrics/index.js';
@@ -91,6 +92,7 @@ const TOP_LEVEL_KEYS = [
   'lagCheckIntervalMs',
   'waitForReplicaMs',
   'failover',
+  'connectionBudget',
 ] as const;
 const LOAD_BALANCING: readonly LoadBalancing[] = ['round-robin', 'least-busy', 'latency'];
 
@@ -395,7 +397,20 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const failover = input['failover'] ?? DEFAULTS.failover;
   if (failover !== 'off' && failover !== 'auto')
     throw new ConfigError('failover', `must be 'off' or 'auto', got ${describe(failover)}`);
+  const connectionBudget = resolveConnectionBudget(input['connectionBudget']);
+  if (connectionBudget !== undefined && pool.healthCheckIntervalMs === 0)
+    throw new ConfigError(
+      'connectionBudget',
+      'needs pool.healthCheckIntervalMs > 0: the budget is shared on the health-check connections, once per round',
+    );
+  // The pool's minimum and its health-check connection are this instance's floor.
+  if (connectionBudget !== undefined && connectionBudget.perNode !== 'auto' && connectionBudget.perNode < pool.min + 1)
+    throw new ConfigError(
+      'connectionBudget.perNode',
+      `must leave room for this instance's pool.min (${pool.min}) and its health check: at least ${pool.min + 1}, got ${connectionBudget.perNode}`,
+    );
   return Object.freeze({
+    connectionBudget,
     profile: profile as ProfileName | undefined,
     consistency: consistency as Consistency,
     maxReplicaLagMs: integer(input['maxReplicaLagMs'], 'maxReplicaLagMs', DEFAULTS.maxReplicaLagMs, 0),

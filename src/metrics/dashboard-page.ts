@@ -175,6 +175,8 @@ const BODY = `
       <dt>waiting for a connection</dt><dd data-testid="node-waiting">–</dd>
       <dt>errors</dt><dd data-testid="node-errors">–</dd>
       <dt data-testid="node-lag-label" hidden>replica lag</dt><dd data-testid="node-lag" hidden>–</dd>
+      <dt data-testid="node-refusals-label" hidden>refused: too many clients</dt><dd data-testid="node-refusals" hidden>–</dd>
+      <dt data-testid="node-budget-label" hidden>connection budget</dt><dd data-testid="node-budget" hidden>–</dd>
     </dl>
     <div class="pool-bar" data-testid="node-pool-bar"><span class="active"></span><span class="idle"></span><span class="target" hidden></span></div>
     <div class="pool-text" data-testid="node-pool"></div>

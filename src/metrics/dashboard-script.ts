@@ -145,7 +145,7 @@ export const DASHBOARD_SCRIPT = `
     card = { root: root };
     ['node-name', 'node-role', 'node-url', 'node-health', 'node-breaker', 'node-rate', 'node-queries', 'node-latency',
       'node-latency-recent', 'node-latency-recent-label', 'node-inflight', 'node-waiting', 'node-errors', 'node-lag', 'node-lag-label', 'node-pool', 'node-pool-bar',
-      'node-health-error'].forEach(function (id) { card[id] = part(root, id); });
+      'node-health-error', 'node-refusals', 'node-refusals-label', 'node-budget', 'node-budget-label'].forEach(function (id) { card[id] = part(root, id); });
     card.active = root.querySelector('.pool-bar .active');
     card.idle = root.querySelector('.pool-bar .idle');
     card.target = root.querySelector('.pool-bar .target');
@@ -193,6 +193,25 @@ export const DASHBOARD_SCRIPT = `
       var lag = node.lagMs === null ? 'unknown' : fmtMs(num(node.lagMs));
       setText(card['node-lag'], node.lagging ? lag + ' · lagging, out of the balancer' : lag);
       setTone(card['node-lag'], node.lagging ? 'warn' : null);
+    }
+    // Connection attempts the node refused for lack of room: callers waited instead (back-pressure, not a failure).
+    var refusals = num(node.connectionRefusals) || 0;
+    card['node-refusals'].hidden = refusals === 0;
+    card['node-refusals-label'].hidden = refusals === 0;
+    setText(card['node-refusals'], fmtInt(refusals) + ' (callers waited)');
+    setTone(card['node-refusals'], refusals ? 'warn' : null);
+    var budget = node.budget;
+    var hasBudget = !!budget && budget.budget !== null && budget.budget !== undefined;
+    card['node-budget'].hidden = !hasBudget;
+    card['node-budget-label'].hidden = !hasBudget;
+    if (hasBudget) {
+      var parts = Object.keys(budget.byInstance || {}).sort().map(function (name) {
+        return name + ' ' + fmtInt(num(budget.byInstance[name]));
+      });
+      setText(card['node-budget'], String(budget.group) + ': ' + fmtInt(num(budget.total)) + ' / ' + fmtInt(num(budget.budget))
+        + ' in use · this instance (' + String(budget.instance) + ') ceiling ' + (budget.ceiling === null ? '–' : fmtInt(num(budget.ceiling)))
+        + (parts.length ? ' · by instance: ' + parts.join(', ') : ''));
+      setTone(card['node-budget'], num(budget.total) > num(budget.budget) ? 'bad' : null);
     }
     var max = num(pool.max) || 1;
     var active = num(pool.active) || 0;

@@ -27,6 +27,14 @@ export interface MetricsSnapshot {
     /** Connections closed since start, by reason (lifetime, idle, health, error, shrink). */
     readonly recycled?: Readonly<Record<string, number>>;
     readonly connectRetries?: number;
+    readonly connectionRefusals?: number;
+    /** The connection budget on this node, if one is set. */
+    readonly budget?: {
+      readonly budget: number | null;
+      readonly total: number;
+      readonly byInstance: Readonly<Record<string, number>>;
+      readonly ceiling: number | null;
+    } | null;
   }[];
   readonly failovers?: number;
   readonly consistency?: {
@@ -269,6 +277,11 @@ export class RouterMetrics {
       'Connection attempts retried after a connection-level failure (pool.connectRetries)',
       (node) => node.connectRetries ?? 0,
     );
+    nodeCounter(
+      'pgrouter_connection_refusals_total',
+      'Connection attempts the node refused for lack of room (53300 too many clients, 53400): callers waited instead of failing',
+      (node) => node.connectionRefusals ?? 0,
+    );
     /** A counter with one label whose values and counts come from the snapshot as `{ value: count }`. */
     const countsBy = (
       name: string,
@@ -304,6 +317,33 @@ export class RouterMetrics {
       'Times failover: auto made another node the primary',
       (s) => s.failovers ?? 0,
     );
+    new Gauge({
+      name: 'pgrouter_budget_connections',
+      help: 'Connections the budget group holds on the node at the last round, by instance (connectionBudget)',
+      labelNames: ['node', 'instance'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes)
+          for (const [instance, count] of Object.entries(node.budget?.byInstance ?? {}))
+            this.set({ node: node.name, instance }, count);
+      },
+    });
+    new Gauge({
+      name: 'pgrouter_budget_limit',
+      help: "Connections the budget group may hold on the node, by what: 'budget' (the group's), 'ceiling' (this instance's pool)",
+      labelNames: ['node', 'limit'],
+      registers,
+      collect() {
+        this.reset();
+        for (const node of read().nodes) {
+          const budget = node.budget;
+          if (budget === undefined || budget === null) continue;
+          if (budget.budget !== null) this.set({ node: node.name, limit: 'budget' }, budget.budget);
+          if (budget.ceiling !== null) this.set({ node: node.name, limit: 'ceiling' }, budget.ceiling);
+        }
+      },
+    });
     new Gauge({
       name: 'pgrouter_classifier_cache_entries',
       help: 'SQL texts in the classification cache',

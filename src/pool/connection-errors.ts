@@ -39,3 +39,21 @@ export function isAcquireTimeout(error: unknown): boolean {
   const message = error instanceof Error ? error.message : '';
   return message === 'timeout exceeded when trying to connect' || message.includes('due to connection timeout');
 }
+
+/**
+ * SQLSTATEs a server answers a login with when it has no room for one more connection: `53300`
+ * (too_many_connections: "sorry, too many clients already", "remaining connection slots are reserved …", "too many
+ * connections for role …" and "… for database …" all use it) and `53400` (configuration_limit_exceeded). From
+ * PostgreSQL's `src/backend/utils/errcodes.txt`.
+ */
+export const CONNECTION_REFUSAL_SQLSTATES: ReadonlySet<string> = new Set(['53300', '53400']);
+
+/**
+ * True when opening a connection failed because the node is full, not because it is down: the node answered, so
+ * this is back-pressure (wait for a connection) rather than a node failure (open a breaker). Only meaningful for an
+ * error raised while connecting; a statement that fails with 53300 later is an ordinary server error.
+ */
+export function isConnectionRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_REFUSAL_SQLSTATES.has(code);
+}

@@ -1,4 +1,5 @@
 export { NodePool, isConnectionLevelError } from './node-pool.js';
+export { isConnectionRefusal, CONNECTION_REFUSAL_SQLSTATES } from './connection-errors.js';
 export { destroySocket, failSubmittable } from './pg-internals.js';
 export { sendableValues } from './parameter-values.js';
 export { prepareValue } from './pg-internals.js';

@@ -55,6 +55,11 @@ export interface NodePoolStats {
   readonly recycled: Readonly<RecycleCounts>;
   /** Connection attempts retried since start (see the `pool.connectRetries` option). */
   readonly connectRetries: number;
+  /**
+   * Connection attempts the node refused for lack of room since start (SQLSTATE 53300 "too many clients", 53400):
+   * back-pressure, not a failure — the callers waited for a connection instead.
+   */
+  readonly connectionRefusals: number;
   /** Pipelined batches of prepared writes sent lean: Bind/Execute per statement and one Sync for the batch. */
   readonly leanBatches: number;
   /** Connections reserved for pre-warmed workload scopes (`router.prewarm()`) now. */

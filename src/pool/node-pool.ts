@@ -122,6 +122,8 @@ export class NodePool {
       retryPolicy: { retries: options.connectRetries, delayMs: options.connectRetryDelayMs },
       acquireTimeoutMs: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
       onConnectRetry: options.onConnectRetry,
+      cap: (ceiling) => this.sizing.limit('refusal', ceiling),
+      established: () => this.clients.size,
     });
     this.sizing = new PoolSizing(this.pool, this.recycler, {
       min: this.min,
@@ -182,6 +184,11 @@ export class NodePool {
   /** Sets the most connections the pool opens; see {@link PoolSizing.resize}. */
   resize(target: number, keepWarm = false): void {
     this.sizing.resize(target, keepWarm);
+  }
+
+  /** Caps the ceiling at this pool's share of a cluster-wide connection budget (`undefined`: no cap); see {@link PoolSizing.limit}. */
+  limit(cap: number | undefined): number {
+    return this.sizing.limit('budget', cap);
   }
 
   /** Keeps at least `count` more connections allowed and opens them now; see {@link PoolSizing.reserve}. */
@@ -322,7 +329,15 @@ export class NodePool {
     const held = now - state.acquiredAt;
     this.meter.heldMs += held;
     this.options.observer?.checkin?.(held);
-    client.release(this.recycler.checkedIn(state, held, statement, error, now));
+    const discard = this.recycler.checkedIn(state, held, statement, error, now);
+    // Above a lowered ceiling (a connection budget's share, adaptive sizing), a connection coming back closes instead
+    // of going to the next caller in line: with callers always waiting it would never be idle, so never closed.
+    if (discard === undefined && this.clients.size > this.sizing.ceiling) {
+      this.recycler.recycle(state, 'shrink');
+      client.release(true);
+      return;
+    }
+    client.release(discard);
   }
 
   /**
@@ -463,6 +478,7 @@ export class NodePool {
       connections: this.recycler.snapshot(this.clients),
       recycled: { ...this.recycler.counts },
       connectRetries: this.source.retries,
+      connectionRefusals: this.source.refusals.refusals,
       leanBatches: this.leanBatches,
       reserved: this.sizing.reserved,
       disabledInternals: this.disabledInternals ?? NONE_DISABLED,
@@ -477,6 +493,7 @@ export class NodePool {
   async end(deadline?: number): Promise<void> {
     if (this.pool.ended || this.pool.ending) return;
     this.deadlines.stop();
+    this.source.refusals.stop();
     const ending = this.pool.end();
     if (deadline === undefined) return ending;
     let timer: NodeJS.Timeout | undefined;

@@ -35,6 +35,10 @@ export class PoolSizing {
   /** The target last asked of {@link resize}, and whether to keep it warm: re-applied when reservations change. */
   private requested: number;
   private keptWarm = false;
+  /** The cluster-wide connection budget's share for this pool (see `adaptive/connection-budget.ts`), if any. */
+  private budgetCap: number | undefined;
+  /** The connections the node had room for when it last refused one (53300), while that holds. */
+  private refusalCap: number | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -54,12 +58,34 @@ export class PoolSizing {
    * pre-warmed scope are kept on top: the ceiling is never below them.
    */
   resize(target: number, keepWarm = false): void {
-    const { min, max } = this.options;
     this.requested = target;
     this.keptWarm = keepWarm;
-    const ceiling = Math.min(max, Math.max(1, min, Math.floor(target), this.reserved));
-    if (!setPoolCeiling(this.pool, ceiling, keepWarm ? ceiling : min)) return;
+    this.apply(true);
+  }
+
+  /**
+   * Caps the ceiling from outside whatever {@link resize} asked: `'budget'` is this pool's share of a cluster-wide
+   * connection budget (at least 1), `'refusal'` the connections a full node had room for (may be 0: every caller
+   * queues). `undefined` lifts the cap. A refusal cap never opens connections itself (its probe does); a budget cap
+   * that rises opens them for the callers waiting. Returns the ceiling now in force (`max` when resizing is off).
+   */
+  limit(kind: 'budget' | 'refusal', cap: number | undefined): number {
+    if (kind === 'budget') this.budgetCap = cap === undefined ? undefined : Math.max(1, Math.floor(cap));
+    else this.refusalCap = cap === undefined ? undefined : Math.max(0, Math.floor(cap));
+    this.apply(kind === 'budget');
+    return this.ceiling;
+  }
+
+  private apply(openForWaiters: boolean): void {
+    const { min, max } = this.options;
+    const target = this.requested;
+    const keepWarm = this.keptWarm;
+    let ceiling = Math.min(max, Math.max(1, min, Math.floor(target), this.reserved));
+    if (this.budgetCap !== undefined) ceiling = Math.min(ceiling, this.budgetCap);
+    if (this.refusalCap !== undefined) ceiling = Math.min(ceiling, this.refusalCap);
+    if (!setPoolCeiling(this.pool, ceiling, keepWarm ? ceiling : Math.min(min, ceiling))) return;
     this.ceiling = ceiling;
+    if (!openForWaiters) ceiling = Math.min(ceiling, this.pool.totalCount);
     // A new connection joins the idle ones and goes to the first caller in line, so a waiter takes whichever comes
     // first: a busy connection back in a few ms or the new one. pg-pool left to itself would tie each waiter to a
     // connection of its own and make it wait the whole connect (~30 ms of CPU under load here).

@@ -1,3 +1,5 @@
+import { isConnectionRefusal } from '../pool/connection-errors.js';
+
 /**
  * Whose fault an error is: the caller's (a bad statement, a constraint, a permission — the node is fine) or the
  * node's (it refused, dropped or hung the connection, is shutting down, or ran out of resources). Only node
@@ -68,7 +70,10 @@ export function blame(error: unknown): ErrorBlame {
     if (NODE_ERRNOS.has(code)) return 'node';
     // No connection in time: the node does not accept new ones, or every one it has is stuck. A merely busy
     // node lands here too; shedding its load (reads go elsewhere, its breaker may open) is the right answer.
-    if (code === 'PGR_ACQUIRE_TIMEOUT') return 'node';
+    // …unless the node said why: it is full (53300 "too many clients"). That node is up; its callers waited as
+    // back-pressure, and a breaker opened on it would turn a queue into a stream of failures.
+    if (code === 'PGR_ACQUIRE_TIMEOUT')
+      return isConnectionRefusal((error as { cause?: unknown }).cause) ? 'caller' : 'node';
     if (code === 'PGR_QUERY_FAILED')
       return typeof (error as { severity?: unknown }).severity === 'string' ? 'caller' : 'node';
     if (code.startsWith('PGR_')) return 'caller';

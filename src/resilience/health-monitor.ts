@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { PoolConfig } from 'pg';
 import { parseLsn } from './wal-position.js';
 import { destroySocket, unrefClient } from '../pool/pg-internals.js';
+import { isConnectionRefusal } from '../pool/connection-errors.js';
 
 /** A node the monitor watches. */
 export interface HealthTarget {
@@ -20,6 +21,15 @@ export interface HealthMonitorOptions {
   readonly primary: string;
   /** Called after every round of checks, once lag has been measured. */
   readonly onRound?: () => void;
+  /** The health-check connection's `application_name` on `node`; default `<applicationName> health`. */
+  readonly connectionName?: (node: string) => string;
+  /**
+   * Runs on the node's health-check connection after each check that passed (the connection budget's round), within
+   * `afterCheckTimeoutMs`; a failure or timeout here drops the connection but never fails the check.
+   */
+  readonly afterCheck?: (node: string, client: pg.Client) => Promise<void>;
+  /** How long {@link afterCheck} may take, in milliseconds. Default `timeoutMs`. */
+  readonly afterCheckTimeoutMs?: number;
 }
 
 /** Called when a node's health changes. */
@@ -69,6 +79,8 @@ interface Watched {
   /** When the checks first saw this replica behind the primary, without a check in between that saw it caught up. */
   behindSince: number | undefined;
   lag: ReplicaLag | undefined;
+  /** Checks that could not connect because the node was full (53300): counted, not failed. */
+  refusals: number;
 }
 
 /**
@@ -118,6 +130,7 @@ export class HealthMonitor {
           lineage: undefined,
           behindSince: undefined,
           lag: undefined,
+          refusals: 0,
         },
       ]),
     );
@@ -184,6 +197,11 @@ export class HealthMonitor {
     return this.watched.get(node)?.lineage?.timeline;
   }
 
+  /** Health checks of `node` that could not connect because it was full (53300), since start. */
+  refusals(node: string): number {
+    return this.watched.get(node)?.refusals ?? 0;
+  }
+
   /** Measures lag against `node` from now on (after a failover). */
   setPrimary(node: string): void {
     this.primary = node;
@@ -238,8 +256,28 @@ export class HealthMonitor {
       });
       await Promise.race([this.ping(watched), timeout]);
       this.mark(watched, true, undefined);
+      const afterCheck = this.options.afterCheck;
+      const client = watched.client;
+      if (afterCheck !== undefined && client !== undefined) {
+        clearTimeout(timer);
+        const extra = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), this.options.afterCheckTimeoutMs ?? this.options.timeoutMs);
+        });
+        const outcome = await Promise.race([
+          afterCheck(watched.target.name, client).catch(() => 'failed' as const),
+          extra,
+        ]);
+        // A connection that did not finish the round in time may be stuck mid-transaction: a new one next time.
+        if (outcome !== undefined) this.drop(watched);
+      }
     } catch (error) {
       this.drop(watched);
+      if (isConnectionRefusal(error)) {
+        // "Too many clients": the node answered, so it is up, only full. What the last check learned stays.
+        watched.refusals++;
+        this.mark(watched, true, undefined);
+        return;
+      }
       watched.position = undefined;
       watched.lineage = undefined;
       this.mark(watched, false, error instanceof Error ? error.message : String(error));
@@ -256,7 +294,8 @@ export class HealthMonitor {
         ...config,
         password: config.password,
         connectionString: config.connectionString,
-        application_name: `${this.options.applicationName} health`,
+        application_name:
+          this.options.connectionName?.(watched.target.name) ?? `${this.options.applicationName} health`,
         connectionTimeoutMillis: this.options.timeoutMs,
       });
       client.on('error', () => this.drop(watched));

@@ -5,7 +5,7 @@ import type { RouterMetrics } from '../metrics/index.js';
 import { NodePool } from '../pool/index.js';
 import { HealthMonitor, NodeBreaker } from '../resilience/index.js';
 import type { PoolConnectionEvents } from '../pg-compat/index.js';
-import type { SizedPool } from '../adaptive/index.js';
+import { ConnectionBudget, type ConnectionBudgetStats, type SizedPool } from '../adaptive/index.js';
 import type { RouterEvents } from './router-events.js';
 import type { ScopePools } from './workload-scope.js';
 
@@ -78,14 +78,38 @@ export class NodeSet {
   readonly health: HealthMonitor;
   /** The last "two primaries" warning, so a split is reported once. */
   private splitWarning: string | undefined;
+  /** The cluster-wide connection budget (option `connectionBudget`), if any. */
+  private readonly budget: ConnectionBudget | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
     private readonly hooks: NodeSetHooks,
   ) {
-    this.primary = this.build(options.primary);
-    this.replicas = options.replicas.map((node) => this.build(node));
+    const budgetSettings = options.connectionBudget;
+    // With a budget, connections are named after the group and instance: that is how the group finds them.
+    const connectionName =
+      budgetSettings === undefined ? undefined : `${budgetSettings.group}/${budgetSettings.instance}`;
+    this.primary = this.build(options.primary, connectionName);
+    this.replicas = options.replicas.map((node) => this.build(node, connectionName));
     this.all = [this.primary, ...this.replicas];
+    const timeoutMs = Math.min(2_000, options.pool.healthCheckIntervalMs);
+    // A budget round waits for the group's other instances' rounds on the node (an advisory lock): it gets longer
+    // than a health check, and skips a round rather than fail anything.
+    const budgetRoundMs = Math.max(2_000, timeoutMs);
+    this.budget =
+      budgetSettings === undefined
+        ? undefined
+        : new ConnectionBudget(
+            budgetSettings,
+            this.all.map(({ node, pool: nodePool }) => ({
+              node: node.name,
+              floor: Math.max(1, node.config.min ?? options.pool.min),
+              max: node.config.max ?? options.pool.max,
+              demand: () => nodePool.inFlight,
+              limit: (cap: number) => nodePool.limit(cap),
+            })),
+            budgetRoundMs / 2,
+          );
     this.healthyReplicas = this.replicas;
     const { pool, applicationName } = options;
     // The health check also reads WAL positions: with replicas (lag) or failover (who is primary) it runs at
@@ -99,10 +123,13 @@ export class NodeSet {
       [options.primary, ...options.replicas],
       {
         intervalMs: checkEveryMs,
-        timeoutMs: Math.min(2_000, pool.healthCheckIntervalMs),
+        timeoutMs,
         applicationName,
         primary: options.primary.name,
         onRound: () => this.afterHealthRound(),
+        connectionName: this.budget === undefined ? undefined : (node) => this.budget!.healthConnectionName(node),
+        afterCheck: this.budget === undefined ? undefined : (node, client) => this.budget!.round(node, client),
+        afterCheckTimeoutMs: budgetRoundMs,
       },
       (node, healthy, reason) => {
         // A node that answers its health check again gets traffic at once, instead of after resetTimeoutMs
@@ -115,6 +142,13 @@ export class NodeSet {
       },
     );
     this.health.start();
+    // Budgeted pools start at their floor: the first round, now rather than an interval later, gives them their share.
+    if (this.budget !== undefined) void this.health.checkAll();
+  }
+
+  /** A node's connection budget for `stats()`; `undefined` without one. */
+  budgetOf(node: string): ConnectionBudgetStats | undefined {
+    return this.budget?.snapshot(node);
   }
 
   /** A node's index in configuration order (the configured primary first), as workload scopes count them. */
@@ -190,7 +224,7 @@ export class NodeSet {
     for (const node of this.all) node.breaker.shutdown();
   }
 
-  private build(node: ResolvedNode): RoutedNode {
+  private build(node: ResolvedNode, connectionName: string | undefined): RoutedNode {
     const { events, instruments, pressure, connections } = this.hooks;
     const { pool, statementCache, applicationName, hooks } = this.options;
     const { onConnect, onCheckout, onCheckin } = hooks;
@@ -200,7 +234,7 @@ export class NodeSet {
       ...pool,
       statementCacheMax: statementCache.max,
       statementTimeoutMs: this.options.breaker.timeoutMs,
-      applicationName,
+      applicationName: connectionName ?? applicationName,
       onIdleError: (error) => events.emit('connectionError', { node: node.name, error }),
       onLeak: (leak) => events.emit('leak', leak),
       onStatementCacheDisabled: (_disabled, message) => this.hooks.warn(message),

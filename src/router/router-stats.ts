@@ -1,5 +1,5 @@
 import type { NodePoolStats } from '../pool/index.js';
-import type { PatternSnapshot, ScopeSnapshot } from '../adaptive/index.js';
+import type { ConnectionBudgetStats, PatternSnapshot, ScopeSnapshot } from '../adaptive/index.js';
 import type { PipelineStats } from '../pipeline/index.js';
 import type { RoutingCounts } from './node-choice.js';
 import type { ConsistencyCounts } from './read-your-writes.js';
@@ -23,6 +23,7 @@ export const NODE_POOL_COUNTERS = [
   'connections',
   'recycled',
   'connectRetries',
+  'connectionRefusals',
   'leanBatches',
   'disabledInternals',
   'statementCacheDisabled',
@@ -79,6 +80,11 @@ export interface NodeStats extends Pick<NodePoolStats, (typeof NODE_POOL_COUNTER
    * another timeline (it follows an old primary after a failover, or has not switched yet). `null` otherwise.
    */
   readonly diverged: string | null;
+  /**
+   * The connection budget on this node (option `connectionBudget`): the group's connections by instance, their
+   * total and the budget, this instance's ceiling and share; `null` without a budget.
+   */
+  readonly budget: ConnectionBudgetStats | null;
 }
 
 /** The JSON snapshot returned by `router.stats()`. */

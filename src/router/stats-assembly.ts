@@ -52,9 +52,12 @@ function nodeStats({ node, pool, breaker, role, lagging, diverged }: RoutedNode,
     breakerOpens: breaker.opens,
     pool: pick(counts, NODE_POOL_SIZES),
     ...pick(counts, NODE_POOL_COUNTERS),
+    // The pool's refused connection attempts and its health checks' (on their own connection) alike.
+    connectionRefusals: counts.connectionRefusals + health.refusals(node.name),
     ...replicaLag(health.lag(node.name), role),
     timeline: health.timeline(node.name) ?? null,
     diverged: role === 'replica' ? (diverged ?? null) : null,
+    budget: nodes.budgetOf(node.name) ?? null,
   };
 }
 

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBenchSchema, type BenchSchema } from '../bench/lib/schema.js';
+import { QUICK_INSTANCES_PARAMS, type InstancesBenchParams } from '../bench/instances/params.js';
+import { INSTANCES_HEADERS, instancesTable, instancesTargets } from '../bench/instances/report.js';
+import { measureInstances } from '../bench/instances/setups.js';
+import { startLocalCluster, type LocalCluster } from '../src/testing.js';
+
+// Tiny counts on a cluster of its own (its connection counts are the benchmark's alone): this checks that the
+// benchmark runs end to end with child processes and what must hold whatever the speed — with a shared budget, no
+// statement fails and the node never holds more connections than the budget. Never how fast anything is.
+const params: InstancesBenchParams = {
+  ...QUICK_INSTANCES_PARAMS,
+  instances: 3,
+  poolMax: 10,
+  callersPerInstance: 6,
+  durationMs: 1_500,
+  maxConnections: 40,
+  budgetPerNode: 9,
+  users: 200,
+};
+
+describe('bench:instances smoke run (child processes, tiny counts, no timing assertions)', () => {
+  let cluster: LocalCluster;
+  let schema: BenchSchema;
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ replicas: 0, settings: { max_connections: params.maxConnections } });
+    schema = await createBenchSchema(cluster.primaryUrl, 'bench_instances', { users: params.users, ordersPerUser: 1 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('runs every set-up in processes of their own; the shared budget holds with no failed statement', async () => {
+    const measured = await measureInstances(cluster.primaryUrl, params, schema.name, undefined);
+    expect(measured.budget).toBe(9);
+    expect(measured.results.map((result) => result.setup.key)).toEqual(['a', 'b', 'd']);
+    expect(measured.skipped.map((setup) => setup.key)).toEqual(['c']);
+    for (const result of measured.results) {
+      expect(result.statements).toBeGreaterThan(0);
+      expect(result.samples).toBeGreaterThan(0);
+      expect(Number.isFinite(result.p99Ms)).toBe(true);
+    }
+    // 3 × 6 callers against 9 connections: the budget holds, callers wait, nothing fails.
+    expect(measured.budgeted.errors).toEqual({});
+    expect(measured.budgeted.peakConnections).toBeLessThanOrEqual(9);
+    expect(measured.budgeted.peakConnections).toBeGreaterThan(3);
+    const targets = instancesTargets(measured.budgeted, measured.single, measured.budget);
+    expect(targets.slice(0, 2).every((target) => target.met)).toBe(true);
+    const lines = instancesTable(measured.results, measured.skipped).split('\n');
+    expect(lines[0]).toContain(INSTANCES_HEADERS[9]);
+    expect(lines).toHaveLength(2 + 4);
+    for (const line of lines.slice(2, 5)) expect(line).not.toMatch(/NaN|undefined/);
+    expect(lines[5]).toContain('not run');
+  }, 180_000);
+});

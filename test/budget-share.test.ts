@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  budgetCeiling,
+  healthConnectionName,
+  instancesOf,
+  poolConnectionName,
+  type ActivityRow,
+} from '../src/adaptive/index.js';
+import { defaultInstanceName } from '../src/config/index.js';
+
+/** A seeded generator, so a failure replays. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('budget shares', () => {
+  it('reads pool and health connections of the group by instance, ignoring other names', () => {
+    const rows: ActivityRow[] = [
+      { name: poolConnectionName('orders', 'a'), total: 4, busy: 3 },
+      { name: healthConnectionName('orders', 'a', 7, 5), total: 1, busy: 1 },
+      { name: poolConnectionName('orders', 'b'), total: 2, busy: 0 },
+      { name: 'orders-old/a', total: 9, busy: 9 },
+      { name: 'psql', total: 1, busy: 1 },
+    ];
+    const instances = instancesOf('orders', rows);
+    expect([...instances.keys()].sort()).toEqual(['a', 'b']);
+    expect(instances.get('a')).toEqual({ pool: 4, busy: 3, health: 1, demand: 7, ceiling: 5 });
+    expect(instances.get('b')).toEqual({ pool: 2, busy: 0, health: 0, demand: undefined, ceiling: undefined });
+  });
+
+  it('keeps every name within PostgreSQL’s 63 bytes of application_name', () => {
+    const name = healthConnectionName('g'.repeat(20), 'i'.repeat(24), 1e9, 1e9);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(defaultInstanceName('a-very-long-host-name-of-a-kubernetes-pod-abcdef', 123456)).toMatch(/^[\w.-]{1,24}$/);
+    expect(defaultInstanceName('a-very-long-host-name-of-a-kubernetes-pod-abcdef', 123456)).toMatch(/-123456$/);
+    expect(defaultInstanceName('', 1)).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it('gives an idle group equal shares and a busy instance most of the budget', () => {
+    const idle = new Map(['a', 'b', 'c'].map((i) => [i, { pool: 0, busy: 0, health: 1, demand: 0, ceiling: 0 }]));
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50 }).ceiling).toBe(10);
+    const busy = budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50 });
+    expect(busy.target).toBe(Math.floor((30 * 41) / 43));
+    expect(busy.ceiling).toBe(busy.target);
+    // Within the dead band of its current ceiling, the ceiling stays: no connection closed and reopened for jitter.
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50, current: 12 }).ceiling).toBe(12);
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
+      busy.target,
+    );
+  });
+
+  it('never lets serialised rounds reserve more than the budget, whatever the demand (random rounds)', () => {
+    const next = random(42);
+    for (let trial = 0; trial < 200; trial++) {
+      const count = 2 + Math.floor(next() * 5);
+      const floors = Array.from({ length: count }, () => 1 + Math.floor(next() * 2));
+      const budget = floors.reduce((a, b) => a + b + 1, 0) + Math.floor(next() * 30);
+      const max = 5 + Math.floor(next() * 20);
+      // What each instance holds open and the ceiling it published.
+      const held = floors.slice();
+      const ceilings = floors.slice();
+      for (let round = 0; round < 60; round++) {
+        const who = Math.floor(next() * count);
+        const demand = Math.floor(next() * 30);
+        const view = new Map(
+          held.map((pool, i) => [
+            String(i),
+            { pool, busy: Math.min(pool, demand), health: 1, demand: undefined, ceiling: ceilings[i] },
+          ]),
+        );
+        const share = budgetCeiling(budget, view, {
+          instance: String(who),
+          demand,
+          floor: floors[who]!,
+          max,
+          current: round % 3 === 0 ? undefined : ceilings[who],
+        });
+        ceilings[who] = share.ceiling;
+        // Between rounds an instance opens up to its ceiling, or closes down to it as connections come back.
+        held[who] = Math.min(share.ceiling, Math.max(floors[who]!, demand));
+        const reserved = held.reduce((sum, pool, i) => sum + Math.max(pool, ceilings[i]!), 0) + count;
+        expect(reserved, `trial ${trial} round ${round}`).toBeLessThanOrEqual(budget);
+      }
+    }
+  });
+});
