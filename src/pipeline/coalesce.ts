@@ -1,6 +1,13 @@
 import type { QueryResult } from 'pg';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
-import type { PipelineStatement, RowTemplate, UnnestInsert } from './pipeline-backend.js';
+import { keyedMemberOutcomes, keyedRunEnd, keyedRunStatement } from './coalesce-keyed.js';
+import type {
+  KeyedWriteForm,
+  KeyedWriteTemplate,
+  PipelineStatement,
+  RowTemplate,
+  UnnestInsert,
+} from './pipeline-backend.js';
 
 /** PostgreSQL's protocol carries at most 65 535 parameters per statement (a 16-bit count). */
 export const MAX_PARAMETERS = 65_535;
@@ -13,12 +20,18 @@ export interface CoalescedBatch {
   readonly merged: number;
   /** How many of those went into unnest INSERTs. */
   readonly mergedAsArrays: number;
+  /** How many original statements went into merged UPDATEs and DELETEs (not counted in {@link merged}). */
+  readonly mergedKeyed: number;
+  /** For each of {@link statements}, the indices of the original statements it stands for. */
+  readonly groups: readonly (readonly number[])[];
   /** Each original statement's outcome, from the outcomes of {@link statements}. */
   expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
   /** Original indices of the members of every merged INSERT that failed with an error `rerunnable` accepts. */
   failedGroups(outcomes: readonly BatchOutcome[], rerunnable: (error: Error) => boolean): number[][];
   /** The templates whose unnest INSERT failed with an error that a changed table could explain (classes 22 and 42). */
   failedUnnestTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<RowTemplate>;
+  /** The templates whose merged UPDATE or DELETE failed with an error of classes 22 or 42. */
+  failedKeyedTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<KeyedWriteTemplate>;
 }
 
 function mergedText(template: RowTemplate, rows: number): string {
@@ -57,6 +70,7 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
 export function coalesceBatch(
   statements: readonly PipelineStatement[],
   unnest?: ReadonlyMap<RowTemplate, UnnestInsert>,
+  keyed?: ReadonlyMap<KeyedWriteTemplate, KeyedWriteForm>,
 ): CoalescedBatch {
   const sent: BatchStatement[] = [];
   /** For each sent statement, the original indices it stands for. */
@@ -65,9 +79,26 @@ export function coalesceBatch(
   const unnestSent = new Set<number>();
   let merged = 0;
   let mergedAsArrays = 0;
+  /** Indices into {@link sent} of the merged UPDATEs and DELETEs, with their templates. */
+  const keyedSent = new Map<number, KeyedWriteTemplate>();
+  let mergedKeyed = 0;
   let i = 0;
   while (i < statements.length) {
     const first = statements[i]!;
+    // UPDATE and DELETE runs (see coalesce-keyed.ts); INSERT runs below.
+    const keyedWrite = first.keyedWrite;
+    const keyedForm = keyedWrite === undefined ? undefined : keyed?.get(keyedWrite);
+    if (keyedForm !== undefined) {
+      const end = keyedRunEnd(statements, i, keyedForm);
+      if (end - i >= 2) {
+        keyedSent.set(sent.length, keyedWrite!);
+        sent.push(keyedRunStatement(statements, i, end, keyedForm));
+        members.push(Array.from({ length: end - i }, (_, k) => i + k));
+        mergedKeyed += end - i;
+        i = end;
+        continue;
+      }
+    }
     const template = first.rowTemplate;
     let end = i + 1;
     const form = template === undefined ? undefined : unnest?.get(template);
@@ -105,12 +136,20 @@ export function coalesceBatch(
     statements: sent,
     merged,
     mergedAsArrays,
+    mergedKeyed,
+    groups: members,
     expand(outcomes) {
       const perStatement: BatchOutcome[] = new Array<BatchOutcome>(statements.length);
       members.forEach((group, s) => {
         const outcome = outcomes[s]!;
         if (group.length === 1 || !outcome.ok) {
           for (const index of group) perStatement[index] = outcome;
+          return;
+        }
+        const keyedTemplate = keyedSent.get(s);
+        if (keyedTemplate !== undefined) {
+          const results = keyedMemberOutcomes(keyedTemplate.command, outcome.result, group.length);
+          group.forEach((index, k) => (perStatement[index] = results[k]!));
           return;
         }
         const rowCount = outcome.result.rowCount === group.length ? 1 : null;
@@ -138,6 +177,14 @@ export function coalesceBatch(
       for (const s of unnestSent) {
         const outcome = outcomes[s]!;
         if (!outcome.ok && typeChangeCould(outcome.error)) failed.add(statements[members[s]![0]!]!.rowTemplate!);
+      }
+      return failed;
+    },
+    failedKeyedTemplates(outcomes) {
+      const failed = new Set<KeyedWriteTemplate>();
+      for (const [s, template] of keyedSent) {
+        const outcome = outcomes[s]!;
+        if (!outcome.ok && typeChangeCould(outcome.error)) failed.add(template);
       }
       return failed;
     },

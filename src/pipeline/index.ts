@@ -9,6 +9,8 @@ export type {
   PipelineStatement,
   RowTemplate,
   UnnestInsert,
+  KeyedWriteTemplate,
+  KeyedWriteForm,
   AttachedPipeline,
 } from './pipeline-backend.js';
 export { MAX_PARAMETERS } from './coalesce.js';

@@ -26,6 +26,8 @@ export interface PipelineStats {
   readonly coalesced: number;
   /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
   readonly coalescedAsArrays: number;
+  /** Of those, statements merged into UPDATEs and DELETEs over `unnest` arrays (keyed by a unique index). */
+  readonly coalescedKeyed: number;
   /** Independent batches committed as one transaction (see `groupCommit`), and groups re-run statement by statement after one failed. */
   readonly groupCommits: number;
   readonly groupRetries: number;

@@ -3,13 +3,14 @@ import type { RouterMetrics, RouterTracing } from '../metrics/index.js';
 import { sendableValues, type BatchOutcome, type BatchStatement, type NodePool } from '../pool/index.js';
 import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
 import { isNodeFailure } from '../resilience/index.js';
-import { insertRowTemplate, statementNameFor } from '../sql/index.js';
+import { insertRowTemplate, keyedWriteTemplate, statementNameFor, type KeyedWriteTemplate } from '../sql/index.js';
 import type { NodeChoice } from './node-choice.js';
 import type { NodeSet } from './node-set.js';
 import type { ReadYourWrites } from './read-your-writes.js';
 import type { RouterWarnings } from './router-warnings.js';
 import type { StatementRouting } from './statement-routing.js';
 import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
+import { KeyedWrites } from './keyed-write.js';
 
 /** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
 class BatchNodeFailure extends Error {
@@ -51,6 +52,14 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       (await nodes.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
     (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
   );
+  // Merged UPDATEs and DELETEs need the table's unique indexes and the columns' types: looked up once per template.
+  const keyedWrites = new KeyedWrites(
+    async <R>(text: string, values: readonly unknown[]) =>
+      (await nodes.primary.pool.execute(text, values as unknown[], undefined)).rows as R[],
+    (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
+  );
+  /** Per classified text, its UPDATE/DELETE template (`null`: not one); the classifier's entry holds the INSERT one. */
+  const keyedTemplates = new WeakMap<object, KeyedWriteTemplate | null>();
   return {
     prepare: (sql, params) => {
       if (parts.closed()) throw new RouterClosedError();
@@ -60,6 +69,11 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       // Converted now, so a value pg cannot send fails this statement alone, before it joins a batch.
       const values = sendableValues((params ?? undefined) as readonly unknown[] | undefined);
       if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
+      let keyedWrite = keyedTemplates.get(entry);
+      if (keyedWrite === undefined) {
+        keyedWrite = entry.rowTemplate === null ? (keyedWriteTemplate(text) ?? null) : null;
+        keyedTemplates.set(entry, keyedWrite);
+      }
       const statementName = values === undefined ? undefined : routing.statementName(entry, text, values.length);
       const { kind, statementCount, fingerprintHash } = entry.classification;
       const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
@@ -72,6 +86,7 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
         statementName,
         fingerprintHash,
         rowTemplate: entry.rowTemplate ?? undefined,
+        keyedWrite: keyedWrite ?? undefined,
         groupable,
         session,
         leavesSession: entry.leavesSession,
@@ -80,6 +95,8 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
     written: (batch, outcomes) => readYourWrites.notePipelineWrites(batch, outcomes),
     unnestInsert: (template) => unnestInserts.get(template),
     forgetUnnestInsert: (template) => unnestInserts.forget(template),
+    keyedWrite: (template) => keyedWrites.get(template),
+    forgetKeyedWrite: (template) => keyedWrites.forget(template),
     run: async (batch) => {
       choice.counts.primary += batch.length;
       const span = parts.tracing?.batch(nodes.primary, batch.length);
