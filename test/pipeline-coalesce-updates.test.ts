@@ -126,75 +126,93 @@ describe('keyedWriteTemplate', () => {
 });
 
 describe('coalesced UPDATEs and DELETEs', () => {
-  it('a random workload stores exactly what the statements one at a time store, with the same row counts', async () => {
-    const [a, b] = [name('cu_a'), name('cu_b')];
-    for (const table of [a, b]) {
-      await sql(`CREATE TABLE ${table} (id int PRIMARY KEY, big bigint, amount numeric, label text, at timestamptz,
+  it.each([
+    ['with group commit', {}],
+    ['without group commit', { groupCommit: false }],
+  ] as [string, PipelineOptions][])(
+    'a random workload stores exactly what the statements one at a time store, with the same row counts (%s)',
+    async (_label, options) => {
+      const [a, b] = [name('cu_a'), name('cu_b')];
+      for (const table of [a, b]) {
+        await sql(`CREATE TABLE ${table} (id int PRIMARY KEY, big bigint, amount numeric, label text, at timestamptz,
         doc jsonb, flag boolean, ref uuid, short varchar(8))`);
-      await sql(
-        `INSERT INTO ${table} SELECT g, g * 1000000000::bigint, g / 7.0, 'row ' || g, '2026-01-01'::timestamptz + g * interval '1 min',
+        await sql(
+          `INSERT INTO ${table} SELECT g, g * 1000000000::bigint, g / 7.0, 'row ' || g, '2026-01-01'::timestamptz + g * interval '1 min',
            jsonb_build_object('g', g), g % 2 = 0, md5(g::text)::uuid, 'r' || g FROM generate_series(1, 300) g`,
-      );
-    }
-    const awkward = ['', 'NULL', 'null', '"q"', 'back\\slash', '{b}', 'a,b', ' pad ', 'two\nlines', 'émoji 🚀', "it's"];
-    let state = 12345;
-    const random = (n: number): number => {
-      state = (state * 1103515245 + 12345) % 2 ** 31;
-      return state % n;
-    };
-    const shapes: ((table: string) => [string, unknown[]])[] = [
-      (t) => [
-        `UPDATE ${t} SET big = $1, amount = $2 WHERE id = $3`,
-        [random(5) === 0 ? null : BigInt(random(1e9)) * 3n, `${random(1000)}.${random(100)}`, 1 + random(330)],
-      ],
-      (t) => [
-        `UPDATE ${t} SET label = $2, doc = $1, flag = $3, at = $4 WHERE id = $5`,
-        [
-          random(6) === 0 ? null : { s: awkward[random(awkward.length)], n: random(9), nested: [1, { deep: true }] },
-          random(5) === 0 ? null : awkward[random(awkward.length)],
-          random(3) === 0 ? null : random(2) === 0,
-          new Date(Date.UTC(2026, 0, 1) + random(1e9)),
-          1 + random(330),
+        );
+      }
+      const awkward = [
+        '',
+        'NULL',
+        'null',
+        '"q"',
+        'back\\slash',
+        '{b}',
+        'a,b',
+        ' pad ',
+        'two\nlines',
+        'émoji 🚀',
+        "it's",
+      ];
+      let state = 12345;
+      const random = (n: number): number => {
+        state = (state * 1103515245 + 12345) % 2 ** 31;
+        return state % n;
+      };
+      const shapes: ((table: string) => [string, unknown[]])[] = [
+        (t) => [
+          `UPDATE ${t} SET big = $1, amount = $2 WHERE id = $3`,
+          [random(5) === 0 ? null : BigInt(random(1e9)) * 3n, `${random(1000)}.${random(100)}`, 1 + random(330)],
         ],
-      ],
-      (t) => [
-        `UPDATE ${t} SET ref = $1, amount = $2::numeric(10,1) WHERE id = $3`,
-        [
-          random(4) === 0 ? null : `0000${random(9)}000-0000-0000-0000-0000000000${10 + random(89)}`,
-          `${random(100)}.46`,
-          1 + random(330),
+        (t) => [
+          `UPDATE ${t} SET label = $2, doc = $1, flag = $3, at = $4 WHERE id = $5`,
+          [
+            random(6) === 0 ? null : { s: awkward[random(awkward.length)], n: random(9), nested: [1, { deep: true }] },
+            random(5) === 0 ? null : awkward[random(awkward.length)],
+            random(3) === 0 ? null : random(2) === 0,
+            new Date(Date.UTC(2026, 0, 1) + random(1e9)),
+            1 + random(330),
+          ],
         ],
-      ],
-      (t) => [
-        `UPDATE ${t} SET short = $1 WHERE id = $2`,
-        // Now and then a value too long for varchar(8): that statement alone fails, with 22001.
-        [random(40) === 0 ? 'far too long' : awkward[random(awkward.length)]!.slice(0, 8), 1 + random(330)],
-      ],
-      (t) => [`DELETE FROM ${t} WHERE id = $1`, [1 + random(330)]],
-    ];
-    // Runs of one shape (long enough to merge, with the odd repeated key), the shape changing now and then.
-    const picks: [number, number][] = [];
-    let shape = 0;
-    for (let i = 0; i < 3000; i++) {
-      if (random(25) === 0) shape = random(shapes.length);
-      picks.push([shape, state]);
-      random(2);
-    }
-    const workload = (table: string): [string, unknown[]][] =>
-      picks.map(([s, seed]) => {
-        state = seed;
-        return shapes[s]!(table);
-      });
-    const { results, pipeline } = await viaPipeline(workload(a));
-    const reference = await oneByOne(workload(b));
-    expect(results).toEqual(reference);
-    expect(await differences(a, b)).toBe(0);
-    expect(pipeline.stats().coalescedKeyed).toBeGreaterThan(2000);
-    expect(reference.filter((r) => r.rowCount === 0).length).toBeGreaterThan(100);
-    // Both commands ran, and some statements failed (a value too long), each alone.
-    expect(new Set(reference.map((r) => r.command))).toEqual(new Set(['UPDATE', 'DELETE', '']));
-    expect(reference.filter((r) => r.error === '22001').length).toBeGreaterThan(3);
-  });
+        (t) => [
+          `UPDATE ${t} SET ref = $1, amount = $2::numeric(10,1) WHERE id = $3`,
+          [
+            random(4) === 0 ? null : `0000${random(9)}000-0000-0000-0000-0000000000${10 + random(89)}`,
+            `${random(100)}.46`,
+            1 + random(330),
+          ],
+        ],
+        (t) => [
+          `UPDATE ${t} SET short = $1 WHERE id = $2`,
+          // Now and then a value too long for varchar(8): that statement alone fails, with 22001.
+          [random(40) === 0 ? 'far too long' : awkward[random(awkward.length)]!.slice(0, 8), 1 + random(330)],
+        ],
+        (t) => [`DELETE FROM ${t} WHERE id = $1`, [1 + random(330)]],
+      ];
+      // Runs of one shape (long enough to merge, with the odd repeated key), the shape changing now and then.
+      const picks: [number, number][] = [];
+      let shape = 0;
+      for (let i = 0; i < 3000; i++) {
+        if (random(25) === 0) shape = random(shapes.length);
+        picks.push([shape, state]);
+        random(2);
+      }
+      const workload = (table: string): [string, unknown[]][] =>
+        picks.map(([s, seed]) => {
+          state = seed;
+          return shapes[s]!(table);
+        });
+      const { results, pipeline } = await viaPipeline(workload(a), options);
+      const reference = await oneByOne(workload(b));
+      expect(results).toEqual(reference);
+      expect(await differences(a, b)).toBe(0);
+      expect(pipeline.stats().coalescedKeyed).toBeGreaterThan(2000);
+      expect(reference.filter((r) => r.rowCount === 0).length).toBeGreaterThan(100);
+      // Both commands ran, and some statements failed (a value too long), each alone.
+      expect(new Set(reference.map((r) => r.command))).toEqual(new Set(['UPDATE', 'DELETE', '']));
+      expect(reference.filter((r) => r.error === '22001').length).toBeGreaterThan(3);
+    },
+  );
 
   it('composite unique keys, missing keys (rowCount 0) and keys in another order than the index', async () => {
     const table = name('cu_comp');
