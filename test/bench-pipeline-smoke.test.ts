@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { describeEnvironment } from '../bench/lib/environment.js';
-import { pipelineContenders, type PipelineContender } from '../bench/pipeline/contenders.js';
+import {
+  pipelineContenders,
+  type PipelineContender,
+  type QueryPipelineContender,
+} from '../bench/pipeline/contenders.js';
 import { QUICK_PIPELINE_PARAMS, type PipelineBenchParams } from '../bench/pipeline/params.js';
 import { pipelineHeader, pipelineReport } from '../bench/pipeline/report.js';
 import { serverCpuClock } from '../bench/pipeline/server-cpu.js';
@@ -61,24 +65,31 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     for (const contender of contenders) {
       for (const kind of contender.kinds) expectMeasured(await timedRun(contender, schema!, kind));
     }
-    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(8);
+    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(9);
+    expect(contenders.filter((c) => c.kinds.includes('delete'))).toHaveLength(9);
+    // The coalescing pipelines merged the UPDATE and DELETE runs.
+    for (const contender of contenders) {
+      if ('pipeline' in contender && contender.name.endsWith('+ coalesce'))
+        expect((contender as QueryPipelineContender).pipeline.stats().coalescedKeyed).toBe(2 * params.statements);
+    }
   });
 
   it('fails a run that does not write every row', async () => {
     const lazy: PipelineContender = {
       name: 'writes half',
-      kinds: ['insert', 'update'],
+      kinds: ['insert', 'update', 'delete'],
       run: (workload) => contenders[0]!.run({ ...workload, params: workload.params.slice(0, 20) }),
       close: async () => undefined,
     };
     await expect(timedRun(lazy, schema!, 'insert')).rejects.toThrow(/expected 40 rows/);
     await expect(timedRun(lazy, schema!, 'update')).rejects.toThrow(/expected 40 rows/);
+    await expect(timedRun(lazy, schema!, 'delete')).rejects.toThrow(/expected 40 rows/);
   });
 
   it('runs rounds and reports medians, ratios, targets and dashes', async () => {
     const results = await runPipelineRounds(contenders, schema!, params);
     for (const contender of contenders) {
-      for (const kind of ['insert', 'update'] as const) {
+      for (const kind of ['insert', 'update', 'delete'] as const) {
         const summary = summarisePipeline(results, kind, contender.name);
         if (!contender.kinds.includes(kind)) {
           expect(summary).toBeUndefined();
@@ -95,8 +106,12 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     expect(lines[2]).toContain('1.00× (baseline)');
     const copyLine = lines.find((line) => line.includes('COPY FROM STDIN'))!;
     expect(copyLine.split('|').map((cell) => cell.trim())[4]).toBe('—');
-    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 2 coalesced INSERT targets.
-    expect(report.targets).toHaveLength(10);
+    const unnestLine = lines.find((line) => line.includes('unnest(…)'))!;
+    expect(unnestLine.split('|').map((cell) => cell.trim())[2]).toBe('—');
+    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 2 coalesced INSERT targets
+    // + 2 modes × merged UPDATEs (vs sequential pg, vs the same pipeline unmerged).
+    expect(report.targets).toHaveLength(14);
+    expect(report.targets.filter((target) => target.name.includes('without coalescing (UPDATE)'))).toHaveLength(2);
     for (const target of report.targets) expect(target.measured).toMatch(/^\d+\.\d\d×$/);
   });
 
