@@ -66,6 +66,9 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
  * whatever its length; any other run becomes a multi-row `VALUES` INSERT, up to PostgreSQL's parameter limit.
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
+ *
+ * Runs of an UPDATE or DELETE template that has a {@link KeyedWriteForm} in `keyed` become that one statement,
+ * cut where a key repeats (see `keyedRunEnd`); each member gets its own `rowCount` from the ordinals it returned.
  */
 export function coalesceBatch(
   statements: readonly PipelineStatement[],
