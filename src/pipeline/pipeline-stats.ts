@@ -22,7 +22,7 @@ export interface PipelineStats {
   readonly batches: number;
   readonly statements: number;
   readonly failed: number;
-  /** Statements that were merged into multi-row INSERTs. */
+  /** Statements that were merged: into multi-row INSERTs, or into UPDATEs and DELETEs over arrays. */
   readonly coalesced: number;
   /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
   readonly coalescedAsArrays: number;
