@@ -20,6 +20,8 @@ function keyOf(values: readonly unknown[] | undefined, form: KeyedWriteForm): st
 
 /** Whether a statement's values can travel as elements of the form's arrays exactly as they travel alone. */
 function fits(values: readonly unknown[] | undefined, form: KeyedWriteForm): boolean {
+  // A statement with too few or too many values fails alone; merged, a missing one would become NULL.
+  if ((values?.length ?? 0) !== form.params.length) return false;
   for (let j = 0; j < form.params.length; j++) {
     const value = values?.[form.params[j]! - 1];
     // A Buffer goes alone in binary, into an array as `\x…` text: the same only for bytea.
