@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QueryRouter, type PipelineOptions, type QueryPipeline } from '../src/index.js';
 import { keyedWriteTemplate } from '../src/sql/index.js';
+import { keyedMemberOutcomes, keyedRunEnd } from '../src/pipeline/coalesce-keyed.js';
+import type { KeyedWriteForm, PipelineStatement } from '../src/pipeline/index.js';
 
 const primaryUrl = inject('primaryUrl');
 
@@ -122,6 +124,83 @@ describe('keyedWriteTemplate', () => {
     'INSERT INTO t (v) VALUES ($1)',
   ])('refuses %s', (text) => {
     expect(keyedWriteTemplate(text)).toBeUndefined();
+  });
+});
+
+describe('keyed runs', () => {
+  const form: KeyedWriteForm = {
+    text: 'merged',
+    statementName: undefined,
+    params: [1, 2],
+    keyPositions: [1],
+    bytea: [false, false],
+  };
+  const statement = (values: unknown[], text = 'UPDATE t SET v = $1 WHERE id = $2'): PipelineStatement => ({
+    text,
+    values,
+    statementName: undefined,
+    fingerprintHash: 'h',
+    rowTemplate: undefined,
+    groupable: true,
+    session: undefined,
+  });
+
+  it('end where a key repeats as pg sends it, where the text changes, or where values do not fit', () => {
+    const run = (values: unknown[][], from = 0): number =>
+      keyedRunEnd(
+        values.map((v) => statement(v)),
+        from,
+        form,
+      );
+    expect(
+      run([
+        ['a', 1],
+        ['b', 2],
+        ['c', '1'],
+      ]),
+    ).toBe(2);
+    expect(
+      run([
+        ['a', 1],
+        ['b', '01'],
+        ['c', 1n + 1n],
+        ['d', 2],
+      ]),
+    ).toBe(3);
+    // NULL keys match nothing, so they never repeat.
+    expect(
+      run([
+        ['a', null],
+        ['b', null],
+        ['c', undefined],
+        ['d', 3],
+      ]),
+    ).toBe(4);
+    expect(
+      run([
+        ['a', Buffer.from([1])],
+        ['b', Buffer.from([1])],
+      ]),
+    ).toBe(1);
+    expect(
+      run([
+        ['a', 1],
+        [Buffer.from([1]), 2],
+      ]),
+    ).toBe(1);
+    expect(run([['a', 1], ['b']])).toBe(1);
+    expect(keyedRunEnd([statement(['a', 1]), statement(['b', 2], 'other')], 0, form)).toBe(1);
+  });
+
+  it('give each member the rows that returned its ordinal', () => {
+    const merged = {
+      command: 'UPDATE',
+      rowCount: 3,
+      oid: 0,
+      rows: [{ ord: '1' }, { ord: '3' }, { ord: '3' }],
+      fields: [],
+    };
+    expect(keyedMemberOutcomes('UPDATE', merged, 3).map((o) => (o.ok ? o.result.rowCount : -1))).toEqual([1, 0, 2]);
   });
 });
 
