@@ -510,6 +510,34 @@ describe('coalesced UPDATEs and DELETEs', () => {
     }
   });
 
+  it('DELETEs of rows another table references fail one by one; a partitioned table merges too', async () => {
+    const parent = name('cu_parent');
+    await sql(`CREATE TABLE ${parent} (id int PRIMARY KEY, v int) PARTITION BY RANGE (id)`);
+    await sql(`CREATE TABLE ${parent}_low PARTITION OF ${parent} FOR VALUES FROM (0) TO (50)`);
+    await sql(`CREATE TABLE ${parent}_high PARTITION OF ${parent} FOR VALUES FROM (50) TO (100)`);
+    await sql(`INSERT INTO ${parent} SELECT g, 0 FROM generate_series(1, 99) g`);
+    await sql(`CREATE TABLE ${parent}_child (parent int REFERENCES ${parent} (id))`);
+    await sql(`INSERT INTO ${parent}_child VALUES (15), (64)`);
+    const statements: [string, unknown[]][] = [];
+    for (let id = 1; id <= 99; id++) statements.push([`UPDATE ${parent} SET v = $1 WHERE id = $2`, [id, id]]);
+    for (let id = 1; id <= 99; id += 7) statements.push([`DELETE FROM ${parent} WHERE id = $1`, [id]]);
+    const { results, pipeline } = await viaPipeline(statements);
+    expect(results.slice(0, 99).every((r) => r.rowCount === 1)).toBe(true);
+    const deletes = results.slice(99);
+    expect(deletes.flatMap((r, k) => (r.error === undefined ? [] : [[1 + 7 * k, r.error]]))).toEqual([
+      [15, '23503'],
+      [64, '23503'],
+    ]);
+    expect(deletes.filter((r) => r.rowCount === 1)).toHaveLength(deletes.length - 2);
+    expect(pipeline.stats().coalescedKeyed).toBe(statements.length);
+    const rows = await sql<{ n: string; v: string }>(`SELECT count(*) AS n, sum(v) AS v FROM ${parent}`);
+    const deleted = deletes.flatMap((r, k) => (r.rowCount === 1 ? [1 + 7 * k] : []));
+    expect(rows[0]).toEqual({
+      n: String(99 - deleted.length),
+      v: String((99 * 100) / 2 - deleted.reduce((x, y) => x + y, 0)),
+    });
+  });
+
   it('atomic mode merges as well, and a batch that succeeds commits every statement', async () => {
     const table = name('cu_atomic');
     await sql(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
