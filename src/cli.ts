@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
-import { startLocalCluster } from './testing.js';
+import { startLocalCluster, type NodeSelector } from './testing.js';
 import { runDemo } from './demo.js';
 
 /** A command of the CLI. */
@@ -52,9 +52,26 @@ function nextStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * `--cascade replica2=replica1` (repeatable) as `startLocalCluster`'s `cascade` option; names or node indices on
+ * either side. The cluster itself checks that the nodes exist and form no loop.
+ */
+function cascadeOption(pairs: readonly string[]): Record<string, NodeSelector> | undefined {
+  if (pairs.length === 0) return undefined;
+  const cascade: Record<string, NodeSelector> = {};
+  for (const pair of pairs) {
+    const match = /^([^=\s]+)=([^=\s]+)$/.exec(pair);
+    if (match === null)
+      throw new UsageError(`--cascade: expected REPLICA=UPSTREAM (e.g. replica2=replica1), got "${pair}"`);
+    const upstream = match[2]!;
+    cascade[match[1]!] = /^\d+$/.test(upstream) ? Number(upstream) : upstream;
+  }
+  return cascade;
+}
+
 const clusterStart: Command = {
   name: 'cluster start',
-  usage: 'cluster start [--replicas N] [--pg-bin DIR] [--verbose]',
+  usage: 'cluster start [--replicas N] [--cascade REPLICA=UPSTREAM]… [--pg-bin DIR] [--verbose]',
   summary: 'start a local primary and N streaming replicas (default 2), print their URLs, run until Ctrl-C',
   async run(args) {
     const { values } = parsing(() =>
@@ -64,6 +81,7 @@ const clusterStart: Command = {
         allowPositionals: false,
         options: {
           replicas: { type: 'string', short: 'r' },
+          cascade: { type: 'string', multiple: true },
           'pg-bin': { type: 'string' },
           verbose: { type: 'boolean', short: 'v' },
         },
@@ -73,6 +91,7 @@ const clusterStart: Command = {
       throw new UsageError(`--replicas: expected a whole number, got "${values.replicas}"`);
     }
     const replicas = values.replicas === undefined ? 2 : Number(values.replicas);
+    const cascade = cascadeOption(values.cascade ?? []);
     const stopSignal = nextStopSignal();
     // The servers are unref'ed; this timer is what keeps the command running until a signal.
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -80,6 +99,7 @@ const clusterStart: Command = {
       const started = Date.now();
       const cluster = await startLocalCluster({
         replicas,
+        ...(cascade === undefined ? {} : { cascade }),
         ...(values['pg-bin'] === undefined ? {} : { pgBin: values['pg-bin'] }),
         ...(values.verbose === true ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
       });

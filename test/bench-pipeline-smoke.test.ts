@@ -22,6 +22,7 @@ const params: PipelineBenchParams = {
   poolMax: 4,
   pipelineBatchSize: 10,
   coalesceBatchSize: 15,
+  copyBatchSize: 15,
   multiRowBatch: 15,
   copyChunkRows: 15,
 };
@@ -65,12 +66,16 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     for (const contender of contenders) {
       for (const kind of contender.kinds) expectMeasured(await timedRun(contender, schema!, kind));
     }
-    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(9);
-    expect(contenders.filter((c) => c.kinds.includes('delete'))).toHaveLength(9);
-    // The coalescing pipelines merged the UPDATE and DELETE runs.
+    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(11);
+    expect(contenders.filter((c) => c.kinds.includes('delete'))).toHaveLength(11);
+    // Each coalescing contender merged its INSERTs the way its name says, and its UPDATE and DELETE runs.
     for (const contender of contenders) {
-      if ('pipeline' in contender && contender.name.endsWith('+ coalesce'))
-        expect((contender as QueryPipelineContender).pipeline.stats().coalescedKeyed).toBe(2 * params.statements);
+      if (!('pipeline' in contender) || !contender.name.includes('+ coalesce')) continue;
+      const stats = (contender as QueryPipelineContender).pipeline.stats();
+      const copy = contender.name.endsWith('(COPY)');
+      expect(stats.coalescedAsCopy > 0).toBe(copy);
+      expect(stats.coalescedAsArrays > 0).toBe(!copy);
+      expect(stats.coalescedKeyed).toBe(2 * params.statements);
     }
   });
 
@@ -108,10 +113,12 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     expect(copyLine.split('|').map((cell) => cell.trim())[4]).toBe('—');
     const unnestLine = lines.find((line) => line.includes('unnest(…)'))!;
     expect(unnestLine.split('|').map((cell) => cell.trim())[2]).toBe('—');
-    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 2 coalesced INSERT targets
-    // + 2 modes × merged UPDATEs (vs sequential pg, vs the same pipeline unmerged).
-    expect(report.targets).toHaveLength(14);
-    expect(report.targets.filter((target) => target.name.includes('without coalescing (UPDATE)'))).toHaveLength(2);
+    // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 4 coalesced INSERT targets vs sequential pg
+    // + 2 COPY-form INSERT targets vs COPY FROM STDIN + 4 coalescing contenders × merged UPDATEs (vs sequential
+    // pg, vs the same pipeline unmerged).
+    expect(report.targets).toHaveLength(22);
+    expect(report.targets.filter((target) => target.name.includes('≥ 0.8× COPY FROM STDIN'))).toHaveLength(2);
+    expect(report.targets.filter((target) => target.name.includes('without coalescing (UPDATE)'))).toHaveLength(4);
     for (const target of report.targets) expect(target.measured).toMatch(/^\d+\.\d\d×$/);
   });
 

@@ -252,133 +252,163 @@ describe('QueryPipeline', () => {
     await pipeline.close();
   });
 
-  it('merges rows of plain parameters into one unnest INSERT that stores every value exactly as a single-row INSERT would', async () => {
-    const table = `pipe_types_${process.pid}_${Date.now()}`;
-    await router.query(
-      `DO $$ BEGIN CREATE TYPE pipe_mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
-    );
-    await router.query(
-      `CREATE TABLE ${table} (seq bigserial, id int, label varchar(12), body text, doc jsonb, at timestamptz, blob bytea, flag boolean, mood pipe_mood, amount numeric, tags text[])`,
-    );
-    const awkward = [
-      '',
-      'NULL',
-      'null',
-      '"quoted"',
-      'back\\slash',
-      '{braces}',
-      'a,b',
-      ' padded ',
-      'multi\nline',
-      'émoji 🚀',
-      "it's",
-    ];
-    const when = new Date('2026-01-02T03:04:05.678Z');
-    const rowOf = (i: number): unknown[] => [
-      awkward[i % awkward.length]!.slice(0, 12),
-      i,
-      i % 5 === 0 ? null : awkward[(i + 3) % awkward.length],
-      i % 7 === 0 ? undefined : { n: i, s: awkward[i % awkward.length], nested: [1, { deep: true }] },
-      new Date(when.getTime() + i),
-      Buffer.from([i % 256, 0, 255]),
-      i % 2 === 0,
-      ['sad', 'ok', 'happy'][i % 3],
-      `${i}.${i % 100}`,
-    ];
-    // Parameters in another order than the columns, to check each array lands in its own column.
-    const sql = `INSERT INTO ${table} (label, id, body, doc, at, blob, flag, mood, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
-    // One batch at a time, so the rows' order is the statements' order whichever way the batches are cut.
-    const pipeline = router.pipeline({ batchSize: 400, maxQueueSize: 1000, coalesce: true, concurrency: 1 });
-    const count = 1000;
-    const promises = Array.from({ length: count }, (_, i) => pipeline.addQuery(sql, rowOf(i)));
-    const summary = await pipeline.flush();
-    const results = await Promise.all(promises);
-    expect(summary.failed).toBe(0);
-    expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
-    expect(pipeline.stats()).toMatchObject({ coalesced: count, coalescedAsArrays: count });
-    const { rows: stored } = await router.query<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY id`, [], {
-      route: 'primary',
-    });
-    expect(stored).toHaveLength(count);
-    // Rows are inserted in the order their statements were queued (no assumption about where a batch ends).
-    stored.forEach((row, i) => {
-      const [label, id, body, doc, at, blob, flag, mood, amount] = rowOf(i);
-      if (i > 0) expect(Number(row.seq)).toBeGreaterThan(Number(stored[i - 1]!.seq));
-      expect({ ...row, seq: undefined }).toEqual({
-        seq: undefined,
-        id,
-        label,
-        body,
-        doc: doc ?? null,
-        at,
-        blob,
-        flag,
-        mood,
-        amount,
-        tags: null,
+  // Row-level security rules COPY out (the router's user owns the table, so no policy applies to it): the run then
+  // goes as the unnest INSERT.
+  it.each(['copy', 'unnest'] as const)(
+    'merges rows of plain parameters into one %s statement that stores every value exactly as a single-row INSERT would',
+    async (form) => {
+      const table = `pipe_types_${form}_${process.pid}_${Date.now()}`;
+      await router.query(
+        `DO $$ BEGIN CREATE TYPE pipe_mood AS ENUM ('sad', 'ok', 'happy'); EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+      );
+      await router.query(
+        `CREATE TABLE ${table} (seq bigserial, id int, label varchar(12), body text, doc jsonb, at timestamptz, blob bytea, flag boolean, mood pipe_mood, amount numeric, tags text[])`,
+      );
+      if (form === 'unnest') await router.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+      const awkward = [
+        '',
+        'NULL',
+        'null',
+        '"quoted"',
+        'back\\slash',
+        '{braces}',
+        'a,b',
+        ' padded ',
+        'multi\nline',
+        'émoji 🚀',
+        "it's",
+      ];
+      const when = new Date('2026-01-02T03:04:05.678Z');
+      const rowOf = (i: number): unknown[] => [
+        awkward[i % awkward.length]!.slice(0, 12),
+        i,
+        i % 5 === 0 ? null : awkward[(i + 3) % awkward.length],
+        i % 7 === 0 ? undefined : { n: i, s: awkward[i % awkward.length], nested: [1, { deep: true }] },
+        new Date(when.getTime() + i),
+        Buffer.from([i % 256, 0, 255]),
+        i % 2 === 0,
+        ['sad', 'ok', 'happy'][i % 3],
+        `${i}.${i % 100}`,
+      ];
+      // Parameters in another order than the columns, to check each array lands in its own column.
+      const sql = `INSERT INTO ${table} (label, id, body, doc, at, blob, flag, mood, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+      // One batch at a time, so the rows' order is the statements' order whichever way the batches are cut.
+      const pipeline = router.pipeline({ batchSize: 400, maxQueueSize: 1000, coalesce: true, concurrency: 1 });
+      const count = 1000;
+      const promises = Array.from({ length: count }, (_, i) => pipeline.addQuery(sql, rowOf(i)));
+      const summary = await pipeline.flush();
+      const results = await Promise.all(promises);
+      expect(summary.failed).toBe(0);
+      expect(results.every((result) => result.rowCount === 1 && result.command === 'INSERT')).toBe(true);
+      expect(pipeline.stats()).toMatchObject({
+        coalesced: count,
+        coalescedAsArrays: form === 'unnest' ? count : 0,
+        coalescedAsCopy: form === 'copy' ? count : 0,
       });
-    });
-    await pipeline.close();
-  });
+      const { rows: stored } = await router.query<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY id`, [], {
+        route: 'primary',
+      });
+      expect(stored).toHaveLength(count);
+      // Rows are inserted in the order their statements were queued (no assumption about where a batch ends).
+      stored.forEach((row, i) => {
+        const [label, id, body, doc, at, blob, flag, mood, amount] = rowOf(i);
+        if (i > 0) expect(Number(row.seq)).toBeGreaterThan(Number(stored[i - 1]!.seq));
+        expect({ ...row, seq: undefined }).toEqual({
+          seq: undefined,
+          id,
+          label,
+          body,
+          doc: doc ?? null,
+          at,
+          blob,
+          flag,
+          mood,
+          amount,
+          tags: null,
+        });
+      });
+      await pipeline.close();
+    },
+  );
 
-  it('unnest INSERTs keep single-row semantics: a too-long value fails its own row only, array columns and array values use VALUES', async () => {
-    const table = `pipe_semantics_${process.pid}_${Date.now()}`;
-    await router.query(
-      `CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[], shape box)`,
-    );
-    const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
-    const sql = `INSERT INTO ${table} (id, code, fixed, bits, doc) VALUES ($1, $2, $3, $4, $5)`;
-    // A group of valid rows: char(n) and bit(n) keep their length (neither cut to one character nor refused), and a
-    // jsonb value is parsed from its text as a jsonb parameter is ('null' is JSON null, not SQL NULL).
-    const docOf = (i: number): unknown => (i === 5 ? 'null' : i === 6 ? null : i === 7 ? '"text"' : { i });
-    await Promise.all(Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [i, 'abc', 'ab', '101', docOf(i)])));
-    // One batch: the merged INSERT did not fail and fall back to single rows.
-    expect(pipeline.stats()).toMatchObject({ batches: 1, coalesced: 30, coalescedAsArrays: 30, failed: 0 });
-    // A group with bad rows: each fails alone, with the error its single-row INSERT gives.
-    const bad: Record<number, [string, string, string]> = {
-      17: ['toolong', 'ab', '101'],
-      23: ['abc', 'sixsix', '101'],
-      26: ['abc', 'ab', '1'],
-    };
-    const scalar = Array.from({ length: 30 }, (_, i) =>
-      pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]),
-    );
-    const arrays = Array.from({ length: 30 }, (_, i) =>
-      pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]),
-    );
-    // box arrays separate their elements with ';', not ',': such a column also goes as VALUES (it would fail as unnest).
-    const boxes = Array.from({ length: 10 }, (_, i) =>
-      pipeline.addQuery(`INSERT INTO ${table} (id, shape) VALUES ($1, $2)`, [200 + i, `((${i},${i}),(0,0))`]),
-    );
-    await pipeline.flush();
-    const settled = await Promise.allSettled(scalar);
-    expect(settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [[i, outcome.reason.code]] : []))).toEqual([
-      [17, '22001'],
-      [23, '22001'],
-      [26, '22026'],
-    ]);
-    await Promise.all([...arrays, ...boxes]);
-    // Batches: the valid group; the second batch as a group commit, without it, and its bad group's rows one by one.
-    expect(pipeline.stats()).toMatchObject({ batches: 4, coalesced: 100, coalescedAsArrays: 60 });
-    const { rows: stored } = await router.query<Record<string, string>>(
-      `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags, count(*) FILTER (WHERE area(shape) > 0) AS boxes,
+  it.each(['copy', 'unnest'] as const)(
+    '%s keeps single-row semantics: a too-long value fails its own row only; as unnest, array columns use VALUES',
+    async (form) => {
+      const table = `pipe_semantics_${form}_${process.pid}_${Date.now()}`;
+      await router.query(
+        `CREATE TABLE ${table} (id int PRIMARY KEY, code varchar(3), fixed char(5), bits bit(3), doc jsonb, tags int[], shape box)`,
+      );
+      if (form === 'unnest') await router.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+      const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
+      const sql = `INSERT INTO ${table} (id, code, fixed, bits, doc) VALUES ($1, $2, $3, $4, $5)`;
+      // A group of valid rows: char(n) and bit(n) keep their length (neither cut to one character nor refused), and a
+      // jsonb value is parsed from its text as a jsonb parameter is ('null' is JSON null, not SQL NULL).
+      const docOf = (i: number): unknown => (i === 5 ? 'null' : i === 6 ? null : i === 7 ? '"text"' : { i });
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => pipeline.addQuery(sql, [i, 'abc', 'ab', '101', docOf(i)])),
+      );
+      // One batch: the merged INSERT did not fail and fall back to single rows.
+      expect(pipeline.stats()).toMatchObject({
+        batches: 1,
+        coalesced: 30,
+        coalescedAsArrays: form === 'unnest' ? 30 : 0,
+        coalescedAsCopy: form === 'copy' ? 30 : 0,
+        failed: 0,
+      });
+      // A group with bad rows: each fails alone, with the error its single-row INSERT gives.
+      const bad: Record<number, [string, string, string]> = {
+        17: ['toolong', 'ab', '101'],
+        23: ['abc', 'sixsix', '101'],
+        26: ['abc', 'ab', '1'],
+      };
+      const scalar = Array.from({ length: 30 }, (_, i) =>
+        pipeline.addQuery(sql, [30 + i, ...(bad[i] ?? ['abc', 'ab', '101']), { i }]),
+      );
+      const arrays = Array.from({ length: 30 }, (_, i) =>
+        pipeline.addQuery(`INSERT INTO ${table} (id, tags) VALUES ($1, $2)`, [100 + i, [i, i + 1]]),
+      );
+      // box arrays separate their elements with ';', not ',': such a column also goes as VALUES (it would fail as unnest).
+      const boxes = Array.from({ length: 10 }, (_, i) =>
+        pipeline.addQuery(`INSERT INTO ${table} (id, shape) VALUES ($1, $2)`, [200 + i, `((${i},${i}),(0,0))`]),
+      );
+      await pipeline.flush();
+      const settled = await Promise.allSettled(scalar);
+      expect(
+        settled.flatMap((outcome, i) => (outcome.status === 'rejected' ? [[i, outcome.reason.code]] : [])),
+      ).toEqual([
+        [17, '22001'],
+        [23, '22001'],
+        [26, '22026'],
+      ]);
+      await Promise.all([...arrays, ...boxes]);
+      // Batches: the valid group; the second batch as a group commit, without it, and its bad group's rows one by one.
+      // As COPY every run merges (array and box columns too); as unnest the array and box runs go as VALUES.
+      expect(pipeline.stats()).toMatchObject({
+        batches: 4,
+        coalesced: 100,
+        coalescedAsArrays: form === 'unnest' ? 60 : 0,
+        coalescedAsCopy: form === 'copy' ? 100 : 0,
+      });
+      const { rows: stored } = await router.query<Record<string, string>>(
+        `SELECT count(*) AS n, sum(array_length(tags, 1)) AS tags, count(*) FILTER (WHERE area(shape) > 0) AS boxes,
          count(*) FILTER (WHERE fixed = 'ab' AND octet_length(fixed) = 5) AS fixed,
          count(*) FILTER (WHERE bits = B'101') AS bits,
          string_agg(id || ':' || coalesce(jsonb_typeof(doc), 'sql null'), ' ' ORDER BY id) FILTER (WHERE id BETWEEN 5 AND 8) AS docs
        FROM ${table}`,
-      [],
-      { route: 'primary' },
-    );
-    expect(stored[0]).toEqual({
-      n: '97',
-      tags: '60',
-      boxes: '9',
-      fixed: '57',
-      bits: '57',
-      docs: '5:null 6:sql null 7:string 8:object',
-    });
-    await pipeline.close();
-  });
+        [],
+        { route: 'primary' },
+      );
+      expect(stored[0]).toEqual({
+        n: '97',
+        tags: '60',
+        boxes: '9',
+        fixed: '57',
+        bits: '57',
+        docs: '5:null 6:sql null 7:string 8:object',
+      });
+      await pipeline.close();
+    },
+  );
 
   it('an unnest INSERT whose column changed type since the look-up still stores every row', async () => {
     const table = `pipe_altered_${process.pid}_${Date.now()}`;

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline as pipeStreams } from 'node:stream/promises';
 import type pg from 'pg';
 import postgres from 'postgres';
-import { QueryRouter, type FlushResult, type QueryPipeline } from '../../src/index.js';
+import { QueryPipeline, QueryRouter, type FlushResult } from '../../src/index.js';
+import { PIPELINE_BACKEND, type PipelineHost } from '../../src/pipeline/index.js';
 import { quietPgPool } from '../lib/pools.js';
 import type { PipelineBenchParams } from './params.js';
 import type { DeleteWorkload, EventRow, InsertWorkload, UpdateWorkload, Workload, WorkloadKind } from './workloads.js';
@@ -127,19 +128,33 @@ export function postgresJsReservedContender(url: string, params: PipelineBenchPa
   };
 }
 
+/** How a coalescing contender merges its INSERT runs: `COPY … FROM STDIN` (what `events` gets), or unnest arrays. */
+export type CoalescedForm = 'copy' | 'unnest';
+
+/** `router` as a pipeline sees it, except that it offers no COPY form: runs merge as unnest INSERTs, as for a table COPY is ruled out for. */
+function withoutCopy(router: QueryRouter): PipelineHost {
+  return { [PIPELINE_BACKEND]: () => ({ ...router[PIPELINE_BACKEND](), copyInsert: undefined }) };
+}
+
 /**
  * `router.pipeline(...)`: every statement queued with `addQuery` at once, then `flush()`. `maxQueueSize` holds
- * a whole run, as postgres.js's array holds it, so neither waits on back-pressure.
+ * a whole run, as postgres.js's array holds it, so neither waits on back-pressure. With coalescing, `form` picks
+ * how runs merge: `'unnest'` builds the pipeline on a backend without the COPY form.
  */
 export function queryPipelineContender(
   url: string,
   params: PipelineBenchParams,
   mode: 'independent' | 'atomic',
   coalesce: boolean,
+  form: CoalescedForm = 'copy',
 ): QueryPipelineContender {
   const router = new QueryRouter({ primary: url, pool: { max: params.poolMax, idleTimeoutMs: 0 } });
-  const batchSize = coalesce ? params.coalesceBatchSize : params.pipelineBatchSize;
-  const pipeline = router.pipeline({
+  const batchSize = !coalesce
+    ? params.pipelineBatchSize
+    : form === 'copy'
+      ? params.copyBatchSize
+      : params.coalesceBatchSize;
+  const pipeline = new QueryPipeline(form === 'unnest' ? withoutCopy(router) : router, {
     batchSize,
     concurrency: params.pipelineConcurrency,
     maxQueueSize: Math.max(params.statements, batchSize),
@@ -149,7 +164,7 @@ export function queryPipelineContender(
   });
   let lastFlush: FlushResult | undefined;
   return {
-    name: `QueryPipeline ${mode}${coalesce ? ' + coalesce' : ''}`,
+    name: `QueryPipeline ${mode}${coalesce ? ` + coalesce (${form === 'copy' ? 'COPY' : 'unnest'})` : ''}`,
     kinds: ALL,
     pipeline,
     get lastFlush() {
@@ -285,9 +300,11 @@ export function pipelineContenders(url: string, params: PipelineBenchParams): Pi
     postgresJsTransactionContender(url, params),
     postgresJsReservedContender(url, params),
     queryPipelineContender(url, params, 'independent', false),
-    queryPipelineContender(url, params, 'independent', true),
+    queryPipelineContender(url, params, 'independent', true, 'copy'),
+    queryPipelineContender(url, params, 'independent', true, 'unnest'),
     queryPipelineContender(url, params, 'atomic', false),
-    queryPipelineContender(url, params, 'atomic', true),
+    queryPipelineContender(url, params, 'atomic', true, 'copy'),
+    queryPipelineContender(url, params, 'atomic', true, 'unnest'),
     multiRowInsertContender(url, params),
     copyContender(url, params),
     unnestKeyedContender(url, params),

@@ -17,6 +17,12 @@ export interface PipelineBenchParams {
    * (a round trip, a Bind message, a commit) are shared by every row of the batch, and larger batches pay off longer.
    */
   readonly coalesceBatchSize: number;
+  /**
+   * `batchSize` of the `QueryPipeline … + coalesce (COPY)` contenders. A COPY's fixed costs are smaller than an
+   * INSERT's, but PostgreSQL's CPU per row still fell with larger COPYs: 4.7–4.8 µs at 1,000 rows, 3.8–4.1 at
+   * 2,500, 3.7–4.0 at 5,000 (postgres.js's single 10,000-row COPY: 3.5), on a loaded 2-vCPU machine.
+   */
+  readonly copyBatchSize: number;
   /** `concurrency` of every `QueryPipeline` contender: batches in flight, each on its own connection. */
   readonly pipelineConcurrency: number;
   /** Rows per statement of the hand-written multi-row INSERT. */
@@ -41,6 +47,7 @@ export const FULL_PIPELINE_PARAMS: PipelineBenchParams = Object.freeze<PipelineB
   poolMax: 16,
   pipelineBatchSize: 200,
   coalesceBatchSize: 1_000,
+  copyBatchSize: 2_500,
   pipelineConcurrency: 2,
   multiRowBatch: 1_000,
   copyChunkRows: 1_000,

@@ -19,13 +19,18 @@ export const PIPELINE_TARGETS = Object.freeze({
   minMergedUpdateRatioToSequential: 25,
   /** QueryPipeline with coalescing over the same mode without it on the UPDATE workload, at least. */
   minMergedUpdateRatioToPipelined: 1.5,
+  /** QueryPipeline coalescing into COPY over the hand-driven `COPY FROM STDIN` on the INSERT workload, at least. */
+  minCopyRatioToCopy: 0.8,
 });
 
 /** Names of the contenders the targets refer to; they must match `contenders.ts`. */
 const BASELINE = 'pg.Pool#query, sequential';
 const POSTGRES_JS_PREFIX = 'postgres.js';
 const PIPELINE_PREFIX = 'QueryPipeline';
-const COALESCE_SUFFIX = '+ coalesce';
+const COALESCE_MARK = '+ coalesce';
+/** The coalescing contenders that merge into COPY, held to the COPY baseline. */
+const COPY_FORM_SUFFIX = '(COPY)';
+const COPY_BASELINE = 'COPY FROM STDIN (postgres.js writable)';
 
 /** What the entry point prints: the table, the targets and notes under it. */
 export interface PipelineReport {
@@ -73,6 +78,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     WORKLOAD_ORDER.map((kind) => [kind, summarisePipeline(results, kind, BASELINE)]),
   );
   const best = new Map(WORKLOAD_ORDER.map((kind) => [kind, bestPostgresJs(results, contenders, kind)]));
+  const copyBaseline = summarisePipeline(results, 'insert', COPY_BASELINE);
   const body = contenders.map((contender) => {
     const cells: string[] = [contender.name];
     const cpu: string[] = [];
@@ -97,7 +103,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
       );
       if (!contender.name.startsWith(PIPELINE_PREFIX)) continue;
       const label = LABELS[kind];
-      if (contender.name.endsWith(COALESCE_SUFFIX)) {
+      if (contender.name.includes(COALESCE_MARK)) {
         if (kind === 'delete') continue;
         if (kind === 'update') {
           // Merged UPDATEs: against sequential pg, and against the same pipeline without merging.
@@ -109,7 +115,11 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
             measured: ratio(toSequential),
           });
           marks.push(`${label} ≥ ${min}× seq ${mark(met)}`);
-          const plain = summarisePipeline(results, kind, contender.name.slice(0, -COALESCE_SUFFIX.length).trimEnd());
+          const plain = summarisePipeline(
+            results,
+            kind,
+            contender.name.slice(0, contender.name.indexOf(COALESCE_MARK)).trimEnd(),
+          );
           if (plain !== undefined) {
             const minPlain = PIPELINE_TARGETS.minMergedUpdateRatioToPipelined;
             const toPlain = summary.rowsPerSecond / plain.rowsPerSecond;
@@ -130,7 +140,19 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
           met,
           measured: ratio(toSequential),
         });
-        marks.push(`${label} ≥ ${min}× seq ${mark(met)}`);
+        let copyMark = '';
+        if (contender.name.endsWith(COPY_FORM_SUFFIX) && copyBaseline !== undefined) {
+          const minCopy = PIPELINE_TARGETS.minCopyRatioToCopy;
+          const toCopy = summary.rowsPerSecond / copyBaseline.rowsPerSecond;
+          const copyMet = toCopy >= minCopy;
+          targets.push({
+            name: `${contender.name} ≥ ${minCopy.toFixed(1)}× ${COPY_BASELINE} (${label})`,
+            met: copyMet,
+            measured: ratio(toCopy),
+          });
+          copyMark = `, ${ratio(toCopy)} COPY ≥ ${minCopy.toFixed(1)} ${mark(copyMet)}`;
+        }
+        marks.push(`${label} ≥ ${min}× seq ${mark(met)}${copyMark}`);
         continue;
       }
       if (!TARGETED.includes(kind)) continue;
@@ -175,6 +197,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
     `"pjs" is the better of the two postgres.js rows in the same run (${WORKLOAD_ORDER.map((kind) => `${LABELS[kind]}: ${best.get(kind)?.name ?? 'none'}`).join('; ')}).`,
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
+    `"COPY" is ${COPY_BASELINE} in the same run; "(COPY)" contenders merge each run of INSERTs into one \`COPY … FROM STDIN\` inside the batch, "(unnest)" ones into the unnest INSERT (what a table COPY is ruled out for gets).`,
     'With `coalesce: true` the UPDATE and DELETE runs are merged into one `UPDATE … FROM unnest(…)` / `DELETE … USING unnest(…)` per run (each id once, so a run is a whole batch); "unmerged" compares with the same mode\'s pipeline without coalescing. DELETE is shown without targets.',
     targetsMet(targets),
   ];
@@ -195,7 +218,7 @@ export function pipelineHeader(env: Environment, params: PipelineBenchParams): s
       `Every run is checked afterwards (row count, sums, well-formed jsonb). ${params.rounds} rounds, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}, after ${params.warmupRuns} untimed run${params.warmupRuns === 1 ? '' : 's'} each; ` +
       'rows/s are medians over rounds (± median absolute deviation), ratios are between medians. ' +
-      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
+      `QueryPipeline: batchSize ${params.pipelineBatchSize} (${params.coalesceBatchSize} with coalesce as unnest, ${params.copyBatchSize} as COPY), concurrency ${params.pipelineConcurrency}, all statements queued with addQuery, then flush(). ` +
       `postgres.js: one connection, prepared statements, max_pipeline above the run size. pg pools and the router's pool: max ${params.poolMax}. ` +
       "CPU per row: this process's CPU time (all threads), + the PostgreSQL server's (postmaster and all its children, from /proc/<pid>/schedstat) where readable.",
   ].join('\n');

@@ -10,6 +10,7 @@ import {
   writeClusterState,
   type RegisteredCluster,
 } from './cluster-registry.js';
+import { depthOf, levels, nodeName, resolveCascade, type Upstreams } from './cascade.js';
 import { ClusterNode, type NodeContext } from './local-node.js';
 import { hbaConf, sharedConf, validateSettings } from './node-config.js';
 import { findPostgresBinaries, readServerVersion } from './pg-binaries.js';
@@ -32,6 +33,8 @@ interface ResolvedOptions {
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly log: ((line: string) => void) | undefined;
   readonly startTimeoutMs: number;
+  /** For each node index, the node it streams from (see `cascade`). */
+  readonly upstreams: Upstreams;
 }
 
 function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
@@ -52,6 +55,7 @@ function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
   }
   if (options.settings !== undefined) validateSettings(options.settings);
   if (options.log !== undefined && typeof options.log !== 'function') throw new TypeError('log: expected a function');
+  const upstreams = resolveCascade(options.cascade, replicas);
   return {
     replicas,
     baseDir: resolve(options.baseDir ?? tmpdir()),
@@ -59,6 +63,7 @@ function resolveOptions(options: LocalClusterOptions): ResolvedOptions {
     settings: options.settings ?? {},
     log: options.log,
     startTimeoutMs,
+    upstreams,
   };
 }
 
@@ -96,9 +101,15 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
       scrub: this.#scrub,
       onChange: () => this.#saveState(),
     };
-    const primary = new ClusterNode('primary', undefined, ctx);
-    const replicas = Array.from({ length: opts.replicas }, (_, i) => new ClusterNode(`replica${i + 1}`, primary, ctx));
-    this.nodes = [primary, ...replicas];
+    // Upstreams first: a node is built with the node it streams from.
+    const nodes: ClusterNode[] = [];
+    for (const group of levels(opts.upstreams)) {
+      for (const index of group) {
+        const upstream = opts.upstreams[index];
+        nodes[index] = new ClusterNode(nodeName(index), upstream === undefined ? undefined : nodes[upstream], ctx);
+      }
+    }
+    this.nodes = nodes;
   }
 
   get primaryUrl(): string {
@@ -163,7 +174,10 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     const ports = new Set<number>();
     await primary.start(ports);
     log?.(`primary accepts connections on port ${primary.port}`);
-    await Promise.all(replicas.map((r) => r.start(ports)));
+    // Depth by depth: a cascaded replica's primary_conninfo needs its upstream's port, picked at its start.
+    for (const group of levels(this.#opts.upstreams).slice(1)) {
+      await Promise.all(group.map((index) => this.nodes[index]!.start(ports)));
+    }
     this.#replicaUrls = Object.freeze(replicas.map((r) => r.url));
     const deadline = Date.now() + this.#opts.startTimeoutMs;
     await Promise.all(replicas.map((r) => r.waitUntilStreaming(deadline)));
@@ -199,8 +213,13 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
   }
 
   async #stopAll(): Promise<void> {
-    // Replicas first: a primary's fast shutdown waits for its walsenders to hand over the last WAL.
-    await Promise.allSettled(this.nodes.filter((n) => n.role === 'replica').map((n) => n.stop(STOP_GRACE_MS)));
+    // Replicas first, the farthest from the primary first: a server's fast shutdown waits for its walsenders to
+    // hand over the last WAL.
+    const replicas = this.nodes.filter((n) => n.role === 'replica');
+    const depths = [...new Set(replicas.map((n) => this.#depth(n)))].sort((a, b) => b - a);
+    for (const depth of depths) {
+      await Promise.allSettled(replicas.filter((n) => this.#depth(n) === depth).map((n) => n.stop(STOP_GRACE_MS)));
+    }
     await Promise.allSettled(this.nodes.filter((n) => n.role === 'primary').map((n) => n.stop(STOP_GRACE_MS)));
     const pids = this.nodes.flatMap((n) => n.killNowSync());
     await waitUntilGone(pids, 3_000);
@@ -216,6 +235,10 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     } catch {
       // nothing more can be done while exiting; the next cluster start reaps it
     }
+  }
+
+  #depth(node: ClusterNode): number {
+    return depthOf(this.#opts.upstreams, this.nodes.indexOf(node));
   }
 
   stopNode(selector: NodeSelector): Promise<void> {
@@ -257,10 +280,9 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
     if (this.#stopping !== undefined) throw new Error('the local cluster has been stopped');
     const followers = new Map<ClusterNode, ClusterNode[]>();
     for (const node of this.nodes) {
-      const upstream = node.upstream;
-      if (node.role !== 'replica' || !node.running || node.paused) continue;
-      if (upstream === undefined || !upstream.running || upstream.paused || upstream.role !== 'primary') continue;
-      followers.set(upstream, [...(followers.get(upstream) ?? []), node]);
+      if (node.role !== 'replica') continue;
+      const root = streamingRoot(node);
+      if (root !== undefined) followers.set(root, [...(followers.get(root) ?? []), node]);
     }
     await Promise.all(
       [...followers].map(([upstream, replicas]) =>
@@ -279,9 +301,25 @@ class LocalClusterImpl implements LocalCluster, RegisteredCluster {
 }
 
 /**
+ * The primary whose WAL reaches `replica` through running, unpaused nodes (itself included), or `undefined` when a
+ * node on the way is stopped or paused. LSNs are the primary's all along a cascade, so its position is the target.
+ */
+function streamingRoot(replica: ClusterNode): ClusterNode | undefined {
+  let node = replica;
+  for (;;) {
+    if (!node.running || node.paused) return undefined;
+    if (node.role === 'primary') return node;
+    const upstream = node.upstream;
+    if (upstream === undefined) return undefined;
+    node = upstream;
+  }
+}
+
+/**
  * Starts a throwaway PostgreSQL cluster on 127.0.0.1: one primary and `replicas` streaming replicas,
- * in a fresh temporary directory, each server a process of its own. Resolves once the primary
- * lists every replica as streaming.
+ * in a fresh temporary directory, each server a process of its own. With `cascade`, some replicas
+ * stream from another replica instead of the primary. Resolves once every replica's upstream lists it
+ * as streaming.
  *
  * Runs the servers as the `postgres` OS user when called as root (created when missing). Clusters
  * left behind by dead processes are reaped first.

@@ -91,6 +91,10 @@ export class ClusterNode implements LocalNode {
     return this.#upstream;
   }
 
+  get streamsFrom(): string | undefined {
+    return this.#role === 'replica' ? this.#upstream?.name : undefined;
+  }
+
   /** Connection settings for our own queries; an object, so the password is never parsed out of a URL. */
   connection(): pg.ClientConfig {
     return {
@@ -104,7 +108,15 @@ export class ClusterNode implements LocalNode {
 
   /** The public fields only: `console.log(node)` and JSON show no process internals. */
   toJSON(): LocalNode {
-    return { name: this.name, role: this.role, port: this.port, url: this.url, dataDir: this.dataDir, pid: this.pid };
+    return {
+      name: this.name,
+      role: this.role,
+      port: this.port,
+      url: this.url,
+      dataDir: this.dataDir,
+      pid: this.pid,
+      streamsFrom: this.streamsFrom,
+    };
   }
 
   #writeNodeConf(): void {

@@ -27,6 +27,18 @@ export interface LocalClusterOptions {
   log?: (line: string) => void;
   /** How long one node may take to accept connections, and replicas to stream, in ms. Default `60_000`. */
   startTimeoutMs?: number;
+  /**
+   * Cascading replication: which node a replica streams from, when not the primary. Keys name a replica and values
+   * the node it streams from, both as elsewhere ({@link NodeSelector}): an index into {@link LocalCluster.nodes}
+   * (0 is the primary, 1 is `replica1`, …) or a node name. `{ replica2: 'replica1' }` (or `{ 2: 1 }`) makes
+   * `replica2` a standby of `replica1`, which streams from the primary: primary → replica1 → replica2. Replicas
+   * not listed stream from the primary. Every chain must end at the primary (no loops). Default `{}`.
+   *
+   * A cascaded replica starts once its upstream accepts connections, and the cluster is ready once every replica
+   * streams from its upstream. WAL positions are the primary's throughout the chain, so lag and
+   * `waitForReplication()` compare a cascaded replica with the primary like any other.
+   */
+  cascade?: Readonly<Record<string | number, NodeSelector>>;
 }
 
 /** One PostgreSQL server of a {@link LocalCluster}. Its fields follow the node's current state. */
@@ -43,6 +55,11 @@ export interface LocalNode {
   readonly dataDir: string;
   /** Process id of the postmaster, or `undefined` while the node is stopped. */
   readonly pid: number | undefined;
+  /**
+   * Name of the node this replica streams from: `'primary'`, or another replica's name with
+   * {@link LocalClusterOptions.cascade}; `undefined` for a primary (the node started as one, or a promoted replica).
+   */
+  readonly streamsFrom: string | undefined;
 }
 
 /** A node's index in {@link LocalCluster.nodes} (0 is the primary) or its {@link LocalNode.name}. */
@@ -72,7 +89,7 @@ export interface LocalCluster {
   stopNode(node: NodeSelector): Promise<void>;
   /**
    * Starts a stopped or killed node on its old port (crash recovery after a kill); resolves once it
-   * accepts connections and, for a replica whose primary runs, streams again. No-op when running.
+   * accepts connections and, for a replica whose upstream runs, streams again. No-op when running.
    */
   startNode(node: NodeSelector): Promise<void>;
   /** SIGKILLs the node's postmaster and every backend; resolves once they are all gone. */
@@ -94,12 +111,14 @@ export interface LocalCluster {
   resumeReplay(node: NodeSelector): void;
   /**
    * Promotes a replica (`pg_promote`) and resolves once it leaves recovery; its role becomes
-   * `'primary'`. The old primary keeps running, and other replicas keep following it.
+   * `'primary'`. The old primary keeps running, and other replicas keep following it; replicas cascaded from
+   * the promoted node follow it onto its new timeline.
    */
   promoteNode(node: NodeSelector): Promise<void>;
   /**
    * Resolves once every running, unpaused replica has replayed all WAL its primary had written when
-   * the call began (commits made with `synchronous_commit = off` included). Default timeout `30_000` ms.
+   * the call began (commits made with `synchronous_commit = off` included). A cascaded replica counts when
+   * every node between it and the primary runs unpaused (else nothing could reach it). Default timeout `30_000` ms.
    */
   waitForReplication(timeoutMs?: number): Promise<void>;
 }

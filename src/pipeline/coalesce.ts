@@ -1,7 +1,9 @@
 import type { QueryResult } from 'pg';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import { keyedMemberOutcomes, keyedRunEnd, keyedRunStatement } from './coalesce-keyed.js';
+import { copyTextRows } from './copy-text.js';
 import type {
+  CopyInsert,
   KeyedWriteForm,
   KeyedWriteTemplate,
   PipelineStatement,
@@ -20,6 +22,8 @@ export interface CoalescedBatch {
   readonly merged: number;
   /** How many of those went into unnest INSERTs. */
   readonly mergedAsArrays: number;
+  /** How many of those went into `COPY … FROM STDIN`. */
+  readonly mergedAsCopy: number;
   /** How many original statements went into merged UPDATEs and DELETEs (not counted in {@link merged}). */
   readonly mergedKeyed: number;
   /** For each of {@link statements}, the indices of the original statements it stands for. */
@@ -28,7 +32,10 @@ export interface CoalescedBatch {
   expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
   /** Original indices of the members of every merged INSERT that failed with an error `rerunnable` accepts. */
   failedGroups(outcomes: readonly BatchOutcome[], rerunnable: (error: Error) => boolean): number[][];
-  /** The templates whose unnest INSERT failed with an error that a changed table could explain (classes 22 and 42). */
+  /**
+   * The templates whose unnest INSERT or COPY failed with an error that a changed table could explain (classes 22
+   * and 42; for a COPY also 0A, which is how COPY refuses a table that has row-level security now).
+   */
   failedUnnestTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<RowTemplate>;
   /** The templates whose merged UPDATE or DELETE failed with an error of classes 22 or 42. */
   failedKeyedTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<KeyedWriteTemplate>;
@@ -50,6 +57,12 @@ function typeChangeCould(error: Error): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('42'));
 }
 
+/** What a COPY refused for a table that changed since its look-up would raise: feature not supported (0A). */
+function copyRefusalCould(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeChangeCould(error) || (typeof code === 'string' && code.startsWith('0A'));
+}
+
 /** Whether every value of the rows is a scalar: a JS array would turn into a nested array inside unnest's arrays. */
 function scalarRows(statements: readonly PipelineStatement[], from: number, to: number): boolean {
   for (let k = from; k < to; k++) {
@@ -61,9 +74,11 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
 /**
  * Merges each run of consecutive statements with the same SQL text that are single-row INSERTs (see
  * `RowTemplate`) into one INSERT. Statements are merged only when their text is identical, so every row is exactly
- * what its own statement would have inserted; order is kept. A run whose template has an {@link UnnestInsert} in
- * `unnest` (and whose values are all scalars) becomes that one prepared statement with one array per column,
- * whatever its length; any other run becomes a multi-row `VALUES` INSERT, up to PostgreSQL's parameter limit.
+ * what its own statement would have inserted; order is kept. A run whose template has a {@link CopyInsert} in
+ * `copy` (and whose values can all go as COPY text exactly) becomes one `COPY … FROM STDIN` with the rows behind
+ * it; else, one whose template has an {@link UnnestInsert} in `unnest` (and whose values are all scalars) becomes
+ * that one prepared statement with one array per column, whatever its length; any other run becomes a multi-row
+ * `VALUES` INSERT, up to PostgreSQL's parameter limit.
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
  *
@@ -73,6 +88,7 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
 export function coalesceBatch(
   statements: readonly PipelineStatement[],
   unnest?: ReadonlyMap<RowTemplate, UnnestInsert>,
+  copy?: ReadonlyMap<RowTemplate, CopyInsert>,
   keyed?: ReadonlyMap<KeyedWriteTemplate, KeyedWriteForm>,
 ): CoalescedBatch {
   const sent: BatchStatement[] = [];
@@ -80,8 +96,11 @@ export function coalesceBatch(
   const members: number[][] = [];
   /** Indices into {@link sent} of the unnest INSERTs. */
   const unnestSent = new Set<number>();
+  /** Indices into {@link sent} of the COPYs. */
+  const copySent = new Set<number>();
   let merged = 0;
   let mergedAsArrays = 0;
+  let mergedAsCopy = 0;
   /** Indices into {@link sent} of the merged UPDATEs and DELETEs, with their templates. */
   const keyedSent = new Map<number, KeyedWriteTemplate>();
   let mergedKeyed = 0;
@@ -105,8 +124,12 @@ export function coalesceBatch(
     const template = first.rowTemplate;
     let end = i + 1;
     const form = template === undefined ? undefined : unnest?.get(template);
+    const copyForm = template === undefined ? undefined : copy?.get(template);
     if (template !== undefined) {
-      const maxRows = form === undefined ? Math.max(1, Math.floor(MAX_PARAMETERS / template.paramCount)) : Infinity;
+      const maxRows =
+        form === undefined && copyForm === undefined
+          ? Math.max(1, Math.floor(MAX_PARAMETERS / template.paramCount))
+          : Infinity;
       while (end < statements.length && end - i < maxRows && statements[end]!.text === first.text) end++;
     }
     if (end - i < 2) {
@@ -117,12 +140,21 @@ export function coalesceBatch(
     }
     const group: number[] = [];
     for (let k = i; k < end; k++) group.push(k);
-    if (form !== undefined && scalarRows(statements, i, end)) {
+    const rows =
+      copyForm === undefined ? undefined : copyTextRows(statements, i, end, template!.columnParams!, copyForm);
+    if (rows !== undefined) {
+      copySent.add(sent.length);
+      mergedAsCopy += group.length;
+      sent.push({ text: copyForm!.text, values: undefined, statementName: undefined, copy: rows });
+    } else if (form !== undefined && scalarRows(statements, i, end)) {
       const columns = template!.columnParams!.map((param) => group.map((k) => statements[k]!.values?.[param - 1]));
       unnestSent.add(sent.length);
       mergedAsArrays += group.length;
       sent.push({ text: form.text, values: columns, statementName: form.statementName });
     } else {
+      // A run cut for COPY or unnest, which have no parameter limit: the rows beyond it start a run of their own.
+      end = Math.min(end, i + Math.max(1, Math.floor(MAX_PARAMETERS / template!.paramCount)));
+      group.length = end - i;
       const values: unknown[] = [];
       for (const k of group) {
         const params = statements[k]!.values ?? [];
@@ -139,6 +171,7 @@ export function coalesceBatch(
     statements: sent,
     merged,
     mergedAsArrays,
+    mergedAsCopy,
     mergedKeyed,
     groups: members,
     expand(outcomes) {
@@ -156,11 +189,13 @@ export function coalesceBatch(
           return;
         }
         const rowCount = outcome.result.rowCount === group.length ? 1 : null;
+        // A COPY stands for INSERTs: its members are told what their INSERT would have said.
+        const copied = copySent.has(s);
         for (const index of group) {
           const result: QueryResult = {
-            command: outcome.result.command,
+            command: copied ? 'INSERT' : outcome.result.command,
             rowCount,
-            oid: outcome.result.oid,
+            oid: copied ? 0 : outcome.result.oid,
             rows: [],
             fields: [],
           };
@@ -180,6 +215,10 @@ export function coalesceBatch(
       for (const s of unnestSent) {
         const outcome = outcomes[s]!;
         if (!outcome.ok && typeChangeCould(outcome.error)) failed.add(statements[members[s]![0]!]!.rowTemplate!);
+      }
+      for (const s of copySent) {
+        const outcome = outcomes[s]!;
+        if (!outcome.ok && copyRefusalCould(outcome.error)) failed.add(statements[members[s]![0]!]!.rowTemplate!);
       }
       return failed;
     },

@@ -11,6 +11,7 @@ export type {
   UnnestInsert,
   KeyedWriteTemplate,
   KeyedWriteForm,
+  CopyInsert,
   AttachedPipeline,
 } from './pipeline-backend.js';
 export { MAX_PARAMETERS } from './coalesce.js';

@@ -1,31 +1,7 @@
 import { BatchAbortedError } from '../errors.js';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 import type { CoalescedBatch } from './coalesce.js';
-import type { KeyedWriteForm, KeyedWriteTemplate, PipelineBackend, PipelineStatement } from './pipeline-backend.js';
-
-/**
- * The merged forms of the UPDATE and DELETE templates that have a run (two consecutive statements with the same
- * text) in a batch; the backend caches them after the first catalog look-up.
- */
-export async function keyedForms(
-  backend: PipelineBackend,
-  statements: readonly PipelineStatement[],
-): Promise<Map<KeyedWriteTemplate, KeyedWriteForm> | undefined> {
-  if (backend.keyedWrite === undefined) return undefined;
-  let templates: Set<KeyedWriteTemplate> | undefined;
-  for (let i = 1; i < statements.length; i++) {
-    const template = statements[i]!.keyedWrite;
-    if (template !== undefined && statements[i - 1]!.text === statements[i]!.text)
-      (templates ??= new Set()).add(template);
-  }
-  if (templates === undefined) return undefined;
-  const forms = new Map<KeyedWriteTemplate, KeyedWriteForm>();
-  for (const template of templates) {
-    const form = await backend.keyedWrite(template);
-    if (form !== undefined) forms.set(template, form);
-  }
-  return forms;
-}
+import type { PipelineStatement } from './pipeline-backend.js';
 
 /** What {@link runInOrder} found. */
 export interface InOrderOutcome {

@@ -34,7 +34,7 @@ export interface PipelineBackend {
    * first look-up. Never rejects.
    */
   unnestInsert(template: RowTemplate): Promise<UnnestInsert | undefined>;
-  /** Forgets the cached form of a template whose unnest INSERT failed in a way a schema change would explain. */
+  /** Forgets the cached forms (unnest and COPY) of a template whose merged statement failed in a way a schema change would explain. */
   forgetUnnestInsert(template: RowTemplate): void;
   /**
    * The {@link KeyedWriteForm} of an UPDATE or DELETE template, or `undefined` when it may not be merged (its WHERE
@@ -45,6 +45,11 @@ export interface PipelineBackend {
   keyedWrite?(template: KeyedWriteTemplate): Promise<KeyedWriteForm | undefined>;
   /** Forgets the cached form of a template whose merged statement failed in a way a schema change would explain. */
   forgetKeyedWrite?(template: KeyedWriteTemplate): void;
+  /**
+   * The {@link CopyInsert} form of a template whose row is all parameters, when `COPY … FROM STDIN` into its table
+   * is exactly equivalent to the INSERTs; otherwise `undefined`. Cached like {@link unnestInsert}. Never rejects.
+   */
+  copyInsert?(template: RowTemplate): Promise<CopyInsert | undefined>;
   /**
    * Told, before their promises settle, of the statements of a batch that carry a `session`, with their outcomes
    * (so read-your-writes sessions learn where their writes landed). Never rejects.
@@ -98,5 +103,21 @@ export interface KeyedWriteForm {
   /** The positions (0-based, as in {@link params}) of the key parameters, which must be distinct within a run. */
   readonly keyPositions: readonly number[];
   /** For each array, whether its type is `bytea`: only such a value may be a Buffer (pg sends a Buffer in binary). */
+  readonly bytea: readonly boolean[];
+}
+
+/**
+ * The `COPY t (c1, …) FROM STDIN` form of many rows of one {@link RowTemplate}, in COPY's text format, for a table
+ * where COPY does exactly what the INSERTs would: a plain or partitioned table without rules (COPY ignores them),
+ * without row-level security (COPY refuses it), and no target column generated or `GENERATED ALWAYS AS IDENTITY`
+ * (COPY would store what the INSERT refuses).
+ */
+export interface CopyInsert {
+  /** `COPY t ("c1", …) FROM STDIN`, the columns in the template's order. */
+  readonly text: string;
+  /**
+   * Per column, whether its type is `bytea`: a Buffer is sent by pg as a binary parameter, read by the type's binary
+   * input, which only for `bytea` equals reading its hex text; a Buffer for any other column rules the run out.
+   */
   readonly bytea: readonly boolean[];
 }

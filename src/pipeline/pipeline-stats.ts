@@ -28,6 +28,8 @@ export interface PipelineStats {
   readonly coalescedAsArrays: number;
   /** Of those, statements merged into UPDATEs and DELETEs over `unnest` arrays (keyed by a unique index). */
   readonly coalescedKeyed: number;
+  /** Of those, statements merged into `COPY … FROM STDIN` (see the pipelines guide, Coalescing). */
+  readonly coalescedAsCopy: number;
   /** Independent batches committed as one transaction (see `groupCommit`), and groups re-run statement by statement after one failed. */
   readonly groupCommits: number;
   readonly groupRetries: number;

@@ -10,14 +10,13 @@ import {
 import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch, type CoalescedBatch } from './coalesce.js';
-import { keyedForms, runInOrder } from './keyed-batch.js';
+import { runInOrder } from './keyed-batch.js';
+import { mergedForms } from './merged-forms.js';
 import {
   PIPELINE_BACKEND,
   type PipelineBackend,
   type PipelineHost,
   type PipelineStatement,
-  type RowTemplate,
-  type UnnestInsert,
 } from './pipeline-backend.js';
 import {
   resolvePipelineOptions,
@@ -107,6 +106,7 @@ export class QueryPipeline {
   private ungroupedBatches = 0;
   private coalescedAsArrays = 0;
   private coalescedKeyed = 0;
+  private coalescedAsCopy = 0;
   private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
   private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
 
@@ -246,6 +246,7 @@ export class QueryPipeline {
       coalesced: this.coalesced,
       coalescedAsArrays: this.coalescedAsArrays,
       coalescedKeyed: this.coalescedKeyed,
+      coalescedAsCopy: this.coalescedAsCopy,
       groupCommits: this.groupCommits,
       groupRetries: this.groupRetries,
       batchSizes: this.sizeHistogram.cumulative(),
@@ -294,9 +295,8 @@ export class QueryPipeline {
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const statements = entries.map((entry) => entry.statement);
-    const plan = this.options.coalesce
-      ? coalesceBatch(statements, await this.unnestForms(statements), await keyedForms(this.backend, statements))
-      : undefined;
+    const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
+    const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed);
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
     // Merged UPDATEs and DELETEs in independent mode: a failed one is re-run before what follows it runs.
     const inOrder = plan !== undefined && !atomic && plan.mergedKeyed > 0;
@@ -305,14 +305,10 @@ export class QueryPipeline {
     if (plan === undefined) {
       perEntry = outcomes;
     } else if (inOrder) {
-      this.coalesced += plan.merged + plan.mergedKeyed;
-      this.coalescedAsArrays += plan.mergedAsArrays;
-      this.coalescedKeyed += plan.mergedKeyed;
+      this.countMerged(plan);
       perEntry = await this.sendInOrder(plan, statements);
     } else {
-      this.coalesced += plan.merged + plan.mergedKeyed;
-      this.coalescedAsArrays += plan.mergedAsArrays;
-      this.coalescedKeyed += plan.mergedKeyed;
+      this.countMerged(plan);
       perEntry = plan.expand(outcomes);
       // Only a merged statement that failed on its own content is re-run row by row: one whose outcome is unknown
       // (its connection was lost after it was sent) may have committed, and one refused by its node would fail again.
@@ -416,6 +412,13 @@ export class QueryPipeline {
     return { outcomes: grouped, rolledBack: true };
   }
 
+  private countMerged(plan: CoalescedBatch): void {
+    this.coalesced += plan.merged + plan.mergedKeyed;
+    this.coalescedAsArrays += plan.mergedAsArrays;
+    this.coalescedAsCopy += plan.mergedAsCopy;
+    this.coalescedKeyed += plan.mergedKeyed;
+  }
+
   /**
    * Independent mode for a batch with merged UPDATEs or DELETEs, which must see the effects of the statements
    * before them and be seen by those after them. A group commit that fails was rolled back, so the statements are
@@ -438,22 +441,6 @@ export class QueryPipeline {
     this.batches += ordered.reruns;
     forget(ordered.outcomes);
     return ordered.perEntry;
-  }
-
-  /** The unnest forms of the row templates in a batch that has runs to merge (cached by the backend after the first look-up). */
-  private async unnestForms(statements: readonly PipelineStatement[]): Promise<Map<RowTemplate, UnnestInsert>> {
-    const forms = new Map<RowTemplate, UnnestInsert>();
-    const templates = new Set<RowTemplate>();
-    for (let i = 1; i < statements.length; i++) {
-      const template = statements[i]!.rowTemplate;
-      if (template?.columnParams !== undefined && statements[i - 1]!.text === statements[i]!.text)
-        templates.add(template);
-    }
-    for (const template of templates) {
-      const form = await this.backend.unnestInsert(template);
-      if (form !== undefined) forms.set(template, form);
-    }
-    return forms;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import type { PoolClient, QueryConfig } from 'pg';
+import type { PoolClient, QueryConfig, QueryResult } from 'pg';
 
 /**
  * The parts of `pg`'s client internals the statement cache relies on (pg 8.x, `lib/connection.js` and
@@ -158,6 +158,11 @@ export interface ProtocolSerializer {
   bind(config: { statement?: string; values?: unknown[]; valueMapper?: (value: unknown) => unknown }): Buffer;
   execute(config?: { portal?: string; rows?: number }): Buffer;
   sync(): Buffer;
+  /** A Parse of `text` (unnamed unless `name`). */
+  parse(config: { text: string; name?: string; types?: number[] }): Buffer;
+  /** One CopyData message carrying `chunk`. */
+  copyData(chunk: Buffer): Buffer;
+  copyDone(): Buffer;
   /** A CancelRequest for the backend with this process id and secret key. */
   cancel(processID: number, secretKey: number): Buffer;
 }
@@ -269,6 +274,60 @@ class RawSubmittable {
   handlePortalSuspended(): void {}
   handleCopyInResponse(): void {}
   handleCopyData(): void {}
+}
+
+/** pg's `Query` class (public as `pg.Query`), or `undefined` if this pg has none to build on. */
+const PgQuery = ((): (new (config: object) => object) | undefined => {
+  try {
+    const Query = (createRequire(import.meta.url)('pg') as { Query?: unknown }).Query;
+    return typeof Query === 'function' ? (Query as new (config: object) => object) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** What pg's Query hands its callback: a Result with the command tag read (`COPY 1000` → `COPY`, 1000). */
+type CopyInCallback = (error: Error | null, result: QueryResult) => void;
+
+/**
+ * A `COPY … FROM STDIN` whose data is already known, as one pg query: `payload` holds Parse, Bind, Execute, every
+ * CopyData, CopyDone and Sync, and is written at once. PostgreSQL reads the CopyData that follows the Execute
+ * without the client waiting for its CopyInResponse, so the COPY needs no round trip of its own.
+ *
+ * It extends pg's `Query` because pg's pipeline mode refuses any other Submittable (to protect queries that keep a
+ * portal open between round trips, e.g. cursors); this one keeps nothing open, and pg's Query already turns
+ * CommandComplete, an ErrorResponse and ReadyForQuery into its callback. Only `submit` (write the payload) and the
+ * CopyInResponse handler (pg's would send CopyFail: "no source stream") differ.
+ */
+function copyInQuery(payload: Buffer, callback: CopyInCallback): object {
+  if (PgQuery === undefined) throw new Error('pg has no Query class: a COPY cannot be sent');
+  class CopyInQuery extends PgQuery {
+    submit(connection: { stream?: { write?: (chunk: Buffer) => boolean } } | undefined): Error | null {
+      const stream = connection?.stream;
+      if (typeof stream?.write !== 'function') return new Error("pg's connection has no writable stream");
+      stream.write(payload);
+      return null;
+    }
+
+    handleCopyInResponse(): void {}
+  }
+  return new CopyInQuery({ text: 'COPY … FROM STDIN', callback });
+}
+
+/**
+ * Queues a prepared `COPY … FROM STDIN` payload (see {@link copyInQuery}) on `client`, in pipeline mode or not;
+ * resolves with pg's result for it (`command: 'COPY'`, `rowCount`: the rows copied) or rejects with its error.
+ */
+export function submitCopyIn(client: PoolClient, payload: Buffer): Promise<QueryResult> {
+  return new Promise<QueryResult>((resolve, reject) => {
+    const query = copyInQuery(payload, (error, result) => (error ? reject(error) : resolve(result)));
+    void client.query(query as unknown as QueryConfig);
+  });
+}
+
+/** True when pg has what {@link submitCopyIn} builds on: its `Query` class (and `prepareValue` for the rows). */
+export function supportsCopyIn(): boolean {
+  return PgQuery !== undefined && pgUtils !== undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { PoolClient, QueryResult } from 'pg';
 import { stateOf } from './client-state.js';
 import { isConnectionLevelError } from './connection-errors.js';
+import { sendCopyIn } from './copy-in.js';
 import { isBodylessWrite, resultOfTag, sendLeanBatch, type LeanStatement } from './lean-batch.js';
 import { corkSocket, setPipelineMode, supportsLeanBatch, supportsPipelining, uncorkSocket } from './pg-internals.js';
 import { sendStatement } from './statement-run.js';
@@ -13,6 +14,11 @@ export interface BatchStatement {
   readonly statementName: string | undefined;
   /** It leaves session state on its connection (see {@link StatementOptions.leavesSession}). */
   readonly leavesSession?: boolean;
+  /**
+   * For a `COPY … FROM STDIN` (`text`, without parameters): its rows, in the format the statement names, sent as
+   * CopyData right behind it in the same round trip (see `copy-in.ts`).
+   */
+  readonly copy?: Buffer;
 }
 
 /** How one statement of a batch ended. */
@@ -32,7 +38,7 @@ function abortedInTransaction(): Error {
 
 /**
  * The body of `BEGIN, …, COMMIT` when it can go as one lean batch (see `lean-batch.ts`): every statement a write that returns no
- * rows, prepared already on this connection under its cached name, and pg's internals for it there. Otherwise `undefined` (the statements then
+ * rows, prepared already on this connection under its cached name (or a COPY with its rows), and pg's internals for it there. Otherwise `undefined` (the statements then
  * go through pg one by one, which also prepares them for the next batch). When it answers a body, the body's
  * statements have been counted as cache hits: send it with {@link sendLean}.
  */
@@ -47,7 +53,8 @@ export function leanBodyOf(client: PoolClient, statements: readonly BatchStateme
   )
     return undefined;
   const body = statements.slice(1, -1);
-  for (const { text, values, statementName } of body) {
+  for (const { text, values, statementName, copy } of body) {
+    if (copy !== undefined) continue;
     if (
       statementName === undefined ||
       values === undefined ||
@@ -57,7 +64,7 @@ export function leanBodyOf(client: PoolClient, statements: readonly BatchStateme
     )
       return undefined;
   }
-  for (const { text, statementName } of body) cache.use(statementName!, text);
+  for (const { text, statementName, copy } of body) if (copy === undefined) cache.use(statementName!, text);
   return body;
 }
 
@@ -81,6 +88,12 @@ export async function sendLean(client: PoolClient, body: readonly BatchStatement
   return [...settled, fulfilled(resultOfTag('ROLLBACK'))];
 }
 
+/** One statement of a batch through pg: a COPY with its rows, or a statement from the statement cache. */
+function sendOne(client: PoolClient, statement: BatchStatement): Promise<QueryResult> {
+  if (statement.copy !== undefined) return sendCopyIn(client, statement.text, statement.copy);
+  return sendStatement(client, statement.text, statement.values, statement.statementName);
+}
+
 /**
  * Sends each statement through pg: every statement is written before any reply is read (pg's pipeline mode, with
  * the socket corked so the batch leaves in one write), or, when pg cannot pipeline, one after the other. Each
@@ -92,8 +105,7 @@ export async function sendEach(client: PoolClient, statements: readonly BatchSta
     corkSocket(client);
     const sent: Promise<QueryResult>[] = [];
     try {
-      for (const statement of statements)
-        sent.push(sendStatement(client, statement.text, statement.values, statement.statementName));
+      for (const statement of statements) sent.push(sendOne(client, statement));
     } finally {
       uncorkSocket(client);
     }
@@ -105,7 +117,7 @@ export async function sendEach(client: PoolClient, statements: readonly BatchSta
   const settled: BatchReplies = [];
   for (const statement of statements) {
     settled.push(
-      await sendStatement(client, statement.text, statement.values, statement.statementName).then(
+      await sendOne(client, statement).then(
         (value) => ({ status: 'fulfilled' as const, value }),
         (reason: unknown) => ({ status: 'rejected' as const, reason }),
       ),

@@ -1,6 +1,12 @@
 import { RouterClosedError } from '../errors.js';
 import type { RouterMetrics, RouterTracing } from '../metrics/index.js';
-import { sendableValues, type BatchOutcome, type BatchStatement, type NodePool } from '../pool/index.js';
+import {
+  sendableValues,
+  supportsCopyIn,
+  type BatchOutcome,
+  type BatchStatement,
+  type NodePool,
+} from '../pool/index.js';
 import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
 import { isNodeFailure } from '../resilience/index.js';
 import { insertRowTemplate, keyedWriteTemplate, statementNameFor, type KeyedWriteTemplate } from '../sql/index.js';
@@ -9,6 +15,7 @@ import type { NodeSet } from './node-set.js';
 import type { ReadYourWrites } from './read-your-writes.js';
 import type { RouterWarnings } from './router-warnings.js';
 import type { StatementRouting } from './statement-routing.js';
+import { COPY_CATALOG_SQL, CopyInserts, type CopyCatalogRow } from './copy-insert.js';
 import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
 import { KeyedWrites } from './keyed-write.js';
 
@@ -42,7 +49,7 @@ export interface PipelineBackendParts {
 /**
  * The narrow interface a `QueryPipeline` uses: statements checked and described as the router would run them,
  * batches on the primary through its breaker, read-your-writes positions of the batch's session statements,
- * unnest INSERT forms, batch metrics, and registration for `close()` and `stats()`.
+ * unnest INSERT and COPY forms, batch metrics, and registration for `close()` and `stats()`.
  */
 export function createPipelineBackend(parts: PipelineBackendParts): PipelineBackend {
   const { nodes, choice, statements: routing, readYourWrites, pipelines } = parts;
@@ -52,6 +59,12 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       (await nodes.primary.pool.execute<ColumnCatalogRow>(COLUMN_CATALOG_SQL, [table, columns], undefined)).rows,
     (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
   );
+  // Whether COPY may stand for a template's INSERTs: the table's rules, row-level security and columns, read once.
+  const copyInserts = new CopyInserts(
+    async (table, columns) =>
+      (await nodes.primary.pool.execute<CopyCatalogRow>(COPY_CATALOG_SQL, [table, columns], undefined)).rows,
+  );
+  const copyIn = supportsCopyIn();
   // Merged UPDATEs and DELETEs need the table's unique indexes and the columns' types: looked up once per template.
   const keyedWrites = new KeyedWrites(
     async <R>(text: string, values: readonly unknown[]) =>
@@ -94,7 +107,11 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
     },
     written: (batch, outcomes) => readYourWrites.notePipelineWrites(batch, outcomes),
     unnestInsert: (template) => unnestInserts.get(template),
-    forgetUnnestInsert: (template) => unnestInserts.forget(template),
+    forgetUnnestInsert: (template) => {
+      unnestInserts.forget(template);
+      copyInserts.forget(template);
+    },
+    copyInsert: (template) => (copyIn ? copyInserts.get(template) : Promise.resolve(undefined)),
     keyedWrite: (template) => keyedWrites.get(template),
     forgetKeyedWrite: (template) => keyedWrites.forget(template),
     run: async (batch) => {

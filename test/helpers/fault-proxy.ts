@@ -15,16 +15,17 @@ export type CutWhen = (message: ServerMessage) => boolean;
 
 /** Cut right after a commit point: the ReadyForQuery (idle) that follows a write's or COMMIT's CommandComplete. */
 export const AFTER_COMMIT: CutWhen = ({ type, text, lastTag }) =>
-  type === 'Z' && text === 'I' && /^(INSERT|UPDATE|DELETE|COMMIT|MERGE)\b/.test(lastTag);
+  type === 'Z' && text === 'I' && /^(INSERT|UPDATE|DELETE|COMMIT|MERGE|COPY)\b/.test(lastTag);
 
 /** Cut inside an open transaction, right after a write's CommandComplete reached the client's side of the server. */
 export const INSIDE_TRANSACTION: CutWhen = ({ type, text, lastTag }) =>
-  type === 'Z' && text === 'T' && /^(INSERT|UPDATE|DELETE)\b/.test(lastTag);
+  type === 'Z' && text === 'T' && /^(INSERT|UPDATE|DELETE|COPY)\b/.test(lastTag);
 
-/** Cut at the `n`-th CommandComplete whose tag starts with `tag` (counted from when the cut is armed). */
-export function nthCommandComplete(tag: string, n: number): CutWhen {
+/** Cut at the `n`-th CommandComplete whose tag starts with `tag` (or matches it), counted from when the cut is armed. */
+export function nthCommandComplete(tag: string | RegExp, n: number): CutWhen {
   let seen = 0;
-  return ({ type, text }) => type === 'C' && text.startsWith(tag) && ++seen === n;
+  const matches = (text: string): boolean => (typeof tag === 'string' ? text.startsWith(tag) : tag.test(text));
+  return ({ type, text }) => type === 'C' && matches(text) && ++seen === n;
 }
 
 /**
