@@ -66,32 +66,35 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     for (const contender of contenders) {
       for (const kind of contender.kinds) expectMeasured(await timedRun(contender, schema!, kind));
     }
-    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(10);
-    // Each coalescing contender merged its INSERTs the way its name says.
+    expect(contenders.filter((c) => c.kinds.includes('update'))).toHaveLength(11);
+    expect(contenders.filter((c) => c.kinds.includes('delete'))).toHaveLength(11);
+    // Each coalescing contender merged its INSERTs the way its name says, and its UPDATE and DELETE runs.
     for (const contender of contenders) {
       if (!('pipeline' in contender) || !contender.name.includes('+ coalesce')) continue;
       const stats = (contender as QueryPipelineContender).pipeline.stats();
       const copy = contender.name.endsWith('(COPY)');
       expect(stats.coalescedAsCopy > 0).toBe(copy);
       expect(stats.coalescedAsArrays > 0).toBe(!copy);
+      expect(stats.coalescedKeyed).toBe(2 * params.statements);
     }
   });
 
   it('fails a run that does not write every row', async () => {
     const lazy: PipelineContender = {
       name: 'writes half',
-      kinds: ['insert', 'update'],
+      kinds: ['insert', 'update', 'delete'],
       run: (workload) => contenders[0]!.run({ ...workload, params: workload.params.slice(0, 20) }),
       close: async () => undefined,
     };
     await expect(timedRun(lazy, schema!, 'insert')).rejects.toThrow(/expected 40 rows/);
     await expect(timedRun(lazy, schema!, 'update')).rejects.toThrow(/expected 40 rows/);
+    await expect(timedRun(lazy, schema!, 'delete')).rejects.toThrow(/expected 40 rows/);
   });
 
   it('runs rounds and reports medians, ratios, targets and dashes', async () => {
     const results = await runPipelineRounds(contenders, schema!, params);
     for (const contender of contenders) {
-      for (const kind of ['insert', 'update'] as const) {
+      for (const kind of ['insert', 'update', 'delete'] as const) {
         const summary = summarisePipeline(results, kind, contender.name);
         if (!contender.kinds.includes(kind)) {
           expect(summary).toBeUndefined();
@@ -108,10 +111,14 @@ describe('bench:pipeline smoke run (tiny counts, no timing assertions)', () => {
     expect(lines[2]).toContain('1.00× (baseline)');
     const copyLine = lines.find((line) => line.includes('COPY FROM STDIN'))!;
     expect(copyLine.split('|').map((cell) => cell.trim())[4]).toBe('—');
+    const unnestLine = lines.find((line) => line.includes('unnest(…)'))!;
+    expect(unnestLine.split('|').map((cell) => cell.trim())[2]).toBe('—');
     // 2 modes × 2 workloads × (vs sequential pg, vs postgres.js) + 4 coalesced INSERT targets vs sequential pg
-    // + 2 COPY-form INSERT targets vs COPY FROM STDIN.
-    expect(report.targets).toHaveLength(14);
+    // + 2 COPY-form INSERT targets vs COPY FROM STDIN + 4 coalescing contenders × merged UPDATEs (vs sequential
+    // pg, vs the same pipeline unmerged).
+    expect(report.targets).toHaveLength(22);
     expect(report.targets.filter((target) => target.name.includes('≥ 0.8× COPY FROM STDIN'))).toHaveLength(2);
+    expect(report.targets.filter((target) => target.name.includes('without coalescing (UPDATE)'))).toHaveLength(4);
     for (const target of report.targets) expect(target.measured).toMatch(/^\d+\.\d\d×$/);
   });
 

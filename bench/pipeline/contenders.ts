@@ -6,7 +6,7 @@ import { QueryPipeline, QueryRouter, type FlushResult } from '../../src/index.js
 import { PIPELINE_BACKEND, type PipelineHost } from '../../src/pipeline/index.js';
 import { quietPgPool } from '../lib/pools.js';
 import type { PipelineBenchParams } from './params.js';
-import type { EventRow, InsertWorkload, Workload, WorkloadKind } from './workloads.js';
+import type { DeleteWorkload, EventRow, InsertWorkload, UpdateWorkload, Workload, WorkloadKind } from './workloads.js';
 
 /**
  * The contenders of `bench:pipeline`: ways of getting N single-row writes into PostgreSQL from one process. Each
@@ -30,7 +30,8 @@ export interface QueryPipelineContender extends PipelineContender {
   readonly lastFlush: FlushResult | undefined;
 }
 
-const BOTH: readonly WorkloadKind[] = Object.freeze(['insert', 'update']);
+const ALL: readonly WorkloadKind[] = Object.freeze(['insert', 'update', 'delete']);
+const KEYED_ONLY: readonly WorkloadKind[] = Object.freeze(['update', 'delete']);
 const INSERT_ONLY: readonly WorkloadKind[] = Object.freeze(['insert']);
 
 type PgValues = unknown[];
@@ -58,7 +59,7 @@ export function sequentialPgContender(url: string, params: PipelineBenchParams):
   const pool = rawPool(url, params);
   return {
     name: 'pg.Pool#query, sequential',
-    kinds: BOTH,
+    kinds: ALL,
     async run(workload) {
       for (const values of workload.params) await pool.query(workload.text, values as PgValues);
     },
@@ -71,7 +72,7 @@ export function concurrentPgContender(url: string, params: PipelineBenchParams):
   const pool = rawPool(url, params);
   return {
     name: `pg.Pool#query, ${params.poolMax} callers`,
-    kinds: BOTH,
+    kinds: ALL,
     async run(workload) {
       let next = 0;
       const caller = async (): Promise<void> => {
@@ -93,7 +94,7 @@ export function postgresJsTransactionContender(url: string, params: PipelineBenc
   const options = { prepare: true };
   return {
     name: 'postgres.js, sql.begin(sql => [...])',
-    kinds: BOTH,
+    kinds: ALL,
     async run(workload) {
       await sql.begin((tx) =>
         workload.params.map((values) => tx.unsafe(workload.text, values as PostgresValues, options)),
@@ -112,7 +113,7 @@ export function postgresJsReservedContender(url: string, params: PipelineBenchPa
   const options = { prepare: true };
   return {
     name: 'postgres.js, Promise.all on sql.reserve()',
-    kinds: BOTH,
+    kinds: ALL,
     async run(workload) {
       const reserved = await sql.reserve();
       try {
@@ -164,7 +165,7 @@ export function queryPipelineContender(
   let lastFlush: FlushResult | undefined;
   return {
     name: `QueryPipeline ${mode}${coalesce ? ` + coalesce (${form === 'copy' ? 'COPY' : 'unnest'})` : ''}`,
-    kinds: BOTH,
+    kinds: ALL,
     pipeline,
     get lastFlush() {
       return lastFlush;
@@ -252,6 +253,45 @@ export function copyContender(url: string, params: PipelineBenchParams): Pipelin
   };
 }
 
+/**
+ * `UPDATE … FROM unnest(…)` and `DELETE … USING unnest(…)` written by hand: `coalesceBatchSize` rows per awaited
+ * statement, one array per column, prepared once. What a merged run of `coalesce: true` does, without its checks
+ * (a repeated key, the values' types) or its per-statement results.
+ */
+export function unnestKeyedContender(url: string, params: PipelineBenchParams): PipelineContender {
+  const pool = rawPool(url, params);
+  const statement = (workload: UpdateWorkload | DeleteWorkload): { name: string; text: string } =>
+    workload.kind === 'update'
+      ? {
+          name: `bench_unnest_update_${workload.table.replace('.', '_')}`,
+          text: `UPDATE ${workload.table} AS a SET balance = u.balance FROM unnest($1::bigint[], $2::int[]) AS u(balance, id) WHERE a.id = u.id`,
+        }
+      : {
+          name: `bench_unnest_delete_${workload.table.replace('.', '_')}`,
+          text: `DELETE FROM ${workload.table} AS a USING unnest($1::int[]) AS u(id) WHERE a.id = u.id`,
+        };
+  return {
+    name: `UPDATE/DELETE … unnest(…), ${params.coalesceBatchSize.toLocaleString('en-US')} rows per statement`,
+    kinds: KEYED_ONLY,
+    async run(workload) {
+      if (workload.kind === 'insert')
+        throw new TypeError('unnest UPDATE/DELETE runs the UPDATE and DELETE workloads only');
+      const { name, text } = statement(workload);
+      const client = await pool.connect();
+      try {
+        for (let start = 0; start < workload.params.length; start += params.coalesceBatchSize) {
+          const batch = workload.params.slice(start, start + params.coalesceBatchSize);
+          const values = batch[0]!.map((_, column) => batch.map((row) => row[column]));
+          await client.query({ name, text, values });
+        }
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
 /** Every contender, baseline first; the order of the table. */
 export function pipelineContenders(url: string, params: PipelineBenchParams): PipelineContender[] {
   return [
@@ -267,5 +307,6 @@ export function pipelineContenders(url: string, params: PipelineBenchParams): Pi
     queryPipelineContender(url, params, 'atomic', true, 'unnest'),
     multiRowInsertContender(url, params),
     copyContender(url, params),
+    unnestKeyedContender(url, params),
   ];
 }

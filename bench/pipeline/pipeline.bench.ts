@@ -48,7 +48,7 @@ runBench({ replicas: 0 }, async (cluster) => {
       .filter(isQueryPipeline)
       .map(
         (c) =>
-          `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs (${c.pipeline.stats().coalescedAsArrays.toLocaleString('en-US')} as unnest arrays, ${c.pipeline.stats().coalescedAsCopy.toLocaleString('en-US')} as COPY)`,
+          `${c.name}: ${c.lastFlush?.batches ?? 0} batches in the last UPDATE run, ${c.pipeline.stats().coalesced.toLocaleString('en-US')} statements coalesced over all runs (${c.pipeline.stats().coalescedAsArrays.toLocaleString('en-US')} as unnest arrays, ${c.pipeline.stats().coalescedAsCopy.toLocaleString('en-US')} as COPY, ${c.pipeline.stats().coalescedKeyed.toLocaleString('en-US')} as merged UPDATEs and DELETEs)`,
       );
     const seconds = (performance.now() - started) / 1000;
     const notes = [

@@ -15,6 +15,10 @@ export const PIPELINE_TARGETS = Object.freeze({
   minRatioToPostgresJs: 1,
   /** QueryPipeline with coalescing over sequential pg on the INSERT workload, at least. */
   minCoalescedRatioToSequential: 20,
+  /** QueryPipeline with coalescing (merged UPDATEs) over sequential pg on the UPDATE workload, at least. */
+  minMergedUpdateRatioToSequential: 25,
+  /** QueryPipeline with coalescing over the same mode without it on the UPDATE workload, at least. */
+  minMergedUpdateRatioToPipelined: 1.5,
   /** QueryPipeline coalescing into COPY over the hand-driven `COPY FROM STDIN` on the INSERT workload, at least. */
   minCopyRatioToCopy: 0.8,
 });
@@ -35,7 +39,9 @@ export interface PipelineReport {
   readonly notes: readonly string[];
 }
 
-const LABELS: Readonly<Record<WorkloadKind, string>> = { insert: 'INSERT', update: 'UPDATE' };
+const LABELS: Readonly<Record<WorkloadKind, string>> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
+/** The workloads the non-coalescing targets apply to (DELETE is shown, not held to a target). */
+const TARGETED: readonly WorkloadKind[] = ['insert', 'update'];
 
 function ratio(value: number): string {
   return `${value.toFixed(2)}×`;
@@ -98,8 +104,35 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
       if (!contender.name.startsWith(PIPELINE_PREFIX)) continue;
       const label = LABELS[kind];
       if (contender.name.includes(COALESCE_MARK)) {
-        // Coalescing merges INSERTs only; an UPDATE pipeline with `coalesce: true` sends what it would without (in larger batches).
-        if (kind !== 'insert') continue;
+        if (kind === 'delete') continue;
+        if (kind === 'update') {
+          // Merged UPDATEs: against sequential pg, and against the same pipeline without merging.
+          const min = PIPELINE_TARGETS.minMergedUpdateRatioToSequential;
+          const met = toSequential >= min;
+          targets.push({
+            name: `${contender.name} ≥ ${min}× sequential pg (${label})`,
+            met,
+            measured: ratio(toSequential),
+          });
+          marks.push(`${label} ≥ ${min}× seq ${mark(met)}`);
+          const plain = summarisePipeline(
+            results,
+            kind,
+            contender.name.slice(0, contender.name.indexOf(COALESCE_MARK)).trimEnd(),
+          );
+          if (plain !== undefined) {
+            const minPlain = PIPELINE_TARGETS.minMergedUpdateRatioToPipelined;
+            const toPlain = summary.rowsPerSecond / plain.rowsPerSecond;
+            const plainMet = toPlain >= minPlain;
+            targets.push({
+              name: `${contender.name} ≥ ${minPlain.toFixed(1)}× the same pipeline without coalescing (${label})`,
+              met: plainMet,
+              measured: ratio(toPlain),
+            });
+            marks.push(`${ratio(toPlain)} unmerged ≥ ${minPlain.toFixed(1)} ${mark(plainMet)}`);
+          }
+          continue;
+        }
         const min = PIPELINE_TARGETS.minCoalescedRatioToSequential;
         const met = toSequential >= min;
         targets.push({
@@ -122,6 +155,7 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
         marks.push(`${label} ≥ ${min}× seq ${mark(met)}${copyMark}`);
         continue;
       }
+      if (!TARGETED.includes(kind)) continue;
       const minSeq = PIPELINE_TARGETS.minRatioToSequential;
       const seqMet = toSequential >= minSeq;
       targets.push({
@@ -149,15 +183,22 @@ export function pipelineReport(results: PipelineResults, contenders: readonly Pi
   const serverMeasured = [...results.values()].some((byName) =>
     [...byName.values()].some((runs) => runs.some((r) => r.serverCpuUsPerRow !== undefined)),
   );
-  const cpuTitle = serverMeasured ? 'CPU µs/row, client + server (INS / UPD)' : 'Client CPU µs/row (INS / UPD)';
-  const headers = ['Contender', 'INSERT', 'INSERT × seq pg', 'UPDATE', 'UPDATE × seq pg', cpuTitle, 'Targets'];
-  const aligns: Align[] = ['left', 'right', 'right', 'right', 'right', 'right', 'left'];
+  const cpuTitle = serverMeasured
+    ? 'CPU µs/row, client + server (INS / UPD / DEL)'
+    : 'Client CPU µs/row (INS / UPD / DEL)';
+  const headers = [
+    'Contender',
+    ...WORKLOAD_ORDER.flatMap((kind) => [LABELS[kind], `${LABELS[kind]} × seq pg`]),
+    cpuTitle,
+    'Targets',
+  ];
+  const aligns: Align[] = ['left', ...WORKLOAD_ORDER.flatMap((): Align[] => ['right', 'right']), 'right', 'left'];
   const notes = [
     `"pjs" is the better of the two postgres.js rows in the same run (${WORKLOAD_ORDER.map((kind) => `${LABELS[kind]}: ${best.get(kind)?.name ?? 'none'}`).join('; ')}).`,
     `Sequential pg took ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs (${LABELS[kind]})`).join(' and ')} per statement, one round trip each: ` +
       `${PIPELINE_TARGETS.minRatioToSequential}× its rate leaves ${WORKLOAD_ORDER.map((kind) => `${micros(1e6 / PIPELINE_TARGETS.minRatioToSequential / (baselines.get(kind)?.rowsPerSecond ?? Number.NaN))} µs`).join(' and ')} of wall time per row for the client's and the server's work together.`,
     `"COPY" is ${COPY_BASELINE} in the same run; "(COPY)" contenders merge each run of INSERTs into one \`COPY … FROM STDIN\` inside the batch, "(unnest)" ones into the unnest INSERT (what a table COPY is ruled out for gets).`,
-    "Coalescing merges single-row INSERTs only: with `coalesce: true` an UPDATE pipeline sends what it sends without, in the coalescing rows' larger batches, so only the INSERT column carries the coalescing target.",
+    'With `coalesce: true` the UPDATE and DELETE runs are merged into one `UPDATE … FROM unnest(…)` / `DELETE … USING unnest(…)` per run (each id once, so a run is a whole batch); "unmerged" compares with the same mode\'s pipeline without coalescing. DELETE is shown without targets.',
     targetsMet(targets),
   ];
   return { table: renderMarkdownTable(headers, aligns, body), targets, notes };
@@ -173,7 +214,7 @@ export function pipelineHeader(env: Environment, params: PipelineBenchParams): s
     '',
     `One process, one local PostgreSQL (primary only; fsync and synchronous_commit off, as the throwaway cluster runs). ` +
       `Each run writes ${n} single-row statements: INSERT = \`INSERT INTO events (user_id, kind, payload) VALUES ($1, $2, $3)\` into an emptied table, ` +
-      `UPDATE = \`UPDATE accounts SET balance = balance + $1 WHERE id = $2\` over ${n} pre-seeded rows, each id once. ` +
+      `UPDATE = \`UPDATE accounts SET balance = $1 WHERE id = $2\` and DELETE = \`DELETE FROM accounts WHERE id = $1\` over ${n} pre-seeded rows, each id once. ` +
       `Every run is checked afterwards (row count, sums, well-formed jsonb). ${params.rounds} rounds, contenders alternating in rotating order` +
       `${env.gcBetweenRuns ? ', GC between runs' : ''}, after ${params.warmupRuns} untimed run${params.warmupRuns === 1 ? '' : 's'} each; ` +
       'rows/s are medians over rounds (± median absolute deviation), ratios are between medians. ' +

@@ -38,7 +38,7 @@ export interface PipelineRoundParams {
 export type PipelineProgress = (message: string) => void;
 
 /** The workloads in the order they run and print. */
-export const WORKLOAD_ORDER: readonly WorkloadKind[] = Object.freeze(['insert', 'update']);
+export const WORKLOAD_ORDER: readonly WorkloadKind[] = Object.freeze(['insert', 'update', 'delete']);
 
 /**
  * One run: the table reset first (untimed), then the contender's writes timed from the first statement to the
@@ -76,7 +76,7 @@ export async function timedRun(
 }
 
 /**
- * Runs both workloads for every contender that applies, in rounds. Alternating contenders within each round,
+ * Runs every workload for every contender that applies, in rounds. Alternating contenders within each round,
  * the order rotating by one per round, spreads the machine's slow moments over all of them instead of
  * penalising whoever ran at that time.
  */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
-/** The two workloads of `bench:pipeline`. */
-export type WorkloadKind = 'insert' | 'update';
+/** The workloads of `bench:pipeline`. */
+export type WorkloadKind = 'insert' | 'update' | 'delete';
 
 /** The jsonb payload of one event; passed to every driver as an object, so each serialises it its own way. */
 export interface EventPayload {
@@ -34,19 +34,28 @@ export interface InsertWorkload extends WorkloadBase {
   readonly rows: readonly EventRow[];
 }
 
-/** Single-row UPDATEs by primary key of the pre-seeded `accounts`. */
+/** Single-row UPDATEs by primary key of the pre-seeded `accounts`, each id once. */
 export interface UpdateWorkload extends WorkloadBase {
   readonly kind: 'update';
+  /** Schema-qualified `accounts`, for the hand-written `UPDATE … FROM unnest(…)`. */
+  readonly table: string;
 }
 
-/** Either workload. */
-export type Workload = InsertWorkload | UpdateWorkload;
+/** Single-row DELETEs by primary key of the pre-seeded `accounts`, each id once. */
+export interface DeleteWorkload extends WorkloadBase {
+  readonly kind: 'delete';
+  /** Schema-qualified `accounts`, for the hand-written `DELETE … USING unnest(…)`. */
+  readonly table: string;
+}
+
+/** Any workload. */
+export type Workload = InsertWorkload | UpdateWorkload | DeleteWorkload;
 
 /** What one run must have left in the table, so a fast but wrong contender cannot win. */
 export interface Expectation {
-  /** Rows inserted (INSERT) or rows changed (UPDATE). */
+  /** Rows inserted (INSERT), changed (UPDATE) or deleted (DELETE). */
   readonly rows: number;
-  /** Sum of `user_id` over the inserted rows, or of `balance` after the updates. */
+  /** Sum of `user_id` over the inserted rows, or of `balance` after the updates (0 for DELETE). */
   readonly sum: number;
 }
 
@@ -55,6 +64,7 @@ export interface PipelineSchema {
   readonly name: string;
   readonly insert: InsertWorkload;
   readonly update: UpdateWorkload;
+  readonly delete: DeleteWorkload;
   /** Empties `events`, or re-seeds `accounts` with every balance at 0: the state every run starts from. */
   reset(kind: WorkloadKind): Promise<void>;
   /** Throws unless the table holds exactly what one complete, correct run of `kind` leaves. */
@@ -93,8 +103,9 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** The first parameter is `user_id` (INSERT) or the balance delta (UPDATE): either way, its sum is what to find. */
+/** The first parameter is `user_id` (INSERT) or the new balance (UPDATE): either way, its sum is what to find. */
 function expected(workload: Workload): Expectation {
+  if (workload.kind === 'delete') return { rows: workload.params.length, sum: 0 };
   return { rows: workload.params.length, sum: workload.params.reduce((total, p) => total + (p[0] as number), 0) };
 }
 
@@ -134,17 +145,31 @@ export async function createPipelineSchema(url: string, schema: string, statemen
     params: rows.map((row) => [row.userId, row.kind, row.payload]),
     rows,
   };
+  // Every SET value a parameter and the key the primary key: the shape `coalesce: true` merges.
   const update: UpdateWorkload = {
     kind: 'update',
     label: 'UPDATE',
-    text: `UPDATE ${schema}.accounts SET balance = balance + $1 WHERE id = $2`,
+    table: `${schema}.accounts`,
+    text: `UPDATE ${schema}.accounts SET balance = $1 WHERE id = $2`,
     params: accountUpdates(statements),
   };
-  const expectations: Record<WorkloadKind, Expectation> = { insert: expected(insert), update: expected(update) };
+  const del: DeleteWorkload = {
+    kind: 'delete',
+    label: 'DELETE',
+    table: `${schema}.accounts`,
+    text: `DELETE FROM ${schema}.accounts WHERE id = $1`,
+    params: accountUpdates(statements).map(([, id]) => [id]),
+  };
+  const expectations: Record<WorkloadKind, Expectation> = {
+    insert: expected(insert),
+    update: expected(update),
+    delete: expected(del),
+  };
   return {
     name: schema,
     insert,
     update,
+    delete: del,
     async reset(kind) {
       if (kind === 'insert') {
         await client.query(`TRUNCATE ${schema}.events RESTART IDENTITY`);
@@ -160,17 +185,19 @@ export async function createPipelineSchema(url: string, schema: string, statemen
     async verify(kind) {
       const want = expectations[kind];
       const sql =
-        kind === 'insert'
-          ? `SELECT count(*)::int AS rows, coalesce(sum(user_id), 0)::float8 AS sum,
+        kind === 'delete'
+          ? `SELECT ($1::int - count(*))::int AS rows, 0::float8 AS sum, ($1::int - count(*))::int AS good FROM ${schema}.accounts`
+          : kind === 'insert'
+            ? `SELECT count(*)::int AS rows, coalesce(sum(user_id), 0)::float8 AS sum,
                count(*) FILTER (WHERE jsonb_typeof(payload) = 'object' AND payload ? 'seq')::int AS good
              FROM ${schema}.events`
-          : `SELECT count(*) FILTER (WHERE balance <> 0)::int AS rows, coalesce(sum(balance), 0)::float8 AS sum,
+            : `SELECT count(*) FILTER (WHERE balance <> 0)::int AS rows, coalesce(sum(balance), 0)::float8 AS sum,
                count(*)::int AS good
              FROM ${schema}.accounts`;
       const {
         rows: [got],
-      } = await client.query<{ rows: number; sum: number; good: number }>(sql);
-      const good = kind === 'insert' ? want.rows : statements;
+      } = await client.query<{ rows: number; sum: number; good: number }>(sql, kind === 'delete' ? [statements] : []);
+      const good = kind === 'update' ? statements : want.rows;
       if (got === undefined || got.rows !== want.rows || got.sum !== want.sum || got.good !== good) {
         throw new Error(
           `${kind}: expected ${want.rows} rows (sum ${want.sum}, ${good} well-formed), found ${got?.rows} (sum ${got?.sum}, ${got?.good} well-formed)`,

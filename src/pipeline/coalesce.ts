@@ -1,7 +1,15 @@
 import type { QueryResult } from 'pg';
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
+import { keyedMemberOutcomes, keyedRunEnd, keyedRunStatement } from './coalesce-keyed.js';
 import { copyTextRows } from './copy-text.js';
-import type { CopyInsert, PipelineStatement, RowTemplate, UnnestInsert } from './pipeline-backend.js';
+import type {
+  CopyInsert,
+  KeyedWriteForm,
+  KeyedWriteTemplate,
+  PipelineStatement,
+  RowTemplate,
+  UnnestInsert,
+} from './pipeline-backend.js';
 
 /** PostgreSQL's protocol carries at most 65 535 parameters per statement (a 16-bit count). */
 export const MAX_PARAMETERS = 65_535;
@@ -16,6 +24,10 @@ export interface CoalescedBatch {
   readonly mergedAsArrays: number;
   /** How many of those went into `COPY … FROM STDIN`. */
   readonly mergedAsCopy: number;
+  /** How many original statements went into merged UPDATEs and DELETEs (not counted in {@link merged}). */
+  readonly mergedKeyed: number;
+  /** For each of {@link statements}, the indices of the original statements it stands for. */
+  readonly groups: readonly (readonly number[])[];
   /** Each original statement's outcome, from the outcomes of {@link statements}. */
   expand(outcomes: readonly BatchOutcome[]): BatchOutcome[];
   /** Original indices of the members of every merged INSERT that failed with an error `rerunnable` accepts. */
@@ -25,6 +37,8 @@ export interface CoalescedBatch {
    * and 42; for a COPY also 0A, which is how COPY refuses a table that has row-level security now).
    */
   failedUnnestTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<RowTemplate>;
+  /** The templates whose merged UPDATE or DELETE failed with an error of classes 22 or 42. */
+  failedKeyedTemplates(outcomes: readonly BatchOutcome[]): ReadonlySet<KeyedWriteTemplate>;
 }
 
 function mergedText(template: RowTemplate, rows: number): string {
@@ -67,11 +81,15 @@ function scalarRows(statements: readonly PipelineStatement[], from: number, to: 
  * `VALUES` INSERT, up to PostgreSQL's parameter limit.
  * Each member of a merged INSERT that succeeds gets `{ command: 'INSERT', rowCount: 1, rows: [] }` (`rowCount`
  * is `null` if the merged INSERT reported a different count, e.g. a BEFORE trigger skipped rows).
+ *
+ * Runs of an UPDATE or DELETE template that has a {@link KeyedWriteForm} in `keyed` become that one statement,
+ * cut where a key repeats (see `keyedRunEnd`); each member gets its own `rowCount` from the ordinals it returned.
  */
 export function coalesceBatch(
   statements: readonly PipelineStatement[],
   unnest?: ReadonlyMap<RowTemplate, UnnestInsert>,
   copy?: ReadonlyMap<RowTemplate, CopyInsert>,
+  keyed?: ReadonlyMap<KeyedWriteTemplate, KeyedWriteForm>,
 ): CoalescedBatch {
   const sent: BatchStatement[] = [];
   /** For each sent statement, the original indices it stands for. */
@@ -83,9 +101,26 @@ export function coalesceBatch(
   let merged = 0;
   let mergedAsArrays = 0;
   let mergedAsCopy = 0;
+  /** Indices into {@link sent} of the merged UPDATEs and DELETEs, with their templates. */
+  const keyedSent = new Map<number, KeyedWriteTemplate>();
+  let mergedKeyed = 0;
   let i = 0;
   while (i < statements.length) {
     const first = statements[i]!;
+    // UPDATE and DELETE runs (see coalesce-keyed.ts); INSERT runs below.
+    const keyedWrite = first.keyedWrite;
+    const keyedForm = keyedWrite === undefined ? undefined : keyed?.get(keyedWrite);
+    if (keyedForm !== undefined) {
+      const end = keyedRunEnd(statements, i, keyedForm);
+      if (end - i >= 2) {
+        keyedSent.set(sent.length, keyedWrite!);
+        sent.push(keyedRunStatement(statements, i, end, keyedForm));
+        members.push(Array.from({ length: end - i }, (_, k) => i + k));
+        mergedKeyed += end - i;
+        i = end;
+        continue;
+      }
+    }
     const template = first.rowTemplate;
     let end = i + 1;
     const form = template === undefined ? undefined : unnest?.get(template);
@@ -137,12 +172,20 @@ export function coalesceBatch(
     merged,
     mergedAsArrays,
     mergedAsCopy,
+    mergedKeyed,
+    groups: members,
     expand(outcomes) {
       const perStatement: BatchOutcome[] = new Array<BatchOutcome>(statements.length);
       members.forEach((group, s) => {
         const outcome = outcomes[s]!;
         if (group.length === 1 || !outcome.ok) {
           for (const index of group) perStatement[index] = outcome;
+          return;
+        }
+        const keyedTemplate = keyedSent.get(s);
+        if (keyedTemplate !== undefined) {
+          const results = keyedMemberOutcomes(keyedTemplate.command, outcome.result, group.length);
+          group.forEach((index, k) => (perStatement[index] = results[k]!));
           return;
         }
         const rowCount = outcome.result.rowCount === group.length ? 1 : null;
@@ -176,6 +219,14 @@ export function coalesceBatch(
       for (const s of copySent) {
         const outcome = outcomes[s]!;
         if (!outcome.ok && copyRefusalCould(outcome.error)) failed.add(statements[members[s]![0]!]!.rowTemplate!);
+      }
+      return failed;
+    },
+    failedKeyedTemplates(outcomes) {
+      const failed = new Set<KeyedWriteTemplate>();
+      for (const [s, template] of keyedSent) {
+        const outcome = outcomes[s]!;
+        if (!outcome.ok && typeChangeCould(outcome.error)) failed.add(template);
       }
       return failed;
     },

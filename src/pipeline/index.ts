@@ -9,6 +9,8 @@ export type {
   PipelineStatement,
   RowTemplate,
   UnnestInsert,
+  KeyedWriteTemplate,
+  KeyedWriteForm,
   CopyInsert,
   AttachedPipeline,
 } from './pipeline-backend.js';

@@ -1,5 +1,6 @@
 import type { RowTemplate } from '../sql/insert-template.js';
-export type { RowTemplate };
+import type { KeyedWriteTemplate } from '../sql/keyed-write-template.js';
+export type { RowTemplate, KeyedWriteTemplate };
 import type { BatchOutcome, BatchStatement } from '../pool/index.js';
 
 /** The key under which a router offers its {@link PipelineBackend}; a symbol, so it is no part of the router's API. */
@@ -11,6 +12,8 @@ export interface PipelineStatement extends BatchStatement {
   readonly fingerprintHash: string;
   /** Present when the statement is a single-row INSERT that coalescing may merge with its twins. */
   readonly rowTemplate: RowTemplate | undefined;
+  /** Present when the statement is a single-row UPDATE or DELETE by equality on parameters that coalescing may merge. */
+  readonly keyedWrite?: KeyedWriteTemplate | undefined;
   /** A single plain read or write (no DDL, transaction control, SET or utility): it may share a group commit. */
   readonly groupable: boolean;
   /** What the backend wants to hear of once the statement ran (its caller's read-your-writes session); opaque here. */
@@ -33,6 +36,15 @@ export interface PipelineBackend {
   unnestInsert(template: RowTemplate): Promise<UnnestInsert | undefined>;
   /** Forgets the cached forms (unnest and COPY) of a template whose merged statement failed in a way a schema change would explain. */
   forgetUnnestInsert(template: RowTemplate): void;
+  /**
+   * The {@link KeyedWriteForm} of an UPDATE or DELETE template, or `undefined` when it may not be merged (its WHERE
+   * columns are not exactly a unique index's, a type or the table's rules, foreign keys or indexes forbid it, or the
+   * catalog cannot be read); answers from a cache after the first look-up. Never rejects. Without it, UPDATEs and
+   * DELETEs are never merged.
+   */
+  keyedWrite?(template: KeyedWriteTemplate): Promise<KeyedWriteForm | undefined>;
+  /** Forgets the cached form of a template whose merged statement failed in a way a schema change would explain. */
+  forgetKeyedWrite?(template: KeyedWriteTemplate): void;
   /**
    * The {@link CopyInsert} form of a template whose row is all parameters, when `COPY … FROM STDIN` into its table
    * is exactly equivalent to the INSERTs; otherwise `undefined`. Cached like {@link unnestInsert}. Never rejects.
@@ -76,6 +88,22 @@ export interface PipelineHost {
 export interface UnnestInsert {
   readonly text: string;
   readonly statementName: string | undefined;
+}
+
+/**
+ * The single-statement form of a run of one {@link KeyedWriteTemplate}: `UPDATE t SET c = u.c … FROM (… unnest(…)
+ * WITH ORDINALITY …) u WHERE t.k = u.k … RETURNING u.ord` (or `DELETE … USING`), one array parameter per
+ * statement parameter, returning the ordinal (1-based) of the statement that matched each changed row.
+ */
+export interface KeyedWriteForm {
+  readonly text: string;
+  readonly statementName: string | undefined;
+  /** The statement's parameter numbers (1-based), in the order of the form's array parameters. */
+  readonly params: readonly number[];
+  /** The positions (0-based, as in {@link params}) of the key parameters, which must be distinct within a run. */
+  readonly keyPositions: readonly number[];
+  /** For each array, whether its type is `bytea`: only such a value may be a Buffer (pg sends a Buffer in binary). */
+  readonly bytea: readonly boolean[];
 }
 
 /**

@@ -34,7 +34,9 @@ export interface PipelineOptions {
   mode?: 'atomic' | 'independent';
   /**
    * Merge consecutive single-row `INSERT INTO t (cols) VALUES (…)` statements of the same shape into one
-   * multi-row INSERT. Off by default: statement-level triggers then fire once per merged group.
+   * multi-row INSERT, and consecutive `UPDATE t SET c = $1, … WHERE k = $2 AND …` / `DELETE FROM t WHERE k = $1
+   * AND …` statements keyed by a unique index into one statement over arrays. Off by default: statement-level
+   * triggers then fire once per merged group.
    */
   coalesce?: boolean;
   /**

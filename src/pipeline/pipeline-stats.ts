@@ -22,10 +22,12 @@ export interface PipelineStats {
   readonly batches: number;
   readonly statements: number;
   readonly failed: number;
-  /** Statements that were merged into multi-row INSERTs. */
+  /** Statements that were merged: into multi-row INSERTs, or into UPDATEs and DELETEs over arrays. */
   readonly coalesced: number;
   /** Of those, statements merged into `unnest` INSERTs (one array parameter per column). */
   readonly coalescedAsArrays: number;
+  /** Of those, statements merged into UPDATEs and DELETEs over `unnest` arrays (keyed by a unique index). */
+  readonly coalescedKeyed: number;
   /** Of those, statements merged into `COPY … FROM STDIN` (see the pipelines guide, Coalescing). */
   readonly coalescedAsCopy: number;
   /** Independent batches committed as one transaction (see `groupCommit`), and groups re-run statement by statement after one failed. */

@@ -9,15 +9,14 @@ import {
 } from '../errors.js';
 import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
-import { coalesceBatch } from './coalesce.js';
+import { coalesceBatch, type CoalescedBatch } from './coalesce.js';
+import { runInOrder } from './keyed-batch.js';
+import { mergedForms } from './merged-forms.js';
 import {
   PIPELINE_BACKEND,
   type PipelineBackend,
   type PipelineHost,
   type PipelineStatement,
-  type RowTemplate,
-  type UnnestInsert,
-  type CopyInsert,
 } from './pipeline-backend.js';
 import {
   resolvePipelineOptions,
@@ -106,6 +105,7 @@ export class QueryPipeline {
   /** Batches still to send without group commit, after a group failed. */
   private ungroupedBatches = 0;
   private coalescedAsArrays = 0;
+  private coalescedKeyed = 0;
   private coalescedAsCopy = 0;
   private readonly sizeHistogram = new Histogram(SIZE_BUCKETS);
   private readonly durationHistogram = new Histogram(DURATION_BUCKETS_MS);
@@ -245,6 +245,7 @@ export class QueryPipeline {
       failed: this.failed,
       coalesced: this.coalesced,
       coalescedAsArrays: this.coalescedAsArrays,
+      coalescedKeyed: this.coalescedKeyed,
       coalescedAsCopy: this.coalescedAsCopy,
       groupCommits: this.groupCommits,
       groupRetries: this.groupRetries,
@@ -294,22 +295,26 @@ export class QueryPipeline {
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const statements = entries.map((entry) => entry.statement);
-    const forms = this.options.coalesce ? await this.mergedForms(statements) : undefined;
-    const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy);
+    const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
+    const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed);
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
-    let outcomes = atomic ? await this.send(sent, true) : await this.sendIndependent(sent, statements);
+    // Merged UPDATEs and DELETEs in independent mode: a failed one is re-run before what follows it runs.
+    const inOrder = plan !== undefined && !atomic && plan.mergedKeyed > 0;
+    let outcomes = atomic ? await this.send(sent, true) : inOrder ? [] : await this.sendIndependent(sent, statements);
     let perEntry: BatchOutcome[];
     if (plan === undefined) {
       perEntry = outcomes;
+    } else if (inOrder) {
+      this.countMerged(plan);
+      perEntry = await this.sendInOrder(plan, statements);
     } else {
-      this.coalesced += plan.merged;
-      this.coalescedAsArrays += plan.mergedAsArrays;
-      this.coalescedAsCopy += plan.mergedAsCopy;
+      this.countMerged(plan);
       perEntry = plan.expand(outcomes);
       // Only a merged statement that failed on its own content is re-run row by row: one whose outcome is unknown
       // (its connection was lost after it was sent) may have committed, and one refused by its node would fail again.
       const failedGroups = plan.failedGroups(outcomes, (error) => !isOutcomeUnknown(error) && !dueToNode(error));
       for (const template of plan.failedUnnestTemplates(outcomes)) this.backend.forgetUnnestInsert(template);
+      for (const template of plan.failedKeyedTemplates(outcomes)) this.backend.forgetKeyedWrite?.(template);
       if (failedGroups.length > 0) {
         // A merged INSERT failed as a whole. Find out which rows were at fault by running them one by one:
         // in atomic mode the whole batch again (it was rolled back), in independent mode just those rows.
@@ -366,19 +371,32 @@ export class QueryPipeline {
     sent: readonly BatchStatement[],
     statements: readonly PipelineStatement[],
   ): Promise<BatchOutcome[]> {
-    if (
-      !this.options.groupCommit ||
-      sent.length < 2 ||
-      this.ungroupedBatches > 0 ||
-      !statements.every((statement) => statement.groupable)
-    ) {
+    if (!this.mayGroup(sent, statements)) {
       if (this.ungroupedBatches > 0) this.ungroupedBatches--;
       return this.backend.run(sent);
     }
+    const { outcomes, rolledBack } = await this.group(sent);
+    return rolledBack ? this.backend.run(sent) : outcomes;
+  }
+
+  private mayGroup(sent: readonly BatchStatement[], statements: readonly PipelineStatement[]): boolean {
+    return (
+      this.options.groupCommit &&
+      sent.length >= 2 &&
+      this.ungroupedBatches === 0 &&
+      statements.every((statement) => statement.groupable)
+    );
+  }
+
+  /**
+   * One group commit. `rolledBack` when a statement failed on its own content (nothing was kept, and the next
+   * batches go ungrouped for a while); otherwise the outcomes stand.
+   */
+  private async group(sent: readonly BatchStatement[]): Promise<{ outcomes: BatchOutcome[]; rolledBack: boolean }> {
     const grouped = await this.send(sent, true);
     if (grouped.every((outcome) => outcome.ok)) {
       this.groupCommits++;
-      return grouped;
+      return { outcomes: grouped, rolledBack: false };
     }
     // The error that sank the group: the failing statement's own (or BEGIN's), which every other statement's
     // BatchAbortedError carries as its cause (as does a failed COMMIT's).
@@ -386,39 +404,43 @@ export class QueryPipeline {
     const sank = first instanceof BatchAbortedError ? (first.cause as Error | undefined) : first;
     if (sank !== undefined && (isConnectionLevelError(sank) || dueToNode(sank))) {
       // The node failed (or the connection was lost, maybe after COMMIT): nothing is re-run.
-      return grouped.map(() => ({ ok: false, error: sank }));
+      return { outcomes: grouped.map(() => ({ ok: false, error: sank })), rolledBack: false };
     }
     this.groupRetries++;
     this.batches++;
     this.ungroupedBatches = UNGROUPED_AFTER_FAILURE;
-    return this.backend.run(sent);
+    return { outcomes: grouped, rolledBack: true };
+  }
+
+  private countMerged(plan: CoalescedBatch): void {
+    this.coalesced += plan.merged + plan.mergedKeyed;
+    this.coalescedAsArrays += plan.mergedAsArrays;
+    this.coalescedAsCopy += plan.mergedAsCopy;
+    this.coalescedKeyed += plan.mergedKeyed;
   }
 
   /**
-   * The COPY and unnest forms of the row templates in a batch that has runs to merge (cached by the backend after
-   * the first look-up). A template with a COPY form needs no unnest form.
+   * Independent mode for a batch with merged UPDATEs or DELETEs, which must see the effects of the statements
+   * before them and be seen by those after them. A group commit that fails was rolled back, so the statements are
+   * run again one by one, unmerged; without one, see {@link runInOrder}. Resolves with each statement's outcome.
    */
-  private async mergedForms(
-    statements: readonly PipelineStatement[],
-  ): Promise<{ unnest: Map<RowTemplate, UnnestInsert>; copy: Map<RowTemplate, CopyInsert> }> {
-    const forms = new Map<RowTemplate, UnnestInsert>();
-    const copies = new Map<RowTemplate, CopyInsert>();
-    const templates = new Set<RowTemplate>();
-    for (let i = 1; i < statements.length; i++) {
-      const template = statements[i]!.rowTemplate;
-      if (template?.columnParams !== undefined && statements[i - 1]!.text === statements[i]!.text)
-        templates.add(template);
+  private async sendInOrder(plan: CoalescedBatch, statements: readonly PipelineStatement[]): Promise<BatchOutcome[]> {
+    const forget = (outcomes: readonly BatchOutcome[]): void => {
+      for (const template of plan.failedUnnestTemplates(outcomes)) this.backend.forgetUnnestInsert(template);
+      for (const template of plan.failedKeyedTemplates(outcomes)) this.backend.forgetKeyedWrite?.(template);
+    };
+    const sent = plan.statements;
+    if (this.mayGroup(sent, statements)) {
+      const { outcomes, rolledBack } = await this.group(sent);
+      forget(outcomes);
+      return rolledBack ? this.backend.run(statements) : plan.expand(outcomes);
     }
-    for (const template of templates) {
-      const copy = await this.backend.copyInsert?.(template);
-      if (copy !== undefined) {
-        copies.set(template, copy);
-        continue;
-      }
-      const form = await this.backend.unnestInsert(template);
-      if (form !== undefined) forms.set(template, form);
-    }
-    return { unnest: forms, copy: copies };
+    if (this.ungroupedBatches > 0) this.ungroupedBatches--;
+    const lost = (error: Error): boolean => isOutcomeUnknown(error) || dueToNode(error);
+    const ordered = await runInOrder(plan, statements, (batch) => this.backend.run(batch), lost);
+    this.batches += ordered.reruns;
+    forget(ordered.outcomes);
+    return ordered.perEntry;
   }
 
   /**

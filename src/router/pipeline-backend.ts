@@ -9,7 +9,7 @@ import {
 } from '../pool/index.js';
 import type { AttachedPipeline, PipelineBackend } from '../pipeline/index.js';
 import { isNodeFailure } from '../resilience/index.js';
-import { insertRowTemplate, statementNameFor } from '../sql/index.js';
+import { insertRowTemplate, keyedWriteTemplate, statementNameFor, type KeyedWriteTemplate } from '../sql/index.js';
 import type { NodeChoice } from './node-choice.js';
 import type { NodeSet } from './node-set.js';
 import type { ReadYourWrites } from './read-your-writes.js';
@@ -17,6 +17,7 @@ import type { RouterWarnings } from './router-warnings.js';
 import type { StatementRouting } from './statement-routing.js';
 import { COPY_CATALOG_SQL, CopyInserts, type CopyCatalogRow } from './copy-insert.js';
 import { COLUMN_CATALOG_SQL, UnnestInserts, type ColumnCatalogRow } from './unnest-insert.js';
+import { KeyedWrites } from './keyed-write.js';
 
 /** A batch that lost its connection: thrown so the breaker counts it, caught to hand the outcomes back. */
 class BatchNodeFailure extends Error {
@@ -64,6 +65,14 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       (await nodes.primary.pool.execute<CopyCatalogRow>(COPY_CATALOG_SQL, [table, columns], undefined)).rows,
   );
   const copyIn = supportsCopyIn();
+  // Merged UPDATEs and DELETEs need the table's unique indexes and the columns' types: looked up once per template.
+  const keyedWrites = new KeyedWrites(
+    async <R>(text: string, values: readonly unknown[]) =>
+      (await nodes.primary.pool.execute(text, values as unknown[], undefined)).rows as R[],
+    (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
+  );
+  /** Per classified text, its UPDATE/DELETE template (`null`: not one); the classifier's entry holds the INSERT one. */
+  const keyedTemplates = new WeakMap<object, KeyedWriteTemplate | null>();
   return {
     prepare: (sql, params) => {
       if (parts.closed()) throw new RouterClosedError();
@@ -73,6 +82,11 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       // Converted now, so a value pg cannot send fails this statement alone, before it joins a batch.
       const values = sendableValues((params ?? undefined) as readonly unknown[] | undefined);
       if (entry.rowTemplate === undefined) entry.rowTemplate = insertRowTemplate(text) ?? null;
+      let keyedWrite = keyedTemplates.get(entry);
+      if (keyedWrite === undefined) {
+        keyedWrite = entry.rowTemplate === null ? (keyedWriteTemplate(text) ?? null) : null;
+        keyedTemplates.set(entry, keyedWrite);
+      }
       const statementName = values === undefined ? undefined : routing.statementName(entry, text, values.length);
       const { kind, statementCount, fingerprintHash } = entry.classification;
       const groupable = statementCount === 1 && (kind === 'read' || kind === 'write');
@@ -85,6 +99,7 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
         statementName,
         fingerprintHash,
         rowTemplate: entry.rowTemplate ?? undefined,
+        keyedWrite: keyedWrite ?? undefined,
         groupable,
         session,
         leavesSession: entry.leavesSession,
@@ -97,6 +112,8 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       copyInserts.forget(template);
     },
     copyInsert: (template) => (copyIn ? copyInserts.get(template) : Promise.resolve(undefined)),
+    keyedWrite: (template) => keyedWrites.get(template),
+    forgetKeyedWrite: (template) => keyedWrites.forget(template),
     run: async (batch) => {
       choice.counts.primary += batch.length;
       const span = parts.tracing?.batch(nodes.primary, batch.length);

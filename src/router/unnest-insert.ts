@@ -37,7 +37,7 @@ const NONE = Object.freeze({ none: true } as const);
  * text row by row about 2 ms. Both go through the type's own input function, so every value is stored exactly as
  * a parameter of that type would be.
  */
-const CAST_PER_ROW: ReadonlySet<string> = new Set(['pg_catalog.jsonb']);
+export const CAST_PER_ROW: ReadonlySet<string> = new Set(['pg_catalog.jsonb']);
 
 /**
  * `SELECT u.c1, …, u.cN::pg_catalog.jsonb FROM unnest($1::type1[], …, $N::pg_catalog.text[]) AS u(c1, …, cN)`:
