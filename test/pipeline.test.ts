@@ -157,6 +157,36 @@ describe('QueryPipeline', () => {
     },
   );
 
+  it.each([true, false])(
+    'independent + coalesce (group commit %s): a merged INSERT that fails is re-run before the statements after it',
+    async (groupCommit) => {
+      const table = await freshTable();
+      const pipeline = router.pipeline({
+        batchSize: 10,
+        mode: 'independent',
+        coalesce: true,
+        groupCommit,
+        flushIntervalMs: 10_000,
+      });
+      const insert = `INSERT INTO ${table} (id, v) VALUES ($1, $2)`;
+      // One run of three INSERTs (the third a duplicate key), then statements that need the first two rows.
+      const promises = [
+        pipeline.addQuery(insert, [1, 1]),
+        pipeline.addQuery(insert, [2, 1]),
+        pipeline.addQuery(insert, [1, 1]),
+        pipeline.addQuery(`UPDATE ${table} SET v = v + 10 WHERE id = $1`, [1]),
+        pipeline.addQuery(`DELETE FROM ${table} WHERE id = $1`, [2]),
+      ];
+      await pipeline.flush();
+      const settled = await Promise.allSettled(promises);
+      expect(
+        settled.map((outcome) => (outcome.status === 'rejected' ? outcome.reason.code : outcome.value.rowCount)),
+      ).toEqual([1, 1, '23505', 1, 1]);
+      expect(await rows(table)).toEqual({ n: 1, sum: 11 });
+      await pipeline.close();
+    },
+  );
+
   it('independent: commits a clean batch as one transaction, and re-runs a failed group statement by statement', async () => {
     const table = await freshTable();
     const pipeline = router.pipeline({ batchSize: 20, mode: 'independent', flushIntervalMs: 10_000 });

@@ -298,8 +298,9 @@ export class QueryPipeline {
     const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
     const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed);
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
-    // Merged UPDATEs and DELETEs in independent mode: a failed one is re-run before what follows it runs.
-    const inOrder = plan !== undefined && !atomic && plan.mergedKeyed > 0;
+    // Merged statements in independent mode: a failed one is re-run, row by row, before what follows it runs (an
+    // UPDATE after an INSERT must find the row, whether that INSERT was merged or not).
+    const inOrder = plan !== undefined && !atomic && plan.merged + plan.mergedKeyed > 0;
     let outcomes = atomic ? await this.send(sent, true) : inOrder ? [] : await this.sendIndependent(sent, statements);
     let perEntry: BatchOutcome[];
     if (plan === undefined) {
@@ -316,20 +317,11 @@ export class QueryPipeline {
       for (const template of plan.failedUnnestTemplates(outcomes)) this.backend.forgetUnnestInsert(template);
       for (const template of plan.failedKeyedTemplates(outcomes)) this.backend.forgetKeyedWrite?.(template);
       if (failedGroups.length > 0) {
-        // A merged INSERT failed as a whole. Find out which rows were at fault by running them one by one:
-        // in atomic mode the whole batch again (it was rolled back), in independent mode just those rows.
+        // (Atomic mode: independent batches with merged statements went in order, above.) A merged statement failed
+        // as a whole and the batch was rolled back: run it again unmerged, so each statement gets its own outcome.
         this.batches++;
-        if (atomic) {
-          outcomes = await this.send(statements, true);
-          perEntry = outcomes;
-        } else {
-          const retry = failedGroups.flat();
-          const retried = await this.send(
-            retry.map((index) => statements[index]!),
-            false,
-          );
-          retry.forEach((index, k) => (perEntry[index] = retried[k]!));
-        }
+        outcomes = await this.send(statements, true);
+        perEntry = outcomes;
       }
     }
     if (statements.some((statement) => statement.session !== undefined)) {
@@ -433,7 +425,10 @@ export class QueryPipeline {
     if (this.mayGroup(sent, statements)) {
       const { outcomes, rolledBack } = await this.group(sent);
       forget(outcomes);
-      return rolledBack ? this.backend.run(statements) : plan.expand(outcomes);
+      if (!rolledBack) return plan.expand(outcomes);
+      // Nothing was kept: every statement again, unmerged and in order, so each gets its own outcome.
+      this.batches++;
+      return this.backend.run(statements);
     }
     if (this.ungroupedBatches > 0) this.ungroupedBatches--;
     const lost = (error: Error): boolean => isOutcomeUnknown(error) || dueToNode(error);
