@@ -1,7 +1,7 @@
 /**
  * `npm run bench:instances`: K application processes, each with its own router, against one node whose
  * `max_connections` is smaller than K × pool.max. Set-ups: (a) no budget, (b) a shared `connectionBudget`,
- * (c) through PgBouncer (a hook, see `pgbouncer-hook.ts`), (d) one process with the same callers and as many
+ * (c) through PgBouncer in transaction mode (`pgbouncer-hook.ts`; not run without a PgBouncer binary), (d) one process with the same callers and as many
  * connections as the budget. `BENCH_QUICK=1` for a short run.
  */
 import { progress, runBench } from '../lib/harness.js';

@@ -22,7 +22,7 @@ export const INSTANCES_HEADERS = [
 
 const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 1)} ms`;
 
-/** One row per set-up; a set-up that did not run (PgBouncer without a launcher) says so. */
+/** One row per set-up; a set-up that did not run (no PgBouncer binary) says so. */
 export function instancesTable(results: readonly SetupResult[], skipped: readonly InstanceSetup[] = []): string {
   const rows = results.map((result) => {
     const { setup, statements, qps, p50Ms, p99Ms, errors, peakConnections } = result;
@@ -46,7 +46,7 @@ export function instancesTable(results: readonly SetupResult[], skipped: readonl
     ];
   });
   for (const setup of skipped)
-    rows.push([`(${setup.key}) ${setup.name}`, 'not run: no PgBouncer launcher', '', '', '', '', '', '', '', '', '']);
+    rows.push([`(${setup.key}) ${setup.name}`, 'not run: no PgBouncer binary', '', '', '', '', '', '', '', '', '']);
   return renderMarkdownTable(
     INSTANCES_HEADERS,
     ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'right'],

@@ -20,6 +20,8 @@ export interface InstanceSetup {
   readonly poolMax: number;
   readonly url: string;
   readonly budget?: ConnectionBudgetOptions;
+  /** Named prepared statements off (behind a PgBouncer that cannot keep them across transactions). */
+  readonly unnamedStatements?: boolean;
 }
 
 /** What one set-up measured, summed over its processes. */
@@ -108,6 +110,7 @@ export async function runSetup(
       poolMax: setup.poolMax,
       durationMs: params.durationMs,
       seed: 1_000 + i,
+      ...(setup.unnamedStatements === true ? { unnamedStatements: true } : {}),
       ...(setup.budget === undefined
         ? {}
         : {

@@ -8,13 +8,13 @@ export interface InstancesMeasurement {
   /** The shared budget of (b), and the connections of (d). */
   readonly budget: number;
   readonly results: readonly SetupResult[];
-  /** Set-ups that could not run (PgBouncer without a launcher). */
+  /** Set-ups that could not run (no PgBouncer binary). */
   readonly skipped: readonly InstanceSetup[];
   readonly budgeted: SetupResult;
   readonly single: SetupResult;
 }
 
-/** Runs (a), (b), (c) when a PgBouncer launcher is hooked in, and (d) on the node at `url`. */
+/** Runs (a), (b), (c) where a PgBouncer binary is found, and (d) on the node at `url`. */
 export async function measureInstances(
   url: string,
   params: InstancesBenchParams,
@@ -47,7 +47,7 @@ export async function measureInstances(
     progress(`(${setup.key}) ${setup.name}`);
     results.push(await runSetup(setup, params, schema, url));
   }
-  const through: InstanceSetup = { key: 'c', name: 'through PgBouncer', ...base };
+  const through: InstanceSetup = { key: 'c', name: 'through PgBouncer', ...base, unnamedStatements: true };
   const front = pgbouncer === undefined ? undefined : await pgbouncer(url, budget);
   if (front === undefined) skipped.push(through);
   else {

@@ -16,6 +16,8 @@ export interface WorkerConfig {
   readonly durationMs: number;
   readonly seed: number;
   readonly budget?: QueryRouterOptions['connectionBudget'];
+  /** Statements run unnamed (`statementCache.max` 0), as behind PgBouncer before 1.21. */
+  readonly unnamedStatements?: boolean;
   /** With a budget: how many instances share it, so the load waits until this one has seen them all. */
   readonly instances?: number;
 }
@@ -66,6 +68,7 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
     primary: config.url,
     pool: { min: 0, max: config.poolMax, acquireTimeoutMs: 10_000, healthCheckIntervalMs: 1_000 },
     applicationName: 'bench-instance',
+    ...(config.unnamedStatements === true ? { statementCache: { max: 0 } } : {}),
     ...(config.budget === undefined ? {} : { connectionBudget: config.budget }),
   });
   router.on('connectionError', () => undefined);
