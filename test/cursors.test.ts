@@ -123,4 +123,25 @@ describe('cursors and streams through asPool() (pg-cursor, pg-query-stream)', ()
     }
     await until(() => active() === 0, 30_000);
   });
+
+  it('sends nothing for a cursor or stream closed before it reached a connection, and holds none', async () => {
+    const client = await pool.connect();
+    try {
+      // Queued behind a statement, so both are closed before the client has a connection to submit them on.
+      const before = client.query('SELECT pg_sleep(0.05)');
+      const cursor = client.query(new Cursor('SELECT id FROM cursor_items ORDER BY id'));
+      await cursor.close();
+      const stream = client.query(new QueryStream('SELECT id FROM cursor_items ORDER BY id'));
+      const closed = new Promise((resolve) => stream.once('close', resolve));
+      stream.destroy();
+      await closed;
+      await before;
+      // pg-cursor sends nothing once closed: a late submit would leave its portal open and the connection waiting.
+      await until(() => active() === 0, 30_000);
+      expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      client.release();
+    }
+    await until(() => active() === 0, 30_000);
+  });
 });

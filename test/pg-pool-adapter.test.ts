@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -679,6 +681,26 @@ async function isRunning(url: string, marker: string): Promise<boolean> {
     await client.end();
   }
 }
+
+describe('callbacks that throw', () => {
+  it('reach the process as uncaught exceptions, as with pg.Pool, never as unhandled rejections', async () => {
+    const script = fileURLToPath(new URL('./fixtures/callback-throws.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, cluster.primaryUrl, ...cluster.replicaUrls], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    clearTimeout(bound);
+    expect(code, output).toBe(0);
+    expect(JSON.parse(output.trim().split('\n').at(-1)!), output).toEqual({
+      uncaught: ['from a failed pool.query', 'from client.query', 'from pool.end', 'from pool.query'],
+      unhandled: [],
+    });
+  });
+});
 
 describe('router.query with an AbortSignal', () => {
   let router: QueryRouter;

@@ -141,13 +141,18 @@ export function callbackOf(values: unknown, callback: unknown): PgQueryCallback 
   return callback as PgQueryCallback;
 }
 
-/** Settles `callback` from `promise`, as pg does for a query given a callback. */
+/**
+ * Settles `callback` from `promise`, as pg does for a query given a callback. The callback runs outside the promise
+ * chain: what it throws is an uncaught exception, as with pg (where test runners and process handlers expect it),
+ * never an unhandled rejection of a promise nobody sees.
+ */
 export function settleCallback<R extends QueryResultRow>(
   promise: Promise<QueryResult<R>>,
   callback: PgQueryCallback<R>,
 ): void {
   promise.then(
-    (result) => callback(undefined, result),
-    (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), undefined),
+    (result) => process.nextTick(callback, undefined, result),
+    (error: unknown) =>
+      process.nextTick(callback, error instanceof Error ? error : new Error(String(error)), undefined),
   );
 }

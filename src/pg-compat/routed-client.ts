@@ -237,10 +237,12 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
     if (this.lost !== undefined) throw connectionLost(this.lost);
     const before = this.last;
     this.pending++;
+    const early = watchEarlyClose(cursor);
     const done = (async () => {
       let connection: NodeConnection | undefined;
       try {
         await before?.catch(() => undefined);
+        if (early.closed) return;
         if (this.lost !== undefined) throw connectionLost(this.lost);
         connection = this.connection;
         if (connection === undefined) {
@@ -248,11 +250,14 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
           this.attach(node, pinned);
           connection = pinned;
         }
+        early.stop();
+        if (early.closed) return;
         const failure = await new Promise<unknown>((resolve) => connection!.submit(cursor, resolve));
         if (failure !== undefined && isConnectionLevelError(failure)) this.lose(failure as Error);
       } catch (error) {
         failSubmittable(cursor, error as Error);
       } finally {
+        early.stop();
         if (
           connection !== undefined &&
           this.connection === connection &&
@@ -334,6 +339,43 @@ export class RoutedClient extends EventEmitter<RoutedClientEvents> {
       () => connection.release(true),
     );
   }
+}
+
+/** Whether a cursor was closed before it reached a connection; see {@link watchEarlyClose}. */
+interface EarlyClose {
+  readonly closed: boolean;
+  /** Stops watching (idempotent): once submitted, `close()` is the cursor's own business. */
+  stop(): void;
+}
+
+/**
+ * Watches `close()` of a cursor (pg-cursor's `Cursor`, or the one inside pg-query-stream's `QueryStream`, which its
+ * `destroy()` closes) until it reaches a connection. pg-cursor closed with no connection settles at once and
+ * forgets it was closed; submitted afterwards, it would open its portal with no Sync and leave the connection
+ * waiting for good. pg submits a cursor synchronously on an idle client, so there this rarely shows; here a
+ * cursor waits for the client's earlier statements and for a connection, and a close in that time is common.
+ */
+function watchEarlyClose(submittable: QueryCursor): EarlyClose {
+  const inner = (submittable as { cursor?: unknown }).cursor;
+  const target = (typeof inner === 'object' && inner !== null ? inner : submittable) as { close?: unknown };
+  const original = target.close;
+  if (typeof original !== 'function') return { closed: false, stop: () => undefined };
+  const own = Object.hasOwn(target, 'close');
+  let watching = true;
+  const watch = {
+    closed: false,
+    stop(): void {
+      if (!watching) return;
+      watching = false;
+      if (own) target.close = original;
+      else delete target.close;
+    },
+  };
+  target.close = function (this: unknown, ...args: unknown[]): unknown {
+    watch.closed = true;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  return watch;
 }
 
 /** The error for a statement on a client whose pinned connection failed. */

@@ -293,9 +293,10 @@ export class RoutedPool extends EventEmitter<RoutedPoolEvents> {
     });
     for (const event of FORWARDED) (this.backend.connections as EventEmitter).off(event, this.forwarders[event]);
     if (callback === undefined) return this.closing;
+    // Outside the promise chain, so a throwing callback is an uncaught exception, as with pg.Pool.
     this.closing.then(
-      () => callback(),
-      (error: unknown) => callback(error as Error),
+      () => process.nextTick(callback),
+      (error: unknown) => process.nextTick(callback, error as Error),
     );
     return undefined;
   }
