@@ -12,7 +12,8 @@ import { publishReport } from '../lib/docs-page.js';
 import { describeEnvironment } from '../lib/environment.js';
 import { progress, runBench } from '../lib/harness.js';
 import { benchParams } from '../lib/params.js';
-import { bulletList, runTimeNote, targetLines, targetsMet } from '../lib/report.js';
+import { mark } from '../lib/format.js';
+import { bulletList, runTimeNote, targetsMet } from '../lib/report.js';
 import { createBenchSchema } from '../lib/schema.js';
 import { countingTool, valgrindVersion } from './valgrind.js';
 import { measureInstructions, measureTiming } from './measure.js';
@@ -38,7 +39,10 @@ runBench({ replicas: 0 }, async (cluster) => {
   const timings = await measureTiming(url, schema, params.timing, new LatencyBuffer(params.sampleCapacity), progress);
   progress('');
   const { table, targets } = overheadReport(counts, timings);
-  const notes = [...targetLines(targets), `${targetsMet(targets)} ${runTimeNote(started, environment, true)}`];
+  const notes = [
+    ...targets.map((t) => `${mark(t.met)} ${t.name}: ${t.measured}`),
+    `${targetsMet(targets)} ${runTimeNote(started, environment, true)}`,
+  ];
   publishReport(
     'overhead',
     `${overheadHeader(environment, params, `${valgrind} ${countingTool()}`)}\n\n${table}\n\n${bulletList(notes)}\n`,
