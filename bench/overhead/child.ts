@@ -19,9 +19,15 @@ if (!WORKLOADS.includes(args.workload)) throw new Error(`unknown workload ${JSON
 
 const contender = overheadContender(args.contender, args.url);
 const steps = overheadSteps(args.workload, args.schema);
+// A full collection right before and right after the counted calls (the child runs with --expose-gc): otherwise
+// whether a run happens to reach a major collection, tens of millions of instructions, depends on its length,
+// and one run of a pair paying for one more than the other swamps the per-call difference.
+const collect = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 try {
   const next = await runCalls(contender, steps, 0, args.warmup);
+  collect();
   await runCalls(contender, steps, next, args.calls);
+  collect();
 } finally {
   await contender.close();
 }

@@ -31,14 +31,14 @@ export interface OverheadBenchParams {
 }
 
 /**
- * The full run: about half an hour on a busy 2-core machine, nearly all of it under valgrind (which runs node some
+ * The full run: about a quarter of an hour on a busy 2-core machine, nearly all of it under valgrind (which runs node some
  * 50–100× slower). V8 still optimises some functions after the warm-up (its compiler threads are counted too), which
  * the difference method spreads over the counted calls of both runs: compare contenders, not absolute counts.
  */
 export const FULL_OVERHEAD_PARAMS: OverheadBenchParams = Object.freeze<OverheadBenchParams>({
   quick: false,
   seed: { users: 10_000, ordersPerUser: 10 },
-  count: { warmup: 1_000, calls: [200, 1_200], parallel: 3 },
+  count: { warmup: 2_000, calls: [300, 1_300], parallel: 3 },
   timing: { loop: { rounds: 7, runMs: 700, warmupMs: 500, rewarmMs: 100 }, interleavedMs: 4_000 },
   sampleCapacity: 1 << 20,
 });

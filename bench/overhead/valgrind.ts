@@ -114,10 +114,14 @@ export async function countInstructions(
   const dir = mkdtempSync(join(tmpdir(), 'bench-overhead-'));
   const out = join(dir, `${tool}.out`);
   try {
-    const child = spawn(command, [...TOOL_OPTIONS[tool], `--${tool}-out-file=${out}`, process.execPath, script], {
-      env: { ...process.env, OVERHEAD_CHILD: JSON.stringify(args) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      command,
+      [...TOOL_OPTIONS[tool], `--${tool}-out-file=${out}`, process.execPath, '--expose-gc', script],
+      {
+        env: { ...process.env, OVERHEAD_CHILD: JSON.stringify(args) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
