@@ -35,15 +35,15 @@ export function overheadHeader(env: Environment, params: OverheadBenchParams, va
     environmentLine(env, [`pg ${env.packages.pg}`, valgrind]),
     '',
     'One caller, one local PostgreSQL without replicas, pools of 10; each contender calls its library the way ' +
-      'its documentation shows. **Instructions/call** are counted by valgrind (whole process, ' +
-      `every thread): per contender and workload, two runs of ${formatInteger(count.warmup)} warm-up calls then ` +
+      'its documentation shows. **Instructions/call** are counted by valgrind (whole process, every thread): per ' +
+      `contender and workload, two runs of ${formatInteger(count.warmup)} warm-up calls then ` +
       `${formatInteger(count.calls[0])} or ${formatInteger(count.calls[1])} more, the difference of their counts over ` +
-      'the difference of their calls, so start-up and shutdown cancel out. Counts do not depend on the load of the ' +
-      "machine; work done on timers (a pool's sweeps, pg-pool's idle timers) is over-counted, since valgrind runs " +
-      `node many times slower than wall-clock time passes. **Client CPU/query**: this process's CPU time per query, ` +
-      `natively, median of ${timing.loop.rounds} rounds of ${(timing.loop.runMs / 1000).toFixed(1)} s; ` +
-      `**Interleaved p50**: one caller sending each query through every contender in turn ` +
-      `(${(timing.interleavedMs / 1000).toFixed(1)} s per workload).`,
+      'the difference of their calls, so start-up and shutdown cancel out. Under callgrind, what ran in timer ' +
+      "callbacks is left out: valgrind runs node many times slower than the clock, so a pool's sweeps and idle " +
+      'timers would fire about once a call, as often as the load of the machine makes them. ' +
+      `**Client CPU/query**: this process's CPU time per query, natively, median of ${timing.loop.rounds} rounds of ` +
+      `${(timing.loop.runMs / 1000).toFixed(1)} s; **Interleaved p50**: one caller sending each query through every ` +
+      `contender in turn (${(timing.interleavedMs / 1000).toFixed(1)} s per workload).`,
   ].join('\n');
 }
 
