@@ -11,7 +11,16 @@ import {
   type BenchFamily,
 } from '../bench/lib/docs-page.js';
 
-const FAMILIES: readonly BenchFamily[] = ['router', 'pipeline', 'faults', 'adaptive', 'orms', 'consistency', 'scopes'];
+const FAMILIES: readonly BenchFamily[] = [
+  'router',
+  'pipeline',
+  'faults',
+  'adaptive',
+  'orms',
+  'consistency',
+  'scopes',
+  'overhead',
+];
 
 describe('benchmark docs pages (bench/lib/docs-page.ts)', () => {
   it('writes only on request: BENCH_WRITE_DOCS=1 or --write-docs', () => {

@@ -29,7 +29,7 @@ import {
   nodeTimeoutError,
   unwatch,
 } from './statement-deadlines.js';
-import { runStatement, type StatementOptions } from './statement-run.js';
+import { prepareAgain, runStatement, sendStatement, type StatementOptions } from './statement-run.js';
 import { leanBodyOf, sendEach, sendLean, type BatchOutcome, type BatchStatement } from './pipelined-batch.js';
 import { nodeConnection, type ConnectionOwner, type NodeConnection } from './node-connection.js';
 import type { NodePoolOptions } from './node-pool-options.js';
@@ -242,7 +242,19 @@ export class NodePool {
     if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
     let ok = false;
     try {
-      const result = await runStatement<R>(client, text, values, statementName, true, options);
+      // runStatement() inlined for a statement without a probe: its async frame cost a promise and a hop per statement.
+      let result: QueryResult<R>;
+      if (options?.probe !== undefined)
+        result = await runStatement<R>(client, text, values, statementName, true, options);
+      else {
+        try {
+          result = await sendStatement<R>(client, text, values, statementName, options);
+        } catch (error) {
+          state.cache?.settle();
+          result = await prepareAgain<R>(error, client, text, values, statementName, options);
+        }
+        state.cache?.settle();
+      }
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
       this.checkin(
         client,

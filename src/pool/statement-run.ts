@@ -99,9 +99,10 @@ function isStalePlan(error: unknown): boolean {
 /**
  * After DDL changes a table's shape, PostgreSQL refuses to reuse a statement's old plan. Outside a transaction
  * nothing ran, so the statement is prepared again and retried once, as postgres.js does. A statement its server
- * connection did not have is retried once unnamed. Any other error is thrown.
+ * connection did not have is retried once unnamed. Any other error is thrown. Only for a statement outside a
+ * transaction of the caller's (see `retryable` of {@link runStatement}).
  */
-function prepareAgain<R extends QueryResultRow>(
+export function prepareAgain<R extends QueryResultRow>(
   error: unknown,
   client: PoolClient,
   text: string,
