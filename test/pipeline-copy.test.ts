@@ -233,6 +233,33 @@ describe('coalesced INSERTs as COPY FROM STDIN', () => {
     await atomic.close();
   });
 
+  it('a rule or an identity ALWAYS column added through the router is obeyed by the very next batch (no COPY)', async () => {
+    const ruled = `copy_rule_later_${suffix}`;
+    const log = `copy_rule_later_log_${suffix}`;
+    await router.query(`CREATE TABLE ${ruled} (id int, v int)`);
+    await router.query(`CREATE TABLE ${log} (id int)`);
+    const pipeline = router.pipeline({ batchSize: 100, coalesce: true });
+    const insert = `INSERT INTO ${ruled} (id, v) VALUES ($1, $2)`;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => pipeline.addQuery(insert, [i, 1])));
+    expect(pipeline.stats()).toMatchObject({ coalescedAsCopy: 10 });
+    // The COPY form is cached now; the rule comes within its minute, through the same router.
+    await router.query(`CREATE RULE logged AS ON INSERT TO ${ruled} DO ALSO INSERT INTO ${log} VALUES (NEW.id)`);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => pipeline.addQuery(insert, [10 + i, 1])));
+    expect(await count(log)).toBe(10);
+    expect(pipeline.stats()).toMatchObject({ coalesced: 20, coalescedAsCopy: 10, coalescedAsArrays: 10 });
+    // The same for a column that becomes an identity ALWAYS column (a DO block that runs the DDL counts too).
+    await router.query(
+      `DO $$ BEGIN EXECUTE 'ALTER TABLE ${ruled} ALTER COLUMN id SET NOT NULL, ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY'; END $$`,
+    );
+    await router.query(`DROP RULE logged ON ${ruled}`);
+    const refused = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => pipeline.addQuery(insert, [100 + i, 1])),
+    );
+    expect(refused.map((o) => (o.status === 'rejected' ? o.reason.code : 'ok'))).toEqual(Array(5).fill('428C9'));
+    expect(await count(ruled)).toBe(20);
+    await pipeline.close();
+  });
+
   it('uses COPY for a partitioned table, an identity BY DEFAULT column and a table with a generated column and triggers', async () => {
     const parted = `copy_parted_${suffix}`;
     const audited = `copy_audited_${suffix}`;

@@ -3,10 +3,10 @@ import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { sendableValues } from './parameter-values.js';
 import { QueryError } from '../errors.js';
 import type { LatencyHistogram } from '../metrics/latency-histogram.js';
-import { destroySocket, probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
+import { probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { StatementCacheSwitch } from './statement-cache-switch.js';
-import { withoutConnectionString } from './pool-config.js';
+import { pgPoolConfig } from './pool-config.js';
 import { ConnectionHealth, isConnectionFault } from './connection-health.js';
 import { ConnectionSource } from './connection-source.js';
 import { PoolSizing } from './pool-sizing.js';
@@ -25,6 +25,7 @@ import {
   StatementDeadlines,
   abortedError,
   connectUnlessAborted,
+  endBy,
   isAborted,
   nodeTimeoutError,
   unwatch,
@@ -105,17 +106,7 @@ export class NodePool {
       },
       giveBack: (client, error) => this.checkin(client, error),
     };
-    this.pool = new pg.Pool({
-      application_name: options.applicationName,
-      ...withoutConnectionString(connection),
-      max: this.max,
-      min: this.min,
-      idleTimeoutMillis: connection.idleTimeoutMillis ?? options.idleTimeoutMs,
-      maxLifetimeSeconds: connection.maxLifetimeSeconds ?? Math.ceil(options.maxLifetimeMs / 1000),
-      connectionTimeoutMillis: connection.connectionTimeoutMillis ?? options.acquireTimeoutMs,
-      // An idle connection does not keep the process alive: a script that never calls close() still exits.
-      allowExitOnIdle: connection.allowExitOnIdle ?? true,
-    });
+    this.pool = new pg.Pool(pgPoolConfig(options));
     this.source = new ConnectionSource(this.pool, this.recycler, {
       name: this.name,
       max: this.max,
@@ -506,22 +497,6 @@ export class NodePool {
     if (this.pool.ended || this.pool.ending) return;
     this.deadlines.stop();
     this.source.refusals.stop();
-    const ending = this.pool.end();
-    if (deadline === undefined) return ending;
-    let timer: NodeJS.Timeout | undefined;
-    const cut = new Promise<'cut'>((resolve) => {
-      timer = setTimeout(
-        () => {
-          for (const client of this.clients) if (stateOf(client).active) destroySocket(client);
-          resolve('cut');
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-    });
-    const first = await Promise.race([ending, cut]);
-    clearTimeout(timer);
-    // pg-pool's end() also waits for connections held by callers (a transaction whose callback never returns, a
-    // client never released) to be released: past the deadline their sockets are cut, and nothing more is waited for.
-    if (first !== 'cut') return;
+    return endBy(this.pool, this.clients, deadline);
   }
 }

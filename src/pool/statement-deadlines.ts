@@ -119,3 +119,25 @@ export function connectUnlessAborted(pool: pg.Pool, signal: AbortSignal, node: s
     );
   });
 }
+
+/**
+ * Ends `pool`: closes every connection once the ones in use are returned. With `deadline` (epoch ms), the sockets of
+ * connections still in use then are cut, so shutdown never waits on a statement that does not end (pg-pool's end()
+ * also waits for connections held by callers: a transaction whose callback never returns, a client never released).
+ */
+export async function endBy(pool: pg.Pool, clients: ReadonlySet<PoolClient>, deadline?: number): Promise<void> {
+  const ending = pool.end();
+  if (deadline === undefined) return ending;
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(
+      () => {
+        for (const client of clients) if (stateOf(client).active) destroySocket(client);
+        resolve();
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  await Promise.race([ending, cut]);
+  clearTimeout(timer);
+}

@@ -183,6 +183,11 @@ export class KeyedWrites {
     this.forms.delete(this.keyOf(template));
   }
 
+  /** Forgets every form (the schema may have changed): each is read from the catalog again at its next use. */
+  clear(): void {
+    this.forms.clear();
+  }
+
   private keyOf(template: KeyedWriteTemplate): string {
     let key = this.keys.get(template);
     if (key === undefined) {

@@ -71,6 +71,17 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       (await nodes.primary.pool.execute(text, values as unknown[], undefined)).rows as R[],
     (text) => (routing.statementCacheEnabled ? statementNameFor(text) : undefined),
   );
+  // What the catalog said may be out of date once the router ran DDL (or a DO or CALL, which can run some): a rule or
+  // an identity column added since would make COPY skip it or accept what the INSERT refuses. Such a statement through
+  // this router forgets every form; one from elsewhere is seen when a form expires (a minute) or fails.
+  let schemaChangesSeen = routing.classifier.schemaChanges;
+  const currentForms = (): void => {
+    if (routing.classifier.schemaChanges === schemaChangesSeen) return;
+    schemaChangesSeen = routing.classifier.schemaChanges;
+    unnestInserts.clear();
+    copyInserts.clear();
+    keyedWrites.clear();
+  };
   /** Per classified text, its UPDATE/DELETE template (`null`: not one); the classifier's entry holds the INSERT one. */
   const keyedTemplates = new WeakMap<object, KeyedWriteTemplate | null>();
   return {
@@ -106,13 +117,22 @@ export function createPipelineBackend(parts: PipelineBackendParts): PipelineBack
       };
     },
     written: (batch, outcomes) => readYourWrites.notePipelineWrites(batch, outcomes),
-    unnestInsert: (template) => unnestInserts.get(template),
+    unnestInsert: (template) => {
+      currentForms();
+      return unnestInserts.get(template);
+    },
     forgetUnnestInsert: (template) => {
       unnestInserts.forget(template);
       copyInserts.forget(template);
     },
-    copyInsert: (template) => (copyIn ? copyInserts.get(template) : Promise.resolve(undefined)),
-    keyedWrite: (template) => keyedWrites.get(template),
+    copyInsert: (template) => {
+      currentForms();
+      return copyIn ? copyInserts.get(template) : Promise.resolve(undefined);
+    },
+    keyedWrite: (template) => {
+      currentForms();
+      return keyedWrites.get(template);
+    },
     forgetKeyedWrite: (template) => keyedWrites.forget(template),
     run: async (batch) => {
       choice.counts.primary += batch.length;

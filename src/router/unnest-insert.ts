@@ -94,6 +94,11 @@ export class UnnestInserts {
     this.forms.delete(template.head);
   }
 
+  /** Forgets every form (the schema may have changed): each is read from the catalog again at its next use. */
+  clear(): void {
+    this.forms.clear();
+  }
+
   private async load(template: RowTemplate): Promise<UnnestInsert | undefined> {
     this.lookups++;
     let rows: readonly ColumnCatalogRow[];

@@ -16,6 +16,8 @@ export interface ClassifierEntry {
   rowTemplate: RowTemplate | null | undefined;
   /** The text holds a NUL character, which no PostgreSQL statement can carry: it is refused before sending. */
   readonly containsNul: boolean;
+  /** It may change the schema: DDL, or a utility command that can run some (`DO`, `CALL`). */
+  readonly mayChangeSchema: boolean;
   /**
    * It leaves session state on its connection (a setting, `LISTEN`, a temporary table, a prepared statement or
    * cursor, a session advisory lock, an open transaction): run alone, its connection is closed after it, so the
@@ -40,6 +42,11 @@ export class Classifier {
   private readonly cache: LRUCache<string, ClassifierEntry>;
   hits = 0;
   misses = 0;
+  /**
+   * How many statements that may change the schema ({@link ClassifierEntry.mayChangeSchema}) were classified: what
+   * is cached from the catalog (forms of merged statements) is read again once this moved.
+   */
+  schemaChanges = 0;
 
   constructor(readonly max: number) {
     this.cache = new LRUCache<string, ClassifierEntry>({ max });
@@ -50,11 +57,16 @@ export class Classifier {
     const cached = this.cache.get(sql);
     if (cached !== undefined) {
       this.hits++;
+      if (cached.mayChangeSchema) this.schemaChanges++;
       return cached;
     }
     this.misses++;
+    const classification = classifyQuery(sql);
+    const mayChangeSchema = classification.kind === 'ddl' || classification.kind === 'utility';
+    if (mayChangeSchema) this.schemaChanges++;
     const entry: ClassifierEntry = {
-      classification: classifyQuery(sql),
+      classification,
+      mayChangeSchema,
       statementName: undefined,
       rowTemplate: undefined,
       misrouted: false,
