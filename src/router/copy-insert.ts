@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { CopyInsert, RowTemplate } from '../pipeline/index.js';
+import { CatalogForms } from './catalog-forms.js';
 
 /** One row of the catalog look-up: the table's facts, repeated for each named column found (or once, with none). */
 export interface CopyCatalogRow {
@@ -29,11 +29,6 @@ export const COPY_CATALOG_SQL =
   'FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 ' +
   'AND NOT a.attisdropped AND a.attname = ANY($2::text[]) WHERE c.oid = $1::regclass';
 
-// Tables may be altered at any time, so forms expire; a failed COPY also forgets its form at once.
-const TTL_MS = 60_000;
-/** Cached for a template that has no COPY form. */
-const NONE = Object.freeze({ none: true } as const);
-
 /** An identifier quoted as PostgreSQL's `quote_ident` would always quote it. */
 function quoted(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -43,42 +38,16 @@ function quoted(name: string): string {
  * Decides, per template, whether its INSERTs may be sent as `COPY … FROM STDIN`, from the catalog, cached per
  * template (see {@link CopyInsert} for what rules COPY out).
  */
-export class CopyInserts {
-  private readonly forms = new LRUCache<string, CopyInsert | typeof NONE>({
-    max: 1_000,
-    ttl: TTL_MS,
-    ttlAutopurge: false,
-  });
-  private readonly pending = new Map<string, Promise<CopyInsert | undefined>>();
-  lookups = 0;
-
-  constructor(private readonly lookup: CopyCatalogLookup) {}
-
-  /** The form of `template`, looking its table up once; `undefined` when it has none. Never rejects. */
-  get(template: RowTemplate): Promise<CopyInsert | undefined> {
-    if (template.columnParams === undefined) return Promise.resolve(undefined);
-    const key = template.head;
-    const known = this.forms.get(key);
-    if (known !== undefined) return Promise.resolve(known === NONE ? undefined : (known as CopyInsert));
-    let inFlight = this.pending.get(key);
-    if (inFlight === undefined) {
-      inFlight = this.load(template).finally(() => this.pending.delete(key));
-      this.pending.set(key, inFlight);
-    }
-    return inFlight;
+export class CopyInserts extends CatalogForms<RowTemplate, CopyInsert> {
+  constructor(private readonly lookup: CopyCatalogLookup) {
+    super();
   }
 
-  forget(template: RowTemplate): void {
-    this.forms.delete(template.head);
+  protected keyOf(template: RowTemplate): string | undefined {
+    return template.columnParams === undefined ? undefined : template.head;
   }
 
-  /** Forgets every form (the schema may have changed): each is read from the catalog again at its next use. */
-  clear(): void {
-    this.forms.clear();
-  }
-
-  private async load(template: RowTemplate): Promise<CopyInsert | undefined> {
-    this.lookups++;
+  protected async build(template: RowTemplate): Promise<CopyInsert | null | undefined> {
     let rows: readonly CopyCatalogRow[];
     try {
       rows = await this.lookup(template.table, template.columns);
@@ -93,15 +62,13 @@ export class CopyInserts {
       table.relrowsecurity ||
       table.has_rules
     ) {
-      this.forms.set(template.head, NONE);
-      return undefined;
+      return null;
     }
     const bytea: boolean[] = [];
     for (const column of template.columns) {
       const row = rows.find((candidate) => candidate.attname === column);
       if (row === undefined || row.attidentity === 'a' || (row.attgenerated ?? '') !== '') {
-        this.forms.set(template.head, NONE);
-        return undefined;
+        return null;
       }
       bytea.push(row.bytea === true);
     }
@@ -109,7 +76,6 @@ export class CopyInserts {
       text: `COPY ${template.table} (${template.columns.map(quoted).join(', ')}) FROM STDIN`,
       bytea,
     };
-    this.forms.set(template.head, form);
     return form;
   }
 }

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { KeyedWriteForm, KeyedWriteTemplate } from '../pipeline/index.js';
+import { CatalogForms } from './catalog-forms.js';
 import { CAST_PER_ROW, type ColumnCatalogRow } from './unnest-insert.js';
 
 /** Runs one catalog query on the primary. */
@@ -88,8 +88,6 @@ function plainScalar(row: TypeRow | undefined): boolean {
   );
 }
 
-const TTL_MS = 60_000;
-const NONE = Object.freeze({ none: true } as const);
 const TARGET = 'pgr_t';
 const SOURCE = 'pgr_u';
 
@@ -151,44 +149,17 @@ function formText(template: KeyedWriteTemplate, plans: readonly ArrayPlan[]): st
  * Builds the merged form of UPDATE and DELETE templates from the catalog, cached per template like the unnest
  * INSERT forms: the table must qualify (see {@link KEYED_TABLE_SQL}) and every parameter's type be a plain scalar.
  */
-export class KeyedWrites {
-  private readonly forms = new LRUCache<string, KeyedWriteForm | typeof NONE>({
-    max: 1_000,
-    ttl: TTL_MS,
-    ttlAutopurge: false,
-  });
-  private readonly pending = new Map<string, Promise<KeyedWriteForm | undefined>>();
+export class KeyedWrites extends CatalogForms<KeyedWriteTemplate, KeyedWriteForm> {
   private readonly keys = new WeakMap<KeyedWriteTemplate, string>();
-  lookups = 0;
 
   constructor(
     private readonly query: CatalogQuery,
     private readonly nameFor: (text: string) => string | undefined,
-  ) {}
-
-  /** The form of `template`, looked up once; `undefined` when it may not be merged. Never rejects. */
-  get(template: KeyedWriteTemplate): Promise<KeyedWriteForm | undefined> {
-    const key = this.keyOf(template);
-    const known = this.forms.get(key);
-    if (known !== undefined) return Promise.resolve(known === NONE ? undefined : (known as KeyedWriteForm));
-    let inFlight = this.pending.get(key);
-    if (inFlight === undefined) {
-      inFlight = this.load(template, key).finally(() => this.pending.delete(key));
-      this.pending.set(key, inFlight);
-    }
-    return inFlight;
+  ) {
+    super();
   }
 
-  forget(template: KeyedWriteTemplate): void {
-    this.forms.delete(this.keyOf(template));
-  }
-
-  /** Forgets every form (the schema may have changed): each is read from the catalog again at its next use. */
-  clear(): void {
-    this.forms.clear();
-  }
-
-  private keyOf(template: KeyedWriteTemplate): string {
+  protected keyOf(template: KeyedWriteTemplate): string {
     let key = this.keys.get(template);
     if (key === undefined) {
       key = JSON.stringify([template.command, template.table, template.set, template.keys]);
@@ -197,8 +168,7 @@ export class KeyedWrites {
     return key;
   }
 
-  private async load(template: KeyedWriteTemplate, key: string): Promise<KeyedWriteForm | undefined> {
-    this.lookups++;
+  protected async build(template: KeyedWriteTemplate): Promise<KeyedWriteForm | null | undefined> {
     const setColumns = template.set.map((c) => c.column);
     const keyColumns = template.keys.map((c) => c.column);
     let table: KeyedTableRow | undefined;
@@ -215,10 +185,6 @@ export class KeyedWrites {
       // The node may be down, or the table or a type may not exist (yet): not merged, asked again next time.
       return undefined;
     }
-    const refuse = (): undefined => {
-      this.forms.set(key, NONE);
-      return undefined;
-    };
     if (
       table === undefined ||
       (table.relkind !== 'r' && table.relkind !== 'p') ||
@@ -227,23 +193,23 @@ export class KeyedWrites {
       table.set_in_unique ||
       table.foreign_key_blocks
     )
-      return refuse();
+      return null;
     const plans: ArrayPlan[] = [];
     const bytea: boolean[] = [];
     const columnOf = (name: string): KeyedColumnRow | undefined => columns.find((row) => row.attname === name);
     for (const [j, column] of template.set.entries()) {
       const row = columnOf(column.column);
-      if (row === undefined || !plainScalar(row)) return refuse();
+      if (row === undefined || !plainScalar(row)) return null;
       let assign: string | undefined;
       if (row.atttypmod >= 0) {
         // No function to apply the modifier with: left to single statements rather than reasoned about.
-        if (row.length_function === null || (row.length_args !== 2 && row.length_args !== 3)) return refuse();
+        if (row.length_function === null || (row.length_args !== 2 && row.length_args !== 3)) return null;
         assign = `${row.length_function}(%, ${row.atttypmod}${row.length_args === 3 ? ', false' : ''})`;
       }
       const cast = casts[j];
       if (column.cast !== undefined) {
         // Only a cast to the column's own type: another would be one more conversion on assignment.
-        if (!plainScalar(cast) || cast!.type !== row.type) return refuse();
+        if (!plainScalar(cast) || cast!.type !== row.type) return null;
         plans.push({ type: row.type, perRow: false, assign, arrayType: column.cast });
       } else {
         plans.push({ type: row.type, perRow: CAST_PER_ROW.has(row.type), assign, arrayType: row.type });
@@ -252,7 +218,7 @@ export class KeyedWrites {
     }
     for (const column of template.keys) {
       const row = columnOf(column.column);
-      if (row === undefined || !plainScalar(row)) return refuse();
+      if (row === undefined || !plainScalar(row)) return null;
       plans.push({ type: row.type, perRow: false, assign: undefined, arrayType: row.type });
       bytea.push(row.type === 'pg_catalog.bytea');
     }
@@ -264,7 +230,6 @@ export class KeyedWrites {
       keyPositions: template.keys.map((_, k) => template.set.length + k),
       bytea,
     };
-    this.forms.set(key, form);
     return form;
   }
 }

@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import type { RowTemplate, UnnestInsert } from '../pipeline/index.js';
+import { CatalogForms } from './catalog-forms.js';
 
 /** One column of the catalog look-up. */
 export interface ColumnCatalogRow {
@@ -25,11 +25,6 @@ export const COLUMN_CATALOG_SQL =
   "SELECT a.attname, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(t.typname) AS type, t.typtype, t.typcategory, t.typdelim " +
   'FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace ' +
   'WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY($2::text[])';
-
-// Columns may be altered at any time, so forms expire; a failed unnest INSERT also forgets its form at once.
-const TTL_MS = 60_000;
-/** Cached for a template that has no unnest form. */
-const NONE = Object.freeze({ none: true } as const);
 
 /**
  * Types whose values are read per row from a `text[]` and cast, instead of from an array of the type itself: a
@@ -62,45 +57,19 @@ function unnestSelect(types: readonly string[]): string {
  * are separated by `;` where pg writes `,`, and domains and composites are left to the multi-row VALUES form
  * rather than reasoned about.
  */
-export class UnnestInserts {
-  private readonly forms = new LRUCache<string, UnnestInsert | typeof NONE>({
-    max: 1_000,
-    ttl: TTL_MS,
-    ttlAutopurge: false,
-  });
-  private readonly pending = new Map<string, Promise<UnnestInsert | undefined>>();
-  lookups = 0;
-
+export class UnnestInserts extends CatalogForms<RowTemplate, UnnestInsert> {
   constructor(
     private readonly lookup: ColumnCatalogLookup,
     private readonly nameFor: (text: string) => string | undefined,
-  ) {}
-
-  /** The form of `template`, looking its columns up once; `undefined` when it has none. Never rejects. */
-  get(template: RowTemplate): Promise<UnnestInsert | undefined> {
-    if (template.columnParams === undefined) return Promise.resolve(undefined);
-    const key = template.head;
-    const known = this.forms.get(key);
-    if (known !== undefined) return Promise.resolve(known === NONE ? undefined : (known as UnnestInsert));
-    let inFlight = this.pending.get(key);
-    if (inFlight === undefined) {
-      inFlight = this.load(template).finally(() => this.pending.delete(key));
-      this.pending.set(key, inFlight);
-    }
-    return inFlight;
+  ) {
+    super();
   }
 
-  forget(template: RowTemplate): void {
-    this.forms.delete(template.head);
+  protected keyOf(template: RowTemplate): string | undefined {
+    return template.columnParams === undefined ? undefined : template.head;
   }
 
-  /** Forgets every form (the schema may have changed): each is read from the catalog again at its next use. */
-  clear(): void {
-    this.forms.clear();
-  }
-
-  private async load(template: RowTemplate): Promise<UnnestInsert | undefined> {
-    this.lookups++;
+  protected async build(template: RowTemplate): Promise<UnnestInsert | null | undefined> {
     let rows: readonly ColumnCatalogRow[];
     try {
       rows = await this.lookup(template.table, template.columns);
@@ -117,8 +86,7 @@ export class UnnestInserts {
         row.typdelim !== ',' ||
         (row.typtype !== 'b' && row.typtype !== 'e' && row.typtype !== 'r' && row.typtype !== 'm')
       ) {
-        this.forms.set(template.head, NONE);
-        return undefined;
+        return null;
       }
       types.push(row.type);
     }
@@ -126,7 +94,6 @@ export class UnnestInserts {
     const into = template.head.slice(0, template.head.toLowerCase().lastIndexOf('values'));
     const text = `${into}${unnestSelect(types)}`;
     const form: UnnestInsert = { text, statementName: this.nameFor(text) };
-    this.forms.set(template.head, form);
     return form;
   }
 }
