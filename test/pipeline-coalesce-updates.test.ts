@@ -192,15 +192,25 @@ describe('keyed runs', () => {
     expect(keyedRunEnd([statement(['a', 1]), statement(['b', 2], 'other')], 0, form)).toBe(1);
   });
 
-  it('give each member the rows that returned its ordinal', () => {
-    const merged = {
-      command: 'UPDATE',
-      rowCount: 3,
+  it('give each member the rows it changed, from the count and (unless one each) the ordinals', () => {
+    const merged = (ords: string[] | null, n = ords?.length ?? 0) => ({
+      command: 'SELECT',
+      rowCount: 1,
       oid: 0,
-      rows: [{ ord: '1' }, { ord: '3' }, { ord: '3' }],
+      rows: [{ n: String(n), ords }],
       fields: [],
-    };
-    expect(keyedMemberOutcomes('UPDATE', merged, 3).map((o) => (o.ok ? o.result.rowCount : -1))).toEqual([1, 0, 2]);
+    });
+    const counts = (result: ReturnType<typeof merged>, members: number) =>
+      keyedMemberOutcomes('UPDATE', result, members).map((o) => (o.ok ? o.result.rowCount : -1));
+    expect(counts(merged(['1', '3', '3']), 4)).toEqual([1, 0, 2, 0]);
+    // No row changed: array_agg over no rows is NULL.
+    expect(counts(merged(null, 0), 2)).toEqual([0, 0]);
+    // As many rows changed as there are members: one each, no ordinals sent.
+    expect(counts(merged(null, 4), 4)).toEqual([1, 1, 1, 1]);
+    expect(keyedMemberOutcomes('DELETE', merged(['2']), 2).map((o) => o.ok && o.result.command)).toEqual([
+      'DELETE',
+      'DELETE',
+    ]);
   });
 });
 

@@ -69,20 +69,24 @@ export function keyedRunStatement(
 }
 
 /**
- * Each member's result from the merged statement's: its `rowCount` is how many rows returned its ordinal (the
- * rows it changed, as its own statement would have reported), its `rows` empty as its own statement's (which had
- * no RETURNING).
+ * Each member's result from the merged statement's one row (`n` rows changed and, unless that is one per member,
+ * `ords`: the ordinal of each changed row): its `rowCount` is how many rows it changed, as its own statement would have
+ * reported, its `rows` empty as its own statement's (which had no RETURNING).
  */
 export function keyedMemberOutcomes(
   command: 'UPDATE' | 'DELETE',
   merged: QueryResult,
   members: number,
 ): BatchOutcome[] {
-  const counts = new Array<number>(members).fill(0);
-  for (const row of merged.rows as { ord: string | number }[]) {
-    const index = Number(row.ord) - 1;
-    if (index >= 0 && index < members) counts[index]!++;
-  }
+  // `n` rows changed; `ords`, unless every member changed one, the ordinals of the members that changed a row.
+  const row = merged.rows[0] as { n?: string | number; ords?: readonly (string | number)[] | null } | undefined;
+  const everyOne = row !== undefined && Number(row.n) === members;
+  const counts = new Array<number>(members).fill(everyOne ? 1 : 0);
+  if (!everyOne)
+    for (const ord of row?.ords ?? []) {
+      const index = Number(ord) - 1;
+      if (index >= 0 && index < members) counts[index]!++;
+    }
   return counts.map((rowCount) => ({
     ok: true,
     result: { command, rowCount, oid: merged.oid, rows: [], fields: [] },

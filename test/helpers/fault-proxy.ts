@@ -4,8 +4,13 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export interface ServerMessage {
   /** The message type byte: `'C'` CommandComplete, `'Z'` ReadyForQuery, `'E'` ErrorResponse, … */
   readonly type: string;
-  /** CommandComplete's tag (`'INSERT 0 1'`, `'COMMIT'`, …), ReadyForQuery's status (`'I'`, `'T'`, `'E'`), else `''`. */
+  /**
+   * CommandComplete's tag (`'INSERT 0 1'`, `'COMMIT'`, …), ReadyForQuery's status (`'I'`, `'T'`, `'E'`),
+   * RowDescription's column names joined by commas (`'n,ords'`), else `''`.
+   */
   readonly text: string;
+  /** Which of the proxy's connections it came on (numbered from 1 as they open). */
+  readonly connection: number;
   /** The tag of the last CommandComplete before this message on the same connection (`''` if none). */
   readonly lastTag: string;
 }
@@ -47,6 +52,18 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** The column names of a RowDescription's body: Int16 count, then per column a name and 18 bytes of attributes. */
+function columnNames(body: Buffer): string {
+  const names: string[] = [];
+  let offset = 2;
+  for (let i = body.readInt16BE(0); i > 0; i--) {
+    const end = body.indexOf(0, offset);
+    names.push(body.subarray(offset, end).toString('utf8'));
+    offset = end + 1 + 18;
+  }
+  return names.join(',');
+}
+
 /** Starts a fault proxy to the node of `targetUrl` on a free loopback port. */
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
@@ -55,6 +72,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   let holding = false;
   const held: (() => void)[] = [];
   let cuts = 0;
+  let connections = 0;
 
   const server: Server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
@@ -78,6 +96,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     // cut can fall between any two of them.
     let pending: Buffer = Buffer.alloc(0);
     let lastTag = '';
+    const connection = ++connections;
     upstream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       let offset = 0;
@@ -91,8 +110,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
             ? body.subarray(0, body.indexOf(0)).toString('utf8')
             : type === 'Z'
               ? String.fromCharCode(body[0]!)
-              : '';
-        const message = { type, text, lastTag };
+              : type === 'T'
+                ? columnNames(body)
+                : '';
+        const message = { type, text, lastTag, connection };
         if (type === 'C') lastTag = text;
         if (armed !== undefined && !cut && armed.when(message)) {
           const { done } = armed;
