@@ -51,9 +51,6 @@ export const BREAKER_DEFAULTS: Readonly<Required<BreakerOptions>> = Object.freez
 
 type Action<A extends unknown[], T> = (...args: A) => Promise<T>;
 
-/** The arguments reported with a {@link NodeBreaker.direct} call: opossum's counters never read them. */
-const NO_ARGS: unknown[] = [];
-
 /**
  * One node's circuit breaker (opossum), created once and shared by every call to that node. Only node failures
  * (see `blame`) count: a syntax error or a unique violation, however many, never opens it. While open, calls
@@ -163,32 +160,7 @@ export class NodeBreaker {
     );
   }
 
-  /**
-   * True when a call may skip {@link fire} altogether (the breaker is closed): the caller runs its action itself and
-   * reports it with {@link fired} before and {@link succeeded} or {@link failedCall} after, exactly as fire() would.
-   * For the router's own hot path, which awaits the action anyway: no promise, closure or argument array of fire()'s.
-   */
-  get direct(): boolean {
-    const breaker = this.breaker;
-    return breaker.closed && !breaker.pendingClose;
-  }
-
-  /** A call about to run on the {@link direct} path (opossum's 'fire'). */
-  fired(): void {
-    this.breaker.emit('fire', NO_ARGS);
-  }
-
-  /** A call on the {@link direct} path answered (opossum's 'success'). */
-  succeeded(result: unknown): void {
-    this.breaker.emit('success', result, 0);
-  }
-
-  /** A call on the {@link direct} path failed: counted as fire() counts it, and the breaker opens if that says so. */
-  failedCall(error: unknown): void {
-    this.failed(error, NO_ARGS);
-  }
-
-  /** opossum's own handling of a rejected call (`handleError` and `fail` in its circuit.js), for the direct path above. */
+  /** opossum's own handling of a rejected call (`handleError` and `fail` in its circuit.js), for the closed-breaker path of {@link fire}. */
   private failed(error: unknown, args: unknown[]): void {
     const breaker = this.breaker;
     if (!isNodeFailure(error)) {

@@ -23,8 +23,7 @@ export class StatementCall {
 }
 
 // Module-level actions for the breakers: passed with their arguments, so a call allocates no closure.
-/** Runs `call` on `pool` with `options` (the caller's, or with a probe riding along). */
-export const execute = <R extends QueryResultRow>(
+const execute = <R extends QueryResultRow>(
   pool: NodePool,
   call: StatementCall,
   options: SentOptions | undefined,

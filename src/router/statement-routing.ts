@@ -21,7 +21,7 @@ import type { ReadFallback } from './read-fallback.js';
 import type { PositionCheck, ReadYourWrites } from './read-your-writes.js';
 import type { RouterEvents } from './router-events.js';
 import type { RouterWarnings } from './router-warnings.js';
-import { StatementCall, execute, fireOn, type SentOptions } from './statement-call.js';
+import { StatementCall, fireOn, type SentOptions } from './statement-call.js';
 import { checkStatement } from './statement-input.js';
 import { enterScopes, leaveScopes, type WorkloadScopes } from './workload-scope.js';
 
@@ -123,22 +123,7 @@ export class StatementRouting {
     let spanError: unknown;
     const started = performance.now();
     try {
-      const breaker = target.breaker;
-      let result: QueryResult<R>;
-      if (breaker.direct) {
-        // fireOn() on a closed breaker, inlined: the call is reported as fire() would report it, without the promise
-        // and closures fire() adds around it.
-        breaker.fired();
-        try {
-          result = await execute<R>(target.pool, call, sent);
-        } catch (error) {
-          breaker.failedCall(error);
-          throw error;
-        }
-        breaker.succeeded(result);
-      } else {
-        result = await fireOn<R>(target, call, sent);
-      }
+      const result = await fireOn<R>(target, call, sent);
       this.observe(classification, target, performance.now() - started, true);
       return check === undefined ? result : await readYourWrites.succeeded(check, result, call);
     } catch (error) {
