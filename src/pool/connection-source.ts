@@ -7,6 +7,7 @@ import { RefusalBackoff } from './connection-refusals.js';
 import type { ConnectionRecycler } from './connection-recycler.js';
 import { isRetryableConnectError, loginRefusal, retryConnect, type ConnectRetryPolicy } from './connect-retry.js';
 import { abortedError, connectUnlessAborted } from './statement-deadlines.js';
+import { connectIdle } from './pg-pool-internals.js';
 
 /** What a {@link ConnectionSource} needs to know of its pool's settings. */
 export interface ConnectionSourceOptions {
@@ -66,7 +67,7 @@ export class ConnectionSource {
   async connect(): Promise<PoolClient> {
     const started = performance.now();
     try {
-      return await this.pool.connect();
+      return await connectIdle(this.pool);
     } catch (error) {
       return this.reconnect(error, started);
     }

@@ -4,6 +4,7 @@ import { sendableValues } from './parameter-values.js';
 import { QueryError } from '../errors.js';
 import type { LatencyHistogram } from '../metrics/latency-histogram.js';
 import { probeInternals, supportsStatementCache, type InternalFeature } from './pg-internals.js';
+import { connectIdle } from './pg-pool-internals.js';
 import { ConnectionStatementCache, type StatementCacheCounters } from './statement-cache.js';
 import { StatementCacheSwitch } from './statement-cache-switch.js';
 import { pgPoolConfig } from './pool-config.js';
@@ -214,7 +215,7 @@ export class NodePool {
       try {
         // pool.connect() directly, not through checkout(): one promise hop fewer on the hot path.
         client = await (signal === undefined
-          ? this.pool.connect()
+          ? connectIdle(this.pool)
           : connectUnlessAborted(this.pool, signal, this.name));
       } catch (error) {
         client = await this.source.reconnect(error, started, signal);

@@ -1,10 +1,14 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type { PoolClient, QueryConfig, QueryResult } from 'pg';
+import { supportsPoolCeiling } from './pg-pool-internals.js';
+
+export { setPoolCeiling, supportsPoolCeiling } from './pg-pool-internals.js';
 
 /**
  * The parts of `pg`'s client internals the statement cache relies on (pg 8.x, `lib/connection.js` and
- * `lib/query.js`). They are not public API, so every access goes through this one file.
+ * `lib/query.js`). They are not public API, so every access goes through this file and its two siblings:
+ * `pg-query.ts` (statements as pg's own Query objects) and `pg-pool-internals.ts` (pg-pool's options).
  *
  * - `parsedStatements` / `submittedNamedStatements`: the names pg believes the server has prepared; pg skips
  *   the Parse message for a name found here and never forgets one by itself.
@@ -104,32 +108,6 @@ function socketOf(
 ): Partial<Record<'cork' | 'uncork' | 'destroy' | 'write', unknown>> | undefined {
   const stream = (client as unknown as { connection?: { stream?: unknown } }).connection?.stream;
   return typeof stream === 'object' && stream !== null ? stream : undefined;
-}
-
-interface ResizablePool {
-  options?: { max?: number; min?: number };
-}
-
-/**
- * Changes the most connections a `pg.Pool` opens. pg-pool reads `options.max` each time it decides whether to
- * open a connection, so a new value applies at once. Callers already waiting are not served by raising it
- * (pg-pool would hand each one a connection of its own still to be opened): the caller opens connections for
- * them. Connections above a lowered ceiling stay until they are closed.
- * With `keepIdle`, also sets `options.min`, below which pg-pool's idle timeout closes nothing.
- * Returns false when the pool does not look as expected (the ceiling then stays as configured).
- */
-export function setPoolCeiling(pool: pg.Pool, max: number, keepIdle?: number): boolean {
-  if (!supportsPoolCeiling(pool)) return false;
-  const internals = (pool as unknown as Required<ResizablePool>).options;
-  internals.max = max;
-  // pg-pool's idle timeout closes only connections above options.min: raising it keeps that many warm.
-  if (keepIdle !== undefined) internals.min = keepIdle;
-  return true;
-}
-
-/** True when `pool` has the `options.max` that {@link setPoolCeiling} rewrites; otherwise resizing does nothing. */
-export function supportsPoolCeiling(pool: pg.Pool): boolean {
-  return typeof (pool as unknown as ResizablePool).options?.max === 'number';
 }
 
 /** pg's `lib/utils.js`, or `undefined` if this pg has none with a `prepareValue` (lean batches are then off). */

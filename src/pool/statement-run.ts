@@ -1,5 +1,6 @@
-import type { CustomTypesConfig, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import type { CustomTypesConfig, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { stateOf } from './client-state.js';
+import { queryDirect } from './pg-query.js';
 import { corkSocket, setPipelineMode, supportsPipelining, uncorkSocket } from './pg-internals.js';
 
 /** What a caller may ask of one statement besides its text: pg's result shape, and cancellation. */
@@ -45,17 +46,7 @@ export function sendStatement<R extends QueryResultRow>(
     const cache = stateOf(client).cache;
     if (cache !== undefined && cache.use(statementName, text) !== 'unnamed') name = statementName;
   }
-  if (options !== undefined && (options.rowMode !== undefined || options.types !== undefined)) {
-    return client.query<R>({
-      name,
-      text,
-      values: params,
-      rowMode: options.rowMode,
-      types: options.types,
-    } as QueryConfig);
-  }
-  if (name === undefined) return client.query<R>(text, params);
-  return client.query<R>({ name, text, values: params });
+  return queryDirect<R>(client, text, params, name, options?.rowMode, options?.types);
 }
 
 /**
