@@ -15,12 +15,19 @@ export interface RouterContender extends Contender {
 
 /**
  * `router.query(text, params)` through a router whose only node is `url`, so it runs where the raw baselines
- * run. `statementCacheMax` is the router's `statementCache.max` (its default is 500).
+ * run. `statementCacheMax` is the router's `statementCache.max` (its default is 500); `healthCheckIntervalMs` its
+ * `pool.healthCheckIntervalMs` (default: the router's).
  */
-export function routerContender(name: string, url: string, pool: PoolParams, statementCacheMax = 500): RouterContender {
+export function routerContender(
+  name: string,
+  url: string,
+  pool: PoolParams,
+  statementCacheMax = 500,
+  healthCheckIntervalMs?: number,
+): RouterContender {
   const router = new QueryRouter({
     primary: url,
-    pool: routerPoolOptions(pool),
+    pool: { ...routerPoolOptions(pool), healthCheckIntervalMs },
     statementCache: { max: statementCacheMax },
   });
   return {
