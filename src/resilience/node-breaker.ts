@@ -51,6 +51,9 @@ export const BREAKER_DEFAULTS: Readonly<Required<BreakerOptions>> = Object.freez
 
 type Action<A extends unknown[], T> = (...args: A) => Promise<T>;
 
+// What 'fire' and 'failure' carry for a call run by its caller: opossum's listeners (its counters) read no arguments.
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
 /**
  * One node's circuit breaker (opossum), created once and shared by every call to that node. Only node failures
  * (see `blame`) count: a syntax error or a unique violation, however many, never opens it. While open, calls
@@ -133,15 +136,7 @@ export class NodeBreaker {
    * a successful call pays for no extra promise). {@link call} does both.
    */
   fire<A extends unknown[], T>(action: Action<A, T>, ...args: A): Promise<T> {
-    const breaker = this.breaker;
-    if (!breaker.closed || breaker.pendingClose)
-      return breaker.fire(action as Action<unknown[], unknown>, ...args) as Promise<T>;
-    // Closed: call the action directly and report its outcome to opossum with the very events its own fire()
-    // emits, in the same order ('fire', then 'success' or 'failure' with the threshold check), so opossum's
-    // rolling window, thresholds and state stay the only authority. What is skipped is fire()'s promise wrapping
-    // (a new Promise plus then/catch: three extra microtask hops, ~3 µs per statement on a real connection).
-    // Latency is reported as 0: rolling percentiles are off, nothing reads it.
-    breaker.emit('fire', args);
+    if (!this.admit(args)) return this.breaker.fire(action as Action<unknown[], unknown>, ...args) as Promise<T>;
     let pending: Promise<T>;
     try {
       pending = action(...args);
@@ -150,7 +145,7 @@ export class NodeBreaker {
     }
     return pending.then(
       (result) => {
-        breaker.emit('success', result, 0);
+        this.succeeded(result);
         return result;
       },
       (error: unknown) => {
@@ -160,8 +155,32 @@ export class NodeBreaker {
     );
   }
 
-  /** opossum's own handling of a rejected call (`handleError` and `fail` in its circuit.js), for the closed-breaker path of {@link fire}. */
-  private failed(error: unknown, args: unknown[]): void {
+  /**
+   * The closed breaker's side of {@link fire}, for a caller that runs its call itself (saving fire()'s promise and
+   * closures on the hot path): true when the breaker is closed, the call then counted as fired; the caller must
+   * then report its outcome with {@link succeeded} or {@link failed}. False while open or half-open: use
+   * {@link fire}, which lets opossum decide. The outcome is reported to opossum with the very events its own fire()
+   * emits, in the same order ('fire', then 'success' or 'failure' with the threshold check), so opossum's rolling
+   * window, thresholds and state stay the only authority. Latency is reported as 0: rolling percentiles are off,
+   * nothing reads it.
+   */
+  admit(args: readonly unknown[] = NO_ARGS): boolean {
+    const breaker = this.breaker;
+    if (!breaker.closed || breaker.pendingClose) return false;
+    breaker.emit('fire', args);
+    return true;
+  }
+
+  /** Reports a call {@link admit} let through as having succeeded. */
+  succeeded(result: unknown): void {
+    this.breaker.emit('success', result, 0);
+  }
+
+  /**
+   * Reports a call {@link admit} let through as having failed with `error`: opossum's own handling of a rejected
+   * call (`handleError` and `fail` in its circuit.js). Only node failures count against the node.
+   */
+  failed(error: unknown, args: readonly unknown[] = NO_ARGS): void {
     const breaker = this.breaker;
     if (!isNodeFailure(error)) {
       breaker.emit('success', error, 0);

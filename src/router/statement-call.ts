@@ -23,7 +23,8 @@ export class StatementCall {
 }
 
 // Module-level actions for the breakers: passed with their arguments, so a call allocates no closure.
-const execute = <R extends QueryResultRow>(
+/** Runs `call` on `pool` (no breaker): the action {@link fireOn} passes to the breaker. */
+export const execute = <R extends QueryResultRow>(
   pool: NodePool,
   call: StatementCall,
   options: SentOptions | undefined,

@@ -21,7 +21,7 @@ import type { ReadFallback } from './read-fallback.js';
 import type { PositionCheck, ReadYourWrites } from './read-your-writes.js';
 import type { RouterEvents } from './router-events.js';
 import type { RouterWarnings } from './router-warnings.js';
-import { StatementCall, fireOn, type SentOptions } from './statement-call.js';
+import { StatementCall, execute, fireOn, type SentOptions } from './statement-call.js';
 import { checkStatement } from './statement-input.js';
 import { enterScopes, leaveScopes, type WorkloadScopes } from './workload-scope.js';
 
@@ -123,7 +123,19 @@ export class StatementRouting {
     let spanError: unknown;
     const started = performance.now();
     try {
-      const result = await fireOn<R>(target, call, sent);
+      let result: QueryResult<R>;
+      const breaker = target.breaker;
+      if (breaker.admit()) {
+        // fireOn() on a closed breaker, written out: the breaker hears the outcome as from fire(), without the
+        // promise and closures fire() wraps around the call (the one statement of a query() on the hot path).
+        try {
+          result = await execute<R>(target.pool, call, sent);
+        } catch (error) {
+          breaker.failed(error);
+          throw error;
+        }
+        breaker.succeeded(result);
+      } else result = await fireOn<R>(target, call, sent);
       this.observe(classification, target, performance.now() - started, true);
       return check === undefined ? result : await readYourWrites.succeeded(check, result, call);
     } catch (error) {
