@@ -120,9 +120,9 @@ export class WindowedLatencyHistogram {
     this.now = now;
   }
 
-  /** Records one duration in milliseconds, at the clock's time now. */
-  observe(ms: number): void {
-    const slice = Math.floor(this.now() / this.sliceMs);
+  /** Records one duration in milliseconds, at `now` (default: the clock's time now). */
+  observe(ms: number, now: number = this.now()): void {
+    const slice = Math.floor(now / this.sliceMs);
     const index = slice % this.slices.length;
     if (this.sliceOf[index] !== slice) {
       // Last used a whole window (or more) ago: what it holds is no longer recent.

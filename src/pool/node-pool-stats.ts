@@ -97,11 +97,12 @@ export class PoolMeter {
   /**
    * Counts one statement that ended after `ms` (waiting for a connection included): the one place `queries`,
    * `errors` and the latency histogram are updated, so they always agree (and the metrics read them as they are).
+   * `now`: the time it ended on `performance.now()`'s clock, when the caller has read it already.
    */
-  ended(ms: number, ok: boolean): void {
+  ended(ms: number, ok: boolean, now?: number): void {
     this.queries++;
     if (!ok) this.errors++;
     this.latency.observe(ms);
-    this.recentLatency.observe(ms);
+    this.recentLatency.observe(ms, now);
   }
 }

@@ -228,11 +228,12 @@ export class NodePool {
       throw this.source.acquireError(error, started);
     }
     const state = this.handedOut(client, started);
-    if (timeoutMs > 0) this.deadlines.watch(state, timeoutMs);
+    if (timeoutMs > 0) this.deadlines.watch(state, timeoutMs, state.acquiredAt);
     const watched = timeoutMs > 0 || signal !== undefined;
     const onAbort = signal === undefined ? undefined : () => this.deadlines.cancel(client, state);
     if (onAbort !== undefined) signal!.addEventListener('abort', onAbort, { once: true });
     let ok = false;
+    let ended = 0;
     try {
       // runStatement() inlined for a statement without a probe: its async frame cost a promise and a hop per statement.
       let result: QueryResult<R>;
@@ -248,6 +249,7 @@ export class NodePool {
         state.cache?.settle();
       }
       // A cancel request still on its way would hit whatever this connection runs next: retire it.
+      ended = performance.now();
       this.checkin(
         client,
         watched && unwatch(state)
@@ -256,6 +258,7 @@ export class NodePool {
             ? SESSION_LEFT
             : undefined,
         STATEMENT_OK,
+        ended,
       );
       ok = true;
       return result;
@@ -269,7 +272,8 @@ export class NodePool {
           : leftSessionState(client, options?.leavesSession)
             ? SESSION_LEFT
             : undefined;
-      this.checkin(client, retire, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK);
+      ended = performance.now();
+      this.checkin(client, retire, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK, ended);
       const timedOut = state.timedOutMs;
       state.timedOutMs = 0;
       // The statement was sent: a connection lost (or a node gone silent) before its answer leaves its outcome unknown.
@@ -280,9 +284,11 @@ export class NodePool {
     } finally {
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       this.inFlight--;
-      const elapsed = performance.now() - started;
+      // The time the connection came back, read once for the health score, the latency and its windowed histogram.
+      if (ended === 0) ended = performance.now();
+      const elapsed = ended - started;
       this.latencyMs += (elapsed - this.latencyMs) * LATENCY_WEIGHT;
-      this.meter.ended(elapsed, ok);
+      this.meter.ended(elapsed, ok, ended);
     }
   }
 
@@ -325,11 +331,15 @@ export class NodePool {
    * Returns a connection to the pool. A statement that ended here counts towards its health score; a connection
    * whose score is then below `healthThreshold` is closed instead of kept.
    */
-  private checkin(client: PoolClient, error?: Error, statement: CheckinStatement = NO_STATEMENT): void {
+  private checkin(
+    client: PoolClient,
+    error?: Error,
+    statement: CheckinStatement = NO_STATEMENT,
+    now: number = performance.now(),
+  ): void {
     const state = stateOf(client);
     state.active = false;
     this.checkedOut--;
-    const now = performance.now();
     const held = now - state.acquiredAt;
     this.meter.heldMs += held;
     this.options.observer?.checkin?.(held);

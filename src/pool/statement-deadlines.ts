@@ -26,9 +26,9 @@ export class StatementDeadlines {
   /** `clients`: every open connection of the pool, read at each sweep. */
   constructor(private readonly clients: ReadonlySet<PoolClient>) {}
 
-  /** Starts the clock of a statement about to run on a checked-out connection; {@link unwatch} stops it. */
-  watch(state: ClientState, timeoutMs: number): void {
-    state.deadlineAt = performance.now() + timeoutMs;
+  /** Starts the clock of a statement about to run on a checked-out connection (`now`: the time it starts); {@link unwatch} stops it. */
+  watch(state: ClientState, timeoutMs: number, now: number = performance.now()): void {
+    state.deadlineAt = now + timeoutMs;
     state.timeoutMs = timeoutMs;
     this.start();
   }
