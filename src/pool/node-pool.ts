@@ -28,7 +28,7 @@ import {
   connectUnlessAborted,
   endBy,
   isAborted,
-  nodeTimeoutError,
+  statementError,
   unwatch,
 } from './statement-deadlines.js';
 import { prepareAgain, runStatement, sendStatement, type StatementOptions } from './statement-run.js';
@@ -276,11 +276,7 @@ export class NodePool {
       this.checkin(client, retire, isConnectionFault(error) ? STATEMENT_FAULT : STATEMENT_OK, ended);
       const timedOut = state.timedOutMs;
       state.timedOutMs = 0;
-      // The statement was sent: a connection lost (or a node gone silent) before its answer leaves its outcome unknown.
-      const lost = isConnectionLevelError(error);
-      if (isAborted(signal) && (code === '57014' || lost)) throw abortedError(signal!, this.name, error, lost);
-      if (timedOut > 0) throw nodeTimeoutError(this.name, timedOut, error);
-      throw lost ? QueryError.outcomeUnknown(error, this.name) : QueryError.from(error, { node: this.name });
+      throw statementError(error, this.name, signal, timedOut);
     } finally {
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       this.inFlight--;

@@ -4,6 +4,7 @@ import { QueryError } from '../errors.js';
 import { sendCancelRequest } from './cancel-request.js';
 import { stateOf, type ClientState } from './client-state.js';
 import { destroySocket } from './pg-internals.js';
+import { isConnectionLevelError } from './connection-errors.js';
 
 // How often statement deadlines are checked: a timeout fires up to this much late.
 const SWEEP_INTERVAL_MS = 25;
@@ -94,6 +95,24 @@ export function abortedError(signal: AbortSignal, node: string, cause?: unknown,
 }
 
 /** The error of a statement whose node answered neither it within `timedOutMs` nor the cancel request after it. */
+/**
+ * What a statement that was sent and failed with `error` rejects with: an abort the caller asked for, a node that
+ * answered neither the statement nor its cancel within `timedOutMs` (0: it did), a connection lost before the answer
+ * (its outcome unknown), or the server's own error.
+ */
+export function statementError(
+  error: unknown,
+  node: string,
+  signal: AbortSignal | undefined,
+  timedOutMs: number,
+): QueryError {
+  const lost = isConnectionLevelError(error);
+  if (isAborted(signal) && ((error as { code?: unknown })?.code === '57014' || lost))
+    return abortedError(signal!, node, error, lost);
+  if (timedOutMs > 0) return nodeTimeoutError(node, timedOutMs, error);
+  return lost ? QueryError.outcomeUnknown(error, node) : QueryError.from(error, { node });
+}
+
 export function nodeTimeoutError(node: string, timedOutMs: number, cause: unknown): QueryError {
   return new QueryError('PGR_NODE_TIMEOUT', `${node} did not answer within ${timedOutMs} ms, nor to a cancel request`, {
     cause,
