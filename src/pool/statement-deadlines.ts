@@ -6,32 +6,50 @@ import { stateOf, type ClientState } from './client-state.js';
 import { destroySocket } from './pg-internals.js';
 import { isConnectionLevelError } from './connection-errors.js';
 
-// How often statement deadlines are checked: a timeout fires up to this much late.
-const SWEEP_INTERVAL_MS = 25;
+// How often deadlines are checked: every 1/20 of the shortest time watched (a timeout, a cancel's grace), so one fires
+// at most 5 % late, but never more often than every 25 ms nor less often than every second. A 30 s statement timeout
+// is then checked once a second, not forty times: each wake-up of an otherwise waiting process costs CPU.
+const SWEEP_FRACTION = 20;
+const MIN_SWEEP_MS = 25;
+const MAX_SWEEP_MS = 1_000;
 // How long a node has to confirm an aborted statement's cancel before the connection is cut.
 const ABORT_GRACE_MS = 1_000;
 
 /** Passed to `release` to close a connection that must not run another statement. */
 export const RETIRED = new Error('connection retired after a cancel request');
 
+/** How often to sweep while something of `spanMs` is watched. */
+const sweepIntervalFor = (spanMs: number): number =>
+  Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, Math.floor(spanMs / SWEEP_FRACTION)));
+
+/** The grace a statement past its deadline gets to be cancelled before its node counts as unresponsive. */
+const cancelGraceFor = (timeoutMs: number): number => Math.min(1_000, Math.max(100, timeoutMs));
+
 /**
  * Statement timeouts and AbortSignal cancels of one pool, swept by one timer instead of a timer and a promise per
  * statement. A statement past its deadline gets a cancel request and a grace period: a node that is alive cancels
  * it, and it fails with SQLSTATE 57014 (a slow statement: the caller's problem); a node that answers neither is
  * unresponsive, so its connection is cut and the statement fails with `PGR_NODE_TIMEOUT` (the node's problem; the
- * breaker counts it). The deadline itself lives in each connection's {@link ClientState}.
+ * breaker counts it). The deadline itself lives in each connection's {@link ClientState}. The timer runs only while
+ * something is watched, at a pace set by the shortest time watched.
  */
 export class StatementDeadlines {
   private sweeper: NodeJS.Timeout | undefined;
+  private intervalMs = 0;
 
   /** `clients`: every open connection of the pool, read at each sweep. */
   constructor(private readonly clients: ReadonlySet<PoolClient>) {}
+
+  /** How often the timer checks deadlines now, in milliseconds; `undefined` while nothing is watched. */
+  get sweepIntervalMs(): number | undefined {
+    return this.sweeper === undefined ? undefined : this.intervalMs;
+  }
 
   /** Starts the clock of a statement about to run on a checked-out connection (`now`: the time it starts); {@link unwatch} stops it. */
   watch(state: ClientState, timeoutMs: number, now: number = performance.now()): void {
     state.deadlineAt = now + timeoutMs;
     state.timeoutMs = timeoutMs;
-    this.start();
+    this.start(sweepIntervalFor(timeoutMs));
   }
 
   /** An AbortSignal fired: the running statement gets a cancel request, and the sweeper cuts a node that ignores it. */
@@ -39,30 +57,34 @@ export class StatementDeadlines {
     if (!state.active || state.cancelAt > 0) return;
     state.deadlineAt = 0;
     state.cancelAt = performance.now() + ABORT_GRACE_MS;
-    this.start();
+    this.start(sweepIntervalFor(ABORT_GRACE_MS));
     void sendCancelRequest(client, ABORT_GRACE_MS);
   }
 
-  /** Stops the timer (the pool is closing); a later {@link watch} starts it again. */
+  /** Stops the timer (the pool is closing, or nothing is watched); a later {@link watch} starts it again. */
   stop(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.sweeper = undefined;
   }
 
-  private start(): void {
-    if (this.sweeper === undefined) {
-      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-      this.sweeper.unref();
-    }
+  /** Runs the timer at `intervalMs` or faster. */
+  private start(intervalMs: number): void {
+    if (this.sweeper !== undefined && this.intervalMs <= intervalMs) return;
+    this.stop();
+    this.intervalMs = intervalMs;
+    this.sweeper = setInterval(() => this.sweep(), intervalMs);
+    this.sweeper.unref();
   }
 
   private sweep(): void {
     const now = performance.now();
+    // The shortest time still watched after this sweep, to set the next pace (Infinity: nothing is).
+    let shortest = Number.POSITIVE_INFINITY;
     for (const client of this.clients) {
       const state = stateOf(client);
       if (state.deadlineAt > 0 && now >= state.deadlineAt) {
         state.deadlineAt = 0;
-        const graceMs = Math.min(1_000, Math.max(100, state.timeoutMs));
+        const graceMs = cancelGraceFor(state.timeoutMs);
         state.cancelAt = now + graceMs;
         void sendCancelRequest(client, graceMs);
       } else if (state.cancelAt > 0 && now >= state.cancelAt) {
@@ -71,6 +93,14 @@ export class StatementDeadlines {
         // The statement may still be running on a frozen node: cutting the socket fails it at once here.
         destroySocket(client);
       }
+      if (state.deadlineAt > 0) shortest = Math.min(shortest, state.timeoutMs);
+      else if (state.cancelAt > 0)
+        shortest = Math.min(shortest, state.timeoutMs > 0 ? cancelGraceFor(state.timeoutMs) : ABORT_GRACE_MS);
+    }
+    if (shortest === Number.POSITIVE_INFINITY) this.stop();
+    else if (sweepIntervalFor(shortest) > this.intervalMs) {
+      this.stop();
+      this.start(sweepIntervalFor(shortest));
     }
   }
 }
