@@ -63,6 +63,7 @@ export const CPU_HEADERS = [
   'q/s (rounds)',
   'client CPU / q (kernel)',
   'server CPU / q',
+  'client wake-ups / q (preempted)',
   'cores busy: set-up / machine',
   'waiting callers',
   'acquire wait mean / p99',
@@ -85,6 +86,9 @@ export function cpuTable(results: readonly SetupResult[], runs: Readonly<Record<
       rounds,
       `${perQuery(cpu.clientMs, statements)} (${perQuery(cpu.clientSystemMs, statements)})`,
       perQuery(cpu.serverMs, statements),
+      statements === 0
+        ? DASH
+        : `${(cpu.voluntarySwitches / statements).toFixed(2)} (${(cpu.involuntarySwitches / statements).toFixed(2)})`,
       `${cores(ownMs)} / ${cpu.machineMs === null ? DASH : cores(cpu.machineMs)} of ${cpu.cores}`,
       pool === null
         ? DASH
@@ -97,7 +101,7 @@ export function cpuTable(results: readonly SetupResult[], runs: Readonly<Record<
   });
   return renderMarkdownTable(
     CPU_HEADERS,
-    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     rows,
   );
 }
@@ -168,7 +172,8 @@ export function instancesHeader(params: InstancesBenchParams, budget: number, qu
       `${params.durationMs / 1000} s per set-up after ${params.warmupMs / 1000} s of untimed warm-up, against one node with max_connections ${params.maxConnections}; ` +
       `the shared budget is ${budget} connections; each set-up runs ${params.rounds} time(s), order rotating, and the ` +
       "tables show its median run. Peak connections: the node's client backends, sampled from pg_stat_activity " +
-      'every ~20 ms. CPU: process.cpuUsage() of the processes, /proc of the node and the machine; waiting callers: ' +
+      'every ~20 ms. CPU: process.cpuUsage() of the processes, /proc of the node and the machine; wake-ups: the ' +
+      "processes' voluntary context switches (preemptions: involuntary); waiting callers: " +
       'sampled every 250 ms in each process, summed (share of samples with any).',
   ].join('\n');
 }

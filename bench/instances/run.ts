@@ -33,6 +33,9 @@ export interface CpuUse {
   /** The set-up's processes, summed (`process.cpuUsage()` in each), and of that the time in the kernel. */
   readonly clientMs: number;
   readonly clientSystemMs: number;
+  /** The processes' context switches, summed: waits for I/O (voluntary) and preemptions (involuntary). */
+  readonly voluntarySwitches: number;
+  readonly involuntarySwitches: number;
   /** The node's server processes (postmaster, backends, background workers); `null` where they cannot be read. */
   readonly serverMs: number | null;
   /** The whole machine (`/proc/stat`, every core), and its cores; `null` where it cannot be read. */
@@ -217,6 +220,8 @@ export async function runSetup(
       cpu: {
         clientMs: results.reduce((sum, r) => sum + r.cpuUserMs + r.cpuSystemMs, 0),
         clientSystemMs: results.reduce((sum, r) => sum + r.cpuSystemMs, 0),
+        voluntarySwitches: results.reduce((sum, r) => sum + r.voluntarySwitches, 0),
+        involuntarySwitches: results.reduce((sum, r) => sum + r.involuntarySwitches, 0),
         serverMs,
         machineMs,
         cores: availableParallelism(),

@@ -59,6 +59,9 @@ export interface WorkerResult {
   /** CPU time this process used while the load ran (`process.cpuUsage()`), user and system, in milliseconds. */
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;
+  /** Context switches while the load ran (`process.resourceUsage()`): waits for I/O, and preemptions. */
+  readonly voluntarySwitches: number;
+  readonly involuntarySwitches: number;
   /** The pool as sampled during the load; `null` for the raw driver. */
   readonly pool: PoolSamples | null;
 }
@@ -246,10 +249,12 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
     const openedBefore = driver.opened();
     const stopSampling = driver.sample();
     const cpuBefore = process.cpuUsage();
+    const usageBefore = process.resourceUsage();
     const started = performance.now();
     await mix(started + config.durationMs, true);
     const elapsedMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
+    const usage = process.resourceUsage();
     return {
       statements,
       errors,
@@ -258,6 +263,8 @@ export async function runWorker(config: WorkerConfig, ready: () => void, go: Pro
       connectionsOpened: driver.opened() - openedBefore,
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
+      voluntarySwitches: usage.voluntaryContextSwitches - usageBefore.voluntaryContextSwitches,
+      involuntarySwitches: usage.involuntaryContextSwitches - usageBefore.involuntaryContextSwitches,
       pool: stopSampling(),
     };
   } finally {

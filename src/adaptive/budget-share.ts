@@ -156,10 +156,7 @@ export function fairShares(forPools: number, weights: ReadonlyMap<string, number
  * foothold; an instance that published no demand counts its busy connections); its target is its weight's share of
  * the connections left for pools (see {@link fairShares}). It grows only into what the others neither hold nor
  * reserved (each other instance counts for the larger of its published ceiling and its open connections), and
- * shrinks at once. A target within {@link deadBand} of the current ceiling leaves it as it is, except that it grows
- * when its own callers already wait for a connection (demand above the ceiling): growing opens a connection someone
- * is waiting for, and does not flap, since a target that falls back by less than the band does not shrink it. Never
- * below `floor`, never above `max`. As rounds are serialised, the ceilings published add up to at most the budget,
+ * shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below `floor`, never above `max`. As rounds are serialised, the ceilings published add up to at most the budget,
  * and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
@@ -192,10 +189,7 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   const available = forPools - othersHold;
   const current = own.current;
   // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
-  const steady =
-    current !== undefined &&
-    Math.abs(target - current) < deadBand(current) &&
-    !(target > current && ownDemand > current);
+  const steady = current !== undefined && Math.abs(target - current) < deadBand(current);
   const wanted = steady ? current : target;
   const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
