@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBenchSchema, type BenchSchema } from '../bench/lib/schema.js';
 import { QUICK_INSTANCES_PARAMS, type InstancesBenchParams } from '../bench/instances/params.js';
-import { INSTANCES_HEADERS, instancesTable, instancesTargets } from '../bench/instances/report.js';
+import {
+  CPU_HEADERS,
+  INSTANCES_HEADERS,
+  cpuTable,
+  instancesRatios,
+  instancesTable,
+  instancesTargets,
+} from '../bench/instances/report.js';
 import { measureInstances } from '../bench/instances/setups.js';
 import { pgbouncerSetup } from '../bench/instances/pgbouncer-hook.js';
 import { findPgBouncer, startLocalCluster, type LocalCluster } from '../src/testing.js';
@@ -37,7 +44,7 @@ describe('bench:instances smoke run (child processes, tiny counts, no timing ass
     // (c) runs where a PgBouncer binary is (CI installs one), and is reported as not run elsewhere.
     const bouncer = findPgBouncer() !== undefined;
     expect(measured.results.map((result) => result.setup.key)).toEqual(
-      bouncer ? ['a', 'b', 'c', 'd'] : ['a', 'b', 'd'],
+      bouncer ? ['a', 'b', 'c', 'd', 'e', 'f', 'g'] : ['a', 'b', 'd', 'e', 'f', 'g'],
     );
     expect(measured.skipped.map((setup) => setup.key)).toEqual(bouncer ? [] : ['c']);
     if (bouncer) {
@@ -50,7 +57,19 @@ describe('bench:instances smoke run (child processes, tiny counts, no timing ass
       expect(result.statements).toBeGreaterThan(0);
       expect(result.samples).toBeGreaterThan(0);
       expect(Number.isFinite(result.p99Ms)).toBe(true);
+      // Every process reported its own CPU time; only routers report their pools.
+      expect(result.cpu.clientMs).toBeGreaterThan(0);
+      expect(result.pool === null).toBe(result.setup.driver === 'pg');
+      expect(measured.runs[result.setup.key]).toHaveLength(1);
     }
+    // The raw-driver baselines: plain pg.Pool sized so K × max fits the budget, and one process of it.
+    expect(measured.rawInstances?.setup.poolMax).toBe(3);
+    expect(measured.rawInstances?.errors).toEqual({});
+    expect(measured.rawSingle?.setup.processes).toBe(1);
+    // The router with static pools of the budget's even share (9 less 3 health checks, over 3).
+    expect(measured.staticPools?.setup.poolMax).toBe(2);
+    expect(measured.staticPools?.errors).toEqual({});
+    expect(measured.budgeted.pool!.rounds).toBeGreaterThan(0);
     // 3 × 6 callers against 9 connections: the budget holds, callers wait, nothing fails.
     expect(measured.budgeted.errors).toEqual({});
     expect(measured.budgeted.peakConnections).toBeLessThanOrEqual(9);
@@ -59,8 +78,16 @@ describe('bench:instances smoke run (child processes, tiny counts, no timing ass
     expect(targets.slice(0, 2).every((target) => target.met)).toBe(true);
     const lines = instancesTable(measured.results, measured.skipped).split('\n');
     expect(lines[0]).toContain(INSTANCES_HEADERS[9]);
-    expect(lines).toHaveLength(2 + 4);
-    for (const line of lines.slice(2, bouncer ? 6 : 5)) expect(line).not.toMatch(/NaN|undefined|not run/);
-    if (!bouncer) expect(lines[5]).toContain('not run');
+    expect(lines).toHaveLength(2 + 7);
+    for (const line of lines.slice(2, bouncer ? 9 : 8)) expect(line).not.toMatch(/NaN|undefined|not run/);
+    if (!bouncer) expect(lines[8]).toContain('not run');
+    const cpu = cpuTable(measured.results, measured.runs).split('\n');
+    expect(cpu[0]).toContain(CPU_HEADERS[2]);
+    expect(cpu).toHaveLength(2 + measured.results.length);
+    for (const line of cpu.slice(2)) expect(line).not.toMatch(/NaN|undefined|Infinity/);
+    const ratios = instancesRatios(measured);
+    expect(ratios).toMatch(/^- \(b\)\/\(d\) = \d+\.\d\d×/);
+    expect(ratios).toContain('(b)/(g)');
+    expect(ratios).toContain('(e)/(f)');
   }, 180_000);
 });

@@ -40,6 +40,7 @@ export {
 } from './connection-budget.js';
 export {
   budgetCeiling,
+  fairShares,
   instancesOf,
   autoBudget,
   poolConnectionName,
