@@ -94,7 +94,16 @@ describe('a connection budget shared by the routers of one group', () => {
       }
       const text = await routers[0]!.metricsText();
       expect(text).toMatch(/^pgrouter_budget_limit\{node="primary",limit="budget"\} 12$/m);
-      expect(text).toMatch(/^pgrouter_budget_connections\{node="primary",instance="a"\} \d+$/m);
+      const series = (holder: string): number =>
+        Number(
+          new RegExp(`^pgrouter_budget_connections\\{node="primary",holder="${holder}"\\} (\\d+)$`, 'm').exec(
+            text,
+          )?.[1],
+        );
+      expect(series('instance')).toBeGreaterThan(0);
+      expect(series('group')).toBeGreaterThanOrEqual(series('instance'));
+      // One series per holder, not one per instance of the group.
+      expect(text.match(/^pgrouter_budget_connections\{/gm)).toHaveLength(2);
     } finally {
       stopped = true;
       await Promise.all(routers.map((r) => r.close()));

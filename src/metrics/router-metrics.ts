@@ -31,6 +31,7 @@ export interface MetricsSnapshot {
     /** The connection budget on this node, if one is set. */
     readonly budget?: {
       readonly budget: number | null;
+      readonly instance: string;
       readonly total: number;
       readonly byInstance: Readonly<Record<string, number>>;
       readonly ceiling: number | null;
@@ -319,14 +320,18 @@ export class RouterMetrics {
     );
     new Gauge({
       name: 'pgrouter_budget_connections',
-      help: 'Connections the budget group holds on the node at the last round, by instance (connectionBudget)',
-      labelNames: ['node', 'instance'],
+      help: "Connections on the node at the last budget round, by holder: 'group' (every instance of the budget group), 'instance' (this one)",
+      // Not one series per instance: every instance exporting every other one's would be instances² series.
+      labelNames: ['node', 'holder'],
       registers,
       collect() {
         this.reset();
-        for (const node of read().nodes)
-          for (const [instance, count] of Object.entries(node.budget?.byInstance ?? {}))
-            this.set({ node: node.name, instance }, count);
+        for (const node of read().nodes) {
+          const budget = node.budget;
+          if (budget === undefined || budget === null) continue;
+          this.set({ node: node.name, holder: 'group' }, budget.total);
+          this.set({ node: node.name, holder: 'instance' }, budget.byInstance[budget.instance] ?? 0);
+        }
       },
     });
     new Gauge({
