@@ -1,3 +1,4 @@
+import { coalesceBatch, type CoalescedBatch } from './coalesce.js';
 import type {
   CopyInsert,
   KeyedWriteForm,
@@ -66,4 +67,46 @@ async function keyedForms(
     if (form !== undefined) forms.set(template, form);
   }
   return forms;
+}
+
+/** Whether two maps hold the same keys, each with the very same form (a cached form is one object until forgotten). */
+function sameEntries<K, V>(a: ReadonlyMap<K, V> | undefined, b: ReadonlyMap<K, V> | undefined): boolean {
+  if (a === undefined || b === undefined) return (a?.size ?? 0) === 0 && (b?.size ?? 0) === 0;
+  if (a.size !== b.size) return false;
+  for (const [key, value] of a) if (b.get(key) !== value) return false;
+  return true;
+}
+
+/** Whether `a` and `b` would merge a batch alike: the same form for every template. */
+export function sameForms(a: MergedForms, b: MergedForms): boolean {
+  return sameEntries(a.unnest, b.unnest) && sameEntries(a.copy, b.copy) && sameEntries(a.keyed, b.keyed);
+}
+
+/** A batch merged ahead of its turn, with the forms it was merged with. */
+export interface PlannedBatch {
+  readonly forms: MergedForms;
+  readonly plan: CoalescedBatch;
+}
+
+/**
+ * Merges a batch that waits for a free connection while the process is otherwise idle (after the current I/O
+ * callbacks, so batches ready to go are written first), and holds the result in `planned`. Its turn still looks
+ * the forms up afresh, and uses the plan only when they are the very forms it was made with: what was learnt
+ * meanwhile (a failed form forgotten, DDL through the router) is heeded exactly as without planning ahead.
+ */
+export function planAhead(
+  backend: PipelineBackend,
+  statements: readonly PipelineStatement[],
+): { planned: PlannedBatch | undefined } {
+  const holder: { planned: PlannedBatch | undefined } = { planned: undefined };
+  setImmediate(() => {
+    void mergedForms(backend, statements).then((forms) => {
+      try {
+        holder.planned = { forms, plan: coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed) };
+      } catch {
+        // The batch's own turn merges it again and meets the same error there.
+      }
+    });
+  });
+  return holder;
 }
