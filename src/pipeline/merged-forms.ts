@@ -89,24 +89,29 @@ export interface PlannedBatch {
 }
 
 /**
- * Merges a batch that waits for a free connection while the process is otherwise idle (after the current I/O
- * callbacks, so batches ready to go are written first), and holds the result in `planned`. Its turn still looks
- * the forms up afresh, and uses the plan only when they are the very forms it was made with: what was learnt
- * meanwhile (a failed form forgotten, DDL through the router) is heeded exactly as without planning ahead.
+ * Merges a batch that is not the first to go while the process is otherwise idle: after the current I/O callbacks,
+ * so a batch ready to go is written first, and a batch waiting for a connection has its COPY data (or merged
+ * statements) built by the time it gets one. Never rejects (`undefined`: the batch's turn merges it itself). Its turn
+ * still looks the forms up afresh and uses the plan only when they are the very forms it was made with: what was
+ * learnt meanwhile (a failed form forgotten, DDL through the router) is heeded exactly as without planning ahead.
  */
 export function planAhead(
   backend: PipelineBackend,
   statements: readonly PipelineStatement[],
-): { planned: PlannedBatch | undefined } {
-  const holder: { planned: PlannedBatch | undefined } = { planned: undefined };
-  setImmediate(() => {
-    void mergedForms(backend, statements).then((forms) => {
-      try {
-        holder.planned = { forms, plan: coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed) };
-      } catch {
-        // The batch's own turn merges it again and meets the same error there.
-      }
+): Promise<PlannedBatch | undefined> {
+  return new Promise<PlannedBatch | undefined>((resolve) => {
+    setImmediate(() => {
+      void mergedForms(backend, statements).then(
+        (forms) => {
+          try {
+            resolve({ forms, plan: coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed) });
+          } catch {
+            // The batch's own turn merges it again and meets the same error there.
+            resolve(undefined);
+          }
+        },
+        () => resolve(undefined),
+      );
     });
   });
-  return holder;
 }

@@ -266,12 +266,10 @@ export class QueryPipeline {
     this.queue = entries === this.queue ? [] : this.queue.slice(this.options.batchSize);
     if (this.queue.length > 0) this.timer = setTimeout(() => this.dispatch(), this.options.flushIntervalMs);
     const statements = entries.map((entry) => entry.statement);
-    // A batch that must wait for a connection is merged meanwhile, so its turn finds its COPY data (or merged
-    // statements) built and the connection it gets is not left idle while they are.
+    // A batch behind another is merged once that one is written: a batch that waits for a connection then finds its
+    // COPY data (or merged statements) built, and the connection it gets is not left idle while they are.
     const ahead =
-      this.options.coalesce && this.batchQueue.pending >= this.options.concurrency
-        ? planAhead(this.backend, statements)
-        : undefined;
+      this.options.coalesce && this.batchQueue.pending > 0 ? planAhead(this.backend, statements) : undefined;
     const batch = this.batchQueue
       .add(() => this.runBatch(entries, statements, ahead))
       .then(
@@ -299,14 +297,14 @@ export class QueryPipeline {
   private async runBatch(
     entries: readonly Entry[],
     statements: readonly PipelineStatement[],
-    ahead: { readonly planned: PlannedBatch | undefined } | undefined,
+    ahead: Promise<PlannedBatch | undefined> | undefined,
   ): Promise<BatchSummary> {
     this.batches++;
     this.sizeHistogram.observe(entries.length);
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
+    const planned = ahead === undefined ? undefined : await ahead;
     const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
-    const planned = ahead?.planned;
     const plan =
       forms === undefined
         ? undefined
