@@ -11,7 +11,7 @@ import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch, type CoalescedBatch } from './coalesce.js';
 import { runInOrder } from './keyed-batch.js';
-import { mergedForms, planAhead, sameForms, type PlannedBatch } from './merged-forms.js';
+import { formsOf, mergedForms, planAhead, sameForms, type PlannedBatch } from './merged-forms.js';
 import {
   PIPELINE_BACKEND,
   type PipelineBackend,
@@ -304,7 +304,12 @@ export class QueryPipeline {
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
     const planned = ahead === undefined ? undefined : await ahead;
-    const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
+    // Looked up afresh at the batch's turn (cached by the backend); a plan made ahead already knows its templates.
+    const forms = !this.options.coalesce
+      ? undefined
+      : planned === undefined
+        ? await mergedForms(this.backend, statements)
+        : await formsOf(this.backend, planned.templates);
     const plan =
       forms === undefined
         ? undefined
