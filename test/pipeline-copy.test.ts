@@ -260,6 +260,51 @@ describe('coalesced INSERTs as COPY FROM STDIN', () => {
     await pipeline.close();
   });
 
+  it('a batch merged while it waited for a connection still obeys a rule added before its turn', async () => {
+    const blocked = `copy_blocked_${suffix}`;
+    const ruled = `copy_rule_waiting_${suffix}`;
+    const log = `copy_rule_waiting_log_${suffix}`;
+    await router.query(`CREATE TABLE ${blocked} (id int)`);
+    await router.query(`CREATE TABLE ${ruled} (id int, v int)`);
+    await router.query(`CREATE TABLE ${log} (id int)`);
+    // One batch at a time: the second waits for the first, which waits for a lock held here.
+    const pipeline = router.pipeline({ batchSize: 10, concurrency: 1, coalesce: true });
+    const insert = `INSERT INTO ${ruled} (id, v) VALUES ($1, $2)`;
+    await Promise.all(Array.from({ length: 10 }, (_, i) => pipeline.addQuery(insert, [i, 1])));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => pipeline.addQuery(`INSERT INTO ${blocked} (id) VALUES ($1)`, [i])),
+    );
+    expect(pipeline.stats()).toMatchObject({ coalescedAsCopy: 20 });
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${blocked} IN ACCESS EXCLUSIVE MODE`);
+    try {
+      const first = Array.from({ length: 10 }, (_, i) =>
+        pipeline.addQuery(`INSERT INTO ${blocked} (id) VALUES ($1)`, [10 + i]),
+      );
+      // The second batch goes to the queue behind the first and is merged there, with the cached COPY form.
+      const second = Array.from({ length: 10 }, (_, i) => pipeline.addQuery(insert, [10 + i, 1]));
+      for (let waited = 0; ; waited += 50) {
+        const { rows } = await admin.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%${blocked}%'`,
+        );
+        if (rows[0]!.n > 0) break;
+        if (waited > 30_000) throw new Error('the first batch never waited for the lock');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(pipeline.stats()).toMatchObject({ batchesInFlight: 2, queued: 0 });
+      // The rule comes while the second batch waits, merged already as COPY (which would ignore the rule).
+      await router.query(`CREATE RULE logged AS ON INSERT TO ${ruled} DO ALSO INSERT INTO ${log} VALUES (NEW.id)`);
+      await admin.query('COMMIT');
+      await Promise.all([...first, ...second]);
+    } finally {
+      await admin.query('ROLLBACK').catch(() => undefined);
+    }
+    expect(await count(log)).toBe(10);
+    expect(await count(ruled)).toBe(20);
+    expect(pipeline.stats()).toMatchObject({ coalesced: 40, coalescedAsCopy: 30, coalescedAsArrays: 10 });
+    await pipeline.close();
+  });
+
   it('uses COPY for a partitioned table, an identity BY DEFAULT column and a table with a generated column and triggers', async () => {
     const parted = `copy_parted_${suffix}`;
     const audited = `copy_audited_${suffix}`;

@@ -11,7 +11,7 @@ import { isNodeFailure } from '../resilience/index.js';
 import { isConnectionLevelError, type BatchOutcome, type BatchStatement } from '../pool/index.js';
 import { coalesceBatch, type CoalescedBatch } from './coalesce.js';
 import { runInOrder } from './keyed-batch.js';
-import { mergedForms } from './merged-forms.js';
+import { formsOf, mergedForms, planAhead, sameForms, type PlannedBatch } from './merged-forms.js';
 import {
   PIPELINE_BACKEND,
   type PipelineBackend,
@@ -265,8 +265,13 @@ export class QueryPipeline {
       this.queue.length <= this.options.batchSize ? this.queue : this.queue.slice(0, this.options.batchSize);
     this.queue = entries === this.queue ? [] : this.queue.slice(this.options.batchSize);
     if (this.queue.length > 0) this.timer = setTimeout(() => this.dispatch(), this.options.flushIntervalMs);
+    const statements = entries.map((entry) => entry.statement);
+    // A batch behind another is merged once that one is written: a batch that waits for a connection then finds its
+    // COPY data (or merged statements) built, and the connection it gets is not left idle while they are.
+    const ahead =
+      this.options.coalesce && this.batchQueue.pending > 0 ? planAhead(this.backend, statements) : undefined;
     const batch = this.batchQueue
-      .add(() => this.runBatch(entries))
+      .add(() => this.runBatch(entries, statements, ahead))
       .then(
         (summary) => summary,
         // runBatch settles every entry itself and never throws; this only guards against a bug there.
@@ -289,14 +294,28 @@ export class QueryPipeline {
     if (this.held < this.options.maxQueueSize) for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
-  private async runBatch(entries: readonly Entry[]): Promise<BatchSummary> {
+  private async runBatch(
+    entries: readonly Entry[],
+    statements: readonly PipelineStatement[],
+    ahead: Promise<PlannedBatch | undefined> | undefined,
+  ): Promise<BatchSummary> {
     this.batches++;
     this.sizeHistogram.observe(entries.length);
     const started = performance.now();
     const atomic = this.options.mode === 'atomic';
-    const statements = entries.map((entry) => entry.statement);
-    const forms = this.options.coalesce ? await mergedForms(this.backend, statements) : undefined;
-    const plan = forms === undefined ? undefined : coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed);
+    const planned = ahead === undefined ? undefined : await ahead;
+    // Looked up afresh at the batch's turn (cached by the backend); a plan made ahead already knows its templates.
+    const forms = !this.options.coalesce
+      ? undefined
+      : planned === undefined
+        ? await mergedForms(this.backend, statements)
+        : await formsOf(this.backend, planned.templates);
+    const plan =
+      forms === undefined
+        ? undefined
+        : planned !== undefined && sameForms(planned.forms, forms)
+          ? planned.plan
+          : coalesceBatch(statements, forms.unnest, forms.copy, forms.keyed);
     const sent: readonly BatchStatement[] = plan?.statements ?? statements;
     // Merged statements in independent mode: a failed one is re-run, row by row, before what follows it runs (an
     // UPDATE after an INSERT must find the row, whether that INSERT was merged or not).
