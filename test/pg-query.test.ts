@@ -19,6 +19,8 @@ function visible(result: QueryResult | QueryResult[]): unknown {
     command: r.command,
     rowCount: r.rowCount,
     rows: r.rows,
+    // In order: pg builds each row from an empty one with the columns in place.
+    keys: r.rows.map((row) => Object.keys(row as object)),
     fields: r.fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, format: f.format })),
   });
   return Array.isArray(result) ? result.map(one) : one(result);
@@ -65,11 +67,51 @@ describe("statements as pg's own Query objects, against the installed pg", () =>
       if (name !== undefined && (values === undefined || text.includes(';'))) continue;
       it(`answers ${JSON.stringify(text).slice(0, 50)}${name === undefined ? '' : ' (named)'} as client.query does`, async () => {
         const theirs = await client.query({ name, text, values });
-        const ours = await queryDirect(client, text, values, name, undefined, undefined);
-        expect(visible(ours)).toEqual(visible(theirs));
+        // Twice: the first run of a named statement learns its row shape, the second reuses it.
+        for (let run = 0; run < 2; run++) {
+          const ours = await queryDirect(client, text, values, name, undefined, undefined);
+          expect(visible(ours)).toEqual(visible(theirs));
+        }
       });
     }
   }
+
+  it('answers as pg does when one statement name meets rows of another shape (another search_path)', async () => {
+    const other = await pool.connect();
+    try {
+      await client.query(
+        'DROP SCHEMA IF EXISTS pgq_a CASCADE; DROP SCHEMA IF EXISTS pgq_b CASCADE; CREATE SCHEMA pgq_a; CREATE SCHEMA pgq_b;' +
+          "CREATE TABLE pgq_a.t (a int, b text); INSERT INTO pgq_a.t VALUES (1, 'one');" +
+          'CREATE TABLE pgq_b.t (b timestamptz, a int); INSERT INTO pgq_b.t VALUES (now(), 2)',
+      );
+      await client.query('SET search_path = pgq_a');
+      await other.query('SET search_path = pgq_b');
+      const text = 'SELECT * FROM t WHERE $1::int IS NOT NULL';
+      const name = 'pgr_test_direct_shapes';
+      for (let round = 0; round < 3; round++) {
+        for (const c of [client, other]) {
+          const ours = await queryDirect(c, text, [1], name, undefined, undefined);
+          const theirs = await c.query({ text, values: [1] });
+          expect(visible(ours)).toEqual(visible(theirs));
+        }
+      }
+    } finally {
+      await client.query('RESET search_path; DROP SCHEMA pgq_a CASCADE; DROP SCHEMA pgq_b CASCADE');
+      other.release(true);
+    }
+  });
+
+  it('honours a type parser set after a statement first ran, as pg does', async () => {
+    const text = 'SELECT $1::int8 AS big';
+    const name = 'pgr_test_direct_parser';
+    expect((await queryDirect(client, text, ['5'], name, undefined, undefined)).rows).toEqual([{ big: '5' }]);
+    pg.types.setTypeParser(20, (value: string) => BigInt(value));
+    try {
+      expect((await queryDirect(client, text, ['5'], name, undefined, undefined)).rows).toEqual([{ big: 5n }]);
+    } finally {
+      pg.types.setTypeParser(20, (value: string) => value);
+    }
+  });
 
   it('honours rowMode and per-statement type parsers', async () => {
     const types: CustomTypesConfig = {
