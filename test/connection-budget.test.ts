@@ -134,7 +134,8 @@ describe('a connection budget shared by the routers of one group', () => {
       stopA = stopB = true;
       await Promise.all([a!, b!, c!].map((r) => r.close()));
     }
-  });
+    // Six steps, each bounded by its own wait: the test's own bound covers all of them on a busy machine.
+  }, 240_000);
 
   it("'auto' takes the budget from the server's settings, less the reserve", async () => {
     const r = router(cluster.primaryUrl, 'auto', 'auto', { reserve: 5 });
@@ -151,7 +152,7 @@ describe('a connection budget shared by the routers of one group', () => {
     } finally {
       await r.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('a connection budget whose lock another session holds', () => {
@@ -189,7 +190,7 @@ describe('a connection budget whose lock another session holds', () => {
       await holder.end();
       await r.close();
     }
-  });
+  }, 120_000);
 });
 
 describe('connectionBudget options', () => {
