@@ -135,7 +135,8 @@ describe('read-your-writes sessions', () => {
       await load.stop();
       await Promise.all([ryw.close(), eventual.close()]);
     }
-  });
+    // 13,000 statement pairs: on a busy machine that takes longer than the default bound, never less correct.
+  }, 240_000);
 
   it('a committed transaction is read back, also by a read-only transaction; waitForReplicaMs keeps reads on replicas', async () => {
     // A wait far longer than replay takes, however busy the machine: every read waits for a replica, none goes to the primary.
