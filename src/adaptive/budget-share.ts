@@ -121,50 +121,20 @@ export function deadBand(current: number): number {
 }
 
 /**
- * Every instance's fair share of `forPools` connections by weight, as whole connections that add up to `forPools`
- * (largest remainder: the connections that flooring leaves go to the largest fractions, ties to the name that sorts
- * first). Flooring alone would leave up to one connection per instance unused by anyone: 3 of 51 for 6 equal
- * instances.
- */
-export function fairShares(forPools: number, weights: ReadonlyMap<string, number>): Map<string, number> {
-  let total = 0;
-  for (const weight of weights.values()) total += weight;
-  const shares = new Map<string, number>();
-  if (total <= 0 || forPools <= 0) {
-    for (const name of weights.keys()) shares.set(name, 0);
-    return shares;
-  }
-  const fractions: { name: string; fraction: number }[] = [];
-  let given = 0;
-  for (const [name, weight] of weights) {
-    const exact = (forPools * weight) / total;
-    const whole = Math.floor(exact);
-    shares.set(name, whole);
-    given += whole;
-    fractions.push({ name, fraction: exact - whole });
-  }
-  fractions.sort((x, y) => y.fraction - x.fraction || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  for (let i = 0; i < forPools - given && i < fractions.length; i++) {
-    const { name } = fractions[i]!;
-    shares.set(name, shares.get(name)! + 1);
-  }
-  return shares;
-}
-
-/**
  * This instance's ceiling on one node. Each instance weighs its demand + 1 (the 1 lets an idle instance keep a
- * foothold; an instance that published no demand counts its busy connections); its target is its weight's share of
- * the connections left for pools (see {@link fairShares}). It grows only into what the others neither hold nor
- * reserved (each other instance counts for the larger of its published ceiling and its open connections), and
- * shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below `floor`, never above `max`. As rounds are serialised, the ceilings published add up to at most the budget,
- * and so do the connections open.
+ * foothold; an instance that published no demand counts its busy connections); its target is its weight's share of the connections left for pools. It grows only into what the
+ * others neither hold nor reserved (each other instance counts for the larger of its published ceiling and its
+ * open connections), and shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below
+ * `floor`, never above `max`. As rounds are serialised, the
+ * ceilings published add up to at most the budget, and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
   let health = 0;
+  let weights = 0;
   let demand = 0;
   let othersHold = 0;
   let ownDemand = 0;
-  const weights = new Map<string, number>();
+  let ownSeen = false;
   for (const [instance, use] of instances) {
     // An instance seen by its pool connections alone is opening its health connection: it will take a slot too.
     health += Math.max(1, use.health);
@@ -173,24 +143,25 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
     // would jitter with every statement that just ended).
     const wanted = isOwn ? own.demand : (use.demand ?? use.busy);
     demand += wanted;
-    weights.set(instance, wanted + 1);
-    if (isOwn) ownDemand = wanted;
-    else othersHold += Math.max(use.ceiling ?? 0, use.pool);
+    weights += wanted + 1;
+    if (isOwn) {
+      ownSeen = true;
+      ownDemand = wanted;
+    } else othersHold += Math.max(use.ceiling ?? 0, use.pool);
   }
-  if (!weights.has(own.instance)) {
+  if (!ownSeen) {
     // Our health connection runs this round, so it is there; counted in case the view missed it.
     health += 1;
     ownDemand = own.demand;
     demand += own.demand;
-    weights.set(own.instance, own.demand + 1);
+    weights += own.demand + 1;
   }
   const forPools = Math.max(0, budget - health);
-  const target = fairShares(forPools, weights).get(own.instance)!;
+  const target = Math.floor((forPools * (ownDemand + 1)) / Math.max(1, weights));
   const available = forPools - othersHold;
   const current = own.current;
   // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
-  const steady = current !== undefined && Math.abs(target - current) < deadBand(current);
-  const wanted = steady ? current : target;
+  const wanted = current !== undefined && Math.abs(target - current) < deadBand(current) ? current : target;
   const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
 }

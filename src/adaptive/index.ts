@@ -40,7 +40,6 @@ export {
 } from './connection-budget.js';
 export {
   budgetCeiling,
-  fairShares,
   instancesOf,
   autoBudget,
   poolConnectionName,
