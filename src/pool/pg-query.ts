@@ -103,18 +103,18 @@ function sameAsPg(classes: PgClasses): boolean {
   return true;
 }
 
-const direct = ((): { classes: PgClasses } | undefined => {
-  const classes = loadClasses();
-  if (classes === undefined) return undefined;
+/** pg's classes, when what {@link build} makes of them matches pg's own build; `undefined`: use `client.query(config)`. */
+const classes = ((): PgClasses | undefined => {
+  const loaded = loadClasses();
   try {
-    return sameAsPg(classes) ? { classes } : undefined;
+    return loaded !== undefined && sameAsPg(loaded) ? loaded : undefined;
   } catch {
     return undefined;
   }
 })();
 
 /** True when statements skip pg's config copy (see the file's comment); false with a pg whose `Query` differs. */
-export const directQueries = direct !== undefined;
+export const directQueries = classes !== undefined;
 
 /**
  * Runs one statement on `client` as `client.query({ name, text, values, rowMode, types })` would, resolving with
@@ -129,14 +129,14 @@ export function queryDirect<R extends QueryResultRow>(
   types: CustomTypesConfig | undefined,
 ): Promise<QueryResult<R>> {
   // pg binds a query's callback to an active domain; its own constructor does that.
-  if (direct === undefined || (process as { domain?: unknown }).domain != null)
+  if (classes === undefined || (process as { domain?: unknown }).domain != null)
     return client.query<R>({ name, text, values, rowMode, types } as QueryConfig);
-  const { classes } = direct;
+  const pg = classes;
   // The callback is written inline: a named closure per statement would cost a name property each time under
   // loaders that keep function names (tsx, esbuild's keepNames).
   return new Promise<QueryResult<R>>((resolve, reject) => {
     void client.query(
-      build(classes, text, values, name, rowMode, types, (error, result) =>
+      build(pg, text, values, name, rowMode, types, (error, result) =>
         error ? reject(error) : resolve(result as QueryResult<R>),
       ) as unknown as QueryConfig,
     );
