@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { QueryRouter, TransactionRolledBackError, isTransactionRolledBackError } from '../src/index.js';
+import {
+  QueryRouter,
+  TransactionRolledBackError,
+  isTransactionRolledBackError,
+  type TransactionClient,
+} from '../src/index.js';
 import { sharedCluster } from './helpers/cluster.js';
 
 const primaryUrl = inject('primaryUrl');
@@ -239,6 +244,45 @@ describe('routing over a real primary and two streaming replicas', () => {
     await expect(
       router.transaction((tx) => tx.transaction(async () => 1, { isolationLevel: 'serializable' })),
     ).rejects.toMatchObject({ code: 'PGR_CONFIG' });
+  });
+
+  it('finds the outer transaction of a nested router.transaction() whether transactions follow or overlap each other, and none once it ended', async () => {
+    const pidOf = async (tx: TransactionClient): Promise<number> =>
+      (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const nestedPid = (): Promise<number> => router.transaction(pidOf);
+    // One after the other: no transaction is open between them.
+    for (let round = 0; round < 3; round++) {
+      const [outer, inner] = await router.transaction(async (tx) => [await pidOf(tx), await nestedPid()]);
+      expect(inner, `round ${round}`).toBe(outer);
+    }
+    // Overlapping: B starts and ends while A's callback waits; A's nested call still finds A.
+    let resumeA!: () => void;
+    const aWaits = new Promise<void>((resolve) => (resumeA = resolve));
+    let aStarted!: () => void;
+    const aIsOpen = new Promise<void>((resolve) => (aStarted = resolve));
+    const a = router.transaction(async (tx) => {
+      const outer = await pidOf(tx);
+      aStarted();
+      await aWaits;
+      return [outer, await nestedPid()];
+    });
+    await aIsOpen;
+    const [bOuter, bInner] = await router.transaction(async (tx) => [await pidOf(tx), await nestedPid()]);
+    expect(bInner).toBe(bOuter);
+    resumeA();
+    const [aOuter, aInner] = await a;
+    expect(aInner).toBe(aOuter);
+    expect(bOuter).not.toBe(aOuter);
+    // Work a callback left running past its transaction's end starts a transaction of its own.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let leftover!: Promise<number>;
+    await router.transaction(async (tx) => {
+      await pidOf(tx);
+      leftover = gate.then(nestedPid);
+    });
+    release();
+    await expect(leftover).resolves.toEqual(expect.any(Number));
   });
 
   it('applies isolation level and read-only mode; a read-only transaction may run on a replica', async () => {

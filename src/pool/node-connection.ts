@@ -4,16 +4,22 @@ import { QueryError } from '../errors.js';
 import { isConnectionLevelError, mayHaveTakenEffect } from './connection-errors.js';
 import { isConnectionFault } from './connection-health.js';
 import { backendKeyOf, submitWatched } from './pg-internals.js';
-import { runStatement, type StatementOptions } from './statement-run.js';
+import { stateOf } from './client-state.js';
+import { runStatement, sendStatement, type StatementOptions } from './statement-run.js';
 
 /** A connection taken from a {@link NodePool}, for a transaction. Release it exactly once. */
 export interface NodeConnection {
-  /** Runs one statement on this connection (prepared under `statementName` when given and cached). */
+  /**
+   * Runs one statement on this connection (prepared under `statementName` when given and cached). `failed`, when
+   * given, hears the error a failing statement rejects with before the caller does (a transaction notes the
+   * first one so), without another promise around the call.
+   */
   query<R extends QueryResultRow = QueryResultRow>(
     text: string,
     values?: readonly unknown[],
     statementName?: string,
     options?: StatementOptions,
+    failed?: (error: unknown) => void,
   ): Promise<QueryResult<R>>;
   /** The backend's process id (what `pg_backend_pid()` answers), or `undefined` where pg does not expose it. */
   readonly processID: number | undefined;
@@ -57,30 +63,57 @@ export function nodeConnection(
 ): NodeConnection {
   let released = false;
   return {
-    query: async <R extends QueryResultRow = QueryResultRow>(
+    // Not async, and runStatement() written out for a statement without a probe: inside a transaction every
+    // statement passes here, and each async frame and await would cost it a promise (two with promise hooks on, as
+    // an AsyncLocalStorage turns them on).
+    query: <R extends QueryResultRow = QueryResultRow>(
       text: string,
       values?: readonly unknown[],
       statementName?: string,
       options?: StatementOptions,
-    ) => {
-      values = sendableValues(values);
+      failed?: (error: unknown) => void,
+    ): Promise<QueryResult<R>> => {
+      let sent: Promise<QueryResult<R>>;
+      try {
+        values = sendableValues(values);
+      } catch (error) {
+        failed?.(error);
+        return Promise.reject(error as Error);
+      }
       owner.began();
       const began = performance.now();
       const status = client.getTransactionStatus() ?? undefined;
-      let ok = false;
-      let fault = false;
+      const probed = options?.probe !== undefined;
+      const cache = probed ? undefined : stateOf(client).cache;
       try {
-        const result = await runStatement<R>(client, text, values, statementName, false, options);
-        ok = true;
-        return result;
+        sent = probed
+          ? runStatement<R>(client, text, values, statementName, false, options)
+          : sendStatement<R>(client, text, values, statementName, options);
       } catch (error) {
-        fault = isConnectionFault(error, true);
-        if (isConnectionLevelError(error) && mayHaveTakenEffect(text, status))
-          throw QueryError.outcomeUnknown(error, owner.name);
-        throw QueryError.from(error, { node: owner.name });
-      } finally {
-        owner.finished(client, began, ok, fault);
+        sent = Promise.reject(error as Error);
       }
+      return sent.then(
+        (result) => {
+          cache?.settle();
+          owner.finished(client, began, true, false);
+          return result;
+        },
+        (error: unknown) => {
+          if (!probed) {
+            cache?.settle();
+            // Inside the caller's transaction the error aborted it: note what it shows, re-send nothing.
+            cache?.nodeSwitch?.noteFailure(error, statementName);
+          }
+          const fault = isConnectionFault(error, true);
+          const thrown =
+            isConnectionLevelError(error) && mayHaveTakenEffect(text, status)
+              ? QueryError.outcomeUnknown(error, owner.name)
+              : QueryError.from(error, { node: owner.name });
+          owner.finished(client, began, false, fault);
+          failed?.(thrown);
+          throw thrown;
+        },
+      );
     },
     submit: (submittable, settled) => {
       owner.began();

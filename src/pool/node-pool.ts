@@ -354,16 +354,42 @@ export class NodePool {
    * Takes a connection for several statements (a transaction). `holder` is the stack to report if the
    * connection leaks; capture it before the caller's first `await`, or it will not name the caller.
    */
-  async acquire(holder?: string): Promise<NodeConnection> {
+  acquire(holder?: string): Promise<NodeConnection> {
+    // Not async, and checkout() written out: a transaction starts here, and every async frame and await would cost
+    // it a promise (two with promise hooks on, as a transaction's AsyncLocalStorage turns them on).
     const started = performance.now();
-    let client: PoolClient;
+    this.signalPressure();
+    return connectIdle(this.pool).then(
+      (client) =>
+        stateOf(client).ready === undefined && !this.options.prePing
+          ? this.held(client, started, holder)
+          : this.acquireSlowly(client, undefined, started, holder),
+      (error: unknown) => this.acquireSlowly(undefined, error, started, holder),
+    );
+  }
+
+  /** {@link acquire} when the connection came but must first be readied or pinged, or did not come (`error`). */
+  private async acquireSlowly(
+    client: PoolClient | undefined,
+    error: unknown,
+    started: number,
+    holder: string | undefined,
+  ): Promise<NodeConnection> {
     try {
-      client = await this.checkout();
-    } catch (error) {
+      client ??= await this.source.reconnect(error, started);
+      if (stateOf(client).ready !== undefined) await this.source.whenReady(client);
+      if (this.options.prePing) client = await this.source.pinged(client);
+    } catch (failure) {
       // The transaction's BEGIN never ran: it counts as a failed statement.
       this.meter.ended(performance.now() - started, false);
-      throw this.source.acquireError(error, started);
+      throw this.source.acquireError(failure, started);
     }
+    return this.held(client, started, holder);
+  }
+
+  /** A connection {@link acquire} took, handed out to its holder. */
+  private held(client: PoolClient, started: number, holder: string | undefined): NodeConnection {
+    this.handedOut(client, started);
     let leakTimer: NodeJS.Timeout | undefined;
     if (this.options.leakTimeoutMs > 0 && this.options.onLeak !== undefined) {
       const stack =

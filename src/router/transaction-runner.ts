@@ -35,6 +35,13 @@ export interface TransactionRunnerParts {
 export class TransactionRunner {
   /** The transaction whose callback is running (across awaits): a `transaction()` inside it becomes a SAVEPOINT. */
   private readonly open = new AsyncLocalStorage<Transaction>();
+  /**
+   * Callbacks running now. When the last one ends, {@link open} is disabled: on Node 20 an enabled
+   * AsyncLocalStorage hooks every promise the process makes (the application's, pg's, the router's), which costs
+   * several microseconds a statement, so a router whose transactions are occasional pays for them only while one
+   * is open. A callback's work that outlives it finds no transaction either way (a finished one is no outer).
+   */
+  private callbacks = 0;
 
   constructor(private readonly parts: TransactionRunnerParts) {}
 
@@ -46,7 +53,7 @@ export class TransactionRunner {
   ): Promise<T> {
     // Called inside a transaction's callback: a SAVEPOINT on that transaction's connection, as query builders do,
     // never a second connection (whose work would commit even if the outer one rolled back, or wait for its locks).
-    const outer = this.open.getStore();
+    const outer = this.callbacks === 0 ? undefined : this.open.getStore();
     if (outer !== undefined && !outer.isFinished) return outer.transaction(fn, options);
     const { begin, readOnly, serializable } = parseTransactionOptions(options);
     // In a read-your-writes session a read-only transaction needs a replica known to have the session's writes;
@@ -110,7 +117,12 @@ export class TransactionRunner {
     try {
       await connection.query(begin);
       begun = true;
-      result = await this.open.run(tx, fn, tx);
+      this.callbacks++;
+      try {
+        result = await this.open.run(tx, fn, tx);
+      } finally {
+        if (--this.callbacks === 0) this.open.disable();
+      }
       tx.finish();
       if (track === undefined) committed = (await connection.query('COMMIT')).command;
       else {

@@ -82,23 +82,28 @@ export class Transaction implements TransactionClient {
     private readonly statementCacheEnabled: boolean,
   ) {}
 
-  async query<R extends QueryResultRow = QueryResultRow>(
-    sql: string,
-    params?: readonly unknown[],
-  ): Promise<QueryResult<R>> {
+  // Not async: the connection's own promise is returned, and it reports a failure to noteFailure first, so a
+  // statement inside a transaction costs no promise of its own here (see nodeConnection's query).
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     if (this.finished)
-      throw new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back');
-    const entry = checkStatement(this.classifier, sql, params);
+      return Promise.reject(
+        new RouterError('PGR_TRANSACTION_FINISHED', 'the transaction has already committed or rolled back'),
+      );
     let name: string | undefined;
-    if (this.statementCacheEnabled && params !== undefined && params.length > 0)
-      name = entry.statementName ??= statementNameFor(sql);
     try {
-      return await this.connection.query<R>(sql, params, name);
+      const entry = checkStatement(this.classifier, sql, params);
+      if (this.statementCacheEnabled && params !== undefined && params.length > 0)
+        name = entry.statementName ??= statementNameFor(sql);
     } catch (error) {
-      this.failure ??= error;
-      throw error;
+      return Promise.reject(error as Error);
     }
+    return this.connection.query<R>(sql, params, name, undefined, this.noteFailure);
   }
+
+  /** Keeps the first statement error: it aborted the transaction even if the callback caught it. */
+  private readonly noteFailure = (error: unknown): void => {
+    this.failure ??= error;
+  };
 
   /** What `console.log(tx)` shows: its node and state, never the connection behind it. */
   [INSPECT](depth: number, options: InspectOptions): string {
