@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BREAKER_DEFAULTS, NodeBreaker } from '../src/resilience/index.js';
+import { rollingWindow } from '../src/resilience/opossum-internals.js';
 import { until } from './helpers/wait.js';
 
 // Pure logic: the breaker's bookkeeping with fake actions (node failures are errors with a connection errno).
@@ -35,6 +36,21 @@ describe('NodeBreaker', () => {
     expect(b.isOpen).toBe(true);
     expect(events).toEqual(['open']);
     await expect(b.call(ok, 1)).rejects.toMatchObject({ code: 'PGR_CIRCUIT_OPEN', node: 'primary' });
+  });
+
+  it('counts the calls and successes of a closed breaker in the percentage: opens at the first failure past it', async () => {
+    const b = breaker({ volumeThreshold: 10, errorThresholdPercentage: 50, consecutiveFailures: 100 });
+    for (let i = 0; i < 6; i++) expect(await b.fire(ok, i)).toBe(i);
+    // Six successes, then failures: 6 of 12 is not above 50 %, 7 of 13 is.
+    for (let i = 0; i < 6; i++) await b.fire(nodeFailure).catch(() => undefined);
+    expect(b.isOpen).toBe(false);
+    await b.fire(nodeFailure).catch(() => undefined);
+    expect(b.isOpen).toBe(true);
+  });
+
+  it('finds no rolling window in a breaker that does not keep one as opossum 9 does', () => {
+    expect(rollingWindow({ status: {} } as never)).toBeUndefined();
+    expect(rollingWindow({ status: { [Symbol('window')]: [] } } as never)).toBeUndefined();
   });
 
   it("counts the caller's own errors as successes: 500 syntax errors open nothing", async () => {

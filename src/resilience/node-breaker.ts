@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { CircuitOpenError } from '../errors.js';
 import { isNodeFailure } from './error-classification.js';
+import { rollingWindow } from './opossum-internals.js';
 
 /** Circuit breaker settings, the same for every node. */
 export interface BreakerOptions {
@@ -68,6 +69,8 @@ export class NodeBreaker {
   private current: BreakerState = { state: 'closed' };
   private failuresInARow = 0;
   private readonly errorThresholdPercentage: number;
+  /** opossum's rolling window, where a call told of directly is counted (see opossum-internals.ts); else events. */
+  private readonly window: ReturnType<typeof rollingWindow>;
   opens = 0;
 
   constructor(
@@ -92,6 +95,7 @@ export class NodeBreaker {
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
     });
+    this.window = rollingWindow(this.breaker as unknown as Parameters<typeof rollingWindow>[0]);
     this.breaker.on('failure', () => {
       if (++this.failuresInARow >= options.consecutiveFailures && this.current.state === 'closed') this.breaker.open();
     });
@@ -168,13 +172,21 @@ export class NodeBreaker {
   admit(args: readonly unknown[] = NO_ARGS): boolean {
     const breaker = this.breaker;
     if (!breaker.closed || breaker.pendingClose) return false;
-    breaker.emit('fire', args);
+    if (this.window !== undefined) this.window[0]!.fires++;
+    else breaker.emit('fire', args);
     return true;
   }
 
   /** Reports a call {@link admit} let through as having succeeded. */
   succeeded(result: unknown): void {
-    this.breaker.emit('success', result, 0);
+    if (this.window === undefined) {
+      this.breaker.emit('success', result, 0);
+      return;
+    }
+    // What opossum's 'success' listeners do: count it (its latency is kept only for percentiles, which are off),
+    // and end a run of failures.
+    this.window[0]!.successes++;
+    this.failuresInARow = 0;
   }
 
   /**
