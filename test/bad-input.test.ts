@@ -281,14 +281,32 @@ describe('bad input gets a clear typed error and loses nothing', () => {
   it('fails with AcquireTimeoutError when the pool stays exhausted past acquireTimeoutMs', async () => {
     const small = new QueryRouter({ primary: primaryUrl, pool: { max: 1, acquireTimeoutMs: 200 } });
     try {
-      const slow = small.query('SELECT pg_sleep(1.5)');
+      // The only connection is held until the end of the test, whatever the machine's speed.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slow = small.transaction(() => gate);
       const error = await failure(small.query('SELECT 1'));
       expect(error).toBeInstanceOf(AcquireTimeoutError);
       expect(isAcquireTimeoutError(error)).toBe(true);
       expect(error).toMatchObject({ code: 'PGR_ACQUIRE_TIMEOUT', node: 'primary' });
+      // A transaction waits for its connection the same way, and its callback never runs.
+      let ran = false;
+      const txError = await failure(
+        small.transaction(async (tx) => {
+          ran = true;
+          return tx.query('SELECT 1');
+        }),
+      );
+      expect(txError).toBeInstanceOf(AcquireTimeoutError);
+      expect(ran).toBe(false);
+      release();
       await slow;
-      // Nothing was lost: the pool serves again once the connection is back.
+      // Nothing was lost: the pool serves again once the connection is back, statements and transactions alike.
       expect((await small.query<{ v: number }>('SELECT 2 AS v')).rows[0]!.v).toBe(2);
+      expect(await small.transaction(async (tx) => (await tx.query<{ v: number }>('SELECT 3 AS v')).rows[0]!.v)).toBe(
+        3,
+      );
+      expect(small.stats().nodes[0]!.breaker).toBe('closed');
     } finally {
       await small.close();
     }
