@@ -6,6 +6,7 @@ import {
   poolConnectionName,
   type ActivityRow,
 } from '../src/adaptive/index.js';
+import { fairShare } from '../src/adaptive/budget-share.js';
 import { defaultInstanceName } from '../src/config/index.js';
 
 /** A seeded generator, so a failure replays. */
@@ -44,13 +45,66 @@ describe('budget shares', () => {
     const idle = new Map(['a', 'b', 'c'].map((i) => [i, { pool: 0, busy: 0, health: 1, demand: 0, ceiling: 0 }]));
     expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50 }).ceiling).toBe(10);
     const busy = budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50 });
-    expect(busy.target).toBe(Math.floor((30 * 41) / 43));
+    // 30 for pools; the idle two claim 1 each (their foothold), the busy one the rest.
+    expect(busy.target).toBe(28);
     expect(busy.ceiling).toBe(busy.target);
     // Within the dead band of its current ceiling, the ceiling stays: no connection closed and reopened for jitter.
     expect(budgetCeiling(33, idle, { instance: 'a', demand: 0, floor: 1, max: 50, current: 12 }).ceiling).toBe(12);
     expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
       busy.target,
     );
+  });
+
+  it('shares max-min fairly: claims that fit are met with the spare in proportion, else small claims are met and the rest split evenly', () => {
+    expect([2, 3].map((own) => fairShare(10, [2, 3], own))).toEqual([4, 6]);
+    expect([3, 20, 20].map((own) => fairShare(21, [3, 20, 20], own))).toEqual([3, 9, 9]);
+    expect(fairShare(30, [1, 1, 41], 41)).toBe(28);
+    expect(fairShare(51, [13, 17, 15, 14, 16, 13], 17)).toBe(8.5);
+    // Whatever the claims, the shares add up to the total (to rounding) and none exceeds its claim when short.
+    const next = random(7);
+    for (let trial = 0; trial < 500; trial++) {
+      const claims = Array.from({ length: 1 + Math.floor(next() * 8) }, () => 1 + Math.floor(next() * 30));
+      const total = Math.floor(next() * 120);
+      const shares = claims.map((claim) => fairShare(total, claims, claim));
+      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 6);
+      const short = claims.reduce((a, b) => a + b, 0) > total;
+      claims.forEach((claim, i) => (short ? expect(shares[i]).toBeLessThanOrEqual(claim + 1e-9) : undefined));
+    }
+  });
+
+  it('keeps the ceilings of instances that are all busy where they are, however their demands jitter', () => {
+    // Six instances of 16 callers each on a budget of 57 (51 for pools): as a benchmark's processes are.
+    const next = random(11);
+    const ceilings = new Map<string, number>();
+    const changes: string[] = [];
+    for (let round = 0; round < 300; round++) {
+      const who = String(Math.floor(next() * 6));
+      const demandOf = (): number => 9 + Math.floor(next() * 8);
+      const view = new Map(
+        Array.from({ length: 6 }, (_, i) => [
+          String(i),
+          {
+            pool: ceilings.get(String(i)) ?? 1,
+            busy: 0,
+            health: 1,
+            demand: demandOf(),
+            ceiling: ceilings.get(String(i)),
+          },
+        ]),
+      );
+      const share = budgetCeiling(57, view, {
+        instance: who,
+        demand: demandOf(),
+        floor: 1,
+        max: 20,
+        current: ceilings.get(who),
+      });
+      if (ceilings.has(who) && ceilings.get(who) !== share.ceiling)
+        changes.push(`round ${round}: ${who} ${ceilings.get(who)} → ${share.ceiling}`);
+      ceilings.set(who, share.ceiling);
+    }
+    expect(changes).toEqual([]);
+    expect([...ceilings.values()].every((ceiling) => ceiling === 8)).toBe(true);
   });
 
   it('never lets serialised rounds reserve more than the budget, whatever the demand (random rounds)', () => {

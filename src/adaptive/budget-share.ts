@@ -121,20 +121,23 @@ export function deadBand(current: number): number {
 }
 
 /**
- * This instance's ceiling on one node. Each instance weighs its demand + 1 (the 1 lets an idle instance keep a
- * foothold; an instance that published no demand counts its busy connections); its target is its weight's share of the connections left for pools. It grows only into what the
- * others neither hold nor reserved (each other instance counts for the larger of its published ceiling and its
- * open connections), and shrinks at once; within {@link deadBand} of its current ceiling it stays put. Never below
- * `floor`, never above `max`. As rounds are serialised, the
- * ceilings published add up to at most the budget, and so do the connections open.
+ * This instance's ceiling on one node. Each instance claims its demand + 1 (the 1 lets an idle instance keep a
+ * foothold; an instance that published no demand counts its busy connections). Its target is its max-min fair share
+ * of the connections left for pools: when the claims fit, each gets its claim and the spare connections in
+ * proportion to it; when they do not, every claim below an even level is met and the rest share that level equally
+ * (so instances that are all busy hold even shares, however their demands jitter, and move no connections between
+ * them). It grows only into what the others neither hold nor reserved (each other instance counts for the larger of
+ * its published ceiling and its open connections), and shrinks at once; within {@link deadBand} of its current
+ * ceiling it stays put. Never below `floor`, never above `max`. As rounds are serialised, the ceilings published
+ * add up to at most the budget, and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
   let health = 0;
-  let weights = 0;
   let demand = 0;
   let othersHold = 0;
   let ownDemand = 0;
   let ownSeen = false;
+  const claims: number[] = [];
   for (const [instance, use] of instances) {
     // An instance seen by its pool connections alone is opening its health connection: it will take a slot too.
     health += Math.max(1, use.health);
@@ -143,7 +146,7 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
     // would jitter with every statement that just ended).
     const wanted = isOwn ? own.demand : (use.demand ?? use.busy);
     demand += wanted;
-    weights += wanted + 1;
+    claims.push(wanted + 1);
     if (isOwn) {
       ownSeen = true;
       ownDemand = wanted;
@@ -154,16 +157,34 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
     health += 1;
     ownDemand = own.demand;
     demand += own.demand;
-    weights += own.demand + 1;
+    claims.push(own.demand + 1);
   }
   const forPools = Math.max(0, budget - health);
-  const target = Math.floor((forPools * (ownDemand + 1)) / Math.max(1, weights));
+  const target = Math.floor(fairShare(forPools, claims, ownDemand + 1));
   const available = forPools - othersHold;
   const current = own.current;
   // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
   const wanted = current !== undefined && Math.abs(target - current) < deadBand(current) ? current : target;
   const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
+}
+
+/**
+ * The max-min fair share of `total` for a claim of `own` among `claims` (which include it): the claim and a part of
+ * the spare in proportion to it when the claims fit; else the claim or the level at which the claims, each capped
+ * there, add up to `total`, whichever is smaller (water-filling).
+ */
+export function fairShare(total: number, claims: readonly number[], own: number): number {
+  const sum = claims.reduce((a, b) => a + b, 0);
+  if (sum <= total) return sum === 0 ? total : (total * own) / sum;
+  const sorted = [...claims].sort((a, b) => a - b);
+  let left = total;
+  for (let i = 0; i < sorted.length; i++) {
+    const level = left / (sorted.length - i);
+    if (sorted[i]! >= level) return Math.min(own, level);
+    left -= sorted[i]!;
+  }
+  return own;
 }
 
 /** `'auto'`'s budget from the server's settings: what is left of `max_connections` for ordinary roles, less `reserve`. */
