@@ -382,7 +382,7 @@ export class QueryPipeline {
     sent: readonly BatchStatement[],
     statements: readonly PipelineStatement[],
   ): Promise<BatchOutcome[]> {
-    if (!this.mayGroup(sent, statements)) {
+    if (!this.mayGroup(statements)) {
       if (this.ungroupedBatches > 0) this.ungroupedBatches--;
       return this.backend.run(sent);
     }
@@ -390,10 +390,15 @@ export class QueryPipeline {
     return rolledBack ? this.backend.run(sent) : outcomes;
   }
 
-  private mayGroup(sent: readonly BatchStatement[], statements: readonly PipelineStatement[]): boolean {
+  /**
+   * Whether a batch goes as one group commit: two or more of the caller's statements, even when coalescing merged
+   * them into one (a lone merged COPY then leaves as one lean BEGIN … COMMIT, as in atomic mode, not through pg's
+   * pipeline mode, and a failure is re-run statement by statement just the same).
+   */
+  private mayGroup(statements: readonly PipelineStatement[]): boolean {
     return (
       this.options.groupCommit &&
-      sent.length >= 2 &&
+      statements.length >= 2 &&
       this.ungroupedBatches === 0 &&
       statements.every((statement) => statement.groupable)
     );
@@ -441,12 +446,12 @@ export class QueryPipeline {
       for (const template of plan.failedKeyedTemplates(outcomes)) this.backend.forgetKeyedWrite?.(template);
     };
     const sent = plan.statements;
-    if (this.mayGroup(sent, statements)) {
+    if (this.mayGroup(statements)) {
       const { outcomes, rolledBack } = await this.group(sent);
       forget(outcomes);
       if (!rolledBack) return plan.expand(outcomes);
-      // Nothing was kept: every statement again, unmerged and in order, so each gets its own outcome.
-      this.batches++;
+      // Nothing was kept: every statement again, unmerged and in order, so each gets its own outcome (group() counted
+      // that batch).
       return this.backend.run(statements);
     }
     if (this.ungroupedBatches > 0) this.ungroupedBatches--;
