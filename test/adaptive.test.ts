@@ -344,6 +344,26 @@ describe('PatternLearner', () => {
     expect(learner.evicted).toBe(4_950);
   });
 
+  it('counts each statement at the time it was recorded, whenever it is read', () => {
+    const clock = new FakeClock();
+    const learner = new PatternLearner({ maxPatterns: 10, clock });
+    const shape = { fingerprint: 'select $1', fingerprintHash: 'q', kind: 'select', tables: [] };
+    const started = clock.t;
+    // Fewer statements than are counted together, then ten minutes without any.
+    for (let i = 0; i < 10; i++) {
+      learner.record(shape, 'primary', 1, i !== 3);
+      clock.advance(1);
+    }
+    clock.advance(600_000);
+    const [pattern] = learner.top(1);
+    expect(pattern).toMatchObject({ count: 10, errors: 1, lastSeen: started + 9 });
+    // Ten minutes (ten half-lives) after they ran, their rate has decayed to almost nothing.
+    expect(pattern!.ratePerSecond).toBeLessThan(0.01);
+    // A time given with the statement (the router's own reading of the clock) is the one counted.
+    learner.record(shape, 'replica', 1, true, started + 5_000);
+    expect(learner.top(1)[0]).toMatchObject({ count: 11, lastSeen: started + 5_000, route: 'replica' });
+  });
+
   it('ranks patterns by arrival rate and keeps count, errors, latency and route', () => {
     const clock = new FakeClock();
     const learner = new PatternLearner({ maxPatterns: 10, clock });

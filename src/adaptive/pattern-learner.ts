@@ -52,6 +52,9 @@ export interface PatternLearnerOptions {
   readonly rateHalfLifeMs?: number;
 }
 
+/** Statements recorded before they are counted in one pass (see {@link PatternLearner.record}). */
+const RECORD_BATCH = 128;
+
 /**
  * Per-fingerprint statistics of the workload: count, arrival rate, latency mean and p95, route, tables, last
  * seen. Memory is bounded: at most `maxPatterns` patterns (least recently seen evicted), each with a fixed-size
@@ -61,26 +64,82 @@ export class PatternLearner {
   private readonly patterns: LRUCache<string, Pattern>;
   private readonly clock: Clock;
   private readonly halfLifeMs: number;
-  /** Patterns forgotten to make room. */
-  evicted = 0;
+  private forgotten = 0;
+  // Statements recorded and not yet counted, in parallel arrays: a statement only writes its row here, and a full
+  // batch (or any read) is counted in one pass while the patterns' maps, histograms and rates are in the cache,
+  // instead of touching them between every statement's network I/O.
+  private readonly pendingShapes: (PatternShape | undefined)[] = new Array<PatternShape | undefined>(RECORD_BATCH);
+  private readonly pendingOnReplica = new Uint8Array(RECORD_BATCH);
+  private readonly pendingOk = new Uint8Array(RECORD_BATCH);
+  private readonly pendingDurations = new Float64Array(RECORD_BATCH);
+  private readonly pendingTimes = new Float64Array(RECORD_BATCH);
+  private pending = 0;
 
   constructor(options: PatternLearnerOptions) {
     this.clock = options.clock;
     this.halfLifeMs = options.rateHalfLifeMs ?? 60_000;
     this.patterns = new LRUCache<string, Pattern>({
       max: options.maxPatterns,
-      dispose: (_value, _key, reason) => void (reason === 'evict' && this.evicted++),
+      dispose: (_value, _key, reason) => void (reason === 'evict' && this.forgotten++),
     });
   }
 
   /** Number of patterns tracked now (never above `maxPatterns`). */
   get size(): number {
+    this.count();
     return this.patterns.size;
   }
 
-  /** Records one statement of `shape` that ran on `route`, took `durationMs`, and succeeded or not. */
-  record(shape: PatternShape, route: 'primary' | 'replica', durationMs: number, ok: boolean): void {
-    const now = this.clock.now();
+  /** Patterns forgotten to make room. */
+  get evicted(): number {
+    this.count();
+    return this.forgotten;
+  }
+
+  /**
+   * Records one statement of `shape` that ran on `route`, took `durationMs`, and succeeded or not, at `now` (epoch
+   * milliseconds; default the clock's time). Counted with the next batch or read.
+   */
+  record(
+    shape: PatternShape,
+    route: 'primary' | 'replica',
+    durationMs: number,
+    ok: boolean,
+    now: number = this.clock.now(),
+  ): void {
+    const i = this.pending;
+    this.pendingShapes[i] = shape;
+    this.pendingOnReplica[i] = route === 'replica' ? 1 : 0;
+    this.pendingOk[i] = ok ? 1 : 0;
+    this.pendingDurations[i] = durationMs;
+    this.pendingTimes[i] = now;
+    if ((this.pending = i + 1) === RECORD_BATCH) this.count();
+  }
+
+  /** Counts the statements recorded since the last time, in the order they were recorded. */
+  private count(): void {
+    const pending = this.pending;
+    this.pending = 0;
+    for (let i = 0; i < pending; i++) {
+      const shape = this.pendingShapes[i]!;
+      this.pendingShapes[i] = undefined;
+      this.countOne(
+        shape,
+        this.pendingOnReplica[i] === 1 ? 'replica' : 'primary',
+        this.pendingDurations[i]!,
+        this.pendingOk[i] === 1,
+        this.pendingTimes[i]!,
+      );
+    }
+  }
+
+  private countOne(
+    shape: PatternShape,
+    route: 'primary' | 'replica',
+    durationMs: number,
+    ok: boolean,
+    now: number,
+  ): void {
     let pattern = this.patterns.get(shape.fingerprintHash);
     if (pattern === undefined) {
       pattern = {
@@ -104,6 +163,7 @@ export class PatternLearner {
 
   /** The `n` patterns with the highest arrival rate now (ties: the higher count). */
   top(n: number): PatternSnapshot[] {
+    this.count();
     const now = this.clock.now();
     const all: PatternSnapshot[] = [];
     for (const pattern of this.patterns.values()) all.push(snapshot(pattern, now));

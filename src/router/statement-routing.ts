@@ -25,6 +25,9 @@ import { StatementCall, execute, fireOn, type SentOptions } from './statement-ca
 import { checkStatement } from './statement-input.js';
 import { enterScopes, leaveScopes, type WorkloadScopes } from './workload-scope.js';
 
+/** Epoch milliseconds at performance.now() 0: the end time the statement path already read, as the learner's time. */
+const EPOCH_OF_PERFORMANCE_NOW = performance.timeOrigin;
+
 const QUERY_OPTION_KEYS = new Set(['route', 'fallback', 'timeoutMs', 'signal', 'rowMode', 'types', 'after']);
 
 /** What statement routing works with; each part owns its own state. */
@@ -136,11 +139,11 @@ export class StatementRouting {
         }
         breaker.succeeded(result);
       } else result = await fireOn<R>(target, call, sent);
-      this.observe(classification, target, performance.now() - started, true);
+      this.observe(classification, target, started, true);
       return check === undefined ? result : await readYourWrites.succeeded(check, result, call);
     } catch (error) {
       spanError = error;
-      this.observe(classification, target, performance.now() - started, false);
+      this.observe(classification, target, started, false);
       const failure = target.breaker.translate(error);
       const answer = check === undefined ? undefined : readYourWrites.failed<R>(check, error, failure, call);
       if (answer !== undefined) {
@@ -190,8 +193,11 @@ export class StatementRouting {
     return Object.freeze(result);
   }
 
-  private observe(classification: Classification, target: RoutedNode, durationMs: number, ok: boolean): void {
-    this.parts.learner?.record(classification, target.role, durationMs, ok);
+  /** Hands a statement that began at `started` (performance.now()) to the pattern learner and the slow-query event. */
+  private observe(classification: Classification, target: RoutedNode, started: number, ok: boolean): void {
+    const ended = performance.now();
+    const durationMs = ended - started;
+    this.parts.learner?.record(classification, target.role, durationMs, ok, EPOCH_OF_PERFORMANCE_NOW + ended);
     const slowMs = this.parts.options.slowQueryMs;
     if (slowMs > 0 && durationMs >= slowMs)
       this.parts.events.emit('slowQuery', {
