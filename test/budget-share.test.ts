@@ -53,6 +53,10 @@ describe('budget shares', () => {
     expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 11 }).ceiling).toBe(
       busy.target,
     );
+    // A target one above the ceiling is taken (a ceiling held below its share keeps a caller waiting for good); one
+    // below it is not.
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 27 }).ceiling).toBe(28);
+    expect(budgetCeiling(33, idle, { instance: 'a', demand: 40, floor: 1, max: 50, current: 29 }).ceiling).toBe(29);
   });
 
   it('shares max-min fairly: claims that fit are met with the spare in proportion, else small claims are met and the rest split evenly', () => {

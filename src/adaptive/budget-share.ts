@@ -107,14 +107,15 @@ export interface OwnPool {
   readonly floor: number;
   /** Never above this (the pool's `max`). */
   readonly max: number;
-  /** The ceiling it holds to now, if it had a round before: small moves of the target leave it as it is. */
+  /** The ceiling it holds to now, if it had a round before: a target a little below it leaves it as it is. */
   readonly current?: number;
 }
 
 /**
- * A target closer than this to the current ceiling leaves the ceiling as it is: demand read from one snapshot of
- * `pg_stat_activity` jitters, and following it would close and open connections every round (each a server
- * process forked and its prepared statements lost). At least 2, or a fifth of the ceiling.
+ * A target below the current ceiling by less than this leaves the ceiling as it is: demands jitter from round to
+ * round, and following them down and up again would close and open connections every round (each a server process
+ * forked and its prepared statements lost). A higher target is taken at once, as far as the others left room: a
+ * ceiling held one below its share would keep a caller waiting for good. At least 2, or a fifth of the ceiling.
  */
 export function deadBand(current: number): number {
   return Math.max(2, Math.ceil(current / 5));
@@ -127,8 +128,8 @@ export function deadBand(current: number): number {
  * proportion to it; when they do not, every claim below an even level is met and the rest share that level equally
  * (so instances that are all busy hold even shares, however their demands jitter, and move no connections between
  * them). It grows only into what the others neither hold nor reserved (each other instance counts for the larger of
- * its published ceiling and its open connections), and shrinks at once; within {@link deadBand} of its current
- * ceiling it stays put. Never below `floor`, never above `max`. As rounds are serialised, the ceilings published
+ * its published ceiling and its open connections), and shrinks at once, unless by less than {@link deadBand}.
+ * Never below `floor`, never above `max`. As rounds are serialised, the ceilings published
  * add up to at most the budget, and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
@@ -164,7 +165,7 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   const available = forPools - othersHold;
   const current = own.current;
   // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
-  const wanted = current !== undefined && Math.abs(target - current) < deadBand(current) ? current : target;
+  const wanted = current !== undefined && target < current && current - target < deadBand(current) ? current : target;
   const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
 }
