@@ -111,6 +111,24 @@ describe('budget shares', () => {
     expect([...ceilings.values()].every((ceiling) => ceiling === 8)).toBe(true);
   });
 
+  it('gives back a ceiling kept a little above its share when another instance waits below its own', () => {
+    // Six busy instances on 51 connections for pools: an even share is 8.
+    const view = (
+      short: number,
+    ): Map<string, { pool: number; busy: number; health: number; demand: number; ceiling: number }> =>
+      new Map(
+        ['a', 'b', 'c', 'd', 'e', 'f'].map((i) => {
+          const ceiling = i === 'a' ? 9 : i === 'b' ? short : 8;
+          return [i, { pool: ceiling, busy: ceiling, health: 1, demand: 16, ceiling }];
+        }),
+      );
+    const own = { instance: 'a', demand: 16, floor: 1, max: 20, current: 9 };
+    // Nobody short: within the dead band, a keeps its 9 (no connection closed for a difference of one).
+    expect(budgetCeiling(57, view(8), own).ceiling).toBe(9);
+    // b waits under 6: a gives its extra connection back, and b can grow into it.
+    expect(budgetCeiling(57, view(6), own).ceiling).toBe(8);
+  });
+
   it('never lets serialised rounds reserve more than the budget, whatever the demand (random rounds)', () => {
     const next = random(42);
     for (let trial = 0; trial < 200; trial++) {

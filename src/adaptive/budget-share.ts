@@ -128,8 +128,8 @@ export function deadBand(current: number): number {
  * proportion to it; when they do not, every claim below an even level is met and the rest share that level equally
  * (so instances that are all busy hold even shares, however their demands jitter, and move no connections between
  * them). It grows only into what the others neither hold nor reserved (each other instance counts for the larger of
- * its published ceiling and its open connections), and shrinks at once, unless by less than {@link deadBand}.
- * Never below `floor`, never above `max`. As rounds are serialised, the ceilings published
+ * its published ceiling and its open connections), and shrinks at once, unless by less than {@link deadBand} while
+ * no other instance waits under a ceiling below its own share. Never below `floor`, never above `max`. As rounds are serialised, the ceilings published
  * add up to at most the budget, and so do the connections open.
  */
 export function budgetCeiling(budget: number, instances: ReadonlyMap<string, InstanceUse>, own: OwnPool): BudgetShare {
@@ -139,6 +139,8 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   let ownDemand = 0;
   let ownSeen = false;
   const claims: number[] = [];
+  // The others' published ceilings with their claims: one below its fair share is an instance kept short.
+  const others: { claim: number; ceiling: number | undefined }[] = [];
   for (const [instance, use] of instances) {
     // An instance seen by its pool connections alone is opening its health connection: it will take a slot too.
     health += Math.max(1, use.health);
@@ -151,7 +153,10 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
     if (isOwn) {
       ownSeen = true;
       ownDemand = wanted;
-    } else othersHold += Math.max(use.ceiling ?? 0, use.pool);
+    } else {
+      othersHold += Math.max(use.ceiling ?? 0, use.pool);
+      others.push({ claim: wanted + 1, ceiling: use.ceiling });
+    }
   }
   if (!ownSeen) {
     // Our health connection runs this round, so it is there; counted in case the view missed it.
@@ -164,8 +169,17 @@ export function budgetCeiling(budget: number, instances: ReadonlyMap<string, Ins
   const target = Math.floor(fairShare(forPools, claims, ownDemand + 1));
   const available = forPools - othersHold;
   const current = own.current;
-  // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it.
-  const wanted = current !== undefined && target < current && current - target < deadBand(current) ? current : target;
+  // Keeping the current ceiling is always within the budget while it fits what the others left: they counted it. It is
+  // kept above the target only while no other instance waits under a ceiling below its own share.
+  const keep =
+    current !== undefined &&
+    target < current &&
+    current - target < deadBand(current) &&
+    !others.some(
+      ({ claim, ceiling }) =>
+        ceiling !== undefined && ceiling < claim - 1 && ceiling < Math.floor(fairShare(forPools, claims, claim)),
+    );
+  const wanted = keep ? current : target;
   const ceiling = Math.min(own.max, Math.max(own.floor, Math.min(wanted, available)));
   return { ceiling, target, forPools, demand, ownDemand };
 }
